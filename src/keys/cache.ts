@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { contextPairs } from './context.js';
+import type { EncryptionContext } from './types.js';
+
+export interface DataKeyCacheOptions {
+  /** Entries kept at most; the least recently used goes first. Default 256. */
+  maxEntries?: number;
+  /** Lifetime from load, not sliding, so a hot key still leaves memory. Default 60 000 ms. */
+  ttlMs?: number;
+}
+
+interface Entry { key: Buffer; timer: NodeJS.Timeout }
+interface Flight { discarded: boolean; promise: Promise<Buffer> }
+
+/**
+ * Unwrapped data keys, held briefly so that a burst of range requests on one recording costs one
+ * key-service call. Keys leaving the cache (expiry, LRU eviction, delete, clear) are zero-filled
+ * at once, on a timer for expiry, so key material does not linger until the next access.
+ *
+ * getOrLoad hands out the cached Buffer itself. Callers must not retain it: use it synchronously
+ * (e.g. to create a cipher, which copies the key) or copy it, because it may be wiped at any later
+ * turn of the event loop.
+ */
+export class DataKeyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Flight>();
+  private readonly maxEntries: number;
+  private readonly ttlMs: number;
+
+  constructor(opts: DataKeyCacheOptions = {}) {
+    this.maxEntries = opts.maxEntries ?? 256;
+    this.ttlMs = opts.ttlMs ?? 60_000;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    if (!Number.isFinite(this.ttlMs) || this.ttlMs <= 0) throw new RangeError('ttlMs must be a positive number');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The cached key, or the loader's result, which the cache then owns (and will wipe). Concurrent
+   * calls for one cacheKey share a single loader call; a failed load is not cached.
+   */
+  getOrLoad(cacheKey: string, loader: () => Promise<Buffer>): Promise<Buffer> {
+    const hit = this.entries.get(cacheKey);
+    if (hit !== undefined) {
+      this.entries.delete(cacheKey);
+      this.entries.set(cacheKey, hit);
+      return Promise.resolve(hit.key);
+    }
+    const inFlight = this.loading.get(cacheKey);
+    if (inFlight !== undefined) return inFlight.promise;
+    // Registered before the loader runs, so even a loader that throws synchronously is cleaned up.
+    const flight = { discarded: false } as Flight;
+    this.loading.set(cacheKey, flight);
+    flight.promise = this.load(cacheKey, flight, loader);
+    return flight.promise;
+  }
+
+  /** Drops and wipes one key, e.g. when its recording is erased; a load in flight is not cached. */
+  delete(cacheKey: string): void {
+    const entry = this.entries.get(cacheKey);
+    if (entry !== undefined) this.evict(cacheKey, entry);
+    this.discardFlight(cacheKey);
+  }
+
+  /** Drops and wipes every key; loads in flight finish for their callers but are not cached. */
+  clear(): void {
+    for (const [cacheKey, entry] of [...this.entries]) this.evict(cacheKey, entry);
+    for (const cacheKey of [...this.loading.keys()]) this.discardFlight(cacheKey);
+  }
+
+  private async load(cacheKey: string, flight: Flight, loader: () => Promise<Buffer>): Promise<Buffer> {
+    try {
+      const key = await loader();
+      if (!flight.discarded) this.insert(cacheKey, key);
+      return key;
+    } finally {
+      if (this.loading.get(cacheKey) === flight) this.loading.delete(cacheKey);
+    }
+  }
+
+  private insert(cacheKey: string, key: Buffer): void {
+    const timer = setTimeout(() => this.evict(cacheKey, entry), this.ttlMs);
+    timer.unref();
+    const entry: Entry = { key, timer };
+    this.entries.set(cacheKey, entry);
+    for (const [oldest, old] of this.entries) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.evict(oldest, old);
+    }
+  }
+
+  private evict(cacheKey: string, entry: Entry): void {
+    if (this.entries.get(cacheKey) !== entry) return;
+    this.entries.delete(cacheKey);
+    clearTimeout(entry.timer);
+    entry.key.fill(0);
+  }
+
+  private discardFlight(cacheKey: string): void {
+    const flight = this.loading.get(cacheKey);
+    if (flight === undefined) return;
+    flight.discarded = true;
+    this.loading.delete(cacheKey);
+  }
+}
+
+/**
+ * The cache key for one unwrapped data key. It covers the encryption context as well as the
+ * wrapped bytes and keyRef, so a cache hit can never bypass the context check the provider makes
+ * (a wrapped key copied to another recording's row misses), and a rewrapped key never aliases a
+ * stale entry.
+ */
+export function dataKeyCacheKey(ctx: EncryptionContext, keyRef: string, wrapped: Buffer): string {
+  const { tenant, recordingId } = contextPairs(ctx);
+  const material = JSON.stringify([tenant, recordingId, keyRef, wrapped.toString('base64')]);
+  return createHash('sha256').update(material).digest('base64url');
+}
