@@ -63,8 +63,8 @@ const envSchema = z.object({
   KMS_MAX_ATTEMPTS: int(1, 10).default(3),
   KMS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2_000),
   KMS_REQUEST_TIMEOUT_MS: int(100, 120_000).default(5_000),
-  DATA_KEY_CACHE_TTL_SECONDS: int(0, 3_600).default(60),
-  DATA_KEY_CACHE_MAX_ENTRIES: int(0, 100_000).default(256),
+  DATA_KEY_CACHE_TTL_SECONDS: int(1, 3_600).default(60),
+  DATA_KEY_CACHE_MAX_ENTRIES: int(1, 100_000).default(256),
 
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,

@@ -46,7 +46,7 @@ export class EmbeddedPostgres {
     const bins = await binaries();
     const dir = path.resolve(opts.dir);
     const owner = process.getuid?.() === 0 ? ensureSystemUser() : undefined;
-    const password = await ensurePassword(path.join(path.dirname(dir), 'postgres-superuser.password'));
+    const password = await ensurePassword(path.join(path.dirname(dir), 'secrets', 'postgres-superuser.password'));
     if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);
     await clearStaleLock(dir);
     const port = opts.port && opts.port > 0 ? opts.port : await freePort();

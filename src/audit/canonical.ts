@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { AuditEvent } from './types.js';
+
+/**
+ * The byte-exact encoding that the chain hashes; docs/audit.md specifies it for independent
+ * verifiers. Everything here is a pure function of the event's values: no session time zone,
+ * date style or locale can change a byte.
+ */
+
+/** RFC 8785 (JSON Canonicalization Scheme) for the JSON values the audit log holds. */
+export function jcs(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('audit values must be finite numbers');
+      // ECMAScript Number-to-string is JCS's number format; it also prints -0 as 0.
+      return JSON.stringify(value);
+    case 'string':
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(jcs).join(',')}]`;
+      const obj = value as Record<string, unknown>;
+      // Default sort compares UTF-16 code units, which is what RFC 8785 prescribes.
+      const keys = Object.keys(obj).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${jcs(obj[k])}`).join(',')}}`;
+    }
+    default:
+      throw new TypeError(`audit values cannot hold a ${typeof value}`);
+  }
+}
+
+const CANONICAL_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** RFC 3339, UTC, exactly three fractional digits: `2026-11-21T09:30:00.000Z`. */
+export function formatAt(at: Date): string {
+  const text = at.toISOString();
+  if (!CANONICAL_AT.test(text)) throw new TypeError('audit timestamps must lie in years 0000-9999');
+  return text;
+}
+
+/** Parses only the canonical form, so that a reformatted timestamp counts as an edit. */
+export function parseCanonicalAt(text: string): Date | null {
+  if (!CANONICAL_AT.test(text)) return null;
+  const at = new Date(text);
+  return Number.isNaN(at.getTime()) || at.toISOString() !== text ? null : at;
+}
+
+/** The canonical encoding: JCS of every field except `hash`. */
+export function canonicalEvent(e: Omit<AuditEvent, 'hash'>): string {
+  return jcs({
+    action: e.action, actorRole: e.actorRole, actorSub: e.actorSub, at: formatAt(e.at), details: e.details,
+    ip: e.ip, linkId: e.linkId, outcome: e.outcome, prevHash: e.prevHash, recordingId: e.recordingId,
+    requestId: e.requestId, seq: e.seq, tenant: e.tenant, userAgent: e.userAgent,
+  });
+}
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
+
+export function isHexHash(text: unknown): text is string {
+  return typeof text === 'string' && HEX_HASH.test(text);
+}
+
+/** hash = SHA-256(prevHash as 32 raw bytes || UTF-8 of the canonical encoding), lower-case hex. */
+export function hashEvent(e: Omit<AuditEvent, 'hash'>): string {
+  if (!isHexHash(e.prevHash)) throw new TypeError('prevHash must be 64 lower-case hex digits');
+  return createHash('sha256').update(Buffer.from(e.prevHash, 'hex')).update(canonicalEvent(e), 'utf8').digest('hex');
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * PostgreSQL text cannot hold NUL or unpaired surrogates (the UTF-8 encoder would replace them),
+ * so values are cleaned before hashing: what is hashed is exactly what the database returns.
+ */
+export function cleanText(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD').replace(/\0/g, '\uFFFD');
+}
+
+/**
+ * Turns caller-supplied details into the plain JSON that will be stored and hashed: undefined
+ * members dropped, Dates as ISO strings, strings (and keys) cleaned. Throws TypeError for values
+ * JSON cannot carry (BigInt, cycles) or when the result is not an object.
+ */
+export function normaliseDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (details === undefined) return {};
+  const text = JSON.stringify(details);
+  if (text === undefined) throw new TypeError('audit details must be a JSON object');
+  const parsed: unknown = JSON.parse(text, (_key, value: unknown) => {
+    if (typeof value === 'string') return cleanText(value);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      // Object.fromEntries defines own properties, so a "__proto__" key stays data.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [cleanText(k), v]));
+    }
+    return value;
+  });
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TypeError('audit details must be a JSON object');
+  return parsed as Record<string, unknown>;
+}

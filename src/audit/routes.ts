@@ -1,0 +1,104 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { Db } from '../db/knex.js';
+import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
+import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
+import { AUDIT_ACTIONS, type AuditLog } from './types.js';
+
+export interface AuditRouteContext {
+  readonly principal: { readonly sub: string; readonly tenant: string; readonly roles: readonly string[]; readonly actingRole?: string };
+  readonly requestId: string;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface AuditRouteDeps {
+  readonly db: Db;
+  readonly audit: AuditLog;
+  /** Failures after the first byte was sent: the response is cut off, so the client sees an error. */
+  readonly onStreamError?: (err: unknown) => void;
+}
+
+const timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v));
+const text = z.string().min(1).max(512);
+const querySchema = z.strictObject({
+  format: z.enum(['ndjson', 'csv']).default('ndjson'),
+  from: timestamp.optional(),
+  to: timestamp.optional(),
+  recordingId: text.optional(),
+  actor: text.optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
+});
+
+export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
+
+export function parseExportQuery(query: unknown, tenant: string): ParsedExportQuery {
+  const parsed = querySchema.safeParse(query ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : String(issue?.path[0] ?? 'query');
+    throw new BadRequestError(`Invalid query parameter ${where}: ${issue?.message ?? 'invalid value'}`, 'invalid_query');
+  }
+  const { format, ...filters } = parsed.data;
+  if (filters.from && filters.to && filters.from.getTime() > filters.to.getTime()) {
+    throw new BadRequestError('Query parameter from must not be after to', 'invalid_query');
+  }
+  for (const bound of [filters.from, filters.to]) {
+    if (bound && (bound.getUTCFullYear() < 1 || bound.getUTCFullYear() > 9999)) throw new BadRequestError('Dates must lie in years 0001-9999', 'invalid_query');
+  }
+  return { format, filters: { tenant, ...filters } };
+}
+
+const CONTENT_TYPES: Record<AuditExportFormat, string> = {
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+};
+
+/**
+ * GET /v1/audit-events (compliance). The 'audit.exported' event is durable before the query
+ * runs, and nothing is sent until the query has produced its first chunk: a failure up to that
+ * point is an ordinary error response (503 when the audit log or the database is down).
+ */
+export async function handleAuditExport(req: Request, res: Response, ctx: AuditRouteContext, deps: AuditRouteDeps): Promise<void> {
+  if (!ctx.principal.roles.includes('compliance')) throw new ForbiddenError('Only the compliance role may export the audit log');
+  const { filters, format } = parseExportQuery(req.query, ctx.principal.tenant);
+  await deps.audit.record({
+    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? 'compliance',
+    action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null, ip: ctx.ip,
+    userAgent: ctx.userAgent, requestId: ctx.requestId,
+    details: {
+      format, from: filters.from?.toISOString(), to: filters.to?.toISOString(), recordingId: filters.recordingId,
+      actor: filters.actor, action: filters.action,
+    },
+  });
+  const chunks = exportChunks(deps.db, filters, format);
+  let first: IteratorResult<string>;
+  try {
+    first = await chunks.next();
+  } catch (err) {
+    throw new DependencyError('database', 'The audit log could not be read', err);
+  }
+  res.status(200);
+  res.setHeader('Content-Type', CONTENT_TYPES[format]);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  try {
+    await pipeline(Readable.from(resume(first, chunks), { objectMode: false }), res);
+  } catch (err) {
+    // Headers are gone: the cut-off response is the only signal left, pipeline has made it.
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') deps.onStreamError?.(err);
+  }
+}
+
+async function* resume(first: IteratorResult<string>, rest: AsyncGenerator<string>): AsyncGenerator<string> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    yield* rest;
+  } finally {
+    await rest.return(undefined);
+  }
+}

@@ -1,0 +1,58 @@
+import { loadConfig, type Config } from '../config/config.js';
+import { createDeps, type Deps } from '../deps.js';
+import { buildApp } from '../http/app.js';
+import { createLogger, type Logger } from '../http/logger.js';
+import { listen } from '../http/server.js';
+import { loadTls } from '../http/tls.js';
+import { startWorkers } from './workers.js';
+
+/** `callvault serve`: the HTTPS API plus, where configured, the in-process workers. */
+export async function runServe(): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const deps = await createDeps(config, logger);
+  let stopping = false;
+  try {
+    const tls = await loadTls(config.http.tls);
+    const running = await listen(buildApp(deps), config, tls, logger);
+    const workers = startWorkers(deps);
+    printWelcome(config, running.port, logger);
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: NodeJS.Signals): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down: draining requests');
+        void (async () => {
+          await running.close();
+          await workers.stop();
+          resolve();
+        })();
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+  } finally {
+    await deps.close();
+    logger.info('stopped');
+  }
+  return 0;
+}
+
+function printWelcome(config: Config, port: number, logger: Logger): void {
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  const url = config.http.publicUrl ?? `https://${host}:${port}`;
+  logger.info({ url, mode: config.mode, storage: config.storage.driver, keys: config.keys.kind, database: config.database.embedded ? 'embedded' : 'external' }, 'callvault is listening');
+  const lines = [
+    '',
+    `  callvault is listening on ${url}`,
+    `  data directory: ${config.dataDir}`,
+  ];
+  if (config.http.tls.cert.generate) lines.push(`  TLS certificate (self-signed): ${config.http.tls.cert.file}  (use curl --cacert)`);
+  if (config.jwt.devSigningKey) {
+    lines.push('  mint a development token:', '    npx callvault token --tenant acme --role pbx --sub pbx-1');
+    lines.push('  upload a recording:', `    curl --cacert ${config.http.tls.cert.file} -H "Authorization: Bearer $TOKEN" -T call.wav ${url}/v1/recordings/call-001.wav`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+export type { Deps };

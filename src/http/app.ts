@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Deps } from '../deps.js';
+import { registerIngestRoutes } from '../recordings/ingest-routes.js';
+import { safeUrl } from './logger.js';
+import { problemHandler, sendProblem } from './problem.js';
+import { SecureRouter } from './secure-router.js';
+
+const OPENAPI_FILE = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
+
+/** Builds the HTTP application from its dependencies; listening is the caller's business. */
+export function buildApp(deps: Deps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', deps.config.http.trustProxy ?? false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(deps));
+  app.use(helmet({
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  }));
+
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.get('/openapi.yaml', async (_req, res) => {
+    res.type('application/yaml').send(await readFile(OPENAPI_FILE, 'utf8'));
+  });
+
+  const router = new SecureRouter({ tokens: deps.tokens, audit: deps.audit, ...deps.guards });
+  registerIngestRoutes(router, { ...deps.ingest, pbxGate: deps.guards.pbxGate });
+  app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), router.build());
+
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, 404, 'not_found', `No route for ${req.method} ${safeUrl(req.path)}`);
+  });
+  app.use(problemHandler(deps.logger));
+  return app;
+}
+
+function requestContext(deps: Deps) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = routeLabel(req);
+      const status = String(res.statusCode);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.httpRequests.inc({ route, method: req.method, status });
+      deps.metrics.httpDuration.observe({ route, method: req.method, status }, seconds);
+      deps.logger.info({ requestId, method: req.method, url: safeUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  };
+}
+
+function routeLabel(req: Request): string {
+  const route = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof route === 'string') return route;
+  if (req.path.startsWith('/media/')) return '/media/:token';
+  return 'unmatched';
+}

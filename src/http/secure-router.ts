@@ -1,0 +1,111 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { AuditLog } from '../audit/types.js';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import type { TokenVerifier } from '../auth/jwt.js';
+import { can, rolesGranting, type Permission, type Principal } from '../auth/permissions.js';
+import { requestIdOf } from './problem.js';
+
+/** Who is asking, from where, under which request id: what every handler and audit event needs. */
+export interface RequestContext {
+  readonly principal: Principal;
+  readonly requestId: string;
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
+export type SecuredHandler = (req: Request, res: Response, ctx: RequestContext) => Promise<void>;
+
+export interface SecuredRoute {
+  readonly method: 'get' | 'put' | 'post' | 'delete';
+  readonly path: string;
+  /** Required: a route without a permission cannot be registered. */
+  readonly permission: Permission;
+  readonly handler: SecuredHandler;
+  /** Extra per-route gate after authorisation (mutual TLS, IP allowlist); throws to refuse. */
+  readonly gate?: (req: Request, ctx: RequestContext) => void;
+}
+
+export interface SecureRouterDeps {
+  readonly tokens: TokenVerifier;
+  readonly audit: Pick<AuditLog, 'recordDenied'>;
+  /** Called on every authentication failure (lockout bookkeeping); throws to refuse outright. */
+  readonly onAuthFailure?: (ip: string) => void;
+  readonly beforeAuth?: (req: Request) => void;
+}
+
+export function clientIp(req: Request): string {
+  return (req.ip ?? req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+}
+
+export function userAgentOf(req: Request): string | null {
+  const ua = req.get('user-agent');
+  return ua ? ua.slice(0, 512) : null;
+}
+
+function bearerToken(req: Request): string | null {
+  const header = req.get('authorization');
+  if (!header) return null;
+  const m = /^Bearer ([A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*)$/.exec(header);
+  return m ? (m[1] ?? null) : null;
+}
+
+export class SecureRouter {
+  private readonly router: Router = express.Router();
+
+  constructor(private readonly deps: SecureRouterDeps) {}
+
+  route(spec: SecuredRoute): this {
+    if (!spec.permission || rolesGranting(spec.permission).length === 0) {
+      throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} declares no grantable permission`);
+    }
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const ctx = await this.authorise(req, res, spec);
+      await spec.handler(req, res, ctx);
+    });
+    return this;
+  }
+
+  build(): Router {
+    return this.router;
+  }
+
+  private async authorise(req: Request, res: Response, spec: SecuredRoute): Promise<RequestContext> {
+    const base = { requestId: requestIdOf(res), ip: clientIp(req), userAgent: userAgentOf(req) };
+    this.deps.beforeAuth?.(req);
+    const token = bearerToken(req);
+    let principal: Principal;
+    try {
+      if (!token) throw new UnauthorizedError('A Bearer token is required', 'missing_token');
+      principal = await this.deps.tokens.verify(token);
+    } catch (err) {
+      if (err instanceof UnauthorizedError) {
+        await this.deny(base, null, err.code, spec);
+        this.deps.onAuthFailure?.(base.ip);
+      }
+      throw err;
+    }
+    const granted = principal.roles.find((r) => can([r], spec.permission));
+    if (!granted) {
+      await this.deny(base, principal, 'forbidden', spec);
+      throw new ForbiddenError(`Role(s) ${principal.roles.join(', ') || '(none)'} may not ${spec.permission}`);
+    }
+    const ctx: RequestContext = { ...base, principal: { ...principal, actingRole: granted } };
+    spec.gate?.(req, ctx);
+    res.locals.principal = ctx.principal;
+    return ctx;
+  }
+
+  private async deny(base: Omit<RequestContext, 'principal'>, principal: Principal | null, reason: string, spec: SecuredRoute): Promise<void> {
+    await this.deps.audit.recordDenied({
+      tenant: principal?.tenant ?? null,
+      actorSub: principal?.sub ?? 'anonymous',
+      actorRole: principal?.roles[0] ?? null,
+      action: 'auth.denied',
+      outcome: 'denied',
+      ip: base.ip,
+      userAgent: base.userAgent,
+      requestId: base.requestId,
+      details: { reason, permission: spec.permission, route: `${spec.method.toUpperCase()} ${spec.path}` },
+    }, principal?.sub ?? base.ip);
+  }
+}

@@ -1,0 +1,87 @@
+import type { Request, Response } from 'express';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import type { RequestContext, SecureRouter, SecuredRoute } from '../http/secure-router.js';
+import { expectedSha256 } from './body.js';
+import { commitRecording, discardStaged, replayUpload, stageRecording, type Actor, type IngestDeps } from './ingest.js';
+import { parseMultipartUpload } from './multipart.js';
+import { parseCallId, parseMetadata } from './metadata.js';
+import type { RecordingStore } from './store.js';
+import { toReceipt, type Recording } from './types.js';
+
+export interface IngestRouteDeps extends IngestDeps {
+  readonly recordings: Pick<RecordingStore, 'insert' | 'findByCallId'>;
+  /** Mutual-TLS and IP-allowlist checks for the pbx role. */
+  readonly pbxGate?: SecuredRoute['gate'];
+}
+
+function actorOf(ctx: RequestContext): Actor {
+  return { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? 'pbx', ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
+}
+
+function checkDeclaredLength(req: Request, maxBytes: number): void {
+  const declared = req.get('content-length');
+  if (declared !== undefined) {
+    if (!/^\d{1,16}$/.test(declared)) throw new BadRequestError('Content-Length is not a number', 'invalid_content_length');
+    if (Number(declared) === 0) throw new BadRequestError('The recording body is empty', 'empty_body');
+  }
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    throw new PayloadTooLargeError(`Recordings are limited to ${maxBytes} bytes`);
+  }
+}
+
+function sendReceipt(res: Response, created: boolean, recording: Recording): void {
+  res.status(created ? 201 : 200).location(`/v1/recordings/${recording.id}`).json(toReceipt(recording));
+}
+
+/** A 4xx on an upload leaves the rest of the body unread: close the connection after answering. */
+function closeAfterError(req: Request, res: Response): void {
+  res.once('finish', () => { if (!req.complete) req.socket.destroySoon(); });
+}
+
+export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps): void {
+  router.route({
+    method: 'put', path: '/v1/recordings/:callId', permission: 'recording:upload', gate: deps.pbxGate,
+    handler: async (req, res, ctx) => {
+      closeAfterError(req, res);
+      const { callId } = parseCallId(String(req.params.callId));
+      const meta = parseMetadata(req.query as Record<string, unknown>);
+      const type = req.get('content-type');
+      if (type && !/^(audio\/[\w.+-]+|application\/octet-stream|video\/webm|binary\/octet-stream)\s*(;.*)?$/i.test(type)) {
+        throw new UnsupportedMediaTypeError('PUT takes the raw audio bytes (audio/* or application/octet-stream); use POST with multipart/form-data for forms');
+      }
+      checkDeclaredLength(req, deps.maxBytes);
+      const expected = expectedSha256(req.get('content-digest'), req.get('x-checksum-sha256'));
+      const existing = await deps.recordings.findByCallId(ctx.principal.tenant, callId);
+      if (existing) return sendReceipt(res, false, await replayUpload(deps, existing, req, expected));
+      const staged = await stageRecording(deps, ctx.principal.tenant, req, expected);
+      const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
+      sendReceipt(res, created, recording);
+    },
+  });
+
+  router.route({
+    method: 'post', path: '/v1/recordings', permission: 'recording:upload', gate: deps.pbxGate,
+    handler: async (req, res, ctx) => {
+      closeAfterError(req, res);
+      if (!/^multipart\/form-data\s*;/i.test(req.get('content-type') ?? '')) {
+        throw new UnsupportedMediaTypeError('POST /v1/recordings takes multipart/form-data with one file part; use PUT for a raw body');
+      }
+      checkDeclaredLength(req, deps.maxBytes + 1024 * 1024);
+      // Content-Digest would cover the whole multipart body, not the recording; only the file's own digest applies here.
+      const expected = expectedSha256(undefined, req.get('x-checksum-sha256'));
+      const { fields, file: staged } = await parseMultipartUpload(
+        req, (file) => stageRecording(deps, ctx.principal.tenant, file, expected), (s) => discardStaged(deps, s),
+      );
+      try {
+        if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');
+        const { callId } = parseCallId(fields.callId);
+        const meta = parseMetadata(fields);
+        const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
+        sendReceipt(res, created, recording);
+      } catch (err) {
+        await discardStaged(deps, staged);
+        throw err;
+      }
+    },
+  });
+}

@@ -1,0 +1,95 @@
+import type { Db, Trx } from '../db/knex.js';
+import type { Direction, Recording, RecordingStatus } from './types.js';
+
+/**
+ * Data access for recordings. Every read takes the tenant: tenancy is enforced here, on every
+ * query, so a handler cannot forget it. Rows that are being deleted or are tombstones are not
+ * returned by reads meant for listeners.
+ */
+export interface RecordingRow {
+  id: string; tenant: string; call_id: string; status: RecordingStatus; object_key: string | null;
+  sha256: string; size_bytes: number; content_type: string; segment_size: number | null;
+  crypto_header: Buffer | null; wrapped_key: Buffer | null; key_ref: string | null; policy: string | null;
+  retain_until: Date | null; started_at: Date | null; duration_seconds: number | null; direction: Direction | null;
+  from_number: string | null; to_number: string | null; from_hash: string | null; to_hash: string | null;
+  agent_id: string | null; tags: string[]; uploaded_by: string | null; legal_hold: boolean;
+  legal_hold_reason: string | null; legal_hold_case_id: string | null; created_at: Date;
+  deleted_at: Date | null; deletion_reason: string | null;
+}
+
+export function mapRow(row: RecordingRow): Recording {
+  return {
+    id: row.id, tenant: row.tenant, callId: row.call_id, status: row.status, objectKey: row.object_key,
+    sha256: row.sha256, sizeBytes: Number(row.size_bytes), contentType: row.content_type, segmentSize: row.segment_size,
+    cryptoHeader: row.crypto_header, wrappedKey: row.wrapped_key, keyRef: row.key_ref, policy: row.policy,
+    retainUntil: row.retain_until, startedAt: row.started_at, durationSeconds: row.duration_seconds, direction: row.direction,
+    from: row.from_number, to: row.to_number, agentId: row.agent_id, tags: row.tags ?? [], uploadedBy: row.uploaded_by,
+    legalHold: row.legal_hold, legalHoldReason: row.legal_hold_reason, legalHoldCaseId: row.legal_hold_case_id,
+    createdAt: row.created_at, deletedAt: row.deleted_at, deletionReason: row.deletion_reason,
+  };
+}
+
+export interface NewRecording {
+  readonly id: string; readonly tenant: string; readonly callId: string; readonly objectKey: string;
+  readonly sha256: string; readonly sizeBytes: number; readonly contentType: string; readonly segmentSize: number;
+  readonly cryptoHeader: Buffer; readonly wrappedKey: Buffer; readonly keyRef: string; readonly policy: string;
+  readonly retainUntil: Date; readonly startedAt: Date | null; readonly durationSeconds: number | null;
+  readonly direction: Direction | null; readonly from: string | null; readonly to: string | null;
+  readonly fromHash: string | null; readonly toHash: string | null; readonly agentId: string | null;
+  readonly tags: readonly string[]; readonly uploadedBy: string; readonly legalHold?: boolean;
+}
+
+export class RecordingStore {
+  constructor(private readonly db: Db) {}
+
+  private q(trx?: Trx) {
+    return (trx ?? this.db)<RecordingRow>('recordings');
+  }
+
+  /** Inserts unless (tenant, callId) exists; returns null on that conflict. */
+  async insert(r: NewRecording, trx?: Trx): Promise<Recording | null> {
+    const rows = await this.q(trx).insert({
+      id: r.id, tenant: r.tenant, call_id: r.callId, status: 'active', object_key: r.objectKey, sha256: r.sha256,
+      size_bytes: r.sizeBytes, content_type: r.contentType, segment_size: r.segmentSize, crypto_header: r.cryptoHeader,
+      wrapped_key: r.wrappedKey, key_ref: r.keyRef, policy: r.policy, retain_until: r.retainUntil, started_at: r.startedAt,
+      duration_seconds: r.durationSeconds, direction: r.direction, from_number: r.from, to_number: r.to,
+      from_hash: r.fromHash, to_hash: r.toHash, agent_id: r.agentId, tags: [...r.tags], uploaded_by: r.uploadedBy,
+      legal_hold: r.legalHold ?? false,
+    }).onConflict(['tenant', 'call_id']).ignore().returning('*');
+    const row = rows[0];
+    return row ? mapRow(row) : null;
+  }
+
+  /** Any status: idempotent re-uploads must see tombstones too. */
+  async findByCallId(tenant: string, callId: string, trx?: Trx): Promise<Recording | null> {
+    const row = await this.q(trx).where({ tenant, call_id: callId }).first();
+    return row ? mapRow(row) : null;
+  }
+
+  /** An active recording of this tenant; `agentId` narrows to an agent's own recordings. */
+  async findActive(tenant: string, id: string, agentId: string | null = null, trx?: Trx): Promise<Recording | null> {
+    if (!isUuid(id)) return null;
+    const query = this.q(trx).where({ tenant, id, status: 'active' });
+    if (agentId !== null) query.andWhere({ agent_id: agentId });
+    const row = await query.first();
+    return row ? mapRow(row) : null;
+  }
+
+  /** Any status, for governance operations that must see tombstones. */
+  async findAny(tenant: string, id: string, trx?: Trx): Promise<Recording | null> {
+    if (!isUuid(id)) return null;
+    const row = await this.q(trx).where({ tenant, id }).first();
+    return row ? mapRow(row) : null;
+  }
+
+  async lockActive(tenant: string, id: string, trx: Trx): Promise<Recording | null> {
+    if (!isUuid(id)) return null;
+    const row = await this.q(trx).where({ tenant, id, status: 'active' }).forUpdate().first();
+    return row ? mapRow(row) : null;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

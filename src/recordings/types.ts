@@ -1,0 +1,85 @@
+export type Direction = 'inbound' | 'outbound' | 'internal';
+export type RecordingStatus = 'active' | 'deleting' | 'deleted';
+
+/** A recording as the vault knows it. Crypto fields are absent from every API representation. */
+export interface Recording {
+  readonly id: string;
+  readonly tenant: string;
+  readonly callId: string;
+  readonly status: RecordingStatus;
+  readonly objectKey: string | null;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly contentType: string;
+  readonly segmentSize: number | null;
+  readonly cryptoHeader: Buffer | null;
+  readonly wrappedKey: Buffer | null;
+  readonly keyRef: string | null;
+  readonly policy: string | null;
+  readonly retainUntil: Date | null;
+  readonly startedAt: Date | null;
+  readonly durationSeconds: number | null;
+  readonly direction: Direction | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly agentId: string | null;
+  readonly tags: readonly string[];
+  readonly uploadedBy: string | null;
+  readonly legalHold: boolean;
+  readonly legalHoldReason: string | null;
+  readonly legalHoldCaseId: string | null;
+  readonly createdAt: Date;
+  readonly deletedAt: Date | null;
+  readonly deletionReason: string | null;
+}
+
+export interface RecordingMetadata {
+  readonly startedAt: Date | null;
+  readonly durationSeconds: number | null;
+  readonly direction: Direction | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly agentId: string | null;
+  readonly policy: string | null;
+  readonly tags: readonly string[];
+}
+
+export interface Receipt {
+  readonly id: string;
+  readonly callId: string;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly contentType: string;
+  readonly policy: string | null;
+  readonly retainUntil: string | null;
+  readonly createdAt: string;
+  readonly legalHold: boolean;
+}
+
+export interface RecordingView extends Receipt {
+  readonly startedAt: string | null;
+  readonly durationSeconds: number | null;
+  readonly direction: Direction | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly agentId: string | null;
+  readonly tags: readonly string[];
+  readonly legalHoldReason?: string | null;
+  readonly legalHoldCaseId?: string | null;
+}
+
+export function toReceipt(r: Recording): Receipt {
+  return {
+    id: r.id, callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType,
+    policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null, createdAt: r.createdAt.toISOString(), legalHold: r.legalHold,
+  };
+}
+
+export function toView(r: Recording): RecordingView {
+  return {
+    ...toReceipt(r),
+    startedAt: r.startedAt?.toISOString() ?? null, durationSeconds: r.durationSeconds, direction: r.direction,
+    from: r.from, to: r.to, agentId: r.agentId, tags: r.tags,
+    ...(r.legalHold ? { legalHoldReason: r.legalHoldReason, legalHoldCaseId: r.legalHoldCaseId } : {}),
+  };
+}

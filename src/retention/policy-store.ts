@@ -1,0 +1,63 @@
+import type { Db, Trx } from '../db/knex.js';
+import { parseIsoDuration, type IsoDuration } from '../config/duration.js';
+import { BadRequestError } from '../errors.js';
+
+export interface RetentionPolicy {
+  readonly tenant: string;
+  readonly name: string;
+  readonly retain: string;
+  readonly description: string | null;
+  readonly updatedBy: string;
+  readonly updatedAt: Date;
+}
+
+interface PolicyRow { tenant: string; name: string; retain: string; description: string | null; updated_by: string; updated_at: Date }
+
+export function mapRow(row: PolicyRow): RetentionPolicy {
+  return { tenant: row.tenant, name: row.name, retain: row.retain, description: row.description, updatedBy: row.updated_by, updatedAt: row.updated_at };
+}
+
+/** The name a recording records when neither the upload nor the tenant names a policy. */
+export const SYSTEM_DEFAULT_POLICY = 'default';
+
+export interface ResolvedPolicy { readonly name: string; readonly retain: IsoDuration }
+
+export class PolicyStore {
+  constructor(private readonly db: Db, private readonly systemDefault: IsoDuration) {}
+
+  async list(tenant: string): Promise<RetentionPolicy[]> {
+    const rows = await this.db<PolicyRow>('retention_policies').where({ tenant }).orderBy('name');
+    return rows.map(mapRow);
+  }
+
+  async upsert(p: { tenant: string; name: string; retain: string; description: string | null; updatedBy: string }, trx?: Trx): Promise<{ policy: RetentionPolicy; created: boolean; previous: RetentionPolicy | null }> {
+    const q = trx ?? this.db;
+    const previousRow = await q<PolicyRow>('retention_policies').where({ tenant: p.tenant, name: p.name }).forUpdate().first();
+    const [row] = await q<PolicyRow>('retention_policies')
+      .insert({ tenant: p.tenant, name: p.name, retain: p.retain, description: p.description, updated_by: p.updatedBy })
+      .onConflict(['tenant', 'name'])
+      .merge({ retain: p.retain, description: p.description, updated_by: p.updatedBy, updated_at: q.fn.now() })
+      .returning('*');
+    if (!row) throw new Error('policy upsert returned no row');
+    return { policy: mapRow(row), created: !previousRow, previous: previousRow ? mapRow(previousRow) : null };
+  }
+
+  /** The named policy, else the tenant's default, else the system default. */
+  async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
+    const q = trx ?? this.db;
+    let wanted = name;
+    if (!wanted) {
+      const t = await q('tenants').where({ id: tenant }).first<{ default_policy: string | null } | undefined>('default_policy');
+      wanted = t?.default_policy ?? null;
+    }
+    if (!wanted) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
+    const row = await q<PolicyRow>('retention_policies').where({ tenant, name: wanted }).first();
+    if (!row) {
+      if (wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
+      throw new BadRequestError(`Retention policy "${wanted}" does not exist for this tenant`, 'unknown_policy');
+    }
+    const retain = parseIsoDuration(row.retain);
+    if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
+    return { name: row.name, retain };
+  }
+}

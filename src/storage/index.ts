@@ -1,0 +1,46 @@
+import { FsObjectStore } from './fs-store.js';
+import { createS3Client, S3ObjectStore } from './s3-store.js';
+
+export { FsObjectStore, type FsObjectStoreOptions } from './fs-store.js';
+export { S3ObjectStore, createS3Client, type S3ObjectStoreOptions, type S3ClientOptions } from './s3-store.js';
+export { assertValidKey } from './keys.js';
+export {
+  ObjectNotFoundError,
+  type ByteRange,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObjectInfo,
+} from './types.js';
+
+export type ObjectStoreConfig =
+  | { driver: 'fs'; root: string }
+  | {
+      driver: 's3';
+      bucket: string;
+      region: string;
+      endpoint?: string;
+      forcePathStyle?: boolean;
+      objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+      maxAttempts: number;
+      connectTimeoutMs: number;
+      requestTimeoutMs: number;
+    };
+
+/**
+ * Builds the configured store. S3 credentials come from the SDK's default provider chain
+ * (environment, shared config, instance or task role): none are accepted here, so none can leak
+ * through configuration dumps. The result narrows on `driver`: the fs store also offers
+ * sweepTempFiles, to be run at startup.
+ */
+export function createObjectStore(cfg: ObjectStoreConfig): FsObjectStore | S3ObjectStore {
+  if (cfg.driver === 'fs') return new FsObjectStore({ root: cfg.root });
+  const client = createS3Client({
+    region: cfg.region,
+    endpoint: cfg.endpoint,
+    forcePathStyle: cfg.forcePathStyle,
+    maxAttempts: cfg.maxAttempts,
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+  });
+  return new S3ObjectStore({ client, bucket: cfg.bucket, objectLockMode: cfg.objectLockMode });
+}

@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+import { AppError } from '../errors.js';
+
+export interface StoredObjectInfo {
+  key: string;
+  sizeBytes: number;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  /**
+   * Known size of the body. When given, a body of any other length is rejected and nothing is
+   * stored; the S3 driver also uses it to pick a part size that stays under S3's 10,000 parts.
+   */
+  contentLength?: number;
+  /** S3 Object Lock retain-until (only used when objectLockMode is set). */
+  retainUntil?: Date;
+  /** S3 Object Lock legal hold at write. */
+  legalHold?: boolean;
+}
+
+export interface ByteRange {
+  start: number;
+  endInclusive: number;
+}
+
+/**
+ * Where ciphertext lives. Keys look like `recordings/<tenant>/<uuid>` or `audit-anchors/<...>`
+ * and are validated by every method (see keys.ts); an invalid key is a programming error and
+ * throws a plain Error. Failures of the backing store surface as DependencyError('storage').
+ */
+export interface ObjectStore {
+  readonly driver: 'fs' | 's3';
+  /**
+   * Atomic: either the whole body becomes visible under key, or nothing does. Rejects (and leaves
+   * nothing) if body errors; the body's own error is rethrown unchanged. On any failure the body
+   * stream is destroyed, as stream.pipeline does.
+   */
+  put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<{ sizeBytes: number }>;
+  /**
+   * Streams bytes [start..endInclusive] (whole object when range omitted); an end past the last
+   * byte is clamped to it, as HTTP ranges are. Throws ObjectNotFoundError when absent and
+   * RangeNotSatisfiableError when start is at or past the end of the object.
+   */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  head(key: string): Promise<StoredObjectInfo | null>;
+  /** Deletes every version of key; absent is success (idempotent, safe to retry). */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with prefix (plain string prefix, as S3). Order is unspecified. */
+  list(prefix: string): AsyncIterable<StoredObjectInfo>;
+  /** No-op unless object lock is configured (fs: no-op). */
+  setLegalHold(key: string, on: boolean): Promise<void>;
+  /** Throws DependencyError('storage', …) when unreachable; used by /readyz. */
+  ping(): Promise<void>;
+}
+
+export class ObjectNotFoundError extends AppError {
+  /** Kept off the message: keys name tenants, and messages may reach clients. */
+  readonly key: string;
+  constructor(key: string) {
+    super(404, 'object_not_found', 'The stored object does not exist');
+    this.key = key;
+  }
+}

@@ -1,0 +1,87 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DependencyError } from '../../src/errors.js';
+import { createObjectStore } from '../../src/storage/index.js';
+import { FsObjectStore } from '../../src/storage/fs-store.js';
+import { collect, generatedBody } from './support.js';
+
+describe('FsObjectStore', () => {
+  let root: string;
+  let store: FsObjectStore;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'callvault-fs-only-'));
+    store = new FsObjectStore({ root });
+  });
+  after(async () => { await rm(root, { recursive: true, force: true }); });
+
+  test('stores one private file per key, under the key path', async () => {
+    await store.put('recordings/acme/one', Buffer.from('ciphertext'));
+    const info = await stat(join(root, 'recordings', 'acme', 'one'));
+    assert.equal(info.size, 10);
+    assert.equal(info.mode & 0o777, 0o600);
+  });
+
+  test('an interrupted put leaves neither the object nor a temp file', async () => {
+    const body = generatedBody(10_000_000, { failAfter: 3_000_000 });
+    await assert.rejects(store.put('recordings/acme/interrupted', body.stream), /upstream body failed/);
+    assert.equal(await store.head('recordings/acme/interrupted'), null);
+    assert.deepEqual(await readdir(join(root, '.tmp')), []);
+  });
+
+  test('a put that overwrites replaces the whole object at once', async () => {
+    await store.put('recordings/acme/replaced', Buffer.alloc(5000, 1));
+    const failing = generatedBody(8000, { failAfter: 3000, chunkBytes: 1000 });
+    await assert.rejects(store.put('recordings/acme/replaced', failing.stream));
+    assert.equal((await store.head('recordings/acme/replaced'))?.sizeBytes, 5000);
+    await store.put('recordings/acme/replaced', Buffer.alloc(7, 2));
+    assert.equal((await store.head('recordings/acme/replaced'))?.sizeBytes, 7);
+  });
+
+  test('sweepTempFiles removes only leftovers older than the cutoff', async () => {
+    const tmp = join(root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, 'stale'), 'partial upload from a crash');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(tmp, 'stale'), hourAgo, hourAgo);
+    await writeFile(join(tmp, 'in-progress'), 'a put still running');
+    assert.equal(await store.sweepTempFiles(60_000), 1);
+    assert.deepEqual(await readdir(tmp), ['in-progress']);
+    await rm(join(tmp, 'in-progress'));
+    assert.equal(await new FsObjectStore({ root: join(root, 'never-used') }).sweepTempFiles(0), 0);
+  });
+
+  test('list never reports temp files, and directories are not objects', async () => {
+    await mkdir(join(root, '.tmp'), { recursive: true });
+    await writeFile(join(root, '.tmp', 'leftover'), 'x');
+    const keys = (await collect(store.list(''))).map((o) => o.key);
+    assert.ok(keys.length > 0);
+    assert.ok(keys.every((k) => !k.startsWith('.tmp')), keys.join(','));
+    assert.equal(await store.head('recordings/acme'), null);
+    await assert.rejects(store.get('recordings/acme'), { code: 'object_not_found' });
+    await store.delete('recordings/acme');
+    assert.ok((await stat(join(root, 'recordings', 'acme'))).isDirectory());
+    await rm(join(root, '.tmp', 'leftover'));
+  });
+
+  test('ping fails with DependencyError when the root cannot be written', async () => {
+    const file = join(root, 'plain-file');
+    await writeFile(file, 'not a directory');
+    const broken = new FsObjectStore({ root: join(file, 'store') });
+    await assert.rejects(broken.ping(), (err) => {
+      assert.ok(err instanceof DependencyError);
+      assert.equal(err.code, 'storage_unavailable');
+      assert.equal(err.status, 503);
+      return true;
+    });
+    await assert.rejects(broken.put('recordings/acme/x', Buffer.from('x')), DependencyError);
+  });
+
+  test('createObjectStore builds the fs driver', async () => {
+    const made = createObjectStore({ driver: 'fs', root: join(root, 'factory') });
+    assert.ok(made instanceof FsObjectStore);
+    await made.ping();
+  });
+});
