@@ -18,8 +18,11 @@ export type SecuredHandler = (req: Request, res: Response, ctx: RequestContext) 
 export interface SecuredRoute {
   readonly method: 'get' | 'put' | 'post' | 'delete';
   readonly path: string;
-  /** Required: a route without a permission cannot be registered. */
-  readonly permission: Permission;
+  /**
+   * Required: a route without a permission cannot be registered. A list means "any of": the
+   * handler then checks which one the principal holds (e.g. recording:view vs read-receipt).
+   */
+  readonly permission: Permission | readonly Permission[];
   readonly handler: SecuredHandler;
   /** Extra per-route gate after authorisation (mutual TLS, IP allowlist); throws to refuse. */
   readonly gate?: (req: Request, ctx: RequestContext) => void;
@@ -42,11 +45,37 @@ export function userAgentOf(req: Request): string | null {
   return ua ? ua.slice(0, 512) : null;
 }
 
+const JWT_SHAPE = /^[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*$/;
+
+/**
+ * The JWT from `Authorization: Bearer <jwt>`, or from `Authorization: Basic` whose password is
+ * the JWT (any user name): PBX HTTP clients such as FreeSWITCH mod_httapi can send Basic
+ * credentials but not a Bearer header. Either way the same JWT verification applies.
+ */
 function bearerToken(req: Request): string | null {
   const header = req.get('authorization');
-  if (!header) return null;
-  const m = /^Bearer ([A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*)$/.exec(header);
-  return m ? (m[1] ?? null) : null;
+  if (!header || header.length > 16_384) return null;
+  const bearer = /^Bearer (\S+)$/i.exec(header);
+  if (bearer?.[1]) return JWT_SHAPE.test(bearer[1]) ? bearer[1] : null;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!basic?.[1]) return null;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const password = decoded.slice(decoded.indexOf(':') + 1);
+  return decoded.includes(':') && JWT_SHAPE.test(password) ? password : null;
+}
+
+function permissionList(permission: Permission | readonly Permission[] | undefined): readonly Permission[] {
+  if (!permission) return [];
+  return typeof permission === 'string' ? [permission] : permission;
+}
+
+/** The acting role: the first role granting the first permission of the list that any role grants. */
+function grantingRole(principal: Principal, permissions: readonly Permission[]): Principal['roles'][number] | undefined {
+  for (const permission of permissions) {
+    const role = principal.roles.find((r) => can([r], permission));
+    if (role) return role;
+  }
+  return undefined;
 }
 
 export class SecureRouter {
@@ -55,7 +84,8 @@ export class SecureRouter {
   constructor(private readonly deps: SecureRouterDeps) {}
 
   route(spec: SecuredRoute): this {
-    if (!spec.permission || rolesGranting(spec.permission).length === 0) {
+    const permissions = permissionList(spec.permission);
+    if (permissions.length === 0 || permissions.some((p) => rolesGranting(p).length === 0)) {
       throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} declares no grantable permission`);
     }
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
@@ -84,10 +114,10 @@ export class SecureRouter {
       }
       throw err;
     }
-    const granted = principal.roles.find((r) => can([r], spec.permission));
+    const granted = grantingRole(principal, permissionList(spec.permission));
     if (!granted) {
       await this.deny(base, principal, 'forbidden', spec);
-      throw new ForbiddenError(`Role(s) ${principal.roles.join(', ') || '(none)'} may not ${spec.permission}`);
+      throw new ForbiddenError(`Role(s) ${principal.roles.join(', ') || '(none)'} may not ${permissionList(spec.permission).join(' or ')}`);
     }
     const ctx: RequestContext = { ...base, principal: { ...principal, actingRole: granted } };
     spec.gate?.(req, ctx);
@@ -105,7 +135,7 @@ export class SecureRouter {
       ip: base.ip,
       userAgent: base.userAgent,
       requestId: base.requestId,
-      details: { reason, permission: spec.permission, route: `${spec.method.toUpperCase()} ${spec.path}` },
+      details: { reason, permission: permissionList(spec.permission).join('|'), route: `${spec.method.toUpperCase()} ${spec.path}` },
     }, principal?.sub ?? base.ip);
   }
 }

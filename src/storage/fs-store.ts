@@ -54,16 +54,19 @@ export class FsObjectStore implements ObjectStore {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const bodyState = watchBody(source);
     const tmpPath = join(this.tmpDir, randomUUID());
+    const target = this.pathOf(key);
+    let renamed = false;
     try {
-      const target = this.pathOf(key);
       const sizeBytes = await this.writeTemp(tmpPath, source, opts.contentLength);
       const firstCreated = await mkdir(dirname(target), { recursive: true });
       await rename(tmpPath, target);
+      renamed = true;
       await this.syncDirsDown(firstCreated, dirname(target));
       return { sizeBytes };
     } catch (err) {
       source.destroy();
-      await unlink(tmpPath).catch(() => undefined);
+      // A put that rejects leaves nothing, even when only the final directory fsync failed.
+      await unlink(renamed ? target : tmpPath).catch(() => undefined);
       throw isBodyFailure(err, bodyState.error) ? err : storageFault('store an object', err);
     }
   }

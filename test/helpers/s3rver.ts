@@ -47,7 +47,7 @@ export interface S3rverHandle {
   stop(): Promise<void>;
   /** Starts serving again on the same port and directory (after stop()); client and store keep working. */
   restart(): Promise<void>;
-  /** stop() if running, then remove the directory when this helper created it. */
+  /** stop() if running, then remove the directory if startS3rver created it. */
   destroy(): Promise<void>;
 }
 

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, BadRequestError, RangeNotSatisfiableError } from '../../src/errors.js';
+import type { Readable } from 'node:stream';
+import { AppError, BadRequestError, DependencyError, RangeNotSatisfiableError } from '../../src/errors.js';
 import { ObjectNotFoundError } from '../../src/storage/types.js';
 import {
   FIXTURE_DIR, FIXTURES, HARNESSES, MIB, collect, generatedBody, liveBytes, readAll, sha256, sha256OfStream,
@@ -100,6 +101,20 @@ for (const { driver, make } of HARNESSES) {
         assert.deepEqual(await h.tempFiles(), []);
       });
     }
+
+    test('a body destroyed without an error (the client went away) stores nothing', async () => {
+      const key = newKey();
+      let stream: Readable | undefined;
+      const body = generatedBody(32 * MIB, {
+        onProgress(produced) {
+          if (produced >= 7 * MIB) setImmediate(() => stream?.destroy());
+        },
+      });
+      stream = body.stream;
+      await assert.rejects(h.store.put(key, body.stream), (err) => !(err instanceof DependencyError));
+      assert.equal(await h.store.head(key), null);
+      assert.deepEqual(await h.tempFiles(), []);
+    });
 
     test('a body longer or shorter than contentLength is refused and stores nothing', async () => {
       for (const declared of [1000, 5000]) {
