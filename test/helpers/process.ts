@@ -1,0 +1,53 @@
+/**
+ * Runs `callvault serve` as a child process against a test database, for tests that measure the
+ * server from outside (memory) or kill it (crash recovery).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort } from '../../src/db/embedded-postgres.js';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
+
+export interface VaultProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly port: number;
+  readonly ca: Buffer;
+  output(): string;
+  /** Peak resident set size (VmHWM) of the server process, in bytes. */
+  peakRss(): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<VaultProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  while (!out.includes('callvault is listening')) {
+    if (child.exitCode !== null) throw new Error(`vault exited during start:\n${out}`);
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`vault did not start:\n${out}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const dataDir = env.CALLVAULT_DATA_DIR ?? './data';
+  return {
+    child, port, url: `https://127.0.0.1:${port}`, ca: await readFile(path.join(dataDir, 'tls', 'server.crt')),
+    output: () => out,
+    peakRss: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
+      return m ? Number(m[1]) * 1024 : NaN;
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
