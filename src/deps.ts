@@ -1,17 +1,21 @@
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { AuditLog } from './audit/types.js';
 import { ChainedAuditLog } from './audit/chain-writer.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
+import { pbxClientCertificateGate } from './auth/pbx-gate.js';
+import type { Principal } from './auth/permissions.js';
 import type { Config } from './config/config.js';
 import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
+import { createGuards, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
 import type { RequestContext } from './http/secure-router.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, type KeyProvider } from './keys/index.js';
+import type { AwsKmsKeyProvider, LocalKeyProvider } from './keys/index.js';
 import type { IngestDeps } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { RecordingStore } from './recordings/store.js';
@@ -27,6 +31,12 @@ export interface Guards {
   readonly pbxGate?: (req: Request, ctx: RequestContext) => void;
   readonly onAuthFailure?: (ip: string) => void;
   readonly beforeAuth?: (req: Request) => void;
+  /** Per-IP rate limit, mounted ahead of every route (src/guards). */
+  readonly ipRateLimit?: RequestHandler;
+  /** Per-principal rate limit, applied once a bearer token is verified. */
+  readonly principalRateLimit?: (principal: Principal) => void;
+  /** Link issuance and redemption budget per issuing principal. */
+  readonly exfiltration?: ExfiltrationGuard;
 }
 
 export interface Deps {
@@ -37,6 +47,8 @@ export interface Deps {
   readonly store: ObjectStore;
   readonly keys: KeyProvider;
   readonly keyCache: DataKeyCache;
+  /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
+  readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   readonly audit: AuditLog;
   readonly tokens: TokenVerifier;
   readonly recordings: RecordingStore;
@@ -105,11 +117,12 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const tenants = new TenantStore(db);
     const ingest: IngestDeps = {
       db, recordings, store, keys, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
+      objectLock: config.storage.driver === 's3' && config.storage.objectLockMode !== undefined,
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
-      ingest, guards: {},
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
+      ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: () => readiness(db, store, keys),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

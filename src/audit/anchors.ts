@@ -114,7 +114,7 @@ export async function signAnchor(db: Db, store: ObjectStore, keyFile: string, op
   const trigger = opts.trigger ?? 'manual';
   const key = await ensureAnchorKey(keyFile, opts.generateKey ?? false);
   if (trigger === 'scheduled') {
-    const head = await db('audit_events').select('action').orderBy('seq', 'desc').first<{ action: string } | undefined>();
+    const head = await db('audit_events').select('action').orderBy('audit_events.seq', 'desc').first<{ action: string } | undefined>();
     if (!head || head.action === 'audit.anchored') return null;
   }
   const event = prepareEvent({

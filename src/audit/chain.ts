@@ -53,7 +53,7 @@ export interface ChainHead { seq: number; hash: string }
 /** Call only while holding the chain lock in this transaction, or the head may move. */
 export async function readHead(db: Knex | Knex.Transaction): Promise<ChainHead> {
   const row = await db('audit_events').select<{ seq: string | number; hash: string }[]>(db.raw('seq::text AS seq'), 'hash')
-    .orderBy('seq', 'desc').first();
+    .orderBy('audit_events.seq', 'desc').first();
   return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
 }
 

@@ -28,8 +28,8 @@ export const EXPORT_FIELDS = [
 
 const CHUNK_CHARS = 64 * 1024;
 
-export function exportQuery(db: Db, f: AuditExportFilters): Knex.QueryBuilder {
-  const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('seq', 'asc');
+export function exportQuery(db: Knex, f: AuditExportFilters): Knex.QueryBuilder {
+  const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', 'asc');
   if (f.tenant !== undefined) q.where('tenant', f.tenant);
   if (f.from) q.where('at', '>=', db.raw('?::timestamptz', [formatAt(f.from)]));
   if (f.to) q.where('at', '<', db.raw('?::timestamptz', [formatAt(f.to)]));
@@ -67,7 +67,7 @@ export const CSV_HEADER = csvRecord([...EXPORT_FIELDS]);
 export async function* exportChunks(db: Db, filters: AuditExportFilters, format: AuditExportFormat): AsyncGenerator<string> {
   const line = format === 'csv' ? csvLine : ndjsonLine;
   let buffer = format === 'csv' ? CSV_HEADER : '';
-  for await (const event of streamEvents(exportQuery(db, filters))) {
+  for await (const event of streamEvents(db, (trx) => exportQuery(trx, filters))) {
     buffer += line(event);
     if (buffer.length >= CHUNK_CHARS) {
       yield buffer;

@@ -55,12 +55,25 @@ export function rowToEvent(row: EventRow): AuditEvent {
   };
 }
 
-/** Streams rows of `query` (which must select EVENT_COLUMNS) as events, through a cursor. */
-export async function* streamEvents(query: Knex.QueryBuilder, batchSize = 500): AsyncGenerator<AuditEvent> {
-  const stream = query.stream({ batchSize, highWaterMark: batchSize });
+/**
+ * Streams the rows that `build` selects (EVENT_COLUMNS) as events, through a server-side cursor
+ * that fetches `batchSize` rows at a time as the consumer pulls. The cursor lives in its own
+ * read-only transaction with no statement timeout: a large export or verification is one long
+ * statement, and the pool's default timeout would otherwise cut it off. Ending the iteration
+ * early (a client hanging up) closes the cursor and returns the connection.
+ */
+export async function* streamEvents(db: Knex, build: (db: Knex.Transaction) => Knex.QueryBuilder, batchSize = 500): AsyncGenerator<AuditEvent> {
+  const trx = await db.transaction({ readOnly: true, isolationLevel: 'repeatable read' });
   try {
-    for await (const row of stream as AsyncIterable<EventRow>) yield rowToEvent(row);
+    await trx.raw('SET LOCAL statement_timeout = 0');
+    const stream = build(trx).stream({ batchSize, highWaterMark: batchSize });
+    try {
+      for await (const row of stream as AsyncIterable<EventRow>) yield rowToEvent(row);
+    } finally {
+      stream.destroy();
+    }
+    await trx.commit();
   } finally {
-    stream.destroy();
+    if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
   }
 }

@@ -118,8 +118,8 @@ export async function verifyTable(db: Db, store: ObjectStore | undefined, public
     return { ok: false, checked: 0, anchorsMatched: 0, lastSeq: 0, firstSeq: 0, gaps: 0, anchorsAfterEnd: 0, reason: (err as Error).message };
   }
   const key = await loadKeys(publicKeyFile);
-  const query = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('seq', 'asc');
-  return verifyEvents(streamEvents(query), anchors, key, { complete: true });
+  const events = streamEvents(db, (trx) => trx('audit_events').select(trx.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', 'asc'));
+  return verifyEvents(events, anchors, key, { complete: true });
 }
 
 /** An export file (NDJSON or CSV), offline. `complete` for a full, unfiltered export. */

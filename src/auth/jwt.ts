@@ -1,37 +1,35 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import jwt, { type Algorithm, type JwtHeader, type JwtPayload } from 'jsonwebtoken';
-import jwksClient from 'jwks-rsa';
-import { UnauthorizedError } from '../errors.js';
+import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Config } from '../config/config.js';
-import { isRole, type Principal, type Role } from './permissions.js';
+import { AppError } from '../errors.js';
+import { principalFromClaims } from './claims.js';
+import { rejectToken } from './errors.js';
+import { jwksKeySource, type KeySource } from './jwks.js';
+import type { Principal } from './permissions.js';
+import { decodeToken, type JoseHeader } from './token-format.js';
 
 /**
- * Bearer-token verification following RFC 8725: the algorithm comes from our allowlist (never
- * from the token), only asymmetric algorithms are allowed so a public key can never double as
- * an HMAC secret, and iss, aud and exp are required.
+ * Bearer-token verification following RFC 8725:
+ * - the algorithm comes from our allowlist, never from the token alone; `none` and HS* are never
+ *   accepted, so a public key can never double as an HMAC secret;
+ * - keys come only from configuration (a PEM file or the issuer's JWKS): jku, x5u, jwk and x5c
+ *   headers are refused, as is any `crit` header, and `typ`, when present, must be JWT or at+jwt;
+ * - iss, aud and exp are required, nbf is honoured, with JWT_CLOCK_SKEW_SECONDS of tolerance;
+ * - tokens above 8 KiB are refused before decoding.
+ * Every failure is an UnauthorizedError (401) whose code names the reason, except an unreachable
+ * JWKS endpoint, which is a 503.
  */
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
-export type KeySource = (header: JwtHeader) => Promise<KeyObject>;
+export type { KeySource } from './jwks.js';
+export { jwksKeySource, type JwksOptions } from './jwks.js';
+export { readClaim } from './claims.js';
 
 export function staticKeySource(key: KeyObject): KeySource {
   return async () => key;
-}
-
-export function jwksKeySource(uri: string): KeySource {
-  const client = jwksClient({ jwksUri: uri, cache: true, cacheMaxEntries: 10, cacheMaxAge: 10 * 60_000, rateLimit: true, jwksRequestsPerMinute: 10, timeout: 5_000 });
-  return async (header) => {
-    if (!header.kid) throw new UnauthorizedError('Token has no key id', 'invalid_token');
-    try {
-      const key = await client.getSigningKey(header.kid);
-      return createPublicKey(key.getPublicKey());
-    } catch {
-      throw new UnauthorizedError('Token key is not known to the issuer', 'invalid_token');
-    }
-  };
 }
 
 export async function keySourceFromConfig(cfg: Config['jwt']): Promise<KeySource> {
@@ -41,61 +39,46 @@ export async function keySourceFromConfig(cfg: Config['jwt']): Promise<KeySource
   throw new Error('no JWT verification key configured');
 }
 
-/** Reads a claim by exact name first (Auth0 namespaced claims contain dots), then as a dotted path (Keycloak realm_access.roles). */
-export function readClaim(payload: Record<string, unknown>, name: string): unknown {
-  if (name in payload) return payload[name];
-  let cur: unknown = payload;
-  for (const part of name.split('.')) {
-    if (!cur || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
 export class JwtVerifier implements TokenVerifier {
   constructor(private readonly cfg: Config['jwt'], private readonly keys: KeySource) {}
 
   async verify(token: string): Promise<Principal> {
-    const decoded = jwt.decode(token, { complete: true });
-    if (!decoded || typeof decoded.payload === 'string') throw new UnauthorizedError('Malformed token', 'invalid_token');
-    const alg = decoded.header.alg;
-    if (!this.cfg.algorithms.includes(alg)) throw new UnauthorizedError('Token algorithm is not allowed', 'invalid_token');
-    const key = await this.keys(decoded.header);
-    const payload = await new Promise<JwtPayload>((resolve, reject) => {
-      jwt.verify(token, key, {
-        algorithms: this.cfg.algorithms as Algorithm[],
+    try {
+      const { header } = decodeToken(token, this.cfg.algorithms);
+      const key = await this.keys(header);
+      return principalFromClaims(this.verifySignatureAndClaims(token, header, key), this.cfg.claims);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw rejectToken('invalid_token', 'Token could not be verified');
+    }
+  }
+
+  private verifySignatureAndClaims(token: string, header: JoseHeader, key: KeyObject): Record<string, unknown> {
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, key, {
+        algorithms: [header.alg as Algorithm],
         issuer: this.cfg.issuer,
         audience: this.cfg.audience,
         clockTolerance: this.cfg.clockSkewSeconds,
         complete: false,
-      }, (err, result) => {
-        if (err || !result || typeof result === 'string') reject(new UnauthorizedError(tokenErrorMessage(err), 'invalid_token'));
-        else resolve(result);
       });
-    });
-    if (typeof payload.exp !== 'number') throw new UnauthorizedError('Token has no expiry', 'invalid_token');
-    return this.principalFrom(payload);
-  }
-
-  private principalFrom(payload: JwtPayload): Principal {
-    const sub = readClaim(payload, this.cfg.claims.sub);
-    const tenant = readClaim(payload, this.cfg.claims.tenant);
-    const rawRoles = readClaim(payload, this.cfg.claims.roles);
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new UnauthorizedError('Token has no subject', 'invalid_token');
-    if (typeof tenant !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(tenant)) throw new UnauthorizedError('Token has no valid tenant', 'invalid_token');
-    const list = Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(/[\s,]+/) : [];
-    const roles = [...new Set(list.filter(isRole))] as Role[];
-    return Object.freeze({ sub, tenant, roles: Object.freeze(roles) });
+    } catch (err) {
+      throw rejectionFor(err);
+    }
+    if (!payload || typeof payload !== 'object') throw rejectToken('malformed_token', 'Token payload is not a JSON object');
+    const claims = payload as Record<string, unknown>;
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw rejectToken('invalid_claims', 'Token has no expiry (exp)');
+    return claims;
   }
 }
 
-function tokenErrorMessage(err: unknown): string {
-  if (err instanceof jwt.TokenExpiredError) return 'Token has expired';
-  if (err instanceof jwt.NotBeforeError) return 'Token is not yet valid';
-  if (err instanceof jwt.JsonWebTokenError) {
-    if (/audience/.test(err.message)) return 'Token audience is not accepted';
-    if (/issuer/.test(err.message)) return 'Token issuer is not accepted';
-    return 'Token signature or format is invalid';
-  }
-  return 'Token is invalid';
+function rejectionFor(err: unknown): AppError {
+  if (err instanceof jwt.TokenExpiredError) return rejectToken('token_expired', 'Token has expired');
+  if (err instanceof jwt.NotBeforeError) return rejectToken('token_not_yet_valid', 'Token is not yet valid (nbf)');
+  const message = err instanceof Error ? err.message : '';
+  if (/^jwt audience invalid/.test(message)) return rejectToken('invalid_audience', 'Token audience is not accepted');
+  if (/^jwt issuer invalid/.test(message)) return rejectToken('invalid_issuer', 'Token issuer is not accepted');
+  if (/signature/.test(message)) return rejectToken('invalid_signature', 'Token signature is invalid');
+  return rejectToken('invalid_token', 'Token is invalid');
 }

@@ -1,4 +1,91 @@
-export async function runRetention(_args: string[]): Promise<number> {
-  process.stderr.write('callvault retention: this command is not available yet\n');
-  return 2;
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/config.js';
+import { durationMs, parseIsoDuration } from '../config/duration.js';
+import { createDeps, type Deps } from '../deps.js';
+import { createLogger } from '../http/logger.js';
+import { runOrphanSweep } from '../retention/orphans.js';
+import { retentionWorkers } from '../retention/schedule.js';
+import { runRetentionPass } from '../retention/worker.js';
+
+const USAGE = `usage: callvault retention run --once [--dry-run] [--batch-size N] [--no-orphans]
+       callvault retention run [--interval PT5M]      (keep running; stop with SIGTERM)
+`;
+
+/**
+ * `callvault retention run`: deletes recordings whose retainUntil has passed (unless held) and
+ * objects orphaned by dead uploads. With --once, one pass, then exit: 0 when everything due was
+ * deleted, 1 when some deletions failed (they are retried by the next run). --dry-run prints what
+ * would go, one `id<TAB>callId<TAB>tenant<TAB>retainUntil` line per recording.
+ */
+export async function runRetention(args: string[]): Promise<number> {
+  const parsed = parse(args);
+  if (!parsed) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, process.stderr);
+  const deps = await createDeps(config, logger);
+  try {
+    if (!parsed.once) return await runForever(deps, parsed.interval);
+    return await runOnce(deps, parsed);
+  } finally {
+    await deps.close();
+  }
+}
+
+interface Parsed { once: boolean; dryRun: boolean; orphans: boolean; batchSize?: number; interval?: string }
+
+function parse(args: string[]): Parsed | null {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args, strict: true, allowPositionals: true,
+      options: {
+        once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'batch-size': { type: 'string' },
+        'no-orphans': { type: 'boolean' }, interval: { type: 'string' },
+      },
+    }));
+  } catch {
+    return null;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'run') return null;
+  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) return null;
+  if (values['dry-run'] && !values.once) return null;
+  if (values.interval !== undefined && (values.once || !parseIsoDuration(values.interval))) return null;
+  return { once: values.once ?? false, dryRun: values['dry-run'] ?? false, orphans: !values['no-orphans'], batchSize, interval: values.interval };
+}
+
+async function runOnce(deps: Deps, p: Parsed): Promise<number> {
+  const now = new Date();
+  const result = await runRetentionPass(deps, now, { dryRun: p.dryRun, batchSize: p.batchSize, owner: 'retention-cli' });
+  const orphans = p.orphans ? await runOrphanSweep(deps, now, { dryRun: p.dryRun }) : { deleted: 0, failed: 0, keys: [] };
+  const out: string[] = [];
+  for (const item of result.items) out.push(`${p.dryRun ? '' : 'deleted\t'}${item.id}\t${item.callId}\t${item.tenant}\t${item.retainUntil ?? ''}`);
+  for (const key of orphans.keys) out.push(`${p.dryRun ? 'orphan' : 'deleted orphan'}\t${key}`);
+  if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+  const verb = p.dryRun ? 'would delete' : 'deleted';
+  process.stderr.write(
+    `retention: ${verb} ${result.deleted} recording(s); ${result.skippedHold} due recording(s) kept on legal hold; ` +
+    `${result.failed} failed; ${verb} ${orphans.deleted} orphaned object(s)` +
+    `${orphans.failed ? ` (${orphans.failed} failed)` : ''}; lag ${Math.round(result.lagSeconds)} s\n`,
+  );
+  return result.failed > 0 || orphans.failed > 0 ? 1 : 0;
+}
+
+async function runForever(deps: Deps, interval: string | undefined): Promise<number> {
+  const configured = deps.config.retention.interval;
+  const every = interval ? parseIsoDuration(interval) : configured === 'off' ? parseIsoDuration('PT5M') : configured;
+  if (!every) return 2;
+  const workers = retentionWorkers({ ...deps, config: { ...deps.config, retention: { ...deps.config.retention, interval: every } } });
+  for (const w of workers) w.start();
+  deps.logger.info({ everyMs: durationMs(every) }, 'retention worker running');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await Promise.all(workers.map((w) => w.stop()));
+  return 0;
 }

@@ -26,8 +26,8 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly http: {
     readonly port: number; readonly host: string; readonly publicUrl?: string; readonly trustProxy?: string;
-    readonly tls: { readonly cert: SecretFile; readonly key: SecretFile; readonly clientCaFile?: string; readonly requireClientCertForPbx: boolean };
-    readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly idleBodyTimeoutMs: number;
+    readonly tls: { readonly cert: SecretFile; readonly key: SecretFile; readonly clientCaFile?: string; readonly requireClientCertForPbx: boolean; readonly pbxCertMustMatchSub: boolean };
+    readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly idleBodyTimeoutMs: number; readonly keepAliveTimeoutMs: number;
     readonly shutdownGraceMs: number;
   };
   readonly database: {
@@ -48,7 +48,7 @@ export interface Config {
   readonly retention: { readonly interval: IsoDuration | 'off'; readonly batchSize: number; readonly leaseSeconds: number; readonly orphanGrace: IsoDuration };
   readonly audit: { readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number };
   readonly limits: {
-    readonly ratePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
+    readonly ratePerMinute: number; readonly principalRatePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
     readonly pbxAllowedCidrs: readonly string[]; readonly linkRatePerHour: number;
   };
 }
@@ -75,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''), trustProxy: e.TRUST_PROXY,
       tls: tlsConfig(e, secret),
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
-      idleBodyTimeoutMs: e.HTTP_IDLE_BODY_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      idleBodyTimeoutMs: e.HTTP_IDLE_BODY_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     },
     database: databaseConfig(e, production),
     storage: storageConfig(e, dataDir),
@@ -99,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deniedPerMinute: e.AUDIT_DENIED_PER_MINUTE,
     },
     limits: {
-      ratePerMinute: e.RATE_LIMIT_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
+      ratePerMinute: e.RATE_LIMIT_PER_MINUTE, principalRatePerMinute: e.RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
       pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR,
     },
   };
@@ -118,11 +118,15 @@ function tlsConfig(e: Env, secret: SecretOf): Config['http']['tls'] {
   if (e.TLS_REQUIRE_CLIENT_CERT_FOR_PBX && !e.TLS_CLIENT_CA_FILE) {
     throw new ConfigError('TLS_CLIENT_CA_FILE', 'is required when TLS_REQUIRE_CLIENT_CERT_FOR_PBX=true');
   }
+  if (e.TLS_PBX_CERT_MUST_MATCH_SUB && !e.TLS_REQUIRE_CLIENT_CERT_FOR_PBX) {
+    throw new ConfigError('TLS_PBX_CERT_MUST_MATCH_SUB', 'requires TLS_REQUIRE_CLIENT_CERT_FOR_PBX=true');
+  }
   return {
     cert: secret('TLS_CERT_FILE', e.TLS_CERT_FILE, 'tls', 'server.crt'),
     key: secret('TLS_KEY_FILE', e.TLS_KEY_FILE, 'tls', 'server.key'),
     clientCaFile: e.TLS_CLIENT_CA_FILE ? path.resolve(e.TLS_CLIENT_CA_FILE) : undefined,
     requireClientCertForPbx: e.TLS_REQUIRE_CLIENT_CERT_FOR_PBX,
+    pbxCertMustMatchSub: e.TLS_PBX_CERT_MUST_MATCH_SUB,
   };
 }
 
@@ -180,11 +184,20 @@ function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt']
   if (Boolean(e.JWT_JWKS_URI) === Boolean(e.JWT_PUBLIC_KEY_FILE)) {
     throw new ConfigError('JWT_JWKS_URI', 'set exactly one of JWT_JWKS_URI and JWT_PUBLIC_KEY_FILE');
   }
+  if (e.JWT_JWKS_URI && !isHttpsOrLoopback(e.JWT_JWKS_URI)) {
+    throw new ConfigError('JWT_JWKS_URI', 'must be an https URL (plain http is accepted only for localhost)');
+  }
   return {
     ...base, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, jwksUri: e.JWT_JWKS_URI,
     publicKeyFile: e.JWT_PUBLIC_KEY_FILE ? path.resolve(e.JWT_PUBLIC_KEY_FILE) : undefined,
     devSigningKey: e.JWT_DEV_SIGNING_KEY_FILE ? { file: path.resolve(e.JWT_DEV_SIGNING_KEY_FILE), generate: false } : undefined,
   };
+}
+
+/** Verification keys decide who is who: they are fetched over TLS unless the issuer runs on this host. */
+function isHttpsOrLoopback(uri: string): boolean {
+  const u = new URL(uri);
+  return u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname));
 }
 
 function parseCidrList(text: string | undefined): string[] {

@@ -33,9 +33,11 @@ const envSchema = z.object({
   TLS_KEY_FILE: optionalText,
   TLS_CLIENT_CA_FILE: optionalText,
   TLS_REQUIRE_CLIENT_CERT_FOR_PBX: bool.default(false),
+  TLS_PBX_CERT_MUST_MATCH_SUB: bool.default(false),
   HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
   HTTP_REQUEST_TIMEOUT_MS: int(0, 86_400_000).default(3_600_000),
   HTTP_IDLE_BODY_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
 
   DATABASE_URL: url.optional(),
@@ -96,6 +98,7 @@ const envSchema = z.object({
   AUDIT_DENIED_PER_MINUTE: int(1, 100_000).default(60),
 
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: int(1, 1_000_000).default(600),
   AUTH_LOCKOUT_FAILURES: int(1, 10_000).default(20),
   AUTH_LOCKOUT_SECONDS: int(1, 86_400).default(300),
   PBX_ALLOWED_CIDRS: z.string().optional(),
@@ -103,6 +106,9 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Every variable name the schema reads (deployment files are checked against it). */
+export const ENV_VARIABLES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {

@@ -4,7 +4,12 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Deps } from '../deps.js';
+import { rateLimitedVerifier } from '../guards/index.js';
+import { registerLinkRoutes } from '../links/routes.js';
+import { mediaHandler } from '../media/routes.js';
+import { registerGovernanceRoutes } from '../governance/routes.js';
 import { registerIngestRoutes } from '../recordings/ingest-routes.js';
+import { registerReadRoutes } from '../recordings/read-routes.js';
 import { safeUrl } from './logger.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { SecureRouter } from './secure-router.js';
@@ -25,6 +30,8 @@ export function buildApp(deps: Deps): Express {
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   }));
+  // Per replica, ahead of every route (the cheap /healthz excepted): see src/guards.
+  if (deps.guards.ipRateLimit) app.use(deps.guards.ipRateLimit);
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {
@@ -39,8 +46,14 @@ export function buildApp(deps: Deps): Express {
     res.type('application/yaml').send(await readFile(OPENAPI_FILE, 'utf8'));
   });
 
-  const router = new SecureRouter({ tokens: deps.tokens, audit: deps.audit, ...deps.guards });
+  // No bearer here: the signed token in the path is the credential (see src/media/routes.ts).
+  app.get('/media/:token', mediaHandler(deps));
+
+  const router = new SecureRouter({ ...deps.guards, tokens: rateLimitedVerifier(deps.tokens, deps.guards.principalRateLimit), audit: deps.audit });
   registerIngestRoutes(router, { ...deps.ingest, pbxGate: deps.guards.pbxGate });
+  registerReadRoutes(router, deps);
+  registerLinkRoutes(router, deps);
+  registerGovernanceRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), router.build());
 
   app.use((req: Request, res: Response) => {

@@ -1,10 +1,15 @@
 import pino, { type Logger } from 'pino';
+import { redactValue, REDACTED, scrubText, serializeError } from './log-redaction.js';
 
 export type { Logger };
 
 /**
- * Paths redacted from every log line. Media tokens live in URLs, so request URLs are logged
- * through `safeUrl` and never raw; bearer tokens and cookies are removed wherever they appear.
+ * Every log line passes three redaction layers (log-redaction.ts): fields named like secrets are
+ * replaced wherever they sit in the logged object, errors are reduced to type, message, code,
+ * status, stack and cause (never a request or its headers), and the serialized line is scrubbed
+ * of JWTs, Bearer/Basic credentials, /media/<token> paths, token query parameters and private
+ * keys. Request URLs are additionally logged through `safeUrl`. The fixed paths below are the
+ * cheap first line of the same defence.
  */
 const REDACT = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-amz-security-token"]',
@@ -13,7 +18,14 @@ const REDACT = [
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'callvault' } }, destination);
+  return pino({
+    level,
+    redact: { paths: REDACT, censor: REDACTED },
+    base: { service: 'callvault' },
+    serializers: { err: (err: unknown) => serializeError(err) },
+    formatters: { log: (obj) => redactValue(obj) as Record<string, unknown> },
+    hooks: { streamWrite: scrubText },
+  }, destination);
 }
 
 /** The URL with media tokens and query strings replaced, fit for logs. */

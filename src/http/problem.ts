@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
+import { isConnectionError } from '../db/knex.js';
 import { AppError } from '../errors.js';
 import type { Logger } from './logger.js';
 import { safeUrl } from './logger.js';
@@ -35,9 +36,10 @@ export function sendProblem(res: Response, status: number, code: string, detail:
   const body: Problem = {
     type: `https://callvault.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code, requestId: requestIdOf(res),
   };
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  // Headers of a body that is not being sent go; the error's own (e.g. 416's Content-Range) stay.
   res.removeHeader('Content-Disposition');
   res.removeHeader('Content-Range');
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status).type('application/problem+json').send(JSON.stringify(body));
 }
 
@@ -60,6 +62,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     const fault = clientFault(err);
     if (fault) return sendProblem(res, fault.status, fault.code, fault.detail);
+    if (isConnectionError(err)) {
+      logger.error({ err, requestId: requestIdOf(res), url: safeUrl(req.originalUrl) }, 'database unavailable');
+      return sendProblem(res, 503, 'database_unavailable', 'The database is unavailable; retry shortly', { 'Retry-After': '5' });
+    }
     logger.error({ err, requestId: requestIdOf(res), method: req.method, url: safeUrl(req.originalUrl) }, 'unhandled error');
     return sendProblem(res, 500, 'internal_error', 'An internal error occurred; quote the requestId when reporting it');
   };

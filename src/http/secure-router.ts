@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { AuditLog } from '../audit/types.js';
-import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { AppError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import { can, rolesGranting, type Permission, type Principal } from '../auth/permissions.js';
 import { requestIdOf } from './problem.js';
@@ -120,7 +120,13 @@ export class SecureRouter {
       throw new ForbiddenError(`Role(s) ${principal.roles.join(', ') || '(none)'} may not ${permissionList(spec.permission).join(' or ')}`);
     }
     const ctx: RequestContext = { ...base, principal: { ...principal, actingRole: granted } };
-    spec.gate?.(req, ctx);
+    try {
+      spec.gate?.(req, ctx);
+    } catch (err) {
+      // A gate refusal (mutual TLS, IP allowlist) is a denial like any other: audited before answering.
+      if (err instanceof AppError && (err.status === 401 || err.status === 403)) await this.deny(base, principal, err.code, spec);
+      throw err;
+    }
     res.locals.principal = ctx.principal;
     return ctx;
   }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import type { RequestContext, SecureRouter, SecuredRoute } from '../http/secure-router.js';
 import { expectedSha256 } from './body.js';
-import { commitRecording, discardStaged, replayUpload, stageRecording, type Actor, type IngestDeps } from './ingest.js';
+import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
 import { parseCallId, parseMetadata } from './metadata.js';
 import type { RecordingStore } from './store.js';
@@ -38,6 +38,20 @@ function closeAfterError(req: Request, res: Response): void {
   res.once('finish', () => { if (!req.complete) req.socket.destroySoon(); });
 }
 
+/**
+ * The retention of a multipart upload from the fields sent before its file part. Fields that do
+ * not parse are left for the commit to reject; metadata sent after the file is settled there.
+ */
+async function earlyRetention(deps: IngestDeps, tenant: string, fields: Readonly<Record<string, string>>): Promise<UploadRetention> {
+  let meta: ReturnType<typeof parseMetadata>;
+  try {
+    meta = parseMetadata(fields);
+  } catch {
+    meta = parseMetadata({});
+  }
+  return resolveRetention(deps, tenant, meta);
+}
+
 export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps): void {
   router.route({
     method: 'put', path: '/v1/recordings/:callId', permission: 'recording:upload', gate: deps.pbxGate,
@@ -53,7 +67,8 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       const expected = expectedSha256(req.get('content-digest'), req.get('x-checksum-sha256'));
       const existing = await deps.recordings.findByCallId(ctx.principal.tenant, callId);
       if (existing) return sendReceipt(res, false, await replayUpload(deps, existing, req, expected));
-      const staged = await stageRecording(deps, ctx.principal.tenant, req, expected);
+      const retention = await resolveRetention(deps, ctx.principal.tenant, meta);
+      const staged = await stageRecording(deps, ctx.principal.tenant, req, expected, retention);
       const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
       sendReceipt(res, created, recording);
     },
@@ -70,7 +85,8 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       // Content-Digest would cover the whole multipart body, not the recording; only the file's own digest applies here.
       const expected = expectedSha256(undefined, req.get('x-checksum-sha256'));
       const { fields, file: staged } = await parseMultipartUpload(
-        req, (file) => stageRecording(deps, ctx.principal.tenant, file, expected), (s) => discardStaged(deps, s),
+        req, async (file, early) => stageRecording(deps, ctx.principal.tenant, file, expected, await earlyRetention(deps, ctx.principal.tenant, early)),
+        (s) => discardStaged(deps, s),
       );
       try {
         if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');

@@ -36,12 +36,24 @@ export interface IngestDeps {
   readonly maxBytes: number;
   readonly segmentSize?: number;
   readonly onBytes?: (n: number) => void;
+  /** Objects are written under S3 Object Lock with retain-until = the recording's retainUntil. */
+  readonly objectLock?: boolean;
 }
 
 export interface StagedRecording {
   readonly id: string; readonly tenant: string; readonly objectKey: string; readonly sha256: string;
   readonly sizeBytes: number; readonly contentType: string; readonly segmentSize: number;
   readonly cryptoHeader: Buffer; readonly wrappedKey: Buffer; readonly keyRef: string;
+  /** The Object Lock retain-until the object was written with; null without Object Lock. */
+  readonly lockedUntil: Date | null;
+}
+
+/** The policy and retainUntil an upload gets: its `policy` parameter, else the tenant default. */
+export interface UploadRetention { readonly policy: string; readonly retainUntil: Date }
+
+export async function resolveRetention(deps: Pick<IngestDeps, 'policies'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date()): Promise<UploadRetention> {
+  const policy = await deps.policies.resolve(tenant, meta.policy);
+  return { policy: policy.name, retainUntil: addDuration(meta.startedAt ?? now, policy.retain) };
 }
 
 export interface Actor { readonly sub: string; readonly role: string; readonly ip: string; readonly userAgent: string | null; readonly requestId: string }
@@ -50,7 +62,11 @@ export function objectKeyFor(tenant: string, id: string): string {
   return `recordings/${tenant}/${id}`;
 }
 
-export async function stageRecording(deps: IngestDeps, tenant: string, body: Readable, expectedSha256: string | null): Promise<StagedRecording> {
+/**
+ * `retention` is resolved before the body is read so that, under S3 Object Lock, the object is
+ * written with its retain-until date in the same request that stores it.
+ */
+export async function stageRecording(deps: IngestDeps, tenant: string, body: Readable, expectedSha256: string | null, retention?: UploadRetention): Promise<StagedRecording> {
   const id = randomUUID();
   const objectKey = objectKeyFor(tenant, id);
   const settings = await deps.tenants.get(tenant);
@@ -63,7 +79,7 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   try {
     await Promise.all([
       pipeline(detach(body), sniffer, meter, encrypt, ciphertext),
-      deps.store.put(objectKey, ciphertext),
+      deps.store.put(objectKey, ciphertext, retention ? { retainUntil: retention.retainUntil } : undefined),
     ]);
   } catch (err) {
     ciphertext.destroy();
@@ -75,6 +91,7 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   const staged: StagedRecording = {
     id, tenant, objectKey, sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream',
     segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef,
+    lockedUntil: deps.objectLock && retention ? retention.retainUntil : null,
   };
   const problem = meter.bytes === 0 ? new BadRequestError('The recording body is empty', 'empty_body')
     : expectedSha256 && expectedSha256 !== staged.sha256 ? new BadRequestError('The body does not match the SHA-256 digest sent with it; nothing was stored', 'digest_mismatch')
@@ -98,7 +115,7 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
     result = await deps.db.transaction(async (trx) => {
       const policy = await deps.policies.resolve(staged.tenant, meta.policy, trx);
       const inserted = await deps.recordings.insert({
-        ...staged, callId, policy: policy.name, retainUntil: addDuration(meta.startedAt ?? new Date(), policy.retain),
+        ...staged, callId, policy: policy.name, retainUntil: retainUntilFor(staged, addDuration(meta.startedAt ?? new Date(), policy.retain)),
         startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
@@ -113,6 +130,16 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
   }
   if (!result.created) await discardStaged(deps, staged);
   return result;
+}
+
+/**
+ * A multipart upload may send its metadata after the file, so the retainUntil computed at commit
+ * can differ from the Object Lock date the object was written with. The later of the two is
+ * kept: the vault must never try to delete an object whose lock is still running, nor before
+ * its policy allows.
+ */
+function retainUntilFor(staged: StagedRecording, computed: Date): Date {
+  return staged.lockedUntil && staged.lockedUntil > computed ? staged.lockedUntil : computed;
 }
 
 /**

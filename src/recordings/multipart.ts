@@ -14,7 +14,8 @@ export const MULTIPART_LIMITS = { fields: 32, fieldSize: 4096, parts: 40, header
 
 export function parseMultipartUpload<T>(
   req: Readable & { headers: IncomingHttpHeaders },
-  onFile: (file: Readable) => Promise<T>,
+  /** Receives the file part and the fields that came before it. */
+  onFile: (file: Readable, fieldsBefore: Readonly<Record<string, string>>) => Promise<T>,
   discard: (file: T) => Promise<void>,
 ): Promise<MultipartResult<T>> {
   return new Promise((resolve, reject) => {
@@ -48,7 +49,7 @@ export function parseMultipartUpload<T>(
         return fail(new BadRequestError('Exactly one file part is allowed; this request has more', 'multiple_files'));
       }
       fileStream = stream;
-      fileResult = onFile(stream);
+      fileResult = onFile(stream, { ...fields });
       fileResult.catch((err: Error) => fail(err));
     });
     parser.on('partsLimit', () => fail(new PayloadTooLargeError('Too many parts in the multipart body', 'too_many_parts')));

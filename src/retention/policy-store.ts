@@ -22,12 +22,35 @@ export const SYSTEM_DEFAULT_POLICY = 'default';
 
 export interface ResolvedPolicy { readonly name: string; readonly retain: IsoDuration }
 
+/** An IsoDuration written back as ISO-8601 text (`P6Y`, `PT2S`). */
+export function formatIsoDuration(d: IsoDuration): string {
+  const part = (n: number, unit: string): string => (n ? `${n}${unit}` : '');
+  const date = part(d.years, 'Y') + part(d.months, 'M') + part(d.weeks, 'W') + part(d.days, 'D');
+  const time = part(d.hours, 'H') + part(d.minutes, 'M') + part(d.seconds, 'S');
+  return `P${date}${time ? `T${time}` : ''}`;
+}
+
+/**
+ * Retention policies per tenant. A policy applies when a recording is uploaded: the recording
+ * stores the policy's name and its retainUntil, and later changes to the policy never move an
+ * existing recording's retainUntil (see docs/retention.md).
+ */
 export class PolicyStore {
   constructor(private readonly db: Db, private readonly systemDefault: IsoDuration) {}
+
+  /** The retention that applies when nothing else names one (DEFAULT_RETENTION). */
+  get systemDefaultRetain(): string {
+    return formatIsoDuration(this.systemDefault);
+  }
 
   async list(tenant: string): Promise<RetentionPolicy[]> {
     const rows = await this.db<PolicyRow>('retention_policies').where({ tenant }).orderBy('name');
     return rows.map(mapRow);
+  }
+
+  async get(tenant: string, name: string, trx?: Trx): Promise<RetentionPolicy | null> {
+    const row = await (trx ?? this.db)<PolicyRow>('retention_policies').where({ tenant, name }).first();
+    return row ? mapRow(row) : null;
   }
 
   async upsert(p: { tenant: string; name: string; retain: string; description: string | null; updatedBy: string }, trx?: Trx): Promise<{ policy: RetentionPolicy; created: boolean; previous: RetentionPolicy | null }> {
@@ -42,15 +65,17 @@ export class PolicyStore {
     return { policy: mapRow(row), created: !previousRow, previous: previousRow ? mapRow(previousRow) : null };
   }
 
-  /** The named policy, else the tenant's default, else the system default. */
+  /**
+   * The named policy, else the tenant's default, else the tenant's own policy called "default",
+   * else the system default (DEFAULT_RETENTION) under the name "default".
+   */
   async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
     const q = trx ?? this.db;
     let wanted = name;
     if (!wanted) {
       const t = await q('tenants').where({ id: tenant }).first<{ default_policy: string | null } | undefined>('default_policy');
-      wanted = t?.default_policy ?? null;
+      wanted = t?.default_policy ?? SYSTEM_DEFAULT_POLICY;
     }
-    if (!wanted) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
     const row = await q<PolicyRow>('retention_policies').where({ tenant, name: wanted }).first();
     if (!row) {
       if (wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
@@ -59,5 +84,10 @@ export class PolicyStore {
     const retain = parseIsoDuration(row.retain);
     if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
     return { name: row.name, retain };
+  }
+
+  /** True when `name` can be resolved for the tenant: one of its policies, or the system default. */
+  async exists(tenant: string, name: string, trx?: Trx): Promise<boolean> {
+    return name === SYSTEM_DEFAULT_POLICY || (await this.get(tenant, name, trx)) !== null;
   }
 }

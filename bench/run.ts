@@ -1,0 +1,179 @@
+/**
+ * `npm run bench [-- --quick] [--only=a,b] [--profile] [--from-source] [--keep]`: measures every figure of the
+ * performance issue against a baseline taken in the same run on the same bytes, prints a table
+ * and writes bench/results.json (and bench/results.md, the same table for the README).
+ * Never part of `npm test`. See bench/NOTES.md for what each figure means and how it was tuned.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runAudit } from './figures/audit.js';
+import { runCrypto } from './figures/crypto.js';
+import { runIngest } from './figures/ingest.js';
+import { runRetention } from './figures/retention.js';
+import { runRss } from './figures/rss.js';
+import { runSeek } from './figures/seek.js';
+import { runUpload } from './figures/upload.js';
+import { buildVault } from './lib/build.js';
+import { ROOT } from './lib/children.js';
+import { startCluster, type BenchCluster } from './lib/cluster.js';
+import { machine } from './lib/machine.js';
+import { GiB, MiB } from './lib/payload.js';
+import { startRawServer, type RawServer } from './lib/raw.js';
+import { failed, formatMarkdown, formatTable, type Entry } from './lib/results.js';
+import { startS3rver, type S3rverProcess } from './lib/s3rver.js';
+import { startVault, type VaultProcess } from './lib/vault.js';
+
+export interface Settings {
+  readonly cryptoBytes: number;
+  readonly cryptoRepetitions: number;
+  readonly uploadBytes: number;
+  readonly uploadRepetitions: number;
+  readonly rssBytes: number;
+  readonly seekSeconds: number;
+  readonly seekRepetitions: number;
+  readonly ingestUploads: number;
+  readonly ingestBytes: number;
+  readonly ingestClients: number;
+  readonly auditEvents: number;
+  readonly auditWriters: number;
+  readonly retentionRows: number;
+}
+
+const FULL: Settings = {
+  cryptoBytes: 256 * MiB, cryptoRepetitions: 3, uploadBytes: 256 * MiB, uploadRepetitions: 3, rssBytes: GiB,
+  seekSeconds: 3600, seekRepetitions: 20, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
+  auditEvents: 10_000, auditWriters: 10, retentionRows: 2000,
+};
+
+const QUICK: Settings = {
+  cryptoBytes: 64 * MiB, cryptoRepetitions: 2, uploadBytes: 64 * MiB, uploadRepetitions: 2, rssBytes: 256 * MiB,
+  seekSeconds: 600, seekRepetitions: 10, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
+  auditEvents: 2000, auditWriters: 10, retentionRows: 300,
+};
+
+const FIGURES = ['crypto', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention'] as const;
+type Figure = (typeof FIGURES)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    'from-source': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const settings = flags.quick ? QUICK : FULL;
+const only = new Set((flags.only ?? FIGURES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+for (const name of only) if (!(FIGURES as readonly string[]).includes(name)) throw new Error(`unknown figure "${name}"; choose from ${FIGURES.join(', ')}`);
+const selected = (f: Figure): boolean => only.has(f);
+const profileFlags = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles')}`] : [];
+const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+
+const entries: Entry[] = [];
+let errors = 0;
+
+async function figure(name: Figure, run: () => Promise<Entry[]>): Promise<void> {
+  if (!selected(name)) return;
+  log(`== ${name}`);
+  const started = performance.now();
+  try {
+    entries.push(...(await run()));
+  } catch (err) {
+    errors += 1;
+    log(`   ${name} failed: ${(err as Error).stack ?? String(err)}`);
+    entries.push(failed(name, '-', '-', { kind: 'none' }, err));
+  }
+  log(`   ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+interface Context {
+  readonly cluster: BenchCluster;
+  readonly scratch: string;
+  /** bin/callvault.js to run: the compiled build, or the checkout's with --from-source. */
+  readonly bin: string;
+}
+
+/** Runs `body` with a vault (and its raw-PUT twin) on one store; everything is stopped after. */
+async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: VaultProcess, raw: RawServer) => Promise<void>): Promise<void> {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    let s3: S3rverProcess | undefined;
+    if (store === 's3rver') {
+      const started = await startS3rver(path.join(ctx.scratch, 's3rver'));
+      stops.push(() => started.stop());
+      s3 = started;
+    }
+    const vault = await startVault({
+      name: store, database: await ctx.cluster.createDatabase(), dataDir: path.join(ctx.scratch, `vault-${store}`), s3, bin: ctx.bin, nodeFlags: profileFlags,
+    });
+    stops.push(() => vault.stop());
+    const raw = await startRawServer(vault, s3, profileFlags);
+    stops.push(() => raw.stop());
+    await body(vault, raw);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`   stop failed: ${String(err)}`));
+  }
+}
+
+async function measureServers(ctx: Context): Promise<void> {
+  const s = settings;
+  if (selected('upload-fs') || selected('ingest') || selected('seek')) {
+    await withStore(ctx, 'fs', async (vault, raw) => {
+      await figure('upload-fs', async () => [await runUpload({ vault, raw, store: 'fs', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, log })]);
+      await figure('ingest', () => runIngest({ vault, raw, uploads: s.ingestUploads, bytes: s.ingestBytes, clients: s.ingestClients, log }));
+      await figure('seek', () => runSeek({ vault, seconds: s.seekSeconds, repetitions: s.seekRepetitions, log }));
+    });
+  }
+  if (selected('upload-s3')) {
+    await withStore(ctx, 's3rver', async (vault, raw) => {
+      await figure('upload-s3', async () => [await runUpload({ vault, raw, store: 's3rver', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, log })]);
+    });
+  }
+  await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: profileFlags, log }));
+  await figure('audit', () => runAudit({ cluster: ctx.cluster, events: s.auditEvents, writers: s.auditWriters, log }));
+  await figure('retention', () => runRetention({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'retention'), rows: s.retentionRows, log }));
+}
+
+async function main(): Promise<void> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'callvault-bench-'));
+  const started = performance.now();
+  let cluster: BenchCluster | undefined;
+  try {
+    await figure('crypto', () => runCrypto({ bytes: settings.cryptoBytes, repetitions: settings.cryptoRepetitions, log }));
+    if (FIGURES.some((f) => f !== 'crypto' && selected(f))) {
+      const bin = flags['from-source'] ? path.join(ROOT, 'bin', 'callvault.js') : await buildVault();
+      cluster = await startCluster(scratch);
+      await measureServers({ cluster, scratch, bin });
+    }
+  } finally {
+    await cluster?.stop();
+    if (!flags.keep) await rm(scratch, { recursive: true, force: true });
+    else log(`scratch kept at ${scratch}`);
+  }
+  await report(performance.now() - started);
+}
+
+async function report(elapsedMs: number): Promise<void> {
+  const command = `npm run bench${flags.quick ? ' -- --quick' : ''}`;
+  const host = machine();
+  process.stdout.write(`\n${formatTable(entries)}\n\n${command} on ${host}, ${(elapsedMs / 1000).toFixed(0)} s\n`);
+  if (flags.only) return; // a partial run must not overwrite the full results
+  const json = path.join(ROOT, 'bench', 'results.json');
+  await writeFile(`${json}.tmp`, `${JSON.stringify(entries, null, 2)}\n`);
+  await rename(`${json}.tmp`, json);
+  const md = [
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${(elapsedMs / 1000).toFixed(0)} s)`, '',
+    `Machine: ${host}`, '', formatMarkdown(entries), '',
+  ].join('\n');
+  await writeFile(path.join(ROOT, 'bench', 'results.md'), md);
+}
+
+main().then(() => { process.exitCode = errors > 0 ? 1 : 0; }, (err: unknown) => {
+  log((err as Error).stack ?? String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,143 @@
+import type { Trx } from '../db/knex.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { isUuid } from '../recordings/store.js';
+import { mapLimit } from '../retention/concurrency.js';
+import { applyFilter, auditableFilter, type RecordingFilter } from './filter.js';
+import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
+
+/**
+ * Legal holds. A held recording is skipped by retention and refused by erasure. The database
+ * flag is what the vault obeys; with S3 Object Lock the object also carries an S3 legal hold, so
+ * not even credentials to the bucket can delete it. A recording already being deleted (status
+ * 'deleting') cannot be put on hold: its deletion was decided before the hold arrived.
+ */
+export interface HoldRequest { readonly reason: string; readonly caseId: string | null }
+
+export interface HoldState {
+  readonly recordingId: string;
+  readonly legalHold: boolean;
+  readonly reason: string | null;
+  readonly caseId: string | null;
+  readonly setBy: string | null;
+  readonly setAt: string | null;
+}
+
+interface HoldRow {
+  id: string; tenant: string; status: string; object_key: string | null; legal_hold: boolean; legal_hold_reason: string | null;
+  legal_hold_case_id: string | null; legal_hold_by: string | null; legal_hold_at: Date | null;
+}
+
+const HOLD_COLUMNS = ['id', 'status', 'object_key', 'legal_hold', 'legal_hold_reason', 'legal_hold_case_id', 'legal_hold_by', 'legal_hold_at'];
+
+function toState(r: HoldRow): HoldState {
+  return {
+    recordingId: r.id, legalHold: r.legal_hold, reason: r.legal_hold_reason, caseId: r.legal_hold_case_id,
+    setBy: r.legal_hold_by, setAt: r.legal_hold_at?.toISOString() ?? null,
+  };
+}
+
+async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRow> {
+  const row = isUuid(id) ? await trx<HoldRow>('recordings').where({ tenant, id }).forUpdate().first() : undefined;
+  if (!row || row.status === 'deleted') throw new NotFoundError('No such recording', 'recording_not_found');
+  if (row.status === 'deleting') throw new ConflictError('This recording is being deleted; it can no longer be held', 'deletion_in_progress');
+  return row;
+}
+
+/** Sets (or updates the reason and case of) the hold on one recording. */
+export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: string, req: HoldRequest, actor: GovernanceActor): Promise<HoldState> {
+  return deps.db.transaction(async (trx) => {
+    const before = await lockForHold(trx, tenant, id);
+    const [row] = await trx('recordings').where({ id })
+      .update({ legal_hold: true, legal_hold_reason: req.reason, legal_hold_case_id: req.caseId, legal_hold_by: actor.sub, legal_hold_at: trx.fn.now() })
+      .returning<HoldRow[]>(HOLD_COLUMNS);
+    if (!row) throw new Error('held recording vanished under its row lock');
+    // Before the audit event: the event takes the audit chain lock, which must not wait on S3.
+    if (objectLockEnabled(deps.config) && before.object_key) await deps.store.setLegalHold(before.object_key, true);
+    await deps.audit.record({
+      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
+      details: { reason: req.reason, caseId: req.caseId, ...(before.legal_hold ? { previousReason: before.legal_hold_reason, previousCaseId: before.legal_hold_case_id } : {}) },
+    }, trx);
+    return toState(row);
+  });
+}
+
+/** Clears the hold; false when the recording was not held (nothing changes, nothing is audited). */
+export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: string, reason: string | null, actor: GovernanceActor): Promise<boolean> {
+  return deps.db.transaction(async (trx) => {
+    const before = await lockForHold(trx, tenant, id);
+    if (!before.legal_hold) return false;
+    await trx('recordings').where({ id })
+      .update({ legal_hold: false, legal_hold_reason: null, legal_hold_case_id: null, legal_hold_by: null, legal_hold_at: null });
+    if (objectLockEnabled(deps.config) && before.object_key) await deps.store.setLegalHold(before.object_key, false);
+    await deps.audit.record({
+      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
+      details: { ...(reason ? { reason } : {}), previousReason: before.legal_hold_reason, caseId: before.legal_hold_case_id },
+    }, trx);
+    return true;
+  });
+}
+
+export interface BulkHoldResult {
+  /** Recordings this request put on hold. */
+  readonly held: number;
+  /** Matching recordings that were already on hold; their reason and case are left as they were. */
+  readonly alreadyHeld: number;
+  readonly recordingIds: string[];
+  /** Objects whose S3 legal hold could not be set (Object Lock only); the database hold stands. */
+  readonly objectLockFailed: string[];
+}
+
+/**
+ * Holds every active recording of the tenant that matches `filter`, in one set-based UPDATE and
+ * one summary audit event (count and ids) in the same transaction, so ten thousand recordings
+ * take one statement, not ten thousand. S3 legal holds follow after the commit.
+ */
+export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter: RecordingFilter, req: HoldRequest, actor: GovernanceActor): Promise<BulkHoldResult> {
+  const { rows, alreadyHeld } = await deps.db.transaction(async (trx) => {
+    const updated = await applyFilter(trx('recordings').where({ tenant, status: 'active', legal_hold: false }), filter)
+      .update({ legal_hold: true, legal_hold_reason: req.reason, legal_hold_case_id: req.caseId, legal_hold_by: actor.sub, legal_hold_at: trx.fn.now() })
+      .returning<Array<{ id: string; object_key: string | null }>>(['id', 'object_key']);
+    const counted = await applyFilter(trx('recordings').count<{ count: number }[]>('* as count').where({ tenant, status: 'active', legal_hold: true }), filter).first();
+    const already = Number(counted?.count ?? 0) - updated.length;
+    await deps.audit.record({
+      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: null,
+      details: { bulk: true, reason: req.reason, caseId: req.caseId, filter: auditableFilter(filter), count: updated.length, alreadyHeld: already, recordingIds: updated.map((u) => u.id) },
+    }, trx);
+    return { rows: updated, alreadyHeld: already };
+  });
+  const objectLockFailed = await mirrorHolds(deps, rows, true);
+  return { held: rows.length, alreadyHeld, recordingIds: rows.map((r) => r.id), objectLockFailed };
+}
+
+export interface BulkReleaseResult { readonly released: number; readonly recordingIds: string[]; readonly objectLockFailed: string[] }
+
+/** Releases every hold of the tenant placed under `caseId` (one UPDATE, one summary event). */
+export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: string, reason: string | null, actor: GovernanceActor): Promise<BulkReleaseResult> {
+  const rows = await deps.db.transaction(async (trx) => {
+    const updated = await trx('recordings').where({ tenant, legal_hold: true, legal_hold_case_id: caseId }).whereNot({ status: 'deleted' })
+      .update({ legal_hold: false, legal_hold_reason: null, legal_hold_case_id: null, legal_hold_by: null, legal_hold_at: null })
+      .returning<Array<{ id: string; object_key: string | null }>>(['id', 'object_key']);
+    await deps.audit.record({
+      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: null,
+      details: { bulk: true, caseId, ...(reason ? { reason } : {}), count: updated.length, recordingIds: updated.map((u) => u.id) },
+    }, trx);
+    return updated;
+  });
+  const objectLockFailed = await mirrorHolds(deps, rows, false);
+  return { released: rows.length, recordingIds: rows.map((r) => r.id), objectLockFailed };
+}
+
+async function mirrorHolds(deps: GovernanceDeps, rows: ReadonlyArray<{ id: string; object_key: string | null }>, on: boolean): Promise<string[]> {
+  if (!objectLockEnabled(deps.config)) return [];
+  const failed: string[] = [];
+  await mapLimit(rows, 16, async (r) => {
+    if (!r.object_key) return;
+    try {
+      await deps.store.setLegalHold(r.object_key, on);
+    } catch (err) {
+      failed.push(r.id);
+      deps.logger?.warn({ err, recordingId: r.id }, 'the S3 legal hold of an object could not be changed; the database hold stands');
+    }
+  });
+  return failed;
+}

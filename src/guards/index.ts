@@ -1,0 +1,118 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AuditLog } from '../audit/types.js';
+import type { TokenVerifier } from '../auth/jwt.js';
+import type { Principal } from '../auth/permissions.js';
+import type { Config } from '../config/config.js';
+import { TooManyRequestsError } from '../errors.js';
+import type { Logger } from '../http/logger.js';
+import type { Metrics } from '../http/metrics.js';
+import { clientIp, userAgentOf } from '../http/secure-router.js';
+import { requestIdOf } from '../http/problem.js';
+import { ExfiltrationGuard } from './exfiltration.js';
+import { composeGates, type Gate } from '../auth/gates.js';
+import { IpAllowlist, pbxIpGate } from './ip-allowlist.js';
+import { AuthLockout } from './lockout.js';
+import { TokenBucketLimiter } from './rate-limiter.js';
+import { sourceKey } from './source.js';
+
+export { BoundedMap } from './bounded-map.js';
+export { ExfiltrationGuard, type AccessContext, type ExfiltrationOptions } from './exfiltration.js';
+export { IpAllowlist, pbxIpGate } from './ip-allowlist.js';
+export { AuthLockout, type LockoutOptions } from './lockout.js';
+export { TokenBucketLimiter, type LimitDecision, type RateLimiterOptions } from './rate-limiter.js';
+export { sourceKey } from './source.js';
+
+/**
+ * The request guards of one process: per-IP and per-principal rate limits, authentication
+ * lockout, the pbx IP allowlist and the exfiltration guard. Every counter is in memory, so every
+ * limit applies per replica (see docs/operations.md).
+ */
+export interface RequestGuards {
+  /** Composed pbx gate: the one passed in (mutual TLS), then the IP allowlist. */
+  readonly pbxGate?: Gate;
+  /** Refuses a locked-out source before any credential is looked at. */
+  readonly beforeAuth: (req: Request) => void;
+  /** Counts one failed authentication (bad bearer token, bad media link) from `ip`. */
+  readonly onAuthFailure: (ip: string) => void;
+  /** Express middleware: the per-IP rate limit. */
+  readonly ipRateLimit: RequestHandler;
+  /** Throws 429 when the verified principal is over its rate. */
+  readonly principalRateLimit: (principal: Principal) => void;
+  readonly exfiltration: ExfiltrationGuard;
+  readonly lockout: AuthLockout;
+}
+
+export interface GuardDeps {
+  readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
+  readonly metrics: Pick<Metrics, 'anomalyRefusals'>;
+  readonly logger: Pick<Logger, 'warn'>;
+}
+
+/** Paths a load balancer or the container runtime polls; they do no work worth limiting. */
+const UNLIMITED_PATHS = new Set(['/healthz']);
+
+/** `opts.pbxGate` (mutual TLS) runs before the IP allowlist on pbx upload routes. */
+export function createGuards(config: Config, deps: GuardDeps, opts: { pbxGate?: Gate } = {}): RequestGuards {
+  const limits = config.limits;
+  const refused = (kind: string): void => deps.metrics.anomalyRefusals.inc({ kind });
+  const lockout = new AuthLockout({
+    failures: limits.lockoutFailures, windowSeconds: limits.lockoutSeconds, lockoutSeconds: limits.lockoutSeconds,
+    onRefused: () => refused('locked_out'),
+    onLocked: (ip, failures) => {
+      deps.logger.warn({ ip, failures, lockoutSeconds: limits.lockoutSeconds }, 'source locked out after repeated authentication failures');
+      void deps.audit.recordDenied({
+        tenant: null, actorSub: 'anonymous', actorRole: null, action: 'auth.denied', outcome: 'denied', ip,
+        details: { reason: 'locked_out', failures, lockoutSeconds: limits.lockoutSeconds },
+      }, ip);
+    },
+  });
+  const ipGate = pbxIpGate(IpAllowlist.of(limits.pbxAllowedCidrs), () => refused('ip_not_allowed'));
+  const perIp = new TokenBucketLimiter({ perMinute: limits.ratePerMinute });
+  const perPrincipal = new TokenBucketLimiter({ perMinute: limits.principalRatePerMinute });
+  return {
+    pbxGate: composeGates(opts.pbxGate, ipGate),
+    beforeAuth: (req) => lockout.assertAllowed(clientIp(req)),
+    onAuthFailure: (ip) => { lockout.recordFailure(ip); },
+    ipRateLimit: ipRateLimit(perIp, () => refused('rate_limit_ip')),
+    principalRateLimit: (principal) => {
+      const decision = perPrincipal.take(`${principal.tenant}\u0000${principal.sub}`);
+      if (decision.allowed) return;
+      refused('rate_limit_principal');
+      throw new TooManyRequestsError('Too many requests for this principal; slow down', decision.retryAfterSeconds, 'rate_limited');
+    },
+    exfiltration: new ExfiltrationGuard({
+      perHour: limits.linkRatePerHour, audit: deps.audit,
+      onRefused: () => refused('download_rate'),
+      onAuditFailure: (err) => deps.logger.warn({ err }, 'could not write the anomaly.download_rate audit event'),
+    }),
+    lockout,
+  };
+}
+
+function ipRateLimit(limiter: TokenBucketLimiter, onRefused: () => void): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (UNLIMITED_PATHS.has(req.path)) return next();
+    const decision = limiter.take(sourceKey(clientIp(req)));
+    if (decision.allowed) return next();
+    onRefused();
+    next(new TooManyRequestsError('Too many requests from this address; slow down', decision.retryAfterSeconds, 'rate_limited'));
+  };
+}
+
+/** A token verifier that also applies the per-principal rate limit to whoever it verified. */
+export function rateLimitedVerifier(inner: TokenVerifier, limit: ((principal: Principal) => void) | undefined): TokenVerifier {
+  if (!limit) return inner;
+  return {
+    verify: async (token) => {
+      const principal = await inner.verify(token);
+      limit(principal);
+      return principal;
+    },
+  };
+}
+
+/** Request details for audit events written by guards outside the secure router (media links). */
+export function accessContext(req: Request, res: Response): { ip: string; userAgent: string | null; requestId: string } {
+  return { ip: clientIp(req), userAgent: userAgentOf(req), requestId: requestIdOf(res) };
+}
+

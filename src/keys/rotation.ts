@@ -1,0 +1,142 @@
+import type { AuditEventInput, AuditLog } from '../audit/types.js';
+import type { Db } from '../db/knex.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import type { TenantStore } from '../tenants/store.js';
+import { mapLimit } from '../retention/concurrency.js';
+import { LocalKeyProvider } from './local.js';
+import type { KeyProvider } from './types.js';
+
+/**
+ * Key rotation without touching a single object. Rotation adds a master key (a new local
+ * version, or a tenant's new KMS key); rewrap then re-wraps every data key in the database under
+ * the current master (KMS ReEncrypt for aws-kms: the plaintext data key never leaves KMS), and a
+ * local version that no row uses any more can be retired. Rewrap is resumable: it only picks rows
+ * whose key_ref is not the target yet, and each row is updated on its own, compare-and-set on the
+ * wrapped key it read, so a key destroyed meanwhile by an erasure is never brought back.
+ */
+export interface RotationDeps {
+  readonly db: Db;
+  readonly audit: Pick<AuditLog, 'record'>;
+  readonly tenants: Pick<TenantStore, 'get' | 'update'>;
+  /** The provider data keys go through (instrumented). */
+  readonly keys: KeyProvider;
+  /** The same provider, unwrapped, for rotate and retire. */
+  readonly keyAdmin: KeyProvider;
+  readonly logger?: { warn(obj: object, msg: string): void };
+}
+
+export interface RotationActor { readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly requestId?: string | null }
+
+function event(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
+  return {
+    tenant, actorSub: actor.sub, actorRole: actor.role, action: 'keys.rotated', outcome: 'allowed',
+    ip: actor.ip ?? null, requestId: actor.requestId ?? null, details,
+  };
+}
+
+function localProvider(deps: RotationDeps): LocalKeyProvider {
+  if (!(deps.keyAdmin instanceof LocalKeyProvider)) {
+    throw new BadRequestError('With KEY_PROVIDER=aws-kms, rotate the KMS key in KMS (automatic rotation keeps its id), or give a tenant a new key with --tenant and --kms-key-id', 'rotation_not_local');
+  }
+  return deps.keyAdmin;
+}
+
+/** Adds master v<N+1> and makes it current. Existing data keys keep working until rewrapped. */
+export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
+  const provider = localProvider(deps);
+  const previous = provider.currentKeyRef();
+  const keyRef = await provider.rotate();
+  await deps.audit.record(event(actor, tenant, { operation: 'rotate', provider: 'local', keyRef, previous }));
+  return { keyRef, previous };
+}
+
+/** Records a tenant's own KMS key (BYOK): new data keys use it at once; rewrap moves the old ones. */
+export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: RotationActor): Promise<{ kmsKeyId: string; previous: string | null }> {
+  if (deps.keys.kind !== 'aws-kms') throw new BadRequestError('A tenant KMS key needs KEY_PROVIDER=aws-kms', 'kms_not_configured');
+  if (!/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(kmsKeyId)) throw new BadRequestError('kmsKeyId is not a KMS key id, ARN or alias', 'invalid_kms_key_id');
+  return deps.db.transaction(async (trx) => {
+    const before = await deps.tenants.get(tenant, trx);
+    await deps.tenants.update(tenant, { kmsKeyId }, trx);
+    await deps.audit.record(event(actor, tenant, { operation: 'tenant_kms_key', kmsKeyId, previous: before.kmsKeyId }), trx);
+    return { kmsKeyId, previous: before.kmsKeyId };
+  });
+}
+
+export interface RewrapOptions {
+  readonly tenant?: string;
+  readonly batchSize?: number;
+  readonly concurrency?: number;
+  readonly onProgress?: (p: { tenant: string; rewrapped: number; failed: number }) => void;
+}
+
+export interface TenantRewrap { readonly tenant: string; readonly keyRef: string; readonly rewrapped: number; readonly failed: number }
+export interface RewrapResult { readonly rewrapped: number; readonly failed: number; readonly tenants: TenantRewrap[] }
+
+interface KeyRow { id: string; wrapped_key: Buffer; key_ref: string }
+
+export async function rewrapDataKeys(deps: RotationDeps, actor: RotationActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
+  const tenants = opts.tenant ? [opts.tenant] : await tenantsWithKeys(deps.db);
+  const results: TenantRewrap[] = [];
+  for (const tenant of tenants) {
+    const result = await rewrapTenant(deps, tenant, opts);
+    results.push(result);
+    await deps.audit.record(event(actor, tenant, { operation: 'rewrap', keyRef: result.keyRef, rewrapped: result.rewrapped, failed: result.failed }));
+  }
+  return { rewrapped: sum(results, 'rewrapped'), failed: sum(results, 'failed'), tenants: results };
+}
+
+async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOptions): Promise<TenantRewrap> {
+  const settings = await deps.tenants.get(tenant);
+  const target = settings.kmsKeyId && deps.keys.kind === 'aws-kms' ? { masterKeyId: settings.kmsKeyId } : undefined;
+  // KMS answers with the key's ARN, which may differ from the configured id or alias: learn it.
+  let keyRef = deps.keys.currentKeyRef(target);
+  let after = '00000000-0000-0000-0000-000000000000';
+  let rewrapped = 0;
+  let failed = 0;
+  for (;;) {
+    const rows = await deps.db('recordings').select<KeyRow[]>('id', 'wrapped_key', 'key_ref')
+      .where({ tenant }).whereNot({ status: 'deleted' }).whereNotNull('wrapped_key').whereNotNull('key_ref')
+      .andWhere('key_ref', '<>', keyRef).andWhere('id', '>', after).orderBy('id').limit(opts.batchSize ?? 200);
+    if (rows.length === 0) break;
+    await mapLimit(rows, opts.concurrency ?? 8, async (r) => {
+      try {
+        const next = await deps.keys.rewrap(r.wrapped_key, { tenant, recordingId: r.id }, r.key_ref, target);
+        await deps.db('recordings').update({ wrapped_key: next.wrapped, key_ref: next.keyRef }).where({ id: r.id, wrapped_key: r.wrapped_key });
+        keyRef = next.keyRef;
+        rewrapped++;
+      } catch (err) {
+        failed++;
+        deps.logger?.warn({ err, tenant, recordingId: r.id }, 'a data key could not be rewrapped; rerun rewrap to retry it');
+      }
+    });
+    after = rows[rows.length - 1]?.id ?? after;
+    opts.onProgress?.({ tenant, rewrapped, failed });
+  }
+  return { tenant, keyRef, rewrapped, failed };
+}
+
+async function tenantsWithKeys(db: Db): Promise<string[]> {
+  const rows = await db('recordings').distinct<{ tenant: string }[]>('tenant').whereNotNull('wrapped_key').whereNot({ status: 'deleted' }).orderBy('tenant');
+  return rows.map((r) => r.tenant);
+}
+
+/** Rows whose data key is still wrapped under `keyRef`. */
+export async function countUsing(db: Db, keyRef: string): Promise<number> {
+  const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
+  return Number(row?.count ?? 0);
+}
+
+/** Deletes local master v<version>; refused while any row still has a data key wrapped under it. */
+export async function retireMasterVersion(deps: RotationDeps, version: number, actor: RotationActor): Promise<void> {
+  const provider = localProvider(deps);
+  const keyRef = `local:v${version}`;
+  if (!provider.versions().includes(version)) throw new NotFoundError(`There is no master key ${keyRef}`, 'master_key_not_found');
+  const inUse = await countUsing(deps.db, keyRef);
+  if (inUse > 0) throw new ConflictError(`${inUse} recording(s) still have data keys wrapped under ${keyRef}; run \`callvault keys rewrap\` first`, 'master_key_in_use');
+  await provider.retire(version);
+  await deps.audit.record(event(actor, null, { operation: 'retire', keyRef }));
+}
+
+function sum(rows: readonly TenantRewrap[], field: 'rewrapped' | 'failed'): number {
+  return rows.reduce((n, r) => n + r[field], 0);
+}

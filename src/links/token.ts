@@ -1,0 +1,89 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isUuid } from '../recordings/store.js';
+
+/**
+ * Playback link tokens: `base64url(payload).base64url(HMAC-SHA256(payload))`. The payload binds
+ * the link id, recording id, tenant, issuer and expiry, so none can be changed without the
+ * signing key; the issuer is bound through a short hash of its sub, which keeps identities out of
+ * URLs. The token proves only what it says; whether the link is still good (revoked, used up)
+ * is decided by its database row, so a revocation applies on every replica at once.
+ */
+export interface LinkClaims {
+  readonly linkId: string;
+  readonly recordingId: string;
+  readonly tenant: string;
+  /** issuerTag(issuedBy) of the link row. */
+  readonly issuer: string;
+  /** Expiry, Unix milliseconds. */
+  readonly expiresAt: number;
+}
+
+export type VerifyResult =
+  | { readonly ok: true; readonly claims: LinkClaims }
+  | { readonly ok: false; readonly reason: 'malformed' | 'bad_signature' };
+
+/** Longer tokens are refused before any work: a real one is about 220 characters. */
+export const MAX_TOKEN_LENGTH = 1024;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const TOKEN_KEY_LABEL = 'callvault media link v1';
+const FINGERPRINT_KEY_LABEL = 'callvault link client fingerprint v1';
+
+export class LinkSigner {
+  private readonly tokenKey: Buffer;
+  private readonly fingerprintKey: Buffer;
+
+  constructor(secret: Buffer) {
+    // Derived keys: one secret file, but a link MAC can't be confused with a cursor MAC or a fingerprint.
+    this.tokenKey = createHmac('sha256', secret).update(TOKEN_KEY_LABEL).digest();
+    this.fingerprintKey = createHmac('sha256', secret).update(FINGERPRINT_KEY_LABEL).digest();
+  }
+
+  sign(c: LinkClaims): string {
+    const payload = Buffer.from(JSON.stringify({ v: 1, l: c.linkId, r: c.recordingId, t: c.tenant, s: c.issuer, e: c.expiresAt })).toString('base64url');
+    return `${payload}.${this.mac(payload).toString('base64url')}`;
+  }
+
+  /** Signature and shape only; expiry and the link's state are the caller's next checks. */
+  verify(token: string): VerifyResult {
+    if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
+    const [payload, mac, extra] = token.split('.');
+    if (!payload || !mac || extra !== undefined || !B64URL.test(payload) || !B64URL.test(mac)) return { ok: false, reason: 'malformed' };
+    const given = Buffer.from(mac, 'base64url');
+    const expected = this.mac(payload);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
+    const claims = parseClaims(payload);
+    // A MAC'd payload of the wrong shape can only come from a key compromise or a bug: refuse it all the same.
+    return claims ? { ok: true, claims } : { ok: false, reason: 'malformed' };
+  }
+
+  /** Who issued the link, as bound into its token: not reversible to the sub without guessing. */
+  static issuerTag(sub: string): string {
+    return createHash('sha256').update(`link-issuer\n${sub}`).digest('base64url').slice(0, 16);
+  }
+
+  /**
+   * The "same client" of a single-use link: keyed hash of IP and User-Agent, so the links table
+   * holds no address in plain text.
+   */
+  clientFingerprint(ip: string, userAgent: string | null): string {
+    return createHmac('sha256', this.fingerprintKey).update(`${ip}\n${userAgent ?? ''}`).digest('hex').slice(0, 32);
+  }
+
+  private mac(payload: string): Buffer {
+    return createHmac('sha256', this.tokenKey).update(payload).digest();
+  }
+}
+
+function parseClaims(payload: string): LinkClaims | null {
+  let p: unknown;
+  try {
+    p = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!p || typeof p !== 'object') return null;
+  const { v, l, r, t, s, e } = p as Record<string, unknown>;
+  if (v !== 1 || typeof l !== 'string' || typeof r !== 'string' || typeof t !== 'string' || typeof s !== 'string') return null;
+  if (!isUuid(l) || !isUuid(r) || typeof e !== 'number' || !Number.isSafeInteger(e)) return null;
+  return { linkId: l, recordingId: r, tenant: t, issuer: s, expiresAt: e };
+}

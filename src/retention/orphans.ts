@@ -1,0 +1,81 @@
+import { durationMs } from '../config/duration.js';
+import { isUuid } from '../recordings/store.js';
+import type { StoredObjectInfo } from '../storage/types.js';
+import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
+
+/**
+ * The orphan sweep. An upload stores its object before it commits its row; a process that dies
+ * in between leaves an object no row refers to, which nobody can ever read (its wrapped key died
+ * with the process). Objects under recordings/ older than the grace period whose id has no live
+ * row pointing at them are deleted and audited as 'orphan.deleted'. The grace period must be
+ * longer than the slowest upload (HTTP_REQUEST_TIMEOUT_MS), because an object can carry the time
+ * its upload began; each candidate is looked up again right before it is deleted.
+ */
+export interface OrphanSweepOptions {
+  /** ORPHAN_GRACE by default. */
+  readonly graceMs?: number;
+  readonly dryRun?: boolean;
+  readonly batchSize?: number;
+}
+
+export interface OrphanSweepResult { readonly deleted: number; readonly failed: number; readonly keys: string[] }
+
+const PREFIX = 'recordings/';
+const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})$/;
+
+export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date(), opts: OrphanSweepOptions = {}): Promise<OrphanSweepResult> {
+  const cutoff = now.getTime() - (opts.graceMs ?? durationMs(deps.config.retention.orphanGrace));
+  const batchSize = opts.batchSize ?? 500;
+  const keys: string[] = [];
+  let failed = 0;
+  let batch: StoredObjectInfo[] = [];
+  const flush = async (): Promise<void> => {
+    const orphans = await unreferenced(deps, batch);
+    batch = [];
+    for (const o of orphans) {
+      if (opts.dryRun) { keys.push(o.key); continue; }
+      if ((await unreferenced(deps, [o])).length === 0) continue;
+      try {
+        await deps.store.delete(o.key);
+      } catch (err) {
+        failed++;
+        deps.logger?.warn({ err, objectKey: o.key }, 'orphaned object could not be deleted; the next sweep retries it');
+        continue;
+      }
+      await deps.audit.record(orphanEvent(o));
+      keys.push(o.key);
+    }
+  };
+  for await (const info of deps.store.list(PREFIX)) {
+    if (info.lastModified.getTime() > cutoff || !KEY.test(info.key)) continue;
+    batch.push(info);
+    if (batch.length >= batchSize) await flush();
+  }
+  if (batch.length > 0) await flush();
+  if (keys.length > 0 && !opts.dryRun) deps.logger?.info({ deleted: keys.length, failed }, 'orphan sweep deleted unreferenced objects');
+  return { deleted: keys.length, failed, keys };
+}
+
+/** The objects of `infos` that no active or deleting row refers to. */
+async function unreferenced(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
+  const ids = infos.map((i) => idOf(i.key)).filter((id): id is string => id !== null);
+  if (ids.length === 0) return [];
+  const rows = await deps.db('recordings').select<{ object_key: string | null }[]>('object_key')
+    .whereRaw('id = ANY(?::uuid[])', [ids]).andWhereNot({ status: 'deleted' });
+  const referenced = new Set(rows.map((r) => r.object_key));
+  return infos.filter((i) => idOf(i.key) !== null && !referenced.has(i.key));
+}
+
+function idOf(key: string): string | null {
+  const id = KEY.exec(key)?.[2];
+  return id && isUuid(id) ? id : null;
+}
+
+function orphanEvent(o: StoredObjectInfo) {
+  const m = KEY.exec(o.key);
+  return {
+    tenant: m?.[1] ?? null, actorSub: SYSTEM_RETENTION_ACTOR, actorRole: null, action: 'orphan.deleted' as const, outcome: 'allowed' as const,
+    recordingId: m?.[2] ?? null,
+    details: { objectKey: o.key, sizeBytes: o.sizeBytes, lastModified: o.lastModified.toISOString() },
+  };
+}

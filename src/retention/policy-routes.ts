@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { AuditLog } from '../audit/types.js';
+import { parseIsoDuration } from '../config/duration.js';
+import type { Db } from '../db/knex.js';
+import { BadRequestError } from '../errors.js';
+import { parseBody } from '../governance/body.js';
+import type { RequestContext, SecureRouter } from '../http/secure-router.js';
+import { POLICY_NAME } from '../recordings/metadata.js';
+import type { TenantStore } from '../tenants/store.js';
+import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
+
+/**
+ * Admin endpoints for retention: policies (PUT/GET /v1/retention-policies) and the tenant's
+ * default policy (PUT/GET /v1/tenant-settings). A change applies to recordings uploaded after
+ * it; recordings already stored keep the retainUntil they were given at upload.
+ */
+export interface PolicyRouteDeps {
+  readonly db: Db;
+  readonly policies: PolicyStore;
+  readonly tenants: Pick<TenantStore, 'get' | 'update'>;
+  readonly audit: Pick<AuditLog, 'record'>;
+}
+
+const policyBody = z.strictObject({
+  retain: z.string().max(64),
+  description: z.string().trim().max(500).nullable().optional(),
+});
+
+const settingsBody = z.strictObject({
+  defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable(),
+});
+
+function view(p: RetentionPolicy, defaultPolicy: string | null) {
+  return {
+    name: p.name, retain: p.retain, description: p.description, isDefault: p.name === (defaultPolicy ?? SYSTEM_DEFAULT_POLICY),
+    updatedBy: p.updatedBy, updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+function actor(ctx: RequestContext) {
+  return { actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
+}
+
+export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps): void {
+  router.route({
+    method: 'get', path: '/v1/retention-policies', permission: 'policy:manage',
+    handler: async (_req, res, ctx) => {
+      const tenant = ctx.principal.tenant;
+      const [items, settings] = await Promise.all([deps.policies.list(tenant), deps.tenants.get(tenant)]);
+      res.json({
+        items: items.map((p) => view(p, settings.defaultPolicy)),
+        defaultPolicy: settings.defaultPolicy ?? SYSTEM_DEFAULT_POLICY,
+        systemDefault: { name: SYSTEM_DEFAULT_POLICY, retain: deps.policies.systemDefaultRetain },
+      });
+    },
+  });
+
+  router.route({
+    method: 'put', path: '/v1/retention-policies/:name', permission: 'policy:manage',
+    handler: async (req, res, ctx) => {
+      const name = String(req.params.name);
+      if (!POLICY_NAME.test(name)) throw new BadRequestError('Policy names are 1-64 lowercase letters, digits, _ and -, starting with a letter or digit', 'invalid_policy_name');
+      const body = parseBody(policyBody, req.body);
+      if (!parseIsoDuration(body.retain)) {
+        throw new BadRequestError('retain must be an ISO-8601 duration such as P90D, P6Y or PT2S (at most a century)', 'invalid_retain');
+      }
+      const tenant = ctx.principal.tenant;
+      const { policy, created, settings } = await deps.db.transaction(async (trx) => {
+        const result = await deps.policies.upsert({ tenant, name, retain: body.retain, description: body.description ?? null, updatedBy: ctx.principal.sub }, trx);
+        await deps.audit.record({
+          tenant, ...actor(ctx), action: 'policy.updated', outcome: 'allowed',
+          details: { policy: name, retain: body.retain, description: body.description ?? null, created: result.created, previousRetain: result.previous?.retain ?? null },
+        }, trx);
+        return { ...result, settings: await deps.tenants.get(tenant, trx) };
+      });
+      res.status(created ? 201 : 200).location(`/v1/retention-policies/${name}`).json(view(policy, settings.defaultPolicy));
+    },
+  });
+
+  router.route({
+    method: 'get', path: '/v1/tenant-settings', permission: 'tenant:manage',
+    handler: async (_req, res, ctx) => {
+      const s = await deps.tenants.get(ctx.principal.tenant);
+      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+    },
+  });
+
+  router.route({
+    method: 'put', path: '/v1/tenant-settings', permission: 'tenant:manage',
+    handler: async (req, res, ctx) => {
+      const body = parseBody(settingsBody, req.body);
+      const tenant = ctx.principal.tenant;
+      const s = await deps.db.transaction(async (trx) => {
+        if (body.defaultPolicy !== null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
+          throw new BadRequestError(`Retention policy "${body.defaultPolicy}" does not exist for this tenant; create it first`, 'unknown_policy');
+        }
+        const before = await deps.tenants.get(tenant, trx);
+        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy }, trx);
+        await deps.audit.record({
+          tenant, ...actor(ctx), action: 'policy.updated', outcome: 'allowed',
+          details: { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy },
+        }, trx);
+        return after;
+      });
+      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+    },
+  });
+}

@@ -1,0 +1,201 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Role } from '../../src/auth/permissions.js';
+import { startVault, type TestVault } from '../helpers/vault.js';
+import { auditRows, call, issueLink, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
+
+/**
+ * The role table of the contract, written out here rather than imported, so that a change to
+ * src/auth/permissions.ts that widens a role fails this test.
+ */
+const ROLES: readonly Role[] = ['pbx', 'agent', 'supervisor', 'compliance', 'admin'];
+
+interface RouteCase {
+  readonly name: string;
+  readonly allowed: readonly Role[];
+  readonly success: number;
+  send(token: string | undefined, role: Role): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>;
+}
+
+function multipart(callId: string, file: Buffer): { body: Buffer; type: string } {
+  const boundary = `b${randomUUID()}`;
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="callId"\r\n\r\n${callId}\r\n`),
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`),
+    file, Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, type: `multipart/form-data; boundary=${boundary}` };
+}
+
+describe('role matrix over every route', () => {
+  let vault: TestVault;
+  let recording: Receipt;
+  let link: IssuedLink;
+  let seed = 1000;
+  const tokens = new Map<Role, string>();
+
+  before(async () => {
+    vault = await startVault();
+    for (const role of ROLES) tokens.set(role, await vault.token(role, { sub: `${role}-1` }));
+    recording = await upload(vault, tokens.get('pbx') ?? '', 'matrix-base', tinyWav(1), { agentId: 'agent-1', from: '+14155550100' });
+    link = await issueLink(vault, tokens.get('supervisor') ?? '', recording.id);
+  });
+  after(async () => { await vault.close(); });
+
+  const json = { 'content-type': 'application/json' };
+  const routes: RouteCase[] = [
+    {
+      name: 'PUT /v1/recordings/{callId}', allowed: ['pbx'], success: 201,
+      send: (token) => call(vault, { method: 'PUT', path: `/v1/recordings/m-${seed++}.wav`, body: tinyWav(seed), token }),
+    },
+    {
+      name: 'POST /v1/recordings', allowed: ['pbx'], success: 201,
+      send: (token) => {
+        const form = multipart(`mp-${seed++}`, tinyWav(seed));
+        return call(vault, { method: 'POST', path: '/v1/recordings', body: form.body, headers: { 'content-type': form.type }, token });
+      },
+    },
+    {
+      name: 'GET /v1/recordings', allowed: ['agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/recordings', token }),
+    },
+    {
+      name: 'GET /v1/recordings/{id}', allowed: ['pbx', 'agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: `/v1/recordings/${recording.id}`, token }),
+    },
+    {
+      name: 'POST /v1/recordings/{id}/links', allowed: ['supervisor'], success: 201,
+      send: (token) => call(vault, { method: 'POST', path: `/v1/recordings/${recording.id}/links`, headers: json, body: '{"reason":"matrix check"}', token }),
+    },
+    {
+      name: 'DELETE /v1/links/{linkId}', allowed: ['supervisor'], success: 204,
+      send: (token) => call(vault, { method: 'DELETE', path: `/v1/links/${link.linkId}`, token }),
+    },
+  ];
+
+  for (const route of routes) {
+    for (const role of ROLES) {
+      const allowed = route.allowed.includes(role);
+      test(`${route.name} as ${role} → ${allowed ? route.success : 403}`, async () => {
+        const res = await route.send(tokens.get(role), role);
+        if (allowed) {
+          assert.equal(res.status, route.success, res.body.toString());
+          return;
+        }
+        assert.equal(res.status, 403, res.body.toString());
+        const problem = JSON.parse(res.body.toString()) as { code: string; requestId: string };
+        assert.equal(problem.code, 'forbidden');
+        const [denied] = await auditRows(vault, { action: 'auth.denied', request_id: problem.requestId });
+        assert.ok(denied, 'the refusal is audited');
+        assert.equal(denied.actor_sub, `${role}-1`);
+        assert.equal(denied.tenant, 'acme');
+        assert.equal(denied.outcome, 'denied');
+      });
+    }
+    test(`${route.name} without credentials → 401`, async () => {
+      const res = await route.send(undefined, 'admin');
+      assert.equal(res.status, 401);
+    });
+  }
+
+  test('a pbx reads the receipt of its own upload only, and only receipt fields', async () => {
+    const own = await call(vault, { path: `/v1/recordings/${recording.id}`, token: tokens.get('pbx') });
+    assert.equal(own.status, 200);
+    const body = own.json();
+    assert.deepEqual(Object.keys(body).sort(), ['callId', 'contentType', 'createdAt', 'id', 'legalHold', 'policy', 'retainUntil', 'sha256', 'sizeBytes']);
+    const other = await call(vault, { path: `/v1/recordings/${recording.id}`, token: await vault.token('pbx', { sub: 'pbx-2' }) });
+    assert.equal(other.status, 404);
+    const [viewed] = await auditRows(vault, { action: 'recording.viewed', request_id: String(own.headers['x-request-id']) });
+    assert.equal(viewed?.details.view, 'receipt');
+  });
+
+  test('a principal holding pbx and supervisor gets the full view', async () => {
+    const both = await vault.token(['pbx', 'supervisor'], { sub: 'dual-1' });
+    const res = await call(vault, { path: `/v1/recordings/${recording.id}`, token: both });
+    assert.equal(res.status, 200);
+    assert.equal(res.json().agentId, 'agent-1');
+  });
+});
+
+describe('tenancy and agent scope', () => {
+  let vault: TestVault;
+  let acme: Receipt;
+  let acmeOther: Receipt;
+  let link: IssuedLink;
+
+  before(async () => {
+    vault = await startVault();
+    const pbx = await vault.token('pbx');
+    acme = await upload(vault, pbx, 'tenancy-1', tinyWav(1), { agentId: 'agent-1' });
+    acmeOther = await upload(vault, pbx, 'tenancy-2', tinyWav(2), { agentId: 'agent-2' });
+    link = await issueLink(vault, await vault.token('supervisor'), acme.id);
+  });
+  after(async () => { await vault.close(); });
+
+  const problemOf = (res: { body: Buffer }): Record<string, unknown> => {
+    const { requestId: _r, ...rest } = JSON.parse(res.body.toString()) as Record<string, unknown>;
+    return rest;
+  };
+
+  test('another tenant\'s recording answers 404 exactly like a missing or malformed id', async () => {
+    for (const role of ['supervisor', 'compliance', 'agent'] as const) {
+      const globex = await vault.token(role, { tenant: 'globex', sub: 'agent-1' });
+      const cross = await call(vault, { path: `/v1/recordings/${acme.id}`, token: globex });
+      const missing = await call(vault, { path: `/v1/recordings/${randomUUID()}`, token: globex });
+      const malformed = await call(vault, { path: '/v1/recordings/not-a-uuid', token: globex });
+      assert.equal(cross.status, 404);
+      assert.deepEqual(problemOf(cross), problemOf(missing));
+      assert.deepEqual(problemOf(cross), problemOf(malformed));
+      const list = await call(vault, { path: '/v1/recordings', token: globex });
+      assert.deepEqual(list.json().items, []);
+    }
+  });
+
+  test('another tenant cannot issue or revoke links on this tenant\'s recordings', async () => {
+    const globex = await vault.token('supervisor', { tenant: 'globex' });
+    const issue = await call(vault, {
+      method: 'POST', path: `/v1/recordings/${acme.id}/links`, token: globex,
+      headers: { 'content-type': 'application/json' }, body: '{"reason":"cross-tenant attempt"}',
+    });
+    assert.equal(issue.status, 404);
+    const revoke = await call(vault, { method: 'DELETE', path: `/v1/links/${link.linkId}`, token: globex });
+    assert.equal(revoke.status, 404);
+    const missing = await call(vault, { method: 'DELETE', path: `/v1/links/${randomUUID()}`, token: globex });
+    assert.deepEqual(problemOf(revoke), problemOf(missing));
+    const [row] = await vault.deps.db('links').where({ id: link.linkId });
+    assert.equal(row.revoked_at, null, 'the link is still live');
+    const play = await call(vault, { path: new URL(link.url).pathname, headers: { 'user-agent': 'ua' } });
+    assert.equal(play.status, 200);
+  });
+
+  test('a deleted recording answers 404 to readers and to link issuers', async () => {
+    const pbx = await vault.token('pbx');
+    const gone = await upload(vault, pbx, 'tenancy-gone', tinyWav(3));
+    await vault.deps.db('recordings').where({ id: gone.id }).update({ status: 'deleted', deleted_at: new Date() });
+    const sup = await vault.token('supervisor');
+    assert.equal((await call(vault, { path: `/v1/recordings/${gone.id}`, token: sup })).status, 404);
+    const issue = await call(vault, {
+      method: 'POST', path: `/v1/recordings/${gone.id}/links`, token: sup,
+      headers: { 'content-type': 'application/json' }, body: '{"reason":"after deletion"}',
+    });
+    assert.equal(issue.status, 404);
+    const list = await call(vault, { path: '/v1/recordings?callId=tenancy-gone', token: sup });
+    assert.deepEqual(list.json().items, []);
+  });
+
+  test('an agent sees only recordings whose agentId is its sub, whatever it asks for', async () => {
+    const agent = await vault.token('agent', { sub: 'agent-1' });
+    const list = await call(vault, { path: '/v1/recordings', token: agent });
+    assert.deepEqual(list.json<{ items: { id: string }[] }>().items.map((i) => i.id), [acme.id]);
+    const asked = await call(vault, { path: '/v1/recordings?agentId=agent-2', token: agent });
+    assert.deepEqual(asked.json().items, []);
+    assert.equal((await call(vault, { path: `/v1/recordings/${acme.id}`, token: agent })).status, 200);
+    assert.equal((await call(vault, { path: `/v1/recordings/${acmeOther.id}`, token: agent })).status, 404);
+    const issue = await call(vault, {
+      method: 'POST', path: `/v1/recordings/${acme.id}/links`, token: agent,
+      headers: { 'content-type': 'application/json' }, body: '{"reason":"agent wants audio"}',
+    });
+    assert.equal(issue.status, 403);
+  });
+});

@@ -1,0 +1,98 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
+import { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from '../../src/audit/cli.js';
+import { auditFixture, event, type AuditFixture } from './support.js';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+describe('callvault audit verify / anchor / export', () => {
+  let f: AuditFixture;
+  let deps: () => AuditCliDeps & { stdout: Capture; stderr: Capture };
+  before(async () => {
+    f = await auditFixture();
+    deps = () => ({ db: f.db, store: f.store, anchorKeyFile: f.keyFile, generateAnchorKey: true, stdout: new Capture(), stderr: new Capture() });
+    const log = new ChainedAuditLog(f.db);
+    for (let i = 1; i <= 12; i++) await log.record(event(i));
+    await log.close();
+  });
+  after(() => f.close());
+
+  test('anchor signs the head and says where it went', async () => {
+    const d = deps();
+    assert.equal(await cliAuditAnchor(d), 0, d.stderr.text);
+    assert.match(d.stdout.text, /^anchored seq 13 hash [0-9a-f]{64} at \S+ -> audit-anchors\/00000000000000000013-\S+\.json/);
+  });
+
+  test('verify without FILE checks the whole table and the anchors', async () => {
+    const d = deps();
+    assert.equal(await cliAuditVerify([], d), 0, d.stderr.text);
+    assert.match(d.stdout.text, /audit_events: checked 13 events \(seq 1\.\.13\), 1 anchor\(s\) matched\nOK\n$/);
+  });
+
+  test('export then verify FILE offline, with anchors copied out of the store and only the public key', async () => {
+    const file = path.join(f.dir, 'cli-export.ndjson');
+    const e = deps();
+    assert.equal(await cliAuditExport(['--output', file], e), 0, e.stderr.text);
+    const anchorsDir = path.join(f.dir, 'anchors-copy');
+    await cp(path.join(f.store.root, 'audit-anchors'), anchorsDir, { recursive: true });
+    const offline: AuditCliDeps & { stdout: Capture; stderr: Capture } = {
+      anchorKeyFile: path.join(f.dir, 'absent.pem'), stdout: new Capture(), stderr: new Capture(),
+    };
+    const pub = path.join(path.dirname(f.keyFile), 'audit-anchor-ed25519.pub.pem');
+    assert.equal(await cliAuditVerify([file, '--anchors', anchorsDir, '--public-key', pub, '--complete'], offline), 0, offline.stderr.text);
+    // 14: the export recorded its own audit.exported event first.
+    assert.match(offline.stdout.text, /checked 14 events \(seq 1\.\.14\), 1 anchor\(s\) matched/);
+
+    const edited = path.join(f.dir, 'cli-edited.ndjson');
+    await writeFile(edited, (await readFile(file, 'utf8')).replace('"actorSub":"user-5"', '"actorSub":"user-6"'));
+    const bad = { ...offline, stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditVerify([edited, '--anchors', anchorsDir, '--public-key', pub], bad), 1);
+    assert.match(bad.stderr.text, /^FAILED at seq 5: event 5 was altered/);
+  });
+
+  test('csv export, verified against the anchors in the store', async () => {
+    const file = path.join(f.dir, 'cli-export.csv');
+    const e = deps();
+    assert.equal(await cliAuditExport(['--format', 'csv', '--output', file], e), 0, e.stderr.text);
+    const d = deps();
+    assert.equal(await cliAuditVerify([file], d), 0, d.stderr.text);
+    assert.match(d.stdout.text, /1 anchor\(s\) matched/);
+  });
+
+  test('usage errors exit 2', async () => {
+    for (const argv of [['a', 'b'], ['--bogus']]) {
+      const d = deps();
+      assert.equal(await cliAuditVerify(argv, d), 2);
+      assert.match(d.stderr.text, /usage: callvault audit verify/);
+    }
+    const e = deps();
+    assert.equal(await cliAuditExport(['--format', 'xml'], e), 2);
+    const missing = deps();
+    assert.equal(await cliAuditVerify([path.join(f.dir, 'nope.ndjson')], missing), 2);
+  });
+
+  test('a tampered table exits 1 naming the seq', async () => {
+    const c = new pg.Client({ connectionString: f.tdb.superuserUrl });
+    await c.connect();
+    try {
+      await c.query('SET session_replication_role = replica');
+      await c.query(`UPDATE audit_events SET details = '{"n": 0}' WHERE seq = 9`);
+    } finally {
+      await c.end();
+    }
+    const d = deps();
+    assert.equal(await cliAuditVerify([], d), 1);
+    assert.match(d.stderr.text, /^FAILED at seq 9: event 9 was altered/);
+  });
+});

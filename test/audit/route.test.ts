@@ -1,0 +1,121 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import request from 'supertest';
+import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
+import { handleAuditExport, type AuditRouteContext } from '../../src/audit/routes.js';
+import { verifyExportFile } from '../../src/audit/verify.js';
+import { AppError } from '../../src/errors.js';
+import { APP_ROLE } from '../helpers/cluster.js';
+import { auditFixture, event, sql, type AuditFixture } from './support.js';
+
+function buildApp(f: AuditFixture, log: ChainedAuditLog): express.Express {
+  const app = express();
+  app.get('/v1/audit-events', async (req: Request, res: Response) => {
+    const ctx: AuditRouteContext = {
+      principal: { sub: 'carol', tenant: 'acme', roles: (req.get('x-roles') ?? 'compliance').split(',') },
+      requestId: 'req-export', ip: '192.0.2.1', userAgent: 'supertest',
+    };
+    await handleAuditExport(req, res, ctx, { db: f.db, audit: log });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof AppError ? err.status : 500;
+    res.status(status).type('application/problem+json').send(JSON.stringify({ status, code: err instanceof AppError ? err.code : 'internal' }));
+  });
+  return app;
+}
+
+interface Line { seq: number; tenant: string; action: string; actorSub: string; details: Record<string, unknown>; requestId: string }
+
+describe('GET /v1/audit-events', () => {
+  let f: AuditFixture;
+  let log: ChainedAuditLog;
+  let app: express.Express;
+  before(async () => {
+    f = await auditFixture();
+    log = new ChainedAuditLog(f.db);
+    for (let i = 1; i <= 10; i++) await log.record(event(i, { tenant: i % 2 ? 'acme' : 'globex' }));
+    app = buildApp(f, log);
+  });
+  after(async () => {
+    await log.close();
+    await f.close();
+  });
+
+  test('streams the tenant NDJSON, uncached, with its own audit.exported event already in it', async () => {
+    const res = await request(app).get('/v1/audit-events?action=audit.exported&from=2000-01-01').expect(200);
+    assert.equal(res.headers['content-type'], 'application/x-ndjson; charset=utf-8');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const lines = res.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+    assert.equal(lines.length, 1, 'the export event was durable before the query ran');
+    assert.equal(lines[0]?.actorSub, 'carol');
+    assert.equal(lines[0]?.requestId, 'req-export');
+    assert.deepEqual(lines[0]?.details, { format: 'ndjson', action: 'audit.exported', from: '2000-01-01T00:00:00.000Z' });
+
+    const all = await request(app).get('/v1/audit-events').expect(200);
+    const events = all.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+    assert.ok(events.every((e) => e.tenant === 'acme'));
+    assert.deepEqual(events.filter((e) => e.action === 'recording.viewed').map((e) => e.seq), [1, 3, 5, 7, 9]);
+    const file = path.join(f.dir, 'route.ndjson');
+    await writeFile(file, all.text);
+    assert.equal((await verifyExportFile(file, [])).ok, true);
+  });
+
+  test('CSV', async () => {
+    const res = await request(app).get('/v1/audit-events?format=csv&action=recording.viewed').expect(200);
+    assert.match(res.headers['content-type'] ?? '', /^text\/csv/);
+    assert.equal(res.headers['content-disposition'], 'attachment; filename="audit-events.csv"');
+    assert.equal(res.text.trimEnd().split('\r\n').length, 1 + 5);
+  });
+
+  test('bad query parameters answer 400 and export nothing', async () => {
+    for (const q of ['from=yesterday', 'to=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
+      'from=2026-02-01&to=2026-01-01', 'action=media.read&action=link.issued', 'actor=']) {
+      const res = await request(app).get(`/v1/audit-events?${q}`);
+      assert.equal(res.status, 400, q);
+      assert.match(res.text, /invalid_query/);
+    }
+  });
+
+  test('other roles are refused', async () => {
+    await request(app).get('/v1/audit-events').set('x-roles', 'supervisor,admin').expect(403);
+  });
+
+  test('fail closed: when audit.exported cannot be written, 503 and no event is served', async () => {
+    await sql(f.tdb.superuserUrl, `REVOKE INSERT ON audit_events FROM ${APP_ROLE}`);
+    try {
+      const res = await request(app).get('/v1/audit-events').expect(503);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.deepEqual(JSON.parse(res.text), { status: 503, code: 'audit_unavailable' });
+    } finally {
+      await sql(f.tdb.superuserUrl, `GRANT INSERT ON audit_events TO ${APP_ROLE}`);
+    }
+  });
+
+  test('a client that hangs up mid-export releases the database connection', async () => {
+    await sql(f.tdb.adminUrl, `INSERT INTO audit_events (seq, at, tenant, actor_sub, action, outcome, details, prev_hash, hash)
+      SELECT 1000 + g, now(), 'acme', 'bulk', 'media.read', 'allowed', '{}', repeat('0', 64), repeat('0', 64) FROM generate_series(1, 50000) g`);
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ port, host: '127.0.0.1', path: '/v1/audit-events' }, (res) => {
+          res.once('data', () => { req.destroy(); resolve(); });
+        });
+        req.on('error', (err) => { if (!req.destroyed) reject(err); });
+      });
+      const pool = (f.db.client as unknown as { pool: { numUsed(): number } }).pool;
+      const deadline = Date.now() + 5_000;
+      while (pool.numUsed() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pool.numUsed(), 0);
+      await request(app).get('/v1/audit-events?action=recording.viewed').expect(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

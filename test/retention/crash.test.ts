@@ -1,0 +1,88 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
+import { verifyTable } from '../../src/audit/verify.js';
+import { LIVENESS_NAMESPACE } from '../../src/retention/claims.js';
+import { startVault, type TestVault } from '../helpers/vault.js';
+import { auditEvents, putPolicy, row, runCli, sleep, spawnCli, superuser, upload, waitFor } from './support.js';
+
+/**
+ * A worker SIGKILLed after it deleted the object and destroyed the key, but before its tombstone
+ * transaction committed. No hook in the worker: the test takes the audit chain lock, which the
+ * tombstone transaction needs for its recording.deleted event and nothing earlier needs, so the
+ * worker stops exactly there; the test watches it arrive, kills it, and runs the worker again.
+ */
+describe('a retention worker killed before its tombstone commit', () => {
+  let vault: TestVault;
+  let su: pg.Client;
+  before(async () => {
+    vault = await startVault();
+    su = await superuser(vault);
+    await putPolicy(vault, 'short', 'PT1S');
+  });
+  after(async () => {
+    await su.end();
+    await vault.close();
+  });
+
+  test('is finished cleanly by the next run, with exactly one recording.deleted', async () => {
+    const r = await upload(vault, 'crash-1', { query: { policy: 'short' } });
+    const objectKey = (await row(vault, r.id)).object_key;
+    assert.ok(objectKey);
+    await sleep(1_500);
+
+    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const worker = spawnCli(vault, ['retention', 'run', '--once']);
+    let released = false;
+    try {
+      await waitFor('the worker to block in its tombstone transaction', async () => {
+        const current = await row(vault, r.id);
+        if (current.status !== 'deleting' || current.wrapped_key !== null) return false;
+        if ((await vault.deps.store.head(objectKey)) !== null) return false;
+        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
+        return (waiting.rowCount ?? 0) > 0;
+      });
+      assert.equal((await row(vault, r.id)).status, 'deleting', 'the tombstone has not committed');
+      worker.child.kill('SIGKILL');
+      const killed = await worker.done;
+      assert.equal(killed.signal, 'SIGKILL');
+    } finally {
+      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+      released = true;
+    }
+    assert.ok(released);
+
+    // The killed worker's backends notice their client is gone and roll back; wait until they have.
+    await waitFor('the dead worker\'s sessions to end', async () => {
+      const locks = await su.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid`, [LIVENESS_NAMESPACE]);
+      if ((locks.rowCount ?? 0) > 0) return false;
+      await su.query('BEGIN');
+      try {
+        await su.query('SELECT id FROM recordings WHERE id = $1 FOR UPDATE NOWAIT', [r.id]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await su.query('ROLLBACK');
+      }
+    });
+    const stuck = await row(vault, r.id);
+    assert.equal(stuck.status, 'deleting');
+    assert.deepEqual(await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id }), [], 'the killed transaction wrote nothing');
+
+    const rerun = await runCli(vault, ['retention', 'run', '--once']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, new RegExp(`deleted\\t${r.id}\\t${r.callId}`));
+    const tomb = await row(vault, r.id);
+    assert.equal(tomb.status, 'deleted');
+    assert.equal(tomb.wrapped_key, null);
+    assert.equal(tomb.lease_owner, null);
+    assert.equal(await vault.deps.store.head(objectKey), null);
+    const events = await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.actor_sub, 'system:retention');
+    const verified = await verifyTable(vault.deps.db, undefined);
+    assert.ok(verified.ok, verified.reason);
+  });
+});

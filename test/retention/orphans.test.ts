@@ -1,0 +1,86 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import type pg from 'pg';
+import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
+import { runOrphanSweep } from '../../src/retention/orphans.js';
+import { request } from '../helpers/http.js';
+import { spawnVault } from '../helpers/process.js';
+import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
+import { auditEvents, childEnv, runCli, sleep, superuser, upload, waitFor } from './support.js';
+
+async function objectKeys(vault: TestVault): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of vault.deps.store.list('recordings/')) keys.push(o.key);
+  return keys.sort();
+}
+
+/**
+ * An upload killed between storing its object and committing its row: a `serve` child process
+ * stores the object, then blocks committing (the test holds the audit chain lock that the
+ * commit's recording.uploaded event needs) and is SIGKILLed there.
+ */
+describe('orphan sweep', () => {
+  let vault: TestVault;
+  let su: pg.Client;
+  before(async () => {
+    vault = await startVault();
+    su = await superuser(vault);
+  });
+  after(async () => {
+    await su.end();
+    await vault.close();
+  });
+
+  test('finds the object of an upload killed before its commit and deletes it after the grace period', async () => {
+    const committed = await upload(vault, 'committed-1');
+    const before = await objectKeys(vault);
+    const server = await spawnVault(childEnv(vault));
+    let orphanKey: string | undefined;
+    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    try {
+      const pending = request(server, {
+        method: 'PUT', path: '/v1/recordings/dies-mid-upload', token: await vault.token('pbx'),
+        body: await readFile(fixturePath('call-pcm16-8k-stereo.wav')), headers: { 'content-type': 'audio/wav' },
+      }).catch((err: unknown) => err);
+      await waitFor('the upload to store its object and block on its commit', async () => {
+        orphanKey = (await objectKeys(vault)).find((k) => !before.includes(k));
+        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
+        return orphanKey !== undefined && (waiting.rowCount ?? 0) > 0;
+      });
+      await server.stop('SIGKILL');
+      await pending;
+    } finally {
+      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+    }
+    assert.ok(orphanKey);
+    const orphanId = orphanKey.split('/').pop();
+    await waitFor('the killed upload\'s transaction to roll back', async () => {
+      const busy = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`);
+      return (busy.rowCount ?? 0) === 0;
+    });
+    assert.equal(await vault.deps.db('recordings').where({ id: orphanId }).first(), undefined, 'no row was committed');
+    assert.equal(await vault.deps.db('recordings').where({ call_id: 'dies-mid-upload' }).first(), undefined);
+    assert.ok(await vault.deps.store.head(orphanKey), 'the object was left behind');
+
+    const young = await runOrphanSweep(vault.deps, new Date(), { graceMs: 60_000 });
+    assert.equal(young.deleted, 0, 'nothing inside the grace period is touched');
+    assert.ok(await vault.deps.store.head(orphanKey));
+
+    await sleep(1_100);
+    const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], { ORPHAN_GRACE: 'PT1S' });
+    assert.match(dry.stdout, new RegExp(`^orphan\\t${orphanKey}$`, 'm'));
+    assert.ok(await vault.deps.store.head(orphanKey), 'a dry run deletes nothing');
+    const run = await runCli(vault, ['retention', 'run', '--once'], { ORPHAN_GRACE: 'PT1S' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`deleted orphan\\t${orphanKey}`));
+    assert.equal(await vault.deps.store.head(orphanKey), null);
+    assert.deepEqual(await objectKeys(vault), before, 'the committed recording\'s object is kept');
+    assert.equal((await vault.deps.db('recordings').where({ id: committed.id }).first<{ status: string }>())?.status, 'active');
+    const events = await auditEvents(vault, { action: 'orphan.deleted' });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.recording_id, orphanId);
+    assert.equal(events[0]?.details.objectKey, orphanKey);
+    assert.equal(events[0]?.actor_sub, 'system:retention');
+  });
+});

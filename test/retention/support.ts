@@ -1,0 +1,110 @@
+/** Shared pieces of the retention, legal-hold, erasure and key-rotation tests. */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { request, type HttpResponse } from '../helpers/http.js';
+import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
+
+export const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
+
+export interface Receipt { id: string; callId: string; sha256: string; sizeBytes: number; policy: string; retainUntil: string; legalHold: boolean }
+
+export async function upload(vault: TestVault, callId: string, opts: { fixture?: (typeof FIXTURE_FILES)[number]; body?: Buffer; query?: Record<string, string>; tenant?: string } = {}): Promise<Receipt> {
+  const body = opts.body ?? await readFile(fixturePath(opts.fixture ?? 'call-ulaw-8k-mono.wav'));
+  const qs = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
+  const token = await vault.token('pbx', { tenant: opts.tenant });
+  const res = await request(vault, { method: 'PUT', path: `/v1/recordings/${encodeURIComponent(callId)}${qs}`, body, token, headers: { 'content-type': 'audio/wav' } });
+  assert.equal(res.status, 201, res.body.toString());
+  return res.json<Receipt>();
+}
+
+export async function json(vault: TestVault, method: string, pathName: string, token: string, body?: unknown): Promise<HttpResponse> {
+  return request(vault, {
+    method, path: pathName, token,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+}
+
+export async function putPolicy(vault: TestVault, name: string, retain: string, tenant = 'acme'): Promise<void> {
+  const res = await json(vault, 'PUT', `/v1/retention-policies/${name}`, await vault.token('admin', { tenant }), { retain });
+  assert.ok(res.status === 200 || res.status === 201, res.body.toString());
+}
+
+export interface AuditRow { seq: number; action: string; actor_sub: string; actor_role: string | null; recording_id: string | null; tenant: string | null; details: Record<string, unknown> }
+
+export async function auditEvents(vault: TestVault, where: { action?: string; recordingId?: string } = {}): Promise<AuditRow[]> {
+  const q = vault.deps.db('audit_events').select<AuditRow[]>('seq', 'action', 'actor_sub', 'actor_role', 'recording_id', 'tenant', 'details').orderBy('seq');
+  if (where.action) q.where({ action: where.action });
+  if (where.recordingId) q.where({ recording_id: where.recordingId });
+  return q;
+}
+
+export interface RawRow {
+  id: string; status: string; object_key: string | null; wrapped_key: Buffer | null; key_ref: string | null; crypto_header: Buffer | null;
+  from_number: string | null; from_hash: string | null; agent_id: string | null; deleted_at: Date | null; deletion_reason: string | null;
+  deletion_note: string | null; legal_hold: boolean; retain_until: Date | null; lease_owner: string | null; sha256: string; call_id: string; tenant: string;
+}
+
+export async function row(vault: TestVault, id: string): Promise<RawRow> {
+  const r = await vault.deps.db<RawRow>('recordings').where({ id }).first();
+  assert.ok(r, `row ${id} exists`);
+  return r;
+}
+
+/** Environment for a `callvault` child process that shares the test vault's database, store and keys. */
+export function childEnv(vault: TestVault, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    CALLVAULT_DATA_DIR: vault.dataDir, DATABASE_URL: vault.database.url, DATABASE_ADMIN_URL: vault.database.adminUrl,
+    LOG_LEVEL: 'warn', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
+  };
+  const storage = vault.config.storage;
+  if (storage.driver === 's3') {
+    Object.assign(env, {
+      STORAGE_DRIVER: 's3', S3_BUCKET: storage.bucket, S3_ENDPOINT: storage.endpoint ?? '', S3_FORCE_PATH_STYLE: 'true', S3_REGION: storage.region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+    });
+  }
+  const keys = vault.config.keys;
+  if (keys.kind === 'aws-kms') {
+    Object.assign(env, {
+      KEY_PROVIDER: 'aws-kms', KMS_KEY_ID: keys.keyId, KMS_ENDPOINT: keys.endpoint ?? '', KMS_REGION: keys.region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+    });
+  }
+  return { ...env, ...extra };
+}
+
+export interface CliRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export function spawnCli(vault: TestVault, args: string[], extra: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...childEnv(vault, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const done = new Promise<CliRun>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+export async function runCli(vault: TestVault, args: string[], extra: Record<string, string> = {}): Promise<CliRun> {
+  return spawnCli(vault, args, extra).done;
+}
+
+/** A superuser connection to the vault's database, for tests that play the part of an outside actor. */
+export async function superuser(vault: TestVault): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: vault.database.superuserUrl });
+  await c.connect();
+  return c;
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
