@@ -113,10 +113,7 @@ export interface SignedAnchor extends Anchor { readonly objectKey: string }
 export async function signAnchor(db: Db, store: ObjectStore, keyFile: string, opts: SignAnchorOptions = {}): Promise<SignedAnchor | null> {
   const trigger = opts.trigger ?? 'manual';
   const key = await ensureAnchorKey(keyFile, opts.generateKey ?? false);
-  if (trigger === 'scheduled') {
-    const head = await db('audit_events').select('action').orderBy('audit_events.seq', 'desc').first<{ action: string } | undefined>();
-    if (!head || head.action === 'audit.anchored') return null;
-  }
+  if (trigger === 'scheduled' && await headIsAnchored(db, store)) return null;
   const event = prepareEvent({
     tenant: null, actorSub: 'system:audit-anchor', actorRole: null, action: 'audit.anchored', outcome: 'allowed',
     details: { trigger, keyId: key.keyId },
@@ -127,11 +124,26 @@ export async function signAnchor(db: Db, store: ObjectStore, keyFile: string, op
   const at = formatAt(signedAt);
   const body = { seq: head.seq, hash: head.hash, at };
   const anchor: Anchor = { ...body, signature: sign(null, anchorMessage(body), key.privateKey).toString('base64'), keyId: key.keyId };
-  const objectKey = `${ANCHOR_PREFIX}${String(head.seq).padStart(20, '0')}-${at.replace(/[-:]/g, '')}.json`;
+  const objectKey = `${anchorKeyPrefix(head.seq)}${at.replace(/[-:]/g, '')}.json`;
   const retainUntil = new Date(signedAt);
   retainUntil.setUTCFullYear(retainUntil.getUTCFullYear() + ANCHOR_LOCK_YEARS);
   await store.put(objectKey, Buffer.from(`${JSON.stringify(anchor)}\n`), { retainUntil });
   return { ...anchor, objectKey };
+}
+
+function anchorKeyPrefix(seq: number): string {
+  return `${ANCHOR_PREFIX}${String(seq).padStart(20, '0')}-`;
+}
+
+/** True when there is nothing to anchor, or the last event is an anchoring that was stored. */
+async function headIsAnchored(db: Db, store: ObjectStore): Promise<boolean> {
+  const head = await db('audit_events').select(db.raw('seq::text AS seq'), 'action').orderBy('audit_events.seq', 'desc')
+    .first<{ seq: string; action: string } | undefined>();
+  if (!head) return true;
+  if (head.action !== 'audit.anchored') return false;
+  // An anchoring whose upload failed is anchored again rather than skipped.
+  for await (const found of store.list(anchorKeyPrefix(Number(head.seq)))) if (found) return true;
+  return false;
 }
 
 /** Parses one anchor document; throws Error naming `source` when it is not a well-formed anchor. */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.js';
 import { DependencyError } from '../errors.js';
-import { appendEvents, prepareEvent, type PreparedEvent } from './chain.js';
+import { appendBatch, appendEvents, prepareEvent, type PreparedEvent } from './chain.js';
 import { DeniedLimiter, type SuppressedSummary } from './denied-limiter.js';
 import type { AuditEventInput, AuditLog, AuditMetrics } from './types.js';
 
@@ -114,10 +114,7 @@ export class ChainedAuditLog implements AuditLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        await this.db.transaction(async (trx) => {
-          await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.lockTimeoutMs))}`);
-          await appendEvents(trx, batch.map((p) => p.event));
-        });
+        await appendBatch(this.db, batch.map((p) => p.event), this.lockTimeoutMs);
       } catch (err) {
         for (let i = 0; i < batch.length; i++) this.metrics.failed();
         const failure = new DependencyError('audit', 'The audit event could not be written', err);

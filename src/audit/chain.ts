@@ -29,11 +29,10 @@ export function prepareEvent(input: AuditEventInput, at: Date): PreparedEvent {
   if (!ACTIONS.has(input.action)) throw new TypeError(`unknown audit action "${String(input.action)}"`);
   if (!OUTCOMES.has(input.outcome)) throw new TypeError(`unknown audit outcome "${String(input.outcome)}"`);
   if (typeof input.actorSub !== 'string' || input.actorSub.length === 0) throw new TypeError('audit actorSub must be a non-empty string');
-  // Millisecond precision: the stored timestamptz and the hashed text then agree exactly.
-  const when = new Date(Math.floor(at.getTime()));
-  formatAt(when);
+  // Rejects years outside 0000-9999, which RFC 3339 text cannot carry.
+  formatAt(at);
   return {
-    at: when,
+    at: new Date(at.getTime()),
     tenant: optionalText(input.tenant, 'tenant'),
     actorSub: cleanText(input.actorSub),
     actorRole: optionalText(input.actorRole, 'actorRole'),
@@ -50,32 +49,72 @@ export function prepareEvent(input: AuditEventInput, at: Date): PreparedEvent {
 
 export interface ChainHead { seq: number; hash: string }
 
-/** Call only while holding the chain lock in this transaction, or the head may move. */
-export async function readHead(db: Knex | Knex.Transaction): Promise<ChainHead> {
-  const row = await db('audit_events').select<{ seq: string | number; hash: string }[]>(db.raw('seq::text AS seq'), 'hash')
-    .orderBy('audit_events.seq', 'desc').first();
+/**
+ * Takes the chain lock, then reads the head, in one round trip. Each statement of a
+ * simple-protocol query string gets its own snapshot under READ COMMITTED, so the head read
+ * sees every append committed before the lock was granted; had the two been one statement, its
+ * snapshot would predate the lock and could miss the append that held it.
+ */
+const LOCK_AND_HEAD = `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}); `
+  + 'SELECT seq::text AS seq, hash FROM audit_events ORDER BY audit_events.seq DESC LIMIT 1';
+
+interface HeadResult { rows: { seq: string; hash: string }[] }
+
+function headOf(results: HeadResult | HeadResult[]): ChainHead {
+  const last = Array.isArray(results) ? results[results.length - 1] : results;
+  const row = last?.rows[0];
   return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
 }
 
-/** Takes the chain lock for the rest of trx. It must be its own statement (see docs/audit.md). */
-export async function lockChain(trx: Knex.Transaction): Promise<void> {
-  await trx.raw(`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
-}
-
-/** Chains events in order after the current head and inserts them in one statement. */
-export async function appendEvents(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<AuditEvent[]> {
-  if (events.length === 0) return [];
-  await lockChain(trx);
-  let head = await readHead(trx);
+function chainAfter(head: ChainHead, events: readonly PreparedEvent[]): AuditEvent[] {
   const chained: AuditEvent[] = [];
+  let prev = head;
   for (const e of events) {
-    const unsealed = { ...e, seq: head.seq + 1, prevHash: head.hash };
+    const unsealed = { ...e, seq: prev.seq + 1, prevHash: prev.hash };
     const event: AuditEvent = { ...unsealed, hash: hashEvent(unsealed) };
     chained.push(event);
-    head = event;
+    prev = event;
   }
+  return chained;
+}
+
+/**
+ * Appends inside the caller's transaction (READ COMMITTED, the default). The lock is then held
+ * until that transaction ends, so callers should record as the last step before committing.
+ */
+export async function appendEvents(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<AuditEvent[]> {
+  if (events.length === 0) return [];
+  const chained = chainAfter(headOf(await trx.raw<HeadResult[]>(LOCK_AND_HEAD)), events);
   await trx('audit_events').insert(chained.map(toRow));
   return chained;
+}
+
+/** The parts of a pg client this module uses; knex's pool hands out pg clients. */
+interface PgConnection {
+  query<R = HeadResult | HeadResult[]>(text: string, values?: readonly unknown[]): Promise<R>;
+}
+
+/**
+ * Appends a batch in its own transaction in three round trips (begin, lock and head; insert;
+ * commit) on a connection taken straight from the pool: this is the hot path of every audited
+ * request, and each round trip is time the chain lock is held. Resolves after COMMIT.
+ */
+export async function appendBatch(db: Knex, events: readonly PreparedEvent[], lockTimeoutMs: number): Promise<AuditEvent[]> {
+  const conn = (await db.client.acquireConnection()) as PgConnection;
+  let open = false;
+  try {
+    open = true;
+    const head = headOf(await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}; ${LOCK_AND_HEAD}`));
+    const chained = chainAfter(head, events);
+    const insert = db('audit_events').insert(chained.map(toRow)).toSQL().toNative();
+    await conn.query(insert.sql, insert.bindings);
+    await conn.query('COMMIT');
+    open = false;
+    return chained;
+  } finally {
+    if (open) await conn.query('ROLLBACK').catch(() => undefined);
+    await db.client.releaseConnection(conn);
+  }
 }
 
 function toRow(e: AuditEvent): Record<string, string | number | null> {

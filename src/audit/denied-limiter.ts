@@ -59,7 +59,8 @@ export class DeniedLimiter {
     return false;
   }
 
-  get pending(): boolean { return this.tallies.size > 0; }
+  /** Sources with a bucket right now (bounded by maxSources). */
+  get trackedSources(): number { return this.buckets.size; }
 
   /** What was dropped since the last call, one summary per tenant; resets the tallies. */
   takeSummaries(now = Date.now()): SuppressedSummary[] {

@@ -1,15 +1,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuditLog } from '../audit/types.js';
+import { composeGates, type Gate } from '../auth/gates.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Principal } from '../auth/permissions.js';
 import type { Config } from '../config/config.js';
 import { TooManyRequestsError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
-import { clientIp, userAgentOf } from '../http/secure-router.js';
-import { requestIdOf } from '../http/problem.js';
+import { clientIp } from '../http/secure-router.js';
 import { ExfiltrationGuard } from './exfiltration.js';
-import { composeGates, type Gate } from '../auth/gates.js';
 import { IpAllowlist, pbxIpGate } from './ip-allowlist.js';
 import { AuthLockout } from './lockout.js';
 import { TokenBucketLimiter } from './rate-limiter.js';
@@ -110,9 +109,3 @@ export function rateLimitedVerifier(inner: TokenVerifier, limit: ((principal: Pr
     },
   };
 }
-
-/** Request details for audit events written by guards outside the secure router (media links). */
-export function accessContext(req: Request, res: Response): { ip: string; userAgent: string | null; requestId: string } {
-  return { ip: clientIp(req), userAgent: userAgentOf(req), requestId: requestIdOf(res) };
-}
-

@@ -1,9 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 import type { Request } from 'express';
+import type { Gate } from '../auth/gates.js';
 import { ConfigError } from '../config/schema.js';
 import { ForbiddenError } from '../errors.js';
 import type { RequestContext } from '../http/secure-router.js';
-import type { Gate } from '../auth/gates.js';
 
 /** CIDR blocks, IPv4 and IPv6, matched with node's BlockList. */
 export class IpAllowlist {

@@ -11,6 +11,7 @@ import { registerGovernanceRoutes } from '../governance/routes.js';
 import { registerIngestRoutes } from '../recordings/ingest-routes.js';
 import { registerReadRoutes } from '../recordings/read-routes.js';
 import { safeUrl } from './logger.js';
+import { jsonTextGuard, requestTargetGuard } from './input-guard.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { SecureRouter } from './secure-router.js';
 
@@ -30,6 +31,7 @@ export function buildApp(deps: Deps): Express {
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   }));
+  app.use(requestTargetGuard);
   // Per replica, ahead of every route (the cheap /healthz excepted): see src/guards.
   if (deps.guards.ipRateLimit) app.use(deps.guards.ipRateLimit);
 
@@ -54,7 +56,7 @@ export function buildApp(deps: Deps): Express {
   registerReadRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
-  app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), router.build());
+  app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, 404, 'not_found', `No route for ${req.method} ${safeUrl(req.path)}`);

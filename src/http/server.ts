@@ -47,12 +47,15 @@ export async function listen(app: Express, config: Config, tls: TlsMaterial, log
     handshakeTimeout: limits.headersMs,
     // Above the load balancer's idle timeout, so the balancer never reuses a connection the vault closed.
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // The application refuses a missing Host itself, so that the answer is problem+json.
+    requireHostHeader: false,
   }, app);
   server.maxHeadersCount = MAX_HEADERS_COUNT;
   const inflight = trackExchanges(server);
   server.setTimeout(config.http.idleBodyTimeoutMs, (socket: Duplex) => onIdle(socket, inflight.get(socket), logger));
   server.on('tlsClientError', () => undefined);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, inflight.get(socket), logger));
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, config.http.host, () => { server.off('error', reject); resolve(); });
@@ -116,8 +119,25 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, exchange: Exc
 }
 
 const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large',
+  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large',
 };
+
+function problemBody(status: number, code: string, detail: string): string {
+  return JSON.stringify({
+    type: `https://callvault.dev/problems/${code}`, title: REASONS[status] ?? 'Error', status, detail, code, requestId: randomUUID(),
+  });
+}
+
+/** An Expect other than 100-continue: node would answer a bare 417; the body is not read. */
+function refuseExpectation(res: ServerResponse): void {
+  const body = problemBody(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported');
+  res.shouldKeepAlive = false;
+  res.writeHead(417, {
+    'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff', Connection: 'close',
+  });
+  res.end(body);
+}
 
 /**
  * Writes a problem+json answer straight to the socket (there may be no response object, or one
@@ -125,9 +145,7 @@ const REASONS: Readonly<Record<number, string>> = {
  * if the peer does not read it.
  */
 function refuse(socket: Duplex, status: number, code: string, detail: string): void {
-  const body = JSON.stringify({
-    type: `https://callvault.dev/problems/${code}`, title: REASONS[status] ?? 'Error', status, detail, code, requestId: randomUUID(),
-  });
+  const body = problemBody(status, code, detail);
   const head = [
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}`, 'Content-Type: application/problem+json',
     `Content-Length: ${Buffer.byteLength(body)}`, 'Cache-Control: no-store', 'X-Content-Type-Options: nosniff', 'Connection: close',

@@ -49,6 +49,8 @@ export function parseMetadata(input: Record<string, unknown>): UploadMetadata {
     const value = input[key];
     if (value === undefined || value === '') continue;
     if (typeof value !== 'string') throw new BadRequestError(`${key} must be given once, as text`, 'invalid_metadata');
+    // Form fields bypass the request-target checks, and PostgreSQL text refuses U+0000.
+    if (value.includes('\u0000')) throw new BadRequestError(`${key} must not contain NUL characters`, 'invalid_metadata');
     picked[key] = value;
   }
   const parsed = schema.safeParse(picked);

@@ -49,6 +49,9 @@ export function parseMultipartUpload<T>(
         return fail(new BadRequestError('Exactly one file part is allowed; this request has more', 'multiple_files'));
       }
       fileStream = stream;
+      // fail() destroys the part with its error, possibly before onFile's consumer has attached
+      // a listener (it may first await a database lookup): unheard, that error would crash the process.
+      stream.on('error', () => undefined);
       fileResult = onFile(stream, { ...fields });
       fileResult.catch((err: Error) => fail(err));
     });

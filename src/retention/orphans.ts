@@ -7,9 +7,10 @@ import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
  * The orphan sweep. An upload stores its object before it commits its row; a process that dies
  * in between leaves an object no row refers to, which nobody can ever read (its wrapped key died
  * with the process). Objects under recordings/ older than the grace period whose id has no live
- * row pointing at them are deleted and audited as 'orphan.deleted'. The grace period must be
- * longer than the slowest upload (HTTP_REQUEST_TIMEOUT_MS), because an object can carry the time
- * its upload began; each candidate is looked up again right before it is deleted.
+ * row pointing at them are deleted and audited as 'orphan.deleted'. A put that died before its
+ * object was complete left only a temp file (fs store), removed under the same grace period. The
+ * grace period must be longer than the slowest upload (HTTP_REQUEST_TIMEOUT_MS), because an object
+ * can carry the time its upload began; each candidate is looked up again right before it is deleted.
  */
 export interface OrphanSweepOptions {
   /** ORPHAN_GRACE by default. */
@@ -18,13 +19,18 @@ export interface OrphanSweepOptions {
   readonly batchSize?: number;
 }
 
-export interface OrphanSweepResult { readonly deleted: number; readonly failed: number; readonly keys: string[] }
+export interface OrphanSweepResult {
+  readonly deleted: number; readonly failed: number; readonly keys: string[];
+  /** Temp files of puts that died mid-body (fs store), removed under the same grace period. */
+  readonly tempFiles: number;
+}
 
 const PREFIX = 'recordings/';
 const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})$/;
 
 export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date(), opts: OrphanSweepOptions = {}): Promise<OrphanSweepResult> {
-  const cutoff = now.getTime() - (opts.graceMs ?? durationMs(deps.config.retention.orphanGrace));
+  const graceMs = opts.graceMs ?? durationMs(deps.config.retention.orphanGrace);
+  const cutoff = now.getTime() - graceMs;
   const batchSize = opts.batchSize ?? 500;
   const keys: string[] = [];
   let failed = 0;
@@ -52,8 +58,18 @@ export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date()
     if (batch.length >= batchSize) await flush();
   }
   if (batch.length > 0) await flush();
-  if (keys.length > 0 && !opts.dryRun) deps.logger?.info({ deleted: keys.length, failed }, 'orphan sweep deleted unreferenced objects');
-  return { deleted: keys.length, failed, keys };
+  let tempFiles = 0;
+  if (!opts.dryRun && deps.store.sweepTempFiles) {
+    // A put killed mid-body never reached recordings/: its partial ciphertext sits in a temp file.
+    try {
+      tempFiles = await deps.store.sweepTempFiles(graceMs);
+    } catch (err) {
+      failed++;
+      deps.logger?.warn({ err }, 'temp files of dead uploads could not be removed; the next sweep retries');
+    }
+  }
+  if ((keys.length > 0 || tempFiles > 0) && !opts.dryRun) deps.logger?.info({ deleted: keys.length, tempFiles, failed }, 'orphan sweep deleted unreferenced objects');
+  return { deleted: keys.length, failed, keys, tempFiles };
 }
 
 /** The objects of `infos` that no active or deleting row refers to. */

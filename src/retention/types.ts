@@ -17,7 +17,7 @@ export interface DeletionDeps {
 }
 
 export interface RetentionDeps extends DeletionDeps {
-  readonly store: Pick<ObjectStore, 'delete' | 'list'>;
+  readonly store: Pick<ObjectStore, 'delete' | 'list' | 'sweepTempFiles'>;
   readonly metrics?: Pick<Metrics, 'retentionDeleted' | 'retentionSkippedHold' | 'retentionFailed' | 'retentionLag'>;
   readonly config: { readonly storage: Config['storage']; readonly retention: Config['retention'] };
 }

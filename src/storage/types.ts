@@ -52,6 +52,12 @@ export interface ObjectStore {
   setLegalHold(key: string, on: boolean): Promise<void>;
   /** Throws DependencyError('storage', …) when unreachable; used by /readyz. */
   ping(): Promise<void>;
+  /**
+   * Stores that stage puts in temp files (fs) remove those older than `olderThanMs`, left behind
+   * by a process that died mid-put; returns how many. S3 has no such files: the bucket's
+   * AbortIncompleteMultipartUpload rule collects unfinished multipart uploads.
+   */
+  sweepTempFiles?(olderThanMs: number): Promise<number>;
 }
 
 export class ObjectNotFoundError extends AppError {

@@ -97,6 +97,16 @@ describe('anchors', () => {
     assert.equal(scheduled?.seq, 9);
   });
 
+  test('an anchoring whose upload failed is anchored again by the next scheduled run', async () => {
+    const failing: ObjectStore = Object.assign(Object.create(f.store) as ObjectStore, {
+      put: () => Promise.reject(new Error('bucket unreachable')),
+    });
+    await assert.rejects(signAnchor(f.db, failing, f.keyFile, { trigger: 'manual' }), /bucket unreachable/);
+    const retried = await signAnchor(f.db, f.store, f.keyFile, { trigger: 'scheduled' });
+    assert.equal(retried?.seq, 11);
+    assert.equal(await signAnchor(f.db, f.store, f.keyFile, { trigger: 'scheduled' }), null);
+  });
+
   test('the schedule anchors periodically and stops', async () => {
     const log = new ChainedAuditLog(f.db);
     await log.record(event(10));
@@ -107,7 +117,7 @@ describe('anchors', () => {
     await schedule.stop();
     const anchors = await loadAnchors(f.store);
     assert.deepEqual(errors, []);
-    assert.equal(anchors.at(-1)?.seq, 11, 'one new anchor: later runs had nothing new');
+    assert.equal(anchors.at(-1)?.seq, 13, 'one new anchor: later runs had nothing new');
     const key = await ensureAnchorKey(f.keyFile, false);
     const result = await verifyTable(f.db, f.store, key.publicKeyFile);
     assert.deepEqual([result.ok, result.anchorsMatched], [true, anchors.length]);

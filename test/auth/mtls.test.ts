@@ -1,15 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import { certificateNames, parseSubjectAltNames } from '../../src/auth/pbx-gate.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { createAuthority, type Authority, type Issued } from './pki.js';
-import { assertDenied, GENEROUS_LIMITS } from './support.js';
+import { assertDenied, GENEROUS_LIMITS, scratchDir } from './support.js';
 
 /** An upload over HTTPS, optionally presenting a client certificate. */
 async function uploadWith(vault: TestVault, token: string, client?: Issued, method: 'PUT' | 'POST' = 'PUT'): Promise<HttpResponse> {
@@ -42,7 +41,7 @@ async function uploadWith(vault: TestVault, token: string, client?: Issued, meth
 }
 
 async function caFile(ca: Authority): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'callvault-client-ca-'));
+  const dir = await scratchDir('callvault-client-ca-');
   const file = path.join(dir, 'client-ca.pem');
   await writeFile(file, ca.certPem);
   return file;

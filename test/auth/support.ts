@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,9 +75,19 @@ export function unsigned(payload: Claims, alg = 'none'): string {
   return `${signingInput({ alg, typ: 'JWT' }, payload)}.`;
 }
 
+const scratch: string[] = [];
+process.once('exit', () => { for (const dir of scratch) rmSync(dir, { recursive: true, force: true }); });
+
+/** A temporary directory removed when the test process exits. */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
 /** Environment for a vault that trusts an external issuer whose public key is in a PEM file. */
 export async function externalIssuerEnv(keys: KeyPair, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'callvault-idp-'));
+  const dir = await scratchDir('callvault-idp-');
   const file = path.join(dir, 'issuer-public.pem');
   await writeFile(file, keys.publicPem);
   return { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_PUBLIC_KEY_FILE: file, ...GENEROUS_LIMITS, ...extra };

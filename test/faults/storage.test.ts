@@ -63,7 +63,7 @@ describe('object storage failing around an upload', () => {
     await vault?.close();
   });
 
-  test.skip('store down before the upload: 503 storage_unavailable, readyz names storage, nothing kept; after a restart the retry is 201 then 200', async () => {
+  test('store down before the upload: 503 storage_unavailable, readyz names storage, nothing kept; after a restart the retry is 201 then 200', async () => {
     const body = await fixture('call-ulaw-8k-mono.wav');
     const mediaPath = await issueLink(vault, sup, committed[0]!.id);
     await s3.stop();
@@ -82,7 +82,7 @@ describe('object storage failing around an upload', () => {
     await retryTwice('store-down-before.wav', body);
   });
 
-  test.skip('store killed in the middle of a 64 MB streamed upload: 503 storage_unavailable, no row, no object; the retry stores every byte', async () => {
+  test('store killed in the middle of a 64 MB streamed upload: 503 storage_unavailable, no row, no object; the retry stores every byte', async () => {
     const size = 64 * MIB;
     let stopping: Promise<void> | undefined;
     const wav = generatedWav(size, 64, { onProgress: (n) => { if (n >= 20 * MIB) stopping ??= s3.stop(); } });
@@ -117,8 +117,8 @@ describe('object storage failing around an upload', () => {
     try {
       await hold.blockedPid();
       assert.equal((await objectKeys(s3.store)).length, objectsBefore.length + 1, 'the object is stored, the row is not');
-      await s3.stop();
     } finally {
+      await s3.stop();
       await hold.release();
     }
     try {
@@ -166,17 +166,19 @@ describe('object storage failing around an upload', () => {
     const hold = await holdCommits(su);
     const pending = put('store-and-commit-down.wav', body);
     let res;
+    let stopped = false;
     let leftover: string | undefined;
     try {
       const pid = await hold.blockedPid();
       leftover = (await objectKeys(s3.store)).find((k) => !objectsBefore.includes(k));
       assert.ok(leftover);
       await s3.stop();
+      stopped = true;
       await su.query('SELECT pg_terminate_backend($1)', [pid]);
       res = await pending;
     } finally {
       await hold.release();
-      await s3.restart();
+      if (stopped) await s3.restart();
     }
     assertUnavailable('PUT', '/v1/recordings/store-and-commit-down.wav', res, 'database_unavailable');
     await waitReady(vault);

@@ -1,6 +1,7 @@
 /** Shared pieces of the fault-injection tests: requests that survive cut connections, bodies, checks. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { Readable } from 'node:stream';
@@ -48,7 +49,10 @@ export function send(target: Target, req: Sent): Promise<HttpResponse> {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body.toString('utf8')) as T });
       });
     });
-    r.on('error', (err) => { if (!answered) reject(err); });
+    r.on('error', (err) => {
+      if (req.body instanceof Readable) req.body.destroy();
+      if (!answered) reject(err);
+    });
     if (req.body instanceof Readable) req.body.pipe(r);
     else r.end(req.body);
   });
@@ -234,15 +238,79 @@ export async function holdCommits(su: pg.Client): Promise<{ blockedPid(): Promis
     blockedPid: async () => {
       let pid = 0;
       await waitFor('the commit to block on the lock', async () => {
-        const r = await su.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'insert into "recordings"%'`,
-        );
+        // The INSERT takes its lock while it is parsed, before pg_stat_activity shows its text: ask pg_locks.
+        const r = await su.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE relation = 'recordings'::regclass AND NOT granted`);
         pid = r.rows[0]?.pid ?? 0;
-        if (process.env.DEBUG_FAULTS) console.log((await su.query(`SELECT pid, state, wait_event_type, wait_event, left(query, 80) q FROM pg_stat_activity WHERE datname = current_database()`)).rows);
         return pid !== 0;
       });
       return pid;
     },
     release: async () => { await su.query('ROLLBACK'); },
   };
+}
+
+/** Every live descendant of pid (children, grandchildren, …), from the ppid links in /proc. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse after the last ')'.
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z') continue;
+    const list = children.get(Number(ppid)) ?? [];
+    list.push(Number(entry));
+    children.set(Number(ppid), list);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    out.push(next);
+    queue.push(...(children.get(next) ?? []));
+  }
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * A power cut for a process tree: everything is frozen first (SIGSTOP, repeated until no new
+ * process appears, so that nothing runs on between one kill and the next), then SIGKILLed
+ * together. Returns the pids that were killed.
+ */
+export function powerCut(rootPid: number): number[] {
+  const frozen = new Set<number>([rootPid]);
+  signal(rootPid, 'SIGSTOP');
+  for (;;) {
+    const fresh = descendants(rootPid).filter((p) => !frozen.has(p));
+    if (fresh.length === 0) break;
+    for (const p of fresh) {
+      signal(p, 'SIGSTOP');
+      frozen.add(p);
+    }
+  }
+  for (const p of frozen) signal(p, 'SIGKILL');
+  return [...frozen];
+}
+
+/** True once pid has exited (a zombie waiting for its reaper counts as gone: it runs nothing). */
+export function isGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
 }

@@ -9,7 +9,7 @@ import { cursorCases, metadataCases, searchCases } from './cases/queries.js';
 import { rangeCases } from './cases/ranges.js';
 import { truncatedCases } from './cases/truncated.js';
 import { framingCases, headerCases } from './cases/wire.js';
-import { assertAlive, errorLogLines, runCases } from './support.js';
+import { assertAlive, errorLogLines, leftoverTempFiles, runCases } from './support.js';
 import { startHostileVault, type HostileVault } from './vault.js';
 
 /**
@@ -54,6 +54,10 @@ describe('hostile input corpus (hand-written)', () => {
       assert.deepEqual(failures, [], `${failures.length} case(s) broke the contract:\n${failures.join('\n')}`);
     });
   }
+
+  test('no refused or abandoned upload was left half-staged', async () => {
+    assert.deepEqual(await leftoverTempFiles(h), []);
+  });
 
   test('nothing the corpus sent was logged as an internal error', () => {
     assert.deepEqual(errorLogLines(h.logLines).map((l) => l.slice(0, 400)), []);

@@ -76,9 +76,9 @@ function piecesOf(c: HostileCase): readonly Buffer[] {
 }
 
 export async function runCase(server: { url: string; ca: Buffer }, c: HostileCase): Promise<CaseResult> {
-  const method = 'raw' in c.request ? '' : (c.request.method ?? 'GET');
-  const result = await exchange(server, piecesOf(c), { hangUp: c.hangUp, head: method === 'HEAD' });
-  return { exchange: result, failures: judge(c, result.response) };
+  const head = !('raw' in c.request) && c.request.method === 'HEAD';
+  const result = await exchange(server, piecesOf(c), { hangUp: c.hangUp, head });
+  return { exchange: result, failures: judge(c, result.response, head) };
 }
 
 function statusMatches(expect: Expectation, status: number): boolean {
@@ -88,12 +88,12 @@ function statusMatches(expect: Expectation, status: number): boolean {
   return status >= 400 && status < 500;
 }
 
-export function judge(c: HostileCase, res: RawResponse | null): string[] {
+export function judge(c: HostileCase, res: RawResponse | null, head = false): string[] {
   if (!res) return c.expect === 'dropped-or-4xx' ? [] : ['no response before the connection ended'];
   if (res.status >= 500) return [`server error ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`];
   const failures: string[] = [];
   if (!statusMatches(c.expect, res.status)) failures.push(`status ${res.status}, expected ${JSON.stringify(c.expect)}`);
-  if (res.status >= 400) failures.push(...problemFailures(res, c.code));
+  if (res.status >= 400) failures.push(...(head ? headFailures(res) : problemFailures(res, c.code)));
   return failures;
 }
 
@@ -114,6 +114,11 @@ export function problemFailures(res: RawResponse, code?: string): string[] {
   if (headerId !== undefined && body.requestId !== headerId) failures.push(`requestId ${String(body.requestId)} differs from X-Request-Id ${headerId}`);
   if (body.requestId !== undefined && typeof body.requestId !== 'string') failures.push('requestId is not a string');
   return failures;
+}
+
+/** A refused HEAD has no body to check, but its type is still the problem's. */
+function headFailures(res: RawResponse): string[] {
+  return /^application\/problem\+json\b/.test(res.headers['content-type'] ?? '') ? [] : [`content-type ${res.headers['content-type'] ?? '(none)'}`];
 }
 
 /** A readable verdict for a failed case. */

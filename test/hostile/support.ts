@@ -1,5 +1,7 @@
 /** Running lists of cases against the hostile vault and checking it survived them. */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { describeFailure, runCase, type HostileCase } from './corpus.js';
 import { exchange } from './raw-client.js';
 import type { HostileVault } from './vault.js';
@@ -34,6 +36,23 @@ export async function runCases(h: HostileVault, cases: readonly HostileCase[], p
 async function noRecordingAfterwards(h: HostileVault, callId: string): Promise<boolean> {
   await new Promise((r) => setTimeout(r, 300));
   return (await h.vault.deps.recordings.findByCallId('acme', callId)) !== null;
+}
+
+/**
+ * Staged uploads that were neither committed nor discarded: a handler still waiting on a body
+ * that will never come leaves its temp file in the filesystem store's `.tmp`. Polls until the
+ * directory is empty or `waitMs` passes, then returns what is left.
+ */
+export async function leftoverTempFiles(h: HostileVault, waitMs = 5_000): Promise<string[]> {
+  const storage = h.vault.config.storage;
+  if (storage.driver !== 'fs') throw new Error('the hostile vault uses the filesystem store');
+  const tmp = path.join(storage.root, '.tmp');
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const left = await readdir(tmp).catch(() => []);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Log lines at error level or above (pino levels): a 4xx is never an internal error. */

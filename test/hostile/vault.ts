@@ -34,11 +34,11 @@ export interface HostileVault {
 
 const ROLE_LIST: readonly Role[] = ['pbx', 'agent', 'supervisor', 'compliance', 'admin'];
 
-export async function startHostileVault(): Promise<HostileVault> {
+export async function startHostileVault(extraEnv: Record<string, string> = {}): Promise<HostileVault> {
   const issuer = rsaKeyPair();
   const logLines: string[] = [];
   const vault = await startVault({
-    env: await externalIssuerEnv(issuer, { LINK_RATE_PER_HOUR: '1000000', MAX_RECORDING_BYTES: String(MAX_RECORDING_BYTES) }),
+    env: await externalIssuerEnv(issuer, { LINK_RATE_PER_HOUR: '1000000', MAX_RECORDING_BYTES: String(MAX_RECORDING_BYTES), ...extraEnv }),
     logLines,
   });
   const token = (roles: Role | readonly Role[], over: Claims = {}): string => {

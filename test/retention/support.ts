@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { request, type HttpResponse } from '../helpers/http.js';
+import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
 export const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
@@ -20,11 +21,13 @@ export async function upload(vault: TestVault, callId: string, opts: { fixture?:
   return res.json<Receipt>();
 }
 
+/** A JSON request whose answer is checked against openapi.yaml before the test looks at it. */
 export async function json(vault: TestVault, method: string, pathName: string, token: string, body?: unknown): Promise<HttpResponse> {
-  return request(vault, {
+  const res = await request(vault, {
     method, path: pathName, token,
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
   });
+  return assertContract(method, new URL(pathName, vault.url).pathname, res);
 }
 
 export async function putPolicy(vault: TestVault, name: string, retain: string, tenant = 'acme'): Promise<void> {

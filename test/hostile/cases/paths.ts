@@ -8,12 +8,12 @@ const UNKNOWN_UUID = '3f0c1d2e-4b5a-4c6d-8e7f-9a0b1c2d3e4f';
 export function traversalCases(h: HostileVault): HostileCase[] {
   const pbx = h.tokens.pbx;
   const sup = h.tokens.supervisor;
-  const put = (name: string, callId: string, expect: HostileCase['expect'] = 400, code: string | undefined = 'invalid_call_id'): HostileCase =>
-    ({ name: `traversal: PUT ${name}`, request: upload(`/v1/recordings/${callId}`, pbx), expect, code });
+  const put = (name: string, callId: string, expect: HostileCase['expect'] = 400, code: string | null = 'invalid_call_id'): HostileCase =>
+    ({ name: `traversal: PUT ${name}`, request: upload(`/v1/recordings/${callId}`, pbx), expect, ...(code ? { code } : {}) });
   const get = (name: string, target: string, expect: HostileCase['expect'] = 404): HostileCase =>
     ({ name: `traversal: GET ${name}`, request: { target, token: sup }, expect });
   return [
-    put('raw ../../etc/passwd', '../../etc/passwd', 404, undefined),
+    put('raw ../../etc/passwd', '../../etc/passwd', 404, null),
     put('encoded ..%2F..%2Fetc%2Fpasswd', '..%2F..%2Fetc%2Fpasswd'),
     put('fully encoded dots and slashes', '%2e%2e%2f%2e%2e%2fetc%2fpasswd'),
     put('backslashes', '..%5C..%5Cwindows%5Cwin.ini'),
@@ -24,9 +24,9 @@ export function traversalCases(h: HostileVault): HostileCase[] {
     put('leading slash, encoded', '%2Fetc%2Fpasswd'),
     put('traversal behind a type hint', 'x%2F..%2F..%2Fy.wav'),
     put('....// filter evasion', '....%2F%2F....%2F%2Fetc'),
-    put('overlong UTF-8 dots', '%c0%ae%c0%ae%c0%af', 400, undefined),
-    put('NUL before a type hint', '..%00.wav'),
-    put('raw path segments a/../b', 'a/../b', 404, undefined),
+    put('overlong UTF-8 dots', '%c0%ae%c0%ae%c0%af', 400, null),
+    put('NUL before a type hint', '..%00.wav', 400, null),
+    put('raw path segments a/../b', 'a/../b', 404, null),
     put('Windows drive path', 'C%3A%5CWindows%5Csystem32'),
     put('UNC path', '%5C%5Cserver%5Cshare'),
     put('file URL', 'file%3A%2F%2F%2Fetc%2Fpasswd'),

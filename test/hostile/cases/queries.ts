@@ -4,8 +4,8 @@ import type { HostileVault } from '../vault.js';
 import { OPUS, upload } from './build.js';
 
 export function searchCases(h: HostileVault): HostileCase[] {
-  const search = (name: string, qs: string, expect: HostileCase['expect'] = 400, code: string | undefined = undefined): HostileCase =>
-    ({ name: `search: ${name}`, request: { target: `/v1/recordings?${qs}`, token: h.tokens.supervisor }, expect, code });
+  const search = (name: string, qs: string, expect: HostileCase['expect'] = 400, code?: string): HostileCase =>
+    ({ name: `search: ${name}`, request: { target: `/v1/recordings?${qs}`, token: h.tokens.supervisor }, expect, ...(code ? { code } : {}) });
   return [
     search('limit given twice', 'limit=1&limit=2', 400, 'invalid_query'),
     search('limit in bracket syntax', 'limit[]=1', 400, 'invalid_query'),
@@ -19,7 +19,7 @@ export function searchCases(h: HostileVault): HostileCase[] {
     search('limit not a number', 'limit=all'),
     search('from not a date', 'from=yesterday'),
     search('from in year 99999', 'from=%2B099999-01-01T00:00:00Z'),
-    search('from in year 0', 'from=0000-01-01T00:00:00Z', '4xx'),
+    search('from in year 0', 'from=0000-01-01T00:00:00Z', 'not-5xx'),
     search('from in month 13', 'from=2024-13-01T00:00:00Z'),
     search('from on 30 February', 'from=2024-02-30T00:00:00Z', '4xx'),
     search('from without a zone', 'from=2024-01-01T00:00:00'),
@@ -46,7 +46,7 @@ export function searchCases(h: HostileVault): HostileCase[] {
     { name: 'search: raw non-UTF-8 bytes in the query', request: { target: Buffer.from([...Buffer.from('/v1/recordings?agentId='), 0xff, 0xc3, 0x28]), token: h.tokens.supervisor }, expect: 400 },
     search('a 10 KiB unknown parameter', `pad=${'p'.repeat(10 * 1024)}`),
     search('1,000 distinct parameters', Array.from({ length: 1_000 }, (_, i) => `p${i}=1`).join('&')),
-    search('3,000 repetitions of one parameter', Array.from({ length: 3_000 }, () => 'tag=a').join('&')),
+    search('2,000 repetitions of one parameter', Array.from({ length: 2_000 }, () => 'tag=a').join('&')),
     search('a 20 KiB query string', `pad=${'p'.repeat(20 * 1024)}`, 431),
     { name: 'search: a 15 KiB query string with only separators', request: { target: `/v1/recordings?${'&'.repeat(15 * 1024)}` }, expect: 401 },
   ];
@@ -85,15 +85,15 @@ export function cursorCases(h: HostileVault): HostileCase[] {
 
 export function metadataCases(h: HostileVault): HostileCase[] {
   let n = 0;
-  const put = (name: string, qs: string, expect: HostileCase['expect'] = 400, code: string | undefined = 'invalid_metadata'): HostileCase => {
+  const put = (name: string, qs: string, expect: HostileCase['expect'] = 400, code: string | null = 'invalid_metadata'): HostileCase => {
     n += 1;
-    return { name: `upload metadata: ${name}`, request: upload(`/v1/recordings/meta-${n}.opus?${qs}`, h.tokens.pbx, OPUS), expect, code };
+    return { name: `upload metadata: ${name}`, request: upload(`/v1/recordings/meta-${n}.opus?${qs}`, h.tokens.pbx, OPUS), expect, ...(code ? { code } : {}) };
   };
   return [
     put('startedAt not a date', 'startedAt=now'),
     put('startedAt in year 99999', 'startedAt=%2B099999-01-01T00:00:00Z'),
-    put('startedAt in year 0', 'startedAt=0000-01-01T00:00:00Z', '4xx', undefined),
-    put('startedAt in year 9999 (retention runs past the calendar)', 'startedAt=9999-12-31T23:59:59Z', 'not-5xx', undefined),
+    put('startedAt in year 0', 'startedAt=0000-01-01T00:00:00Z', 'not-5xx', null),
+    put('startedAt in year 9999 (retention runs past the calendar)', 'startedAt=9999-12-31T23:59:59Z', 'not-5xx', null),
     put('durationSeconds NaN', 'durationSeconds=NaN'),
     put('durationSeconds negative', 'durationSeconds=-1'),
     put('durationSeconds overflowing to Infinity', 'durationSeconds=1e309'),
@@ -104,11 +104,11 @@ export function metadataCases(h: HostileVault): HostileCase[] {
     put('a 65-character tag', `tags=${'t'.repeat(65)}`),
     put('tags of 3 KiB of commas', `tags=${','.repeat(3 * 1024)}`),
     put('policy in upper case', 'policy=GOLD'),
-    put('policy that does not exist', 'policy=no-such-policy', 400, undefined),
-    put('agentId with a NUL character', 'agentId=agent%00one', 400, undefined),
-    put('from with a NUL character', 'from=%2B1555%00', 400, undefined),
-    put('tags with a NUL character', 'tags=a%00b', 400, undefined),
-    put('agentId with invalid UTF-8', 'agentId=%FF', 400, undefined),
+    put('policy that does not exist', 'policy=no-such-policy', 400, null),
+    put('agentId with a NUL character', 'agentId=agent%00one', 400, null),
+    put('from with a NUL character', 'from=%2B1555%00', 400, null),
+    put('tags with a NUL character', 'tags=a%00b', 400, null),
+    put('agentId with invalid UTF-8', 'agentId=%FF', 400, null),
     put('agentId of 129 characters', `agentId=${'a'.repeat(129)}`),
     put('from of 65 characters', `from=${'1'.repeat(65)}`),
     { name: 'upload: X-Checksum-Sha256 not hex', request: upload('/v1/recordings/digest-0.opus', h.tokens.pbx, OPUS, [['Content-Type', 'audio/ogg'], ['X-Checksum-Sha256', 'zz']]), expect: 400, code: 'invalid_digest' },

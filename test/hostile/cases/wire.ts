@@ -45,7 +45,7 @@ export function framingCases(h: HostileVault): HostileCase[] {
     { name: 'request line: unknown method', request: raw('BREW /v1/recordings HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 400 },
     { name: 'request line: lower-case method', request: raw('get /v1/recordings HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 400 },
     { name: 'request line: 64 KiB method name', request: raw(`${'G'.repeat(64 * 1024)} / HTTP/1.1\r\nHost: localhost\r\n\r\n`), expect: '4xx' },
-    { name: 'request line: two spaces before the target', request: raw('GET  /v1/recordings HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 400 },
+    { name: 'request line: two spaces before the target', request: raw('GET  /v1/recordings HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: '4xx' },
     { name: 'request line: space inside the target', request: raw('GET /v1/recordings /x HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 400 },
     { name: 'request line: TLS bytes where HTTP should be', request: { raw: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x0d, 0x0a, 0x0d, 0x0a]) }, expect: 400 },
     { name: 'request line: absolute-form target naming another host', request: raw('GET https://evil.example/v1/recordings HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), expect: '4xx' },
