@@ -38,10 +38,15 @@ export function createDb(opts: DbOptions): Db {
   });
 }
 
-/** True for errors that mean "the database is unreachable or restarting", not "the query is wrong". */
+/**
+ * True for errors that mean "the database is unreachable, restarting, overloaded or did not answer
+ * within DATABASE_STATEMENT_TIMEOUT_MS", not "the query is wrong": SQLSTATE classes 08 (connection)
+ * and 53 (insufficient resources), 57P (shutdown, crash), 57014 (statement timeout) and 55P03
+ * (lock timeout). A client may retry all of them.
+ */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (/^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code))) return true;
+  if (typeof code === 'string' && (/^(08|53|57P)/.test(code) || ['57014', '55P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code))) return true;
   return /Connection terminated|Knex: Timeout acquiring a connection|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(err.message);
 }

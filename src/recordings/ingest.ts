@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
@@ -75,7 +75,7 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   const sniffer = new AudioSniffer();
   const meter = new MeteredBody(deps.maxBytes, deps.onBytes);
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize });
-  const ciphertext = new PassThrough({ highWaterMark: segmentSize * 2 });
+  const ciphertext = new Coalescer(STORE_WRITE_BYTES, segmentSize * 2);
   try {
     await Promise.all([
       pipeline(detach(body), sniffer, meter, encrypt, ciphertext),
@@ -181,6 +181,41 @@ export function uploadEvent(r: Recording, actor: Actor, details: Record<string, 
 }
 
 /**
+ * Hands ciphertext to the store in runs of about STORE_WRITE_BYTES instead of one chunk per
+ * segment body and one per tag: the fs store makes one write per chunk, and per upload those
+ * writes cost far more than the one copy that joins them (bench/NOTES.md). Holds at most one run.
+ */
+const STORE_WRITE_BYTES = 256 * 1024;
+
+class Coalescer extends Transform {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly runBytes: number, inputBytes: number) {
+    super({ writableHighWaterMark: inputBytes, readableHighWaterMark: runBytes });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= this.runBytes) this.release();
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.release();
+    done();
+  }
+
+  private release(): void {
+    if (this.size === 0) return;
+    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+/**
  * The request is piped rather than handed to pipeline(): pipeline destroys every stream on
  * failure, and destroying the request would close the socket before the client could read our
  * 4xx answer.
@@ -195,7 +230,10 @@ function detach(body: Readable): Readable {
   body.once('close', () => {
     if ((body as Readable & { complete?: boolean }).complete === false) truncated();
   });
-  body.pipe(out);
+  // The body may have died while the caller awaited the database or the key service: its
+  // 'error' and 'close' are then past, and piping it would wait for bytes that never come.
+  if (body.destroyed) truncated();
+  else body.pipe(out);
   return out;
 }
 

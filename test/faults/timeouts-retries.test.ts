@@ -143,7 +143,7 @@ describe('timeouts and retries from configuration', () => {
       assertUnavailable('PUT', '/v1/recordings/store-hangs', res, 'storage_unavailable');
       assert.equal(hole.seen.PUT, 2, 'PutObject was attempted S3_MAX_ATTEMPTS times');
       // The put (2 × 300 ms) and the clean-up of what it may have left (2 × 300 ms), with backoff.
-      assert.ok(elapsed >= 600 && elapsed < 4_000, `${elapsed} ms`);
+      assert.ok(elapsed >= 600 && elapsed < 10_000, `${elapsed} ms (the default would be minutes)`);
       assert.deepEqual(await recordingRows(vault.deps.db), []);
       await assertNotReady(vault, 'storage');
     });
@@ -167,7 +167,7 @@ describe('timeouts and retries from configuration', () => {
       const res = await send(vault, { path: '/v1/recordings', token });
       const elapsed = Date.now() - t0;
       assertUnavailable('GET', '/v1/recordings', res, 'database_unavailable');
-      assert.ok(elapsed >= 350 && elapsed < 2_500, `${elapsed} ms`);
+      assert.ok(elapsed >= 350 && elapsed < 4_000, `${elapsed} ms (the default is 5 s)`);
       await assertNotReady(vault, 'database');
     });
   });
@@ -189,7 +189,7 @@ describe('timeouts and retries from configuration', () => {
         const res = await send(vault, { path: '/v1/recordings', token });
         const elapsed = Date.now() - t0;
         assertUnavailable('GET', '/v1/recordings', res, 'database_unavailable');
-        assert.ok(elapsed >= 300 && elapsed < 2_500, `${elapsed} ms`);
+        assert.ok(elapsed >= 300 && elapsed < 5_000, `${elapsed} ms (the default is 30 s)`);
       } finally {
         await su.query('ROLLBACK');
         await su.end();

@@ -68,3 +68,30 @@ describe('runRetentionPass', () => {
     assert.ok(after.ids.includes(r.id), 'once released, an overdue recording goes at the next pass');
   });
 });
+
+describe('the retention loop inside serve', () => {
+  let vault: TestVault;
+  before(async () => {
+    vault = await startVault({ env: { RETENTION_INTERVAL: 'PT1S' } });
+    await putPolicy(vault, 'short', 'PT1S');
+  });
+  after(async () => { await vault.close(); });
+
+  test('runs every RETENTION_INTERVAL and stops with the server; off starts nothing', async () => {
+    const { startWorkers } = await import('../../src/cli/workers.js');
+    const { retentionWorkers } = await import('../../src/retention/schedule.js');
+    assert.deepEqual(retentionWorkers({ ...vault.deps, config: { ...vault.config, retention: { ...vault.config.retention, interval: 'off' } } }), []);
+    const r = await upload(vault, 'loop-1', { query: { policy: 'short' } });
+    const workers = startWorkers(vault.deps);
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((await row(vault, r.id)).status !== 'deleted') {
+        assert.ok(Date.now() < deadline, 'deleted by the loop within 15 s');
+        await sleep(200);
+      }
+    } finally {
+      await workers.stop();
+    }
+    assert.equal((await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id })).length, 1);
+  });
+});
