@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only=a,b] [--profile] [--from-source] [--keep]`: measures every figure of the
+ * `npm run bench [-- --quick] [--only=a,b] [--profile] [--from-source] [--vault-node-options=…] [--keep]`: measures every figure of the
  * performance issue against a baseline taken in the same run on the same bytes, prints a table
  * and writes bench/results.json (and bench/results.md, the same table for the README).
  * Never part of `npm test`. See bench/NOTES.md for what each figure means and how it was tuned.
@@ -48,7 +48,7 @@ const FULL: Settings = {
 };
 
 const QUICK: Settings = {
-  cryptoBytes: 64 * MiB, cryptoRepetitions: 2, uploadBytes: 64 * MiB, uploadRepetitions: 2, rssBytes: 256 * MiB,
+  cryptoBytes: 64 * MiB, cryptoRepetitions: 3, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
   seekSeconds: 600, seekRepetitions: 10, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300,
 };
@@ -63,6 +63,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'from-source': { type: 'boolean', default: false },
+    'vault-node-options': { type: 'string', default: '' },
   },
   strict: true,
 });
@@ -72,6 +73,8 @@ const only = new Set((flags.only ?? FIGURES.join(',')).split(',').map((s) => s.t
 for (const name of only) if (!(FIGURES as readonly string[]).includes(name)) throw new Error(`unknown figure "${name}"; choose from ${FIGURES.join(', ')}`);
 const selected = (f: Figure): boolean => only.has(f);
 const profileFlags = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles')}`] : [];
+/** Node flags for the vault process only (e.g. V8 heap settings a deployment would set). */
+const vaultFlags = [...profileFlags, ...(flags['vault-node-options'] ?? '').split(' ').filter(Boolean)];
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 
 const entries: Entry[] = [];
@@ -109,7 +112,7 @@ async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: Vau
       s3 = started;
     }
     const vault = await startVault({
-      name: store, database: await ctx.cluster.createDatabase(), dataDir: path.join(ctx.scratch, `vault-${store}`), s3, bin: ctx.bin, nodeFlags: profileFlags,
+      name: store, database: await ctx.cluster.createDatabase(), dataDir: path.join(ctx.scratch, `vault-${store}`), s3, bin: ctx.bin, nodeFlags: vaultFlags,
     });
     stops.push(() => vault.stop());
     const raw = await startRawServer(vault, s3, profileFlags);
@@ -134,7 +137,7 @@ async function measureServers(ctx: Context): Promise<void> {
       await figure('upload-s3', async () => [await runUpload({ vault, raw, store: 's3rver', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, log })]);
     });
   }
-  await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: profileFlags, log }));
+  await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: vaultFlags, log }));
   await figure('audit', () => runAudit({ cluster: ctx.cluster, events: s.auditEvents, writers: s.auditWriters, log }));
   await figure('retention', () => runRetention({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'retention'), rows: s.retentionRows, log }));
 }
@@ -159,7 +162,8 @@ async function main(): Promise<void> {
 }
 
 async function report(elapsedMs: number): Promise<void> {
-  const command = `npm run bench${flags.quick ? ' -- --quick' : ''}`;
+  const args = process.argv.slice(2);
+  const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
   const host = machine();
   process.stdout.write(`\n${formatTable(entries)}\n\n${command} on ${host}, ${(elapsedMs / 1000).toFixed(0)} s\n`);
   if (flags.only) return; // a partial run must not overwrite the full results

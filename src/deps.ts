@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { AuditLog } from './audit/types.js';
+import { ensureAnchorKey } from './audit/anchors.js';
 import { ChainedAuditLog } from './audit/chain-writer.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
@@ -109,6 +110,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     closers.push(() => audit.close());
     if (config.jwt.devSigningKey) await ensureDevSigningKey(config.jwt.devSigningKey);
+    await ensureAnchorKey(config.audit.anchorKey.file, config.audit.anchorKey.generate);
     const tokens = new JwtVerifier(config.jwt, await keySourceFromConfig(config.jwt));
     const phones = new PhoneHasher(await loadSecret(config.phone.hashKey, 'PHONE_HASH_KEY_FILE'), config.phone.defaultCountryCode);
     const linkSigningKey = await loadSecret(config.links.signingKey, 'LINK_SIGNING_KEY_FILE');

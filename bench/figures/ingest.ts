@@ -44,6 +44,9 @@ function merge(a: Load, b: Load): Load {
   return { elapsedMs: a.elapsedMs + b.elapsedMs, latencies: [...a.latencies, ...b.latencies], cpu: a.cpu + b.cpu };
 }
 
+/** Raw and vault alternate this many times, each round doing uploads / ROUNDS. */
+const ROUNDS = 4;
+
 export const INGEST_TOOL = 'undici 7 (Agent with one keep-alive connection per client)';
 
 export async function runIngest(opts: IngestOptions): Promise<Entry[]> {
@@ -66,13 +69,13 @@ export async function runIngest(opts: IngestOptions): Promise<Entry[]> {
     const { pid: vaultPid } = opts.vault;
     await load(opts.clients, opts.clients, rawPid, rawPut);
     await load(opts.clients, opts.clients, vaultPid, vaultPut);
-    const half = Math.ceil(opts.uploads / 2);
+    const perRound = Math.ceil(opts.uploads / ROUNDS);
     let raw: Load = { elapsedMs: 0, latencies: [], cpu: 0 };
     let vault: Load = { elapsedMs: 0, latencies: [], cpu: 0 };
     const callsBefore = await opts.vault.keyServiceCalls();
-    for (let round = 0; round < 2; round++) {
-      raw = merge(raw, await load(half, opts.clients, rawPid, rawPut));
-      vault = merge(vault, await load(half, opts.clients, vaultPid, vaultPut));
+    for (let round = 0; round < ROUNDS; round++) {
+      raw = merge(raw, await load(perRound, opts.clients, rawPid, rawPut));
+      vault = merge(vault, await load(perRound, opts.clients, vaultPid, vaultPut));
     }
     const calls = (await opts.vault.keyServiceCalls()) - callsBefore;
     return report(opts, vault, raw, calls);

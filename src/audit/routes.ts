@@ -3,6 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/knex.js';
+import type { Logger } from '../http/logger.js';
+import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
@@ -101,4 +103,15 @@ async function* resume(first: IteratorResult<string>, rest: AsyncGenerator<strin
   } finally {
     await rest.return(undefined);
   }
+}
+
+/** `GET /v1/audit-events` for compliance officers (permission audit:export). */
+export function registerAuditRoutes(router: SecureRouter, deps: AuditRouteDeps & { readonly logger: Logger }): void {
+  router.route({
+    method: 'get', path: '/v1/audit-events', permission: 'audit:export',
+    handler: (req, res, ctx) => handleAuditExport(req, res, ctx, {
+      db: deps.db, audit: deps.audit,
+      onStreamError: (err) => deps.logger.error({ err, requestId: ctx.requestId }, 'audit export failed mid-stream'),
+    }),
+  });
 }

@@ -1,4 +1,6 @@
 import type { Deps } from '../deps.js';
+import { startAnchorSchedule } from '../audit/anchors.js';
+import { durationMs } from '../config/duration.js';
 import { retentionWorkers } from '../retention/schedule.js';
 
 /** The background workers `serve` runs in-process; each stops after its current pass. */
@@ -7,5 +9,10 @@ export interface RunningWorkers { stop(): Promise<void> }
 export function startWorkers(deps: Deps): RunningWorkers {
   const workers: Array<{ stop(): Promise<void> }> = [];
   workers.push(...retentionWorkers(deps).map((w) => w.start()));
+  const anchorEvery = deps.config.audit.anchorInterval;
+  if (anchorEvery !== 'off') {
+    workers.push(startAnchorSchedule(deps.db, deps.store, deps.config.audit.anchorKey.file, durationMs(anchorEvery),
+      (err) => deps.logger.error({ err }, 'audit anchor failed; it will be retried')));
+  }
   return { stop: async () => { await Promise.all(workers.map((w) => w.stop())); } };
 }

@@ -36,7 +36,8 @@ async function binaries(): Promise<Binaries> {
 
 export class EmbeddedPostgres {
   private constructor(
-    private readonly child: ChildProcess,
+    /** Null when another callvault process on this data directory already runs the server. */
+    private readonly child: ChildProcess | null,
     readonly port: number,
     private readonly password: string,
     private readonly exited: Promise<void>,
@@ -48,7 +49,8 @@ export class EmbeddedPostgres {
     const owner = process.getuid?.() === 0 ? ensureSystemUser() : undefined;
     const password = await ensurePassword(path.join(path.dirname(dir), 'secrets', 'postgres-superuser.password'));
     if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);
-    await clearStaleLock(dir);
+    const running = await claimDataDirectory(dir);
+    if (running) return new EmbeddedPostgres(null, running.port, password, Promise.resolve());
     const port = opts.port && opts.port > 0 ? opts.port : await freePort();
     const child = spawn(bins.postgres, [
       '-D', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
@@ -65,13 +67,14 @@ export class EmbeddedPostgres {
     return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${database}`;
   }
 
-  get pid(): number | undefined { return this.child.pid; }
+  get pid(): number | undefined { return this.child?.pid; }
 
   /** Fast shutdown: active transactions roll back, everything committed is durable. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGINT');
-    const timer = setTimeout(() => this.child.kill('SIGQUIT'), 15_000);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGQUIT'), 15_000);
     await this.exited;
     clearTimeout(timer);
   }
@@ -140,20 +143,32 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
-async function clearStaleLock(dir: string): Promise<void> {
+/**
+ * Decides what to do with a server that may already own this data directory. A server whose
+ * parent is a live callvault process (a running `serve` while an admin command runs) is shared:
+ * its port is returned and it is left alone. A server orphaned by a killed vault is stopped so
+ * this process can own a fresh one; a lock file whose process is gone is removed.
+ */
+async function claimDataDirectory(dir: string): Promise<{ port: number } | null> {
   const lock = path.join(dir, 'postmaster.pid');
-  let pid: number;
+  let lines: string[];
   try {
-    pid = Number((await fs.readFile(lock, 'utf8')).split('\n')[0]);
-  } catch { return; }
+    lines = (await fs.readFile(lock, 'utf8')).split('\n');
+  } catch { return null; }
+  const pid = Number(lines[0]);
   const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (cmdline.includes('postgres') && cmdline.includes(dir)) {
-    // A server left behind by a killed vault still owns this directory: stop it before reuse.
-    try { process.kill(pid, 'SIGINT'); } catch { /* already gone */ }
-    for (let i = 0; i < 150 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
-    return;
+  if (!(cmdline.includes('postgres') && cmdline.includes(dir))) {
+    await fs.rm(lock, { force: true });
+    return null;
   }
-  await fs.rm(lock, { force: true });
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const parent = ppid > 1 ? await fs.readFile(`/proc/${ppid}/cmdline`, 'utf8').catch(() => '') : '';
+  const port = Number(lines[3]);
+  if (parent.includes('callvault') && ppid !== process.pid && port > 0) return { port };
+  try { process.kill(pid, 'SIGINT'); } catch { /* already gone */ }
+  for (let i = 0; i < 150 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  return null;
 }
 
 function run(cmd: string, args: string[], owner?: { uid: number; gid: number }): Promise<void> {

@@ -7,6 +7,7 @@ import type { Deps } from '../deps.js';
 import { rateLimitedVerifier } from '../guards/index.js';
 import { registerLinkRoutes } from '../links/routes.js';
 import { mediaHandler } from '../media/routes.js';
+import { registerAuditRoutes } from '../audit/routes.js';
 import { registerGovernanceRoutes } from '../governance/routes.js';
 import { registerIngestRoutes } from '../recordings/ingest-routes.js';
 import { registerReadRoutes } from '../recordings/read-routes.js';
@@ -56,6 +57,7 @@ export function buildApp(deps: Deps): Express {
   registerReadRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
+  registerAuditRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

@@ -1,6 +1,7 @@
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
 import { mapLimit } from '../retention/concurrency.js';
 import { LocalKeyProvider } from './local.js';
@@ -54,6 +55,7 @@ export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, 
 export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: RotationActor): Promise<{ kmsKeyId: string; previous: string | null }> {
   if (deps.keys.kind !== 'aws-kms') throw new BadRequestError('A tenant KMS key needs KEY_PROVIDER=aws-kms', 'kms_not_configured');
   if (!/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(kmsKeyId)) throw new BadRequestError('kmsKeyId is not a KMS key id, ARN or alias', 'invalid_kms_key_id');
+  await probeKey(deps.keys, tenant, kmsKeyId);
   return deps.db.transaction(async (trx) => {
     const before = await deps.tenants.get(tenant, trx);
     await deps.tenants.update(tenant, { kmsKeyId }, trx);
@@ -61,6 +63,23 @@ export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKey
     return { kmsKeyId, previous: before.kmsKeyId };
   });
 }
+
+/**
+ * Uploads of the tenant will need GenerateDataKey on the new key: prove it works before any
+ * upload depends on it, rather than after.
+ */
+async function probeKey(keys: KeyProvider, tenant: string, kmsKeyId: string): Promise<void> {
+  let probe;
+  try {
+    probe = await keys.generateDataKey({ tenant, recordingId: PROBE_RECORDING_ID }, { masterKeyId: kmsKeyId });
+  } catch (err) {
+    if (!(err instanceof KeyAccessError)) throw err;
+    throw new BadRequestError('The vault cannot generate data keys with this KMS key (missing, disabled or not granted to the vault)', 'kms_key_unusable');
+  }
+  probe.plaintext.fill(0);
+}
+
+const PROBE_RECORDING_ID = '00000000-0000-0000-0000-000000000000';
 
 export interface RewrapOptions {
   readonly tenant?: string;

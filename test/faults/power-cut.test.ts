@@ -14,9 +14,9 @@ import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
 import { FIXTURE_FILES } from '../helpers/vault.js';
 import {
-  MIB, assertPlays, fixture, generatedDigest, generatedWav, holdCommits, isGone, objectKeys, powerCut, send, sha256, superuser, waitFor,
-  waitReady, type Receipt,
+  MIB, assertPlays, fixture, generatedDigest, generatedWav, holdCommits, objectKeys, send, sha256, superuser, waitFor, waitReady, type Receipt,
 } from './support.js';
+import { isGone, powerCut } from './process-tree.js';
 
 /**
  * `callvault serve` in embedded mode (its own PostgreSQL child, the filesystem store, local
@@ -64,6 +64,133 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
+interface Traffic {
+  readonly uploads: Upload[];
+  readonly inFlight: Array<Promise<void>>;
+  /** Resolves once every held upload sits half-way. */
+  readonly held: Promise<unknown>;
+  release(): void;
+}
+
+/** 12 fixtures, 4 large bodies held half-way, 4 free large bodies, all at once. */
+function startUploads(target: VaultProcess, pbx: string, fixtures: Buffer[]): Traffic {
+  const uploads: Upload[] = [];
+  const inFlight: Array<Promise<void>> = [];
+  const gates: Array<() => void> = [];
+  const reached: Array<Promise<void>> = [];
+  const put = (u: Upload, body: Buffer | Readable): void => {
+    uploads.push(u);
+    const headers = { 'content-type': 'audio/wav', 'content-length': String(u.sizeBytes) };
+    inFlight.push(send(target, { method: 'PUT', path: `/v1/recordings/${u.callId}`, token: pbx, body, headers }).then(
+      (res) => { u.outcome = { status: res.status, ...(res.status === 201 ? { receipt: res.json<Receipt>() } : {}) }; },
+      (err: unknown) => { u.outcome = { error: String(err) }; },
+    ));
+  };
+  for (let i = 0; i < SMALL; i++) {
+    const body = fixtures[i % fixtures.length]!;
+    put({ callId: `small-${i}`, sizeBytes: body.length, sha256: async () => sha256(body), body: () => body, outcome: null }, body);
+  }
+  for (let i = 0; i < LARGE; i++) {
+    const size = (2 + i) * MIB;
+    const seed = 1000 + i;
+    let hold: ((produced: number) => Promise<void> | undefined) | undefined;
+    if (i < HELD) {
+      let arrived!: () => void;
+      reached.push(new Promise<void>((r) => { arrived = r; }));
+      const gate = new Promise<void>((r) => gates.push(r));
+      hold = (produced) => (produced >= size / 2 ? (arrived(), gate) : undefined);
+    }
+    put(
+      { callId: `large-${i}`, sizeBytes: size, sha256: () => generatedDigest(size, seed), body: () => generatedWav(size, seed).stream, outcome: null },
+      generatedWav(size, seed, { hold }).stream,
+    );
+  }
+  return { uploads, inFlight, held: Promise.all(reached), release: () => { for (const g of gates) g(); } };
+}
+
+/**
+ * Waits for the worst moment: the small uploads answered, the held ones half-way, the first free
+ * large one answered and, with commits held back by a lock, the next one to finish its body
+ * stored as an object and waiting for its row. Then the power goes. Returns whether a commit was
+ * caught waiting (there may be no free upload left to catch).
+ */
+async function cutAtTheWorstMoment(vault: VaultProcess, dir: string, traffic: Traffic): Promise<{ blocked: boolean; killed: number }> {
+  await Promise.all(traffic.inFlight.slice(0, SMALL));
+  await traffic.held;
+  const free = traffic.inFlight.slice(SMALL + HELD);
+  await Promise.race(free);
+  su = await embeddedSuperuser(dir);
+  const commits = await holdCommits(su);
+  let settled = 0;
+  for (const p of free) void p.then(() => { settled++; });
+  const blocked = await Promise.race([
+    commits.blockedPid().then(() => true, () => false),
+    waitFor('the free uploads to settle', async () => settled === free.length, 60_000).then(() => false, () => false),
+  ]);
+  const exited = new Promise<void>((r) => (vault.child.exitCode !== null ? r() : vault.child.once('exit', () => r())));
+  const killed = powerCut(vault.child.pid!);
+  await exited;
+  await waitFor('every killed process to be gone', async () => killed.every(isGone), 10_000);
+  traffic.release();
+  await Promise.all(traffic.inFlight);
+  await su.end().catch(() => undefined);
+  su = undefined;
+  return { blocked, killed: killed.length };
+}
+
+const receiptOf = (u: Upload): Receipt => (u.outcome as { receipt: Receipt }).receipt;
+
+/**
+ * After the restart: every 201 plays byte for byte; any other recording listed belongs to an
+ * upload cut off in flight, is complete, plays, and answers the PBX's retry with 200. Returns the
+ * ids of every recording listed.
+ */
+async function checkRecordings(vault: VaultProcess, pbx: string, sup: string, ok: Upload[], cut: Upload[]): Promise<{ ids: string[]; extras: number }> {
+  for (const u of ok) {
+    assert.equal(receiptOf(u).sha256, await u.sha256(), `${u.callId}: the receipt's digest is the body's`);
+    await assertPlays(vault, sup, receiptOf(u).id, receiptOf(u));
+  }
+  const listed = await send(vault, { path: '/v1/recordings?limit=500', token: sup });
+  assert.equal(listed.status, 200, listed.body.toString());
+  const items = listed.json<{ items: Receipt[] }>().items;
+  const okIds = new Set(ok.map((u) => receiptOf(u).id));
+  const extras = items.filter((r) => !okIds.has(r.id));
+  assert.equal(items.length - extras.length, ok.length, 'every 201 is listed');
+  for (const extra of extras) {
+    const upload = cut.find((u) => u.callId === extra.callId);
+    assert.ok(upload, `row ${extra.callId} belongs to no upload in flight at the cut`);
+    assert.equal(extra.sizeBytes, upload.sizeBytes, `${extra.callId} is complete`);
+    assert.equal(extra.sha256, await upload.sha256(), `${extra.callId} holds the upload's bytes`);
+    await assertPlays(vault, sup, extra.id, extra);
+    const retried = await send(vault, {
+      method: 'PUT', path: `/v1/recordings/${extra.callId}`, token: pbx, body: upload.body(),
+      headers: { 'content-type': 'audio/wav', 'content-length': String(upload.sizeBytes) },
+    });
+    assert.equal(retried.status, 200, 'the PBX\'s retry of an upload whose answer was lost gets the same receipt');
+    assert.equal(retried.json<Receipt>().id, extra.id);
+  }
+  return { ids: items.map((r) => r.id), extras: extras.length };
+}
+
+/** The database, store and audit chain as they stand, and the orphan sweep with no grace period. */
+async function checkStore(d: Deps, dir: string, listedIds: string[], commitWasCaught: boolean): Promise<void> {
+  const rows = await d.db('recordings').select<Array<{ id: string; status: string; object_key: string }>>('id', 'status', 'object_key');
+  assert.deepEqual(rows.map((r) => r.id).sort(), [...listedIds].sort(), 'no other row exists, in any state');
+  assert.ok(rows.every((r) => r.status === 'active'));
+  const tmp = path.join(dir, 'objects', '.tmp');
+  const partial = await readdir(tmp).catch(() => []);
+  assert.ok(partial.length >= HELD, `the uploads cut off left partial files (${partial.length})`);
+  const referenced = rows.map((r) => r.object_key).sort();
+  const orphans = (await objectKeys(d.store)).filter((k) => !referenced.includes(k));
+  if (commitWasCaught) assert.ok(orphans.length >= 1, 'the upload cut between its object and its row left an object without a row');
+  const swept = await runOrphanSweep(d, new Date(Date.now() + 1_000), { graceMs: 0 });
+  assert.deepEqual([...swept.keys].sort(), orphans);
+  assert.deepEqual(await objectKeys(d.store), referenced, 'every object left belongs to a row');
+  assert.deepEqual(await readdir(tmp).catch(() => []), [], 'no partial upload is left on disk');
+  const chain = await verifyTable(d.db, undefined);
+  assert.ok(chain.ok, chain.reason);
+}
+
 test('SIGKILL of the whole embedded process tree during 20 concurrent uploads: restart comes up by itself, every 201 plays, no other row, the orphan sweep removes the rest', async (t) => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'callvault-powercut-'));
   // Embedded mode: nothing but the data directory (and the port) configured.
@@ -75,145 +202,30 @@ test('SIGKILL of the whole embedded process tree during 20 concurrent uploads: r
   const tokenFor = (role: 'pbx' | 'supervisor') => mintDevToken(config.jwt.devSigningKey!.file, {
     tenant: 'acme', roles: [role], sub: `${role}-1`, issuer: config.jwt.issuer, audience: config.jwt.audience,
   });
+  const fixtures = await Promise.all(FIXTURE_FILES.map((f) => fixture(f)));
 
-  const t0 = Date.now();
-  const phase = (name: string): void => t.diagnostic(`${name} at ${Date.now() - t0} ms`);
   running = await spawnVault(env, { timeoutMs: 90_000 });
-  const first = running;
-  phase('first start');
   const pbx = await tokenFor('pbx');
-
-  const uploads: Upload[] = [];
-  const inFlight: Array<Promise<void>> = [];
-  const release: Array<() => void> = [];
-  const reachedHold: Array<Promise<void>> = [];
-  const track = (u: Upload, answer: Promise<{ status: number; json: <T>() => T; body: Buffer }>): void => {
-    uploads.push(u);
-    inFlight.push(answer.then(
-      (res) => { u.outcome = { status: res.status, ...(res.status === 201 ? { receipt: res.json<Receipt>() } : {}) }; },
-      (err: unknown) => { u.outcome = { error: String(err) }; },
-    ));
-  };
-
-  for (let i = 0; i < SMALL; i++) {
-    const body = await fixture(FIXTURE_FILES[i % FIXTURE_FILES.length]!);
-    const callId = `small-${i}`;
-    track(
-      { callId, sizeBytes: body.length, sha256: async () => sha256(body), body: () => body, outcome: null },
-      send(first, { method: 'PUT', path: `/v1/recordings/${callId}`, token: pbx, body, headers: { 'content-type': 'audio/wav' } }),
-    );
-  }
-  for (let i = 0; i < LARGE; i++) {
-    const size = (2 + i) * MIB;
-    const callId = `large-${i}`;
-    let hold: ((produced: number) => Promise<void> | undefined) | undefined;
-    if (i < HELD) {
-      let arrived!: () => void;
-      reachedHold.push(new Promise<void>((r) => { arrived = r; }));
-      const gate = new Promise<void>((r) => release.push(r));
-      hold = (produced) => (produced >= size / 2 ? (arrived(), gate) : undefined);
-    }
-    const wav = generatedWav(size, 1000 + i, { hold });
-    track(
-      { callId, sizeBytes: size, sha256: () => generatedDigest(size, 1000 + i), body: () => generatedWav(size, 1000 + i).stream, outcome: null },
-      send(first, {
-        method: 'PUT', path: `/v1/recordings/${callId}`, token: pbx, body: wav.stream,
-        headers: { 'content-type': 'audio/wav', 'content-length': String(size) },
-      }),
-    );
-  }
-
-  // The cut: once the small uploads have their answers, the held ones sit half-way, the first free
-  // large one has its answer and, with commits held back by a lock, the next one to finish its
-  // body has its object stored and waits for its row; the others are wherever they happen to be.
-  await Promise.all(inFlight.slice(0, SMALL));
-  await Promise.all(reachedHold);
-  phase('small answered');
-  const free = inFlight.slice(SMALL + HELD);
-  await Promise.race(free);
-  phase('first large answered');
-  su = await embeddedSuperuser(dataDir);
-  const commits = await holdCommits(su);
-  let settled = 0;
-  for (const p of free) void p.then(() => { settled++; });
-  const blocked = await Promise.race([
-    commits.blockedPid().then(() => true, () => false),
-    waitFor('the free uploads to settle', async () => settled === free.length, 60_000).then(() => false, () => false),
-  ]);
-  phase(blocked ? 'a commit is blocked' : 'no free upload left to block');
-  const exited = new Promise<void>((r) => (first.child.exitCode !== null ? r() : first.child.once('exit', () => r())));
-  const killed = powerCut(first.child.pid!);
-  assert.ok(killed.length > 3, `the vault and its database processes were killed (${killed.length} processes)`);
-  await exited;
-  await waitFor('every killed process to be gone', async () => killed.every(isGone), 10_000);
-  for (const r of release) r();
-  await Promise.all(inFlight);
-  await su.end().catch(() => undefined);
-  su = undefined;
+  const traffic = startUploads(running, pbx, fixtures);
+  const { blocked, killed } = await cutAtTheWorstMoment(running, dataDir, traffic);
   running = undefined;
-
-  const ok = uploads.filter((u) => u.outcome && 'status' in u.outcome && u.outcome.status === 201);
-  const unanswered = uploads.filter((u) => !ok.includes(u));
-  for (const u of uploads) {
+  assert.ok(killed > 3, `the vault and its database processes were killed (${killed} processes)`);
+  const ok = traffic.uploads.filter((u) => u.outcome && 'status' in u.outcome && u.outcome.status === 201);
+  const cut = traffic.uploads.filter((u) => !ok.includes(u));
+  for (const u of traffic.uploads) {
     if (u.outcome && 'status' in u.outcome) assert.equal(u.outcome.status, 201, `${u.callId} was answered, and only 201 is acceptable before the cut`);
   }
   assert.ok(ok.length > SMALL, 'the small uploads and at least one large one were answered before the cut');
-  assert.ok(unanswered.length >= HELD, 'the held uploads were cut off');
-  t.diagnostic(`${ok.length} uploads answered 201, ${unanswered.length} cut off (${killed.length} processes killed)`);
+  assert.ok(cut.length >= HELD, 'the held uploads were cut off');
 
   // The next start on the same data directory, with nothing done by hand.
   running = await spawnVault(env, { timeoutMs: 90_000 });
-  const second = running;
-  await waitReady(second, 30_000);
-  phase('restarted');
-  const sup = await tokenFor('supervisor');
-
-  for (const u of ok) {
-    const receipt = (u.outcome as { receipt: Receipt }).receipt;
-    assert.equal(receipt.sha256, await u.sha256(), `${u.callId}: the receipt's digest is the body's`);
-    await assertPlays(second, sup, receipt.id, receipt);
-  }
-  const listed = await send(second, { path: '/v1/recordings?limit=500', token: sup });
-  assert.equal(listed.status, 200, listed.body.toString());
-  const items = listed.json<{ items: Receipt[] }>().items;
-  const okIds = new Set(ok.map((u) => (u.outcome as { receipt: Receipt }).receipt.id));
-  const extras = items.filter((r) => !okIds.has(r.id));
-  assert.equal(items.length - extras.length, ok.length, 'every 201 is listed');
-  for (const extra of extras) {
-    // Committed just before the cut, its 201 lost on the way: legitimate only if it is complete.
-    const upload = unanswered.find((u) => u.callId === extra.callId);
-    assert.ok(upload, `row ${extra.callId} belongs to no upload in flight at the cut`);
-    assert.equal(extra.sizeBytes, upload.sizeBytes, `${extra.callId} is complete`);
-    assert.equal(extra.sha256, await upload.sha256(), `${extra.callId} holds the upload's bytes`);
-    await assertPlays(second, sup, extra.id, extra);
-    const retried = await send(second, {
-      method: 'PUT', path: `/v1/recordings/${extra.callId}`, token: pbx, body: upload.body(),
-      headers: { 'content-type': 'audio/wav', 'content-length': String(upload.sizeBytes) },
-    });
-    assert.equal(retried.status, 200, 'the PBX\'s retry of an upload whose answer was lost gets the same receipt');
-    assert.equal(retried.json<Receipt>().id, extra.id);
-  }
-  t.diagnostic(`${extras.length} upload(s) committed with their answer lost in the cut`);
-  assert.equal(await second.stop('SIGTERM'), 0, 'a clean stop after the restart');
+  await waitReady(running, 30_000);
+  const listed = await checkRecordings(running, pbx, await tokenFor('supervisor'), ok, cut);
+  t.diagnostic(`${ok.length} answered 201, ${cut.length} cut off, ${listed.extras} committed with the answer lost; ${killed} processes killed`);
+  assert.equal(await running.stop('SIGTERM'), 0, 'a clean stop after the restart');
   running = undefined;
 
-  // The database, store and audit chain as they stand, and the orphan sweep with no grace period.
-  phase('checked and stopped');
   deps = await createDeps(loadConfig(env), createLogger('silent'));
-  const rows = await deps.db('recordings').select<Array<{ id: string; status: string; object_key: string }>>('id', 'status', 'object_key');
-  assert.deepEqual(rows.map((r) => r.id).sort(), items.map((r) => r.id).sort(), 'no other row exists, in any state');
-  assert.ok(rows.every((r) => r.status === 'active'));
-  const tmp = path.join(dataDir, 'objects', '.tmp');
-  const partial = await readdir(tmp).catch(() => []);
-  assert.ok(partial.length >= HELD, `the uploads cut off left partial files (${partial.length})`);
-  const before = await objectKeys(deps.store);
-  const referenced = rows.map((r) => r.object_key).sort();
-  const orphans = before.filter((k) => !referenced.includes(k));
-  if (blocked) assert.ok(orphans.length >= 1, 'the upload cut between its object and its row left an object without a row');
-  const swept = await runOrphanSweep(deps, new Date(Date.now() + 1_000), { graceMs: 0 });
-  assert.deepEqual([...swept.keys].sort(), orphans);
-  assert.deepEqual(await objectKeys(deps.store), referenced, 'every object left belongs to a row');
-  assert.deepEqual(await readdir(tmp).catch(() => []), [], 'no partial upload is left on disk');
-  const chain = await verifyTable(deps.db, undefined);
-  assert.ok(chain.ok, chain.reason);
+  await checkStore(deps, dataDir, listed.ids, blocked);
 });

@@ -122,6 +122,12 @@ describe('tenant KMS key rotation (BYOK)', () => {
     ];
     const globex = (await upload(vault, 'kms-3', { tenant: 'globex' })).id;
     const newKey = vault.kms.createKey();
+    const disabled = vault.kms.createKey();
+    vault.kms.disableKey(disabled);
+    const refused = await runCli(vault, ['keys', 'rotate', '--tenant', 'acme', '--kms-key-id', disabled]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /cannot generate data keys with this KMS key/);
+    assert.equal((await vault.deps.tenants.get('acme')).kmsKeyId, null, 'an unusable key is not recorded');
 
     const rotated = await runCli(vault, ['keys', 'rotate', '--tenant', 'acme', '--kms-key-id', newKey]);
     assert.equal(rotated.code, 0, rotated.stderr);

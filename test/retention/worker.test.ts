@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { startWorkers } from '../../src/cli/workers.js';
 import { DependencyError } from '../../src/errors.js';
+import { retentionWorkers } from '../../src/retention/schedule.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import type { ObjectStore } from '../../src/storage/types.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
@@ -78,8 +80,6 @@ describe('the retention loop inside serve', () => {
   after(async () => { await vault.close(); });
 
   test('runs every RETENTION_INTERVAL and stops with the server; off starts nothing', async () => {
-    const { startWorkers } = await import('../../src/cli/workers.js');
-    const { retentionWorkers } = await import('../../src/retention/schedule.js');
     assert.deepEqual(retentionWorkers({ ...vault.deps, config: { ...vault.config, retention: { ...vault.config.retention, interval: 'off' } } }), []);
     const r = await upload(vault, 'loop-1', { query: { policy: 'short' } });
     const workers = startWorkers(vault.deps);
