@@ -97,17 +97,30 @@ function* slices(buf: Buffer): Generator<Buffer> {
   for (let off = 0; off < buf.length; off += CHUNK_BYTES) yield buf.subarray(off, Math.min(buf.length, off + CHUNK_BYTES));
 }
 
-async function timed(source: Iterable<Buffer>, transform: Duplex, sink: Sink, bytes: number): Promise<number> {
+interface Speed { readonly cpu: number; readonly wall: number }
+
+/**
+ * MB/s two ways: per CPU-second of this process (user + system) and per wall-clock second. On a
+ * shared machine the process is often descheduled mid-run; CPU time does not count that, so the
+ * CPU figure is the one compared, and the best wall-clock figure is kept in the notes.
+ */
+async function timed(source: Iterable<Buffer>, transform: Duplex, sink: Sink, bytes: number): Promise<Speed> {
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await pipeline(Readable.from(source, { objectMode: false }), transform, sink);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return bytes / 1e6 / seconds;
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { cpu: bytes / 1e6 / ((used.user + used.system) / 1e6), wall: bytes / 1e6 / wall };
+}
+
+function best(a: Speed | undefined, b: Speed): Speed {
+  return a ? { cpu: Math.max(a.cpu, b.cpu), wall: Math.max(a.wall, b.wall) } : b;
 }
 
 export async function runCrypto(opts: CryptoOptions): Promise<Entry[]> {
   const vs = variants(opts.bytes);
-  const enc = new Map<string, number>();
-  const dec = new Map<string, number>();
+  const enc = new Map<string, Speed>();
+  const dec = new Map<string, Speed>();
   const ciphertexts = new Map<string, Buffer>();
   // Warm-up: JIT, OpenSSL contexts and the SDK's lazy imports, off the clock.
   for (const v of variants(4 * MiB)) {
@@ -117,34 +130,38 @@ export async function runCrypto(opts: CryptoOptions): Promise<Entry[]> {
   }
   for (let rep = 0; rep < opts.repetitions; rep++) {
     for (const v of vs) {
-      const mbps = await timed(poolChunks(opts.bytes), v.encrypt(), new Sink(false), opts.bytes);
-      enc.set(v.name, Math.max(enc.get(v.name) ?? 0, mbps));
+      const speed = await timed(poolChunks(opts.bytes), v.encrypt(), new Sink(false), opts.bytes);
+      enc.set(v.name, best(enc.get(v.name), speed));
       if (!ciphertexts.has(v.name)) ciphertexts.set(v.name, await ciphertextOf(v, opts.bytes));
-      opts.log(`  encrypt ${v.name}: ${mbps.toFixed(1)} MB/s`);
+      opts.log(`  encrypt ${v.name}: ${speed.cpu.toFixed(0)} MB/s per CPU-second, ${speed.wall.toFixed(0)} MB/s wall`);
     }
     for (const v of vs) {
       const ct = ciphertexts.get(v.name) ?? Buffer.alloc(0);
       const sink = new Sink(false);
-      const mbps = await timed(slices(ct), v.decrypt(ct), sink, opts.bytes);
+      const speed = await timed(slices(ct), v.decrypt(ct), sink, opts.bytes);
       if (sink.bytes !== opts.bytes) throw new Error(`${v.name} decrypted ${sink.bytes} bytes, expected ${opts.bytes}`);
-      dec.set(v.name, Math.max(dec.get(v.name) ?? 0, mbps));
-      opts.log(`  decrypt ${v.name}: ${mbps.toFixed(1)} MB/s`);
+      dec.set(v.name, best(dec.get(v.name), speed));
+      opts.log(`  decrypt ${v.name}: ${speed.cpu.toFixed(0)} MB/s per CPU-second, ${speed.wall.toFixed(0)} MB/s wall`);
     }
   }
   return [...compare('encrypt', enc, opts), ...compare('decrypt', dec, opts)];
 }
 
-function compare(op: 'encrypt' | 'decrypt', figures: Map<string, number>, opts: CryptoOptions): Entry[] {
-  const ours = figures.get('callvault format') ?? 0;
+function compare(op: 'encrypt' | 'decrypt', figures: Map<string, Speed>, opts: CryptoOptions): Entry[] {
+  const ours = figures.get('callvault format') ?? { cpu: 0, wall: 0 };
   const size = `${Math.round(opts.bytes / MiB)} MiB`;
   const targets: Array<[string, string, number]> = [
     ['node AES-256-GCM', 'node AES-256-GCM (ceiling)', 0.5],
     ['AWS SDK default (4 KiB frames, signed)', 'AWS Encryption SDK default', 5],
     ['AWS SDK fastest (unsigned, 1 MiB frames)', 'AWS Encryption SDK fastest', 1.5],
   ];
-  return targets.map(([key, label, min]) => entry({
-    name: `${op} vs ${label}`, unit: 'MB/s', value: ours, baseline: figures.get(key) ?? 0, baselineName: key,
-    target: { kind: 'ratio-min', value: min },
-    notes: `${size} streamed in 64 KiB chunks, best of ${opts.repetitions}; callvault format with ${DEFAULT_SEGMENT_SIZE / 1024} KiB segments`,
-  }));
+  return targets.map(([key, label, min]) => {
+    const base = figures.get(key) ?? { cpu: 0, wall: 0 };
+    return entry({
+      name: `${op} vs ${label}`, unit: 'MB/s', value: ours.cpu, baseline: base.cpu, baselineName: key,
+      target: { kind: 'ratio-min', value: min },
+      notes: `${size} streamed in 64 KiB chunks, best of ${opts.repetitions}, MB per CPU-second of the process; `
+        + `wall clock ${ours.wall.toFixed(0)} vs ${base.wall.toFixed(0)} MB/s; callvault format with ${DEFAULT_SEGMENT_SIZE / 1024} KiB segments`,
+    });
+  });
 }

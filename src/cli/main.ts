@@ -16,11 +16,14 @@ const USAGE = `Usage: callvault <command>
   token --tenant T --role R --sub S [--ttl SECONDS]
                                           print a token from the development issuer
   retention run --once [--dry-run]        delete recordings whose retention has run out
+                                          (without --once: keep running, see docs/retention.md)
   audit verify [FILE] [--public-key PEM]  verify an export file, or the whole audit table
   audit anchor                            sign the audit chain head now
   keys rotate [--tenant T --kms-key-id ID]
                                           add a master key version, or record a tenant's KMS key
   keys rewrap [--tenant T]                re-wrap data keys under the current master key
+  keys retire --version N                 delete local master key vN once no data key uses it
+  keys status                             data keys per master key
 `;
 
 export type Command = (args: string[]) => Promise<number>;

@@ -56,6 +56,8 @@ export async function listen(app: Express, config: Config, tls: TlsMaterial, log
   server.on('tlsClientError', () => undefined);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, inflight.get(socket), logger));
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res));
+  // Without a listener node would drop a CONNECT silently; the vault is no proxy.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuse(socket, 405, 'method_not_allowed', 'CONNECT is not supported'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, config.http.host, () => { server.off('error', reject); resolve(); });
@@ -119,7 +121,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, exchange: Exc
 }
 
 const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large',
+  400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Content Too Large', 417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
 };
 
 function problemBody(status: number, code: string, detail: string): string {

@@ -44,7 +44,9 @@ export function parseMultipartUpload<T>(
       fields[name] = value;
     });
     parser.on('file', (_name, stream) => {
-      if (fileResult) {
+      // After a failure the parser still emits the parts of the chunk in hand, but the body is
+      // unpiped: a part staged now would wait forever for its end.
+      if (failed || fileResult) {
         stream.resume();
         return fail(new BadRequestError('Exactly one file part is allowed; this request has more', 'multiple_files'));
       }

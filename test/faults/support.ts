@@ -21,6 +21,8 @@ export interface Sent {
   readonly token?: string;
   readonly headers?: Record<string, string>;
   readonly body?: Buffer | Readable;
+  /** No answer within this time fails the request (and so the test) instead of hanging it. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export function send(target: Target, req: Sent): Promise<HttpResponse> {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body.toString('utf8')) as T });
       });
     });
+    r.setTimeout(req.timeoutMs ?? 60_000, () => r.destroy(new Error(`no answer to ${req.method ?? 'GET'} ${req.path} in time`)));
     r.on('error', (err) => {
       if (req.body instanceof Readable) req.body.destroy();
       if (!answered) reject(err);
@@ -220,7 +223,7 @@ export async function superuser(url: string): Promise<pg.Client> {
 }
 
 /** Ends every session of the vault's database but the caller's, as a crashing backend or failover would. */
-export async function terminateSessions(su: pg.Client, where = "true"): Promise<number> {
+export async function terminateSessions(su: pg.Client, where = 'true'): Promise<number> {
   const r = await su.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${where}`);
   return r.rowCount ?? 0;
 }
