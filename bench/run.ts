@@ -15,7 +15,7 @@ import { runRetention } from './figures/retention.js';
 import { runRss } from './figures/rss.js';
 import { runSeek } from './figures/seek.js';
 import { runUpload } from './figures/upload.js';
-import { buildVault } from './lib/build.js';
+import { buildVault, deploymentNodeOptions } from './lib/build.js';
 import { ROOT } from './lib/children.js';
 import { startCluster, type BenchCluster } from './lib/cluster.js';
 import { machine } from './lib/machine.js';
@@ -42,14 +42,14 @@ export interface Settings {
 }
 
 const FULL: Settings = {
-  cryptoBytes: 256 * MiB, cryptoRepetitions: 3, uploadBytes: 256 * MiB, uploadRepetitions: 3, rssBytes: GiB,
-  seekSeconds: 3600, seekRepetitions: 20, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
+  cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 3, rssBytes: GiB,
+  seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000,
 };
 
 const QUICK: Settings = {
-  cryptoBytes: 64 * MiB, cryptoRepetitions: 3, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
-  seekSeconds: 600, seekRepetitions: 10, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
+  cryptoBytes: 64 * MiB, cryptoRepetitions: 5, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
+  seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300,
 };
 
@@ -63,7 +63,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'from-source': { type: 'boolean', default: false },
-    'vault-node-options': { type: 'string', default: '' },
+    'vault-node-options': { type: 'string' },
   },
   strict: true,
 });
@@ -73,8 +73,10 @@ const only = new Set((flags.only ?? FIGURES.join(',')).split(',').map((s) => s.t
 for (const name of only) if (!(FIGURES as readonly string[]).includes(name)) throw new Error(`unknown figure "${name}"; choose from ${FIGURES.join(', ')}`);
 const selected = (f: Figure): boolean => only.has(f);
 const profileFlags = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles')}`] : [];
-/** Node flags for the vault process only (e.g. V8 heap settings a deployment would set). */
-const vaultFlags = [...profileFlags, ...(flags['vault-node-options'] ?? '').split(' ').filter(Boolean)];
+/** Node flags for the vault process: the container's NODE_OPTIONS unless given on the command line. */
+const vaultOptions = flags['vault-node-options'] !== undefined
+  ? flags['vault-node-options'].split(' ').filter(Boolean) : await deploymentNodeOptions();
+const vaultFlags = [...profileFlags, ...vaultOptions];
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 
 const entries: Entry[] = [];
@@ -165,14 +167,15 @@ async function report(elapsedMs: number): Promise<void> {
   const args = process.argv.slice(2);
   const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
   const host = machine();
-  process.stdout.write(`\n${formatTable(entries)}\n\n${command} on ${host}, ${(elapsedMs / 1000).toFixed(0)} s\n`);
+  const vaultNote = `${flags['from-source'] ? 'sources via tsx' : 'compiled build, as in the container'}, node flags: ${vaultOptions.join(' ') || 'none'}`;
+  process.stdout.write(`\n${formatTable(entries)}\n\n${command} on ${host}, ${(elapsedMs / 1000).toFixed(0)} s; ${vaultNote}\n`);
   if (flags.only) return; // a partial run must not overwrite the full results
   const json = path.join(ROOT, 'bench', 'results.json');
   await writeFile(`${json}.tmp`, `${JSON.stringify(entries, null, 2)}\n`);
   await rename(`${json}.tmp`, json);
   const md = [
     `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${(elapsedMs / 1000).toFixed(0)} s)`, '',
-    `Machine: ${host}`, '', formatMarkdown(entries), '',
+    `Machine: ${host}`, '', `Vault: ${vaultNote}`, '', formatMarkdown(entries), '',
   ].join('\n');
   await writeFile(path.join(ROOT, 'bench', 'results.md'), md);
 }

@@ -2,7 +2,7 @@
  * Figure 4 and the playback half of figure 6. A supervisor seeking to the last minute of a long
  * G.711 call should wait no longer than for the first minute: the vault fetches and decrypts only
  * the segments the Range touches. Both requests ask for one minute (480,000 bytes) through the
- * same link; repetitions alternate start and end; medians count. TTFB is to the first audio byte,
+ * same link; repetitions alternate which goes first; medians count. TTFB is to the first audio byte,
  * so it includes the link check, the durable media.read audit event and the first segment.
  */
 import { randomInt } from 'node:crypto';
@@ -51,9 +51,15 @@ export async function runSeek(opts: SeekOptions): Promise<Entry[]> {
     await atEnd();
     const starts: number[] = [];
     const ends: number[] = [];
+    // Alternating which goes first keeps any effect of order (caches, a request just served) off one side.
     for (let i = 0; i < opts.repetitions; i++) {
-      starts.push(await atStart());
-      ends.push(await atEnd());
+      if (i % 2 === 0) {
+        starts.push(await atStart());
+        ends.push(await atEnd());
+      } else {
+        ends.push(await atEnd());
+        starts.push(await atStart());
+      }
     }
     const seek = median(ends);
     const first = median(starts);
@@ -64,7 +70,8 @@ export async function runSeek(opts: SeekOptions): Promise<Entry[]> {
       entry({
         name: 'seek TTFB (last minute)', unit: 'ms', value: seek, baseline: first, baselineName: 'TTFB of the first minute',
         target: { kind: 'ratio-max', value: 1.5 },
-        notes: `${minutes}-minute G.711 WAV (${size} bytes), Range of 480,000 bytes through one link, median of ${opts.repetitions}`,
+        notes: `${minutes}-minute G.711 WAV (${size} bytes), Range of 480,000 bytes through one link, median of ${opts.repetitions}; `
+          + `fastest ${Math.min(...ends).toFixed(1)} vs ${Math.min(...starts).toFixed(1)} ms`,
       }),
       playback,
     ];

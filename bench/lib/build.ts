@@ -57,3 +57,13 @@ export async function buildVault(): Promise<string> {
   await writeFile(path.join(OUT, '.source-hash'), digest);
   return bin;
 }
+
+/**
+ * Node flags the container gives the vault (NODE_OPTIONS in docker/Dockerfile's ENV), so that
+ * the bench runs the vault with the same heap settings as a deployment; none when unset.
+ */
+export async function deploymentNodeOptions(): Promise<string[]> {
+  const dockerfile = await readFile(path.join(ROOT, 'docker', 'Dockerfile'), 'utf8').catch(() => '');
+  const m = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(dockerfile);
+  return (m?.[1] ?? m?.[2] ?? '').split(/\s+/).filter(Boolean);
+}

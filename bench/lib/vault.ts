@@ -48,7 +48,7 @@ const BENCH_LIMITS: Record<string, string> = {
 
 export function vaultEnv(opts: VaultOptions, port: number): Record<string, string> {
   const env: Record<string, string> = {
-    ...baseEnv(), ...BENCH_LIMITS,
+    ...baseEnv(), ...BENCH_LIMITS, NODE_ENV: 'production',
     CALLVAULT_DATA_DIR: opts.dataDir, DATABASE_URL: opts.database.url, DATABASE_ADMIN_URL: opts.database.adminUrl,
     PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
   };

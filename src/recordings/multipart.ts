@@ -38,7 +38,9 @@ export function parseMultipartUpload<T>(
       if (fileResult) fileResult.then((file) => discard(file).finally(() => reject(err)), () => reject(err));
       else reject(err);
     };
-    parser.on('field', (name, value, info) => {
+    parser.on('field', (name: string | undefined, value, info) => {
+      // RFC 7578 requires a name; busboy passes a nameless part on as undefined.
+      if (name === undefined) return fail(new BadRequestError('Every form field needs a name', 'invalid_multipart'));
       if (info.valueTruncated || info.nameTruncated) return fail(new PayloadTooLargeError(`Form field ${name.slice(0, 64)} is too large`, 'field_too_large'));
       if (name in fields) return fail(new BadRequestError(`Form field ${name.slice(0, 64)} was sent twice`, 'duplicate_field'));
       fields[name] = value;

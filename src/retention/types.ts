@@ -13,13 +13,12 @@ export interface DeletionDeps {
   readonly audit: Pick<AuditLog, 'record'>;
   readonly keyCache?: Pick<DataKeyCache, 'delete'>;
   readonly logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
-  readonly config: { readonly storage: Config['storage'] };
 }
 
 export interface RetentionDeps extends DeletionDeps {
   readonly store: Pick<ObjectStore, 'delete' | 'list' | 'sweepTempFiles'>;
   readonly metrics?: Pick<Metrics, 'retentionDeleted' | 'retentionSkippedHold' | 'retentionFailed' | 'retentionLag'>;
-  readonly config: { readonly storage: Config['storage']; readonly retention: Config['retention'] };
+  readonly config: { readonly retention: Config['retention'] };
 }
 
 export type DeletionKind = 'retention' | 'erasure';
