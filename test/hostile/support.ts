@@ -59,7 +59,7 @@ export async function leftoverTempFiles(h: HostileVault, waitMs = 5_000): Promis
 export function errorLogLines(lines: readonly string[]): string[] {
   return lines.filter((line) => {
     try {
-      return (JSON.parse(line) as { level?: number }).level !== undefined && (JSON.parse(line) as { level: number }).level >= 50;
+      return ((JSON.parse(line) as { level?: number }).level ?? 0) >= 50;
     } catch {
       return false;
     }

@@ -43,9 +43,3 @@ export function multipartRequest(token: string, body: Buffer, boundary = 'hostil
 
 export const file = (data: Buffer = OPUS, name = 'file'): Part => ({ name, filename: 'call.opus', type: 'audio/ogg', data });
 export const field = (name: string, data: string): Part => ({ name, data });
-
-/** A query string from pairs, each side percent-encoded unless `raw` is set. */
-export function query(pairs: ReadonlyArray<readonly [string, string]>, raw = false): string {
-  const enc = raw ? (s: string): string => s : encodeURIComponent;
-  return pairs.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
-}
