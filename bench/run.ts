@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- --quick] [--only=a,b] [--profile] [--from-source] [--vault-node-options=…] [--keep]`: measures every figure of the
- * performance issue against a baseline taken in the same run on the same bytes, prints a table
- * and writes bench/results.json (and bench/results.md, the same table for the README).
- * Never part of `npm test`. See bench/NOTES.md for what each figure means and how it was tuned.
+ * `npm run bench [-- --quick] [--only=a,b] [--profile] [--from-source] [--vault-node-options=…]`
+ * measures every figure of the performance issue against a baseline taken in the same run on the
+ * same bytes, prints a table and writes bench/results.json (and bench/results.md, the same table
+ * for the README). Never part of `npm test`. bench/NOTES.md explains each figure and its method.
  */
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { runRss } from './figures/rss.js';
 import { runSeek } from './figures/seek.js';
 import { runUpload } from './figures/upload.js';
 import { buildVault, deploymentNodeOptions } from './lib/build.js';
-import { ROOT } from './lib/children.js';
+import { killChildren, ROOT } from './lib/children.js';
 import { startCluster, type BenchCluster } from './lib/cluster.js';
 import { machine } from './lib/machine.js';
 import { GiB, MiB } from './lib/payload.js';
@@ -148,6 +148,16 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'callvault-bench-'));
   const started = performance.now();
   let cluster: BenchCluster | undefined;
+  // The embedded PostgreSQL runs in its own process group: an interrupted run must stop it itself.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping`);
+    killChildren();
+    void (cluster?.stop() ?? Promise.resolve())
+      .then(() => rm(scratch, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     await figure('crypto', () => runCrypto({ bytes: settings.cryptoBytes, repetitions: settings.cryptoRepetitions, log }));
     if (FIGURES.some((f) => f !== 'crypto' && selected(f))) {

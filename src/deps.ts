@@ -98,7 +98,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const rawKeys = await createKeyProvider(config.keys);
     closers.push(async () => { await rawKeys.close?.(); });
     const keys = new InstrumentedKeyProvider(rawKeys, (operation, outcome) => metrics.keyServiceCalls.inc({ operation, outcome }));
-    const keyCache = new DataKeyCache({ ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries });
+    const keyCache = new DataKeyCache({
+      ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
+    });
     closers.push(async () => keyCache.clear());
     const audit = new ChainedAuditLog(db, {
       metrics: {

@@ -36,11 +36,20 @@ export interface SpawnOptions {
   readonly onLine?: (line: string) => void;
 }
 
+const running = new Set<ChildProcess>();
+
+/** For an interrupted bench: SIGKILL every child still running (they are all scratch processes). */
+export function killChildren(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 export function spawnNode(opts: SpawnOptions): Child {
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...opts.args], {
     cwd: ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${opts.args.join(' ')}`);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let tail: string[] = [];
   let partial = '';
   const onData = (chunk: Buffer): void => {

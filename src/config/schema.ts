@@ -19,6 +19,8 @@ const isoDuration = z.string().transform((v, ctx): IsoDuration => {
 });
 const optionalText = z.string().trim().min(1).optional();
 const url = z.string().url();
+// node-postgres reads any scheme; only these two mean PostgreSQL, so "db:5432" is caught here, not at the first query.
+const postgresUrl = url.refine((v) => /^postgres(ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
 
 const envSchema = z.object({
   CALLVAULT_MODE: z.enum(['embedded', 'production']).default('embedded'),
@@ -40,8 +42,8 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
 
-  DATABASE_URL: url.optional(),
-  DATABASE_ADMIN_URL: url.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_ADMIN_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: int(1, 500).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),

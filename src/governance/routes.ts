@@ -87,7 +87,7 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
     method: 'post', path: '/v1/keys/rotate', permission: 'keys:manage',
     handler: async (req, res, ctx) => {
       const body = parseBody(rotateBody, req.body);
-      const actor = { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? null, ip: ctx.ip, requestId: ctx.requestId };
+      const actor = { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
       if (body.kmsKeyId) {
         const r = await setTenantKmsKey(deps, ctx.principal.tenant, body.kmsKeyId, actor);
         res.json({ tenant: ctx.principal.tenant, kmsKeyId: r.kmsKeyId, previous: r.previous, rewrapNeeded: true });

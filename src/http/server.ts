@@ -116,7 +116,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, exchange: Exc
     return;
   }
   const [status, code, detail] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'malformed_request', 'The request could not be parsed as HTTP/1.1'];
-  logger.debug({ code: err.code }, 'client error');
+  // A listener of the request stream threw inside the parser: the vault's bug, not the client's fault.
+  if (err.code === 'HPE_JS_EXCEPTION') logger.error({ err }, 'exception in a request stream listener');
+  else logger.debug({ code: err.code }, 'client error');
   refuse(socket, status, code, detail);
 }
 

@@ -7,6 +7,11 @@ export interface DataKeyCacheOptions {
   maxEntries?: number;
   /** Lifetime from load, not sliding, so a hot key still leaves memory. Default 60 000 ms. */
   ttlMs?: number;
+  /**
+   * Told of every lookup: 'miss' when it calls the loader (the key service), 'hit' when it does
+   * not (a cached key, or a load already in flight for the same key).
+   */
+  onLookup?: (result: 'hit' | 'miss') => void;
 }
 
 interface Entry { key: Buffer; timer: NodeJS.Timeout }
@@ -26,10 +31,12 @@ export class DataKeyCache {
   private readonly loading = new Map<string, Flight>();
   private readonly maxEntries: number;
   private readonly ttlMs: number;
+  private readonly onLookup: (result: 'hit' | 'miss') => void;
 
   constructor(opts: DataKeyCacheOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 256;
     this.ttlMs = opts.ttlMs ?? 60_000;
+    this.onLookup = opts.onLookup ?? (() => undefined);
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
     if (!Number.isFinite(this.ttlMs) || this.ttlMs <= 0) throw new RangeError('ttlMs must be a positive number');
   }
@@ -47,10 +54,15 @@ export class DataKeyCache {
     if (hit !== undefined) {
       this.entries.delete(cacheKey);
       this.entries.set(cacheKey, hit);
+      this.onLookup('hit');
       return Promise.resolve(hit.key);
     }
     const inFlight = this.loading.get(cacheKey);
-    if (inFlight !== undefined) return inFlight.promise;
+    if (inFlight !== undefined) {
+      this.onLookup('hit');
+      return inFlight.promise;
+    }
+    this.onLookup('miss');
     // Registered before the loader runs, so even a loader that throws synchronously is cleaned up.
     const flight = { discarded: false } as Flight;
     this.loading.set(cacheKey, flight);

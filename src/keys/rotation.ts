@@ -26,12 +26,14 @@ export interface RotationDeps {
   readonly logger?: { warn(obj: object, msg: string): void };
 }
 
-export interface RotationActor { readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly requestId?: string | null }
+export interface RotationActor {
+  readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly userAgent?: string | null; readonly requestId?: string | null;
+}
 
 function event(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
   return {
     tenant, actorSub: actor.sub, actorRole: actor.role, action: 'keys.rotated', outcome: 'allowed',
-    ip: actor.ip ?? null, requestId: actor.requestId ?? null, details,
+    ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, requestId: actor.requestId ?? null, details,
   };
 }
 

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import type { RequestContext, SecureRouter, SecuredRoute } from '../http/secure-router.js';
 import { expectedSha256 } from './body.js';
-import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
+import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, uploadEvent, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
 import { parseCallId, parseMetadata } from './metadata.js';
 import type { RecordingStore } from './store.js';
@@ -12,6 +12,22 @@ export interface IngestRouteDeps extends IngestDeps {
   readonly recordings: Pick<RecordingStore, 'insert' | 'findByCallId'>;
   /** Mutual-TLS and IP-allowlist checks for the pbx role. */
   readonly pbxGate?: SecuredRoute['gate'];
+  /** Told how each authorised upload ended (the uploads metric). */
+  readonly onUpload?: (outcome: UploadOutcome) => void;
+}
+
+/** created 201, duplicate 200 (a retry), rejected 4xx (the client's fault), failed 5xx. */
+export type UploadOutcome = 'created' | 'duplicate' | 'rejected' | 'failed';
+
+function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): SecuredRoute['handler'] {
+  return async (req, res, ctx) => {
+    try {
+      await handler(req, res, ctx);
+    } catch (err) {
+      deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');
+      throw err;
+    }
+  };
 }
 
 function actorOf(ctx: RequestContext): Actor {
@@ -29,7 +45,13 @@ function checkDeclaredLength(req: Request, maxBytes: number): void {
   }
 }
 
-function sendReceipt(res: Response, created: boolean, recording: Recording): void {
+/**
+ * A new recording's event was committed with its row; a retried upload that only gets the
+ * existing receipt back is an access too, audited (durably) before the receipt leaves.
+ */
+async function sendReceipt(deps: IngestRouteDeps, res: Response, ctx: RequestContext, created: boolean, recording: Recording): Promise<void> {
+  if (!created) await deps.audit.record(uploadEvent(recording, actorOf(ctx), { created: false }));
+  deps.onUpload?.(created ? 'created' : 'duplicate');
   res.status(created ? 201 : 200).location(`/v1/recordings/${recording.id}`).json(toReceipt(recording));
 }
 
@@ -55,7 +77,7 @@ async function earlyRetention(deps: IngestDeps, tenant: string, fields: Readonly
 export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps): void {
   router.route({
     method: 'put', path: '/v1/recordings/:callId', permission: 'recording:upload', gate: deps.pbxGate,
-    handler: async (req, res, ctx) => {
+    handler: counted(deps, async (req, res, ctx) => {
       closeAfterError(req, res);
       const { callId } = parseCallId(String(req.params.callId));
       const meta = parseMetadata(req.query as Record<string, unknown>);
@@ -66,17 +88,17 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       checkDeclaredLength(req, deps.maxBytes);
       const expected = expectedSha256(req.get('content-digest'), req.get('x-checksum-sha256'));
       const existing = await deps.recordings.findByCallId(ctx.principal.tenant, callId);
-      if (existing) return sendReceipt(res, false, await replayUpload(deps, existing, req, expected));
+      if (existing) return sendReceipt(deps, res, ctx, false, await replayUpload(deps, existing, req, expected));
       const retention = await resolveRetention(deps, ctx.principal.tenant, meta);
       const staged = await stageRecording(deps, ctx.principal.tenant, req, expected, retention);
       const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
-      sendReceipt(res, created, recording);
-    },
+      await sendReceipt(deps, res, ctx, created, recording);
+    }),
   });
 
   router.route({
     method: 'post', path: '/v1/recordings', permission: 'recording:upload', gate: deps.pbxGate,
-    handler: async (req, res, ctx) => {
+    handler: counted(deps, async (req, res, ctx) => {
       closeAfterError(req, res);
       if (!/^multipart\/form-data\s*;/i.test(req.get('content-type') ?? '')) {
         throw new UnsupportedMediaTypeError('POST /v1/recordings takes multipart/form-data with one file part; use PUT for a raw body');
@@ -93,11 +115,11 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
         const { callId } = parseCallId(fields.callId);
         const meta = parseMetadata(fields);
         const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
-        sendReceipt(res, created, recording);
+        await sendReceipt(deps, res, ctx, created, recording);
       } catch (err) {
         await discardStaged(deps, staged);
         throw err;
       }
-    },
+    }),
   });
 }

@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Role } from '../../src/auth/permissions.js';
+import type { Permission, Role } from '../../src/auth/permissions.js';
+import { SecureRouter, type SecuredRoute } from '../../src/http/secure-router.js';
+import { registeredRoutes } from '../helpers/routes.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditRows, call, issueLink, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
 
@@ -72,7 +74,80 @@ describe('role matrix over every route', () => {
       name: 'DELETE /v1/links/{linkId}', allowed: ['supervisor'], success: 204,
       send: (token) => call(vault, { method: 'DELETE', path: `/v1/links/${link.linkId}`, token }),
     },
+    {
+      name: 'PUT /v1/recordings/{id}/legal-hold', allowed: ['compliance'], success: 200,
+      send: async (token) => sendJson('PUT', `/v1/recordings/${(await fresh()).id}/legal-hold`, token, { reason: 'matrix hold', caseId: 'CASE-M' }),
+    },
+    {
+      name: 'DELETE /v1/recordings/{id}/legal-hold', allowed: ['compliance'], success: 204,
+      send: async (token) => {
+        const held = await fresh();
+        await sendJson('PUT', `/v1/recordings/${held.id}/legal-hold`, tokens.get('compliance'), { reason: 'to be released' });
+        return sendJson('DELETE', `/v1/recordings/${held.id}/legal-hold`, token, { reason: 'matrix release' });
+      },
+    },
+    {
+      name: 'POST /v1/legal-holds', allowed: ['compliance'], success: 200,
+      send: async (token) => sendJson('POST', '/v1/legal-holds', token, { reason: 'matrix bulk hold', caseId: `CASE-${seed}`, filter: { callId: (await fresh()).callId } }),
+    },
+    {
+      name: 'POST /v1/legal-holds/release', allowed: ['compliance'], success: 200,
+      send: (token) => sendJson('POST', '/v1/legal-holds/release', token, { caseId: 'CASE-M', reason: 'matrix case closed' }),
+    },
+    {
+      name: 'DELETE /v1/recordings/{id}', allowed: ['compliance'], success: 204,
+      send: async (token) => call(vault, { method: 'DELETE', path: `/v1/recordings/${(await fresh()).id}?reason=matrix`, token }),
+    },
+    {
+      name: 'POST /v1/erasures', allowed: ['compliance'], success: 200,
+      send: async (token) => {
+        const subject = `+1415555${String(seed++).padStart(4, '0')}`;
+        await fresh({ from: subject });
+        return sendJson('POST', '/v1/erasures', token, { phone: subject, reason: 'data subject request' });
+      },
+    },
+    {
+      name: 'GET /v1/retention-policies', allowed: ['admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/retention-policies', token }),
+    },
+    {
+      name: 'PUT /v1/retention-policies/{name}', allowed: ['admin'], success: 201,
+      send: (token) => sendJson('PUT', `/v1/retention-policies/matrix-${seed++}`, token, { retain: 'P90D' }),
+    },
+    {
+      name: 'GET /v1/tenant-settings', allowed: ['admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/tenant-settings', token }),
+    },
+    {
+      name: 'PUT /v1/tenant-settings', allowed: ['admin'], success: 200,
+      send: (token) => sendJson('PUT', '/v1/tenant-settings', token, { defaultPolicy: null }),
+    },
+    {
+      name: 'POST /v1/keys/rotate', allowed: ['admin'], success: 200,
+      send: (token) => sendJson('POST', '/v1/keys/rotate', token, {}),
+    },
+    {
+      name: 'GET /v1/audit-events', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-events?action=recording.uploaded', token }),
+    },
   ];
+
+  /** A new recording of this tenant, for routes that change or erase the one they are given. */
+  async function fresh(meta: Record<string, string> = {}): Promise<Receipt> {
+    seed += 1;
+    return upload(vault, tokens.get('pbx') ?? '', `matrix-${seed}`, tinyWav(seed), meta);
+  }
+
+  function sendJson(method: string, path: string, token: string | undefined, body: unknown) {
+    return call(vault, { method, path, token, headers: json, body: JSON.stringify(body) });
+  }
+
+  test('the matrix names every route the application registers, and only those', () => {
+    const { secured, open } = registeredRoutes(vault.app);
+    assert.deepEqual(secured, routes.map((r) => r.name).sort());
+    // Routes outside the SecureRouter take no bearer token: a new one must be added here on purpose.
+    assert.deepEqual(open, ['GET /healthz', 'GET /media/{token}', 'GET /metrics', 'GET /openapi.yaml', 'GET /readyz']);
+  });
 
   for (const route of routes) {
     for (const role of ROLES) {
@@ -84,6 +159,7 @@ describe('role matrix over every route', () => {
           return;
         }
         assert.equal(res.status, 403, res.body.toString());
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
         const problem = JSON.parse(res.body.toString()) as { code: string; requestId: string };
         assert.equal(problem.code, 'forbidden');
         const [denied] = await auditRows(vault, { action: 'auth.denied', request_id: problem.requestId });
@@ -198,4 +274,22 @@ describe('tenancy and agent scope', () => {
     });
     assert.equal(issue.status, 403);
   });
+});
+
+describe('every route declares a permission', () => {
+  const router = (): SecureRouter => new SecureRouter({
+    tokens: { verify: () => Promise.reject(new Error('not called')) },
+    audit: { recordDenied: () => Promise.resolve() },
+  });
+  const handler: SecuredRoute['handler'] = async () => undefined;
+
+  test('SecureRouter refuses a route without a permission, with an empty list, or with one no role holds', () => {
+    const missing = { method: 'get', path: '/v1/unguarded', handler } as unknown as SecuredRoute;
+    assert.throws(() => router().route(missing), /GET \/v1\/unguarded declares no grantable permission/);
+    assert.throws(() => router().route({ method: 'get', path: '/v1/empty', permission: [], handler }), /declares no grantable permission/);
+    const unheld = 'recording:everything' as Permission;
+    assert.throws(() => router().route({ method: 'post', path: '/v1/odd', permission: ['recording:list', unheld], handler }), /declares no grantable permission/);
+    assert.doesNotThrow(() => router().route({ method: 'get', path: '/v1/fine', permission: 'recording:list', handler }));
+  });
+
 });

@@ -87,6 +87,14 @@ export class OpenApiContract {
     const schema = response.content[mediaKey]?.schema;
     if (!schema || !/json$/.test(type)) return;
     const validate = this.compile(`${where} ${mediaKey}`, schema);
+    if (type === 'application/x-ndjson') {
+      // The schema describes one line: each line is its own JSON document.
+      for (const line of res.body.toString('utf8').split('\n').filter(Boolean)) {
+        const item: unknown = JSON.parse(line);
+        assert.ok(validate(item), `${where}: a line does not match the schema: ${this.ajv.errorsText(validate.errors)}\n${line.slice(0, 500)}`);
+      }
+      return;
+    }
     const body: unknown = JSON.parse(res.body.toString('utf8'));
     assert.ok(validate(body), `${where}: body does not match the schema: ${this.ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
   }
