@@ -5,7 +5,7 @@ import { rotateMasterKey, setTenantKmsKey, type RotationDeps } from '../keys/rot
 import { registerPolicyRoutes, type PolicyRouteDeps } from '../retention/policy-routes.js';
 import { parseBody } from './body.js';
 import { eraseBySubject, eraseRecording } from './erasure.js';
-import { filterSchema, toRecordingFilter } from './filter.js';
+import { filterSchema, toRecordingFilter } from '../recordings/filter.js';
 import { clearLegalHold, holdByFilter, releaseCase, setLegalHold } from './legal-hold.js';
 import { actorOf, type GovernanceDeps } from './types.js';
 

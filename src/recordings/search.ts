@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import { auditableFilter, filterFields, toRecordingFilter } from './filter.js';
 import type { PhoneHasher } from './phone.js';
 import { isUuid, type RecordingSearch, type SearchPosition } from './store.js';
 
@@ -20,16 +21,8 @@ export interface SearchQuery {
   readonly cursor: string | null;
 }
 
-const text = (max: number) => z.string().trim().min(1).max(max);
-const instant = z.string().datetime({ offset: true }).transform((s) => new Date(s));
 const schema = z.strictObject({
-  from: instant.optional(),
-  to: instant.optional(),
-  agentId: text(128).optional(),
-  callId: text(200).optional(),
-  direction: z.enum(['inbound', 'outbound', 'internal']).optional(),
-  tag: text(64).optional(),
-  phone: text(64).optional(),
+  ...filterFields,
   limit: z.string().regex(/^\d{1,6}$/, 'limit must be an integer').transform(Number)
     .pipe(z.number().int().min(1, 'limit must be at least 1').max(MAX_LIMIT, `limit must be at most ${MAX_LIMIT}`)).optional(),
   cursor: z.string().min(1).max(1024).optional(),
@@ -47,20 +40,12 @@ export function parseSearchQuery(input: Record<string, unknown>, phones: Pick<Ph
   }
   const q = parsed.data;
   if (q.from && q.to && q.from >= q.to) throw new BadRequestError('from must be earlier than to', 'invalid_query');
-  const filters: SearchFilters = {
-    ...(q.from ? { from: q.from } : {}), ...(q.to ? { to: q.to } : {}), ...(q.agentId ? { agentId: q.agentId } : {}),
-    ...(q.callId ? { callId: q.callId } : {}), ...(q.direction ? { direction: q.direction } : {}), ...(q.tag ? { tag: q.tag } : {}),
-    ...(q.phone ? { phoneHash: phones.hash(q.phone) } : {}),
-  };
+  const filters: SearchFilters = toRecordingFilter(q, phones);
   return { filters, limit: q.limit ?? DEFAULT_LIMIT, cursor: q.cursor ?? null };
 }
 
 /** Filters as they go into the audit log: the phone only as its keyed hash, never in plain text. */
-export function auditFilters(f: SearchFilters): Record<string, unknown> {
-  return {
-    ...f, ...(f.from ? { from: f.from.toISOString() } : {}), ...(f.to ? { to: f.to.toISOString() } : {}),
-  };
-}
+export const auditFilters: (f: SearchFilters) => Record<string, unknown> = auditableFilter;
 
 export interface CursorScope { readonly tenant: string; readonly agentScope: string | null; readonly filters: SearchFilters }
 

@@ -1,4 +1,5 @@
 import type { Db, Trx } from '../db/knex.js';
+import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import type { Direction, Recording, RecordingStatus } from './types.js';
 
 /**
@@ -43,24 +44,15 @@ export interface NewRecording {
 export interface SearchPosition { readonly sortKey: string; readonly id: string }
 
 /** Filters of a metadata search; `agentScope` is the row-level restriction, not a client filter. */
-export interface RecordingSearch {
+export interface RecordingSearch extends RecordingFilter {
   readonly tenant: string;
   readonly agentScope: string | null;
-  readonly from?: Date;
-  readonly to?: Date;
-  readonly agentId?: string;
-  readonly callId?: string;
-  readonly direction?: Direction;
-  readonly tag?: string;
-  readonly phoneHash?: string;
   readonly after?: SearchPosition;
   readonly limit: number;
 }
 
 export interface SearchPage { readonly items: Recording[]; readonly next: SearchPosition | null }
 
-// The expression recordings_search_idx is built on; keyset pagination must use it verbatim.
-const SORT_KEY = 'coalesce(started_at, created_at)';
 
 export class RecordingStore {
   constructor(private readonly db: Db) {}
@@ -113,16 +105,7 @@ export class RecordingStore {
     const query = this.q(trx).select<(RecordingRow & { sort_key: string })[]>('*', this.db.raw(`${SORT_KEY}::text AS sort_key`))
       .where({ tenant: s.tenant, status: 'active' });
     if (s.agentScope !== null) query.andWhere({ agent_id: s.agentScope });
-    if (s.agentId !== undefined) query.andWhere({ agent_id: s.agentId });
-    if (s.callId !== undefined) query.andWhere({ call_id: s.callId });
-    if (s.direction !== undefined) query.andWhere({ direction: s.direction });
-    if (s.tag !== undefined) query.andWhereRaw('tags @> ARRAY[?]::text[]', [s.tag]);
-    if (s.phoneHash !== undefined) {
-      const hash = s.phoneHash;
-      query.andWhere((w) => { w.where({ from_hash: hash }).orWhere({ to_hash: hash }); });
-    }
-    if (s.from !== undefined) query.andWhereRaw(`${SORT_KEY} >= ?`, [s.from]);
-    if (s.to !== undefined) query.andWhereRaw(`${SORT_KEY} < ?`, [s.to]);
+    applyFilter(query, s);
     if (s.after !== undefined) query.andWhereRaw(`(${SORT_KEY}, id) < (?::timestamptz, ?::uuid)`, [s.after.sortKey, s.after.id]);
     const rows = await query.orderByRaw(`${SORT_KEY} DESC, id DESC`).limit(s.limit + 1);
     const page = rows.slice(0, s.limit);

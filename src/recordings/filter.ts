@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Direction } from '../recordings/types.js';
-import type { PhoneHasher } from '../recordings/phone.js';
 import { BadRequestError } from '../errors.js';
+import type { PhoneHasher } from './phone.js';
+import type { Direction } from './types.js';
 
 /**
- * The recording filter of bulk governance requests, with the semantics of GET /v1/recordings:
+ * The recording filter shared by metadata search and bulk governance requests (legal holds by
+ * filter): the one place its fields, validation and SQL live.
  * `from` (inclusive) and `to` (exclusive) bound startedAt, or the upload time when the PBX sent
  * none; `phone` matches the caller or the callee through the keyed phone hash.
  */
@@ -22,7 +23,7 @@ export interface RecordingFilter {
 const text = (max: number) => z.string().trim().min(1).max(max);
 const instant = z.string().datetime({ offset: true }).transform((s) => new Date(s));
 
-export const filterSchema = z.strictObject({
+export const filterFields = {
   from: instant.optional(),
   to: instant.optional(),
   agentId: text(128).optional(),
@@ -30,7 +31,9 @@ export const filterSchema = z.strictObject({
   direction: z.enum(['inbound', 'outbound', 'internal']).optional(),
   tag: text(64).optional(),
   phone: text(64).optional(),
-});
+};
+
+export const filterSchema = z.strictObject(filterFields);
 
 export type FilterInput = z.infer<typeof filterSchema>;
 
@@ -44,7 +47,8 @@ export function toRecordingFilter(input: FilterInput, phones: Pick<PhoneHasher, 
   };
 }
 
-const SORT_KEY = 'coalesce(started_at, created_at)';
+// The expression recordings_search_idx is built on; keyset pagination must use it verbatim.
+export const SORT_KEY = 'coalesce(started_at, created_at)';
 
 export function applyFilter<Q extends Knex.QueryBuilder>(query: Q, f: RecordingFilter): Q {
   if (f.agentId !== undefined) query.andWhere({ agent_id: f.agentId });
