@@ -1,7 +1,6 @@
 import { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from '../audit/cli.js';
 import { loadConfig } from '../config/config.js';
-import { createDeps } from '../deps.js';
-import { createLogger } from '../http/logger.js';
+import { withDeps } from './with-deps.js';
 
 const USAGE = `usage: callvault audit verify [FILE] [--anchors DIR] [--public-key PEM] [--complete]
        callvault audit anchor
@@ -22,13 +21,10 @@ export async function runAudit(args: string[]): Promise<number> {
   const base: AuditCliDeps = { anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate };
   const offline = sub === 'verify' && rest.some((a) => !a.startsWith('-')) && rest.includes('--anchors');
   if (offline) return cliAuditVerify(rest, base);
-  const deps = await createDeps(config, createLogger(config.logLevel, process.stderr));
-  try {
+  return withDeps((deps) => {
     const full: AuditCliDeps = { ...base, db: deps.db, store: deps.store };
-    if (sub === 'verify') return await cliAuditVerify(rest, full);
-    if (sub === 'anchor') return await cliAuditAnchor(full);
-    return await cliAuditExport(rest, full);
-  } finally {
-    await deps.close();
-  }
+    if (sub === 'verify') return cliAuditVerify(rest, full);
+    if (sub === 'anchor') return cliAuditAnchor(full);
+    return cliAuditExport(rest, full);
+  });
 }

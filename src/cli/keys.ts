@@ -1,10 +1,9 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.js';
-import { createDeps, type Deps } from '../deps.js';
+import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
-import { createLogger } from '../http/logger.js';
 import { retireMasterVersion, rewrapDataKeys, rotateMasterKey, setTenantKmsKey, type RotationActor } from '../keys/rotation.js';
+import { withDeps } from './with-deps.js';
 
 const USAGE = `usage: callvault keys rotate                              add a local master key version and make it current
        callvault keys rotate --tenant T --kms-key-id ID  give tenant T its own KMS key (aws-kms)
@@ -31,18 +30,15 @@ export async function runKeys(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel, process.stderr);
-  const deps = await createDeps(config, logger);
-  try {
-    return await dispatch(deps, command, values);
-  } catch (err) {
-    if (!(err instanceof AppError) || err.status >= 500) throw err;
-    process.stderr.write(`callvault keys ${command}: ${err.message}\n`);
-    return 1;
-  } finally {
-    await deps.close();
-  }
+  return withDeps(async (deps) => {
+    try {
+      return await dispatch(deps, command, values);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      process.stderr.write(`callvault keys ${command}: ${err.message}\n`);
+      return 1;
+    }
+  });
 }
 
 type Flags = { tenant?: string; 'kms-key-id'?: string; version?: string; 'batch-size'?: string };

@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.js';
 import { durationMs, parseIsoDuration } from '../config/duration.js';
-import { createDeps, type Deps } from '../deps.js';
-import { createLogger } from '../http/logger.js';
+import type { Deps } from '../deps.js';
 import { runOrphanSweep } from '../retention/orphans.js';
 import { retentionWorkers } from '../retention/schedule.js';
 import { runRetentionPass } from '../retention/worker.js';
+import { withDeps } from './with-deps.js';
 
 const USAGE = `usage: callvault retention run --once [--dry-run] [--batch-size N] [--no-orphans]
        callvault retention run [--interval PT5M]      (keep running; stop with SIGTERM)
@@ -23,15 +22,7 @@ export async function runRetention(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel, process.stderr);
-  const deps = await createDeps(config, logger);
-  try {
-    if (!parsed.once) return await runForever(deps, parsed.interval);
-    return await runOnce(deps, parsed);
-  } finally {
-    await deps.close();
-  }
+  return withDeps((deps) => (parsed.once ? runOnce(deps, parsed) : runForever(deps, parsed.interval)));
 }
 
 interface Parsed { once: boolean; dryRun: boolean; orphans: boolean; batchSize?: number; interval?: string }

@@ -33,17 +33,6 @@ export interface Recording {
   readonly deletionReason: string | null;
 }
 
-export interface RecordingMetadata {
-  readonly startedAt: Date | null;
-  readonly durationSeconds: number | null;
-  readonly direction: Direction | null;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly agentId: string | null;
-  readonly policy: string | null;
-  readonly tags: readonly string[];
-}
-
 export interface Receipt {
   readonly id: string;
   readonly callId: string;
