@@ -291,5 +291,4 @@ describe('every route declares a permission', () => {
     assert.throws(() => router().route({ method: 'post', path: '/v1/odd', permission: ['recording:list', unheld], handler }), /declares no grantable permission/);
     assert.doesNotThrow(() => router().route({ method: 'get', path: '/v1/fine', permission: 'recording:list', handler }));
   });
-
 });
