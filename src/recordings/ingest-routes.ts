@@ -91,7 +91,7 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       if (existing) return sendReceipt(deps, res, ctx, false, await replayUpload(deps, existing, req, expected));
       const retention = await resolveRetention(deps, ctx.principal.tenant, meta);
       const staged = await stageRecording(deps, ctx.principal.tenant, req, expected, retention);
-      const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
+      const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx), retention);
       await sendReceipt(deps, res, ctx, created, recording);
     }),
   });

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
-import type { Db } from '../db/knex.js';
+import type { Db, Trx } from '../db/knex.js';
 import { AppError, BadRequestError, ConflictError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import { AudioSniffer } from '../media/sniff.js';
@@ -51,8 +51,8 @@ export interface StagedRecording {
 /** The policy and retainUntil an upload gets: its `policy` parameter, else the tenant default. */
 export interface UploadRetention { readonly policy: string; readonly retainUntil: Date }
 
-export async function resolveRetention(deps: Pick<IngestDeps, 'policies'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date()): Promise<UploadRetention> {
-  const policy = await deps.policies.resolve(tenant, meta.policy);
+export async function resolveRetention(deps: Pick<IngestDeps, 'policies'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date(), trx?: Trx): Promise<UploadRetention> {
+  const policy = await deps.policies.resolve(tenant, meta.policy, trx);
   return { policy: policy.name, retainUntil: addDuration(meta.startedAt ?? now, policy.retain) };
 }
 
@@ -109,13 +109,17 @@ export async function discardStaged(deps: Pick<IngestDeps, 'store'>, staged: Pic
 
 export interface CommitResult { readonly created: boolean; readonly recording: Recording }
 
-export async function commitRecording(deps: IngestDeps, staged: StagedRecording, callId: string, meta: UploadMetadata, actor: Actor): Promise<CommitResult> {
+/**
+ * `retention` is what staging resolved from the same metadata (PUT); a multipart upload passes
+ * none, because fields sent after its file may name another policy or start time.
+ */
+export async function commitRecording(deps: IngestDeps, staged: StagedRecording, callId: string, meta: UploadMetadata, actor: Actor, retention?: UploadRetention): Promise<CommitResult> {
   let result: CommitResult;
   try {
     result = await deps.db.transaction(async (trx) => {
-      const policy = await deps.policies.resolve(staged.tenant, meta.policy, trx);
+      const resolved = retention ?? await resolveRetention(deps, staged.tenant, meta, new Date(), trx);
       const inserted = await deps.recordings.insert({
-        ...staged, callId, policy: policy.name, retainUntil: retainUntilFor(staged, addDuration(meta.startedAt ?? new Date(), policy.retain)),
+        ...staged, callId, policy: resolved.policy, retainUntil: retainUntilFor(staged, resolved.retainUntil),
         startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,

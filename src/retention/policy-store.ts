@@ -70,16 +70,17 @@ export class PolicyStore {
    * else the system default (DEFAULT_RETENTION) under the name "default".
    */
   async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
-    const q = trx ?? this.db;
-    let wanted = name;
-    if (!wanted) {
-      const t = await q('tenants').where({ id: tenant }).first<{ default_policy: string | null } | undefined>('default_policy');
-      wanted = t?.default_policy ?? SYSTEM_DEFAULT_POLICY;
-    }
-    const row = await q<PolicyRow>('retention_policies').where({ tenant, name: wanted }).first();
-    if (!row) {
-      if (wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
-      throw new BadRequestError(`Retention policy "${wanted}" does not exist for this tenant`, 'unknown_policy');
+    // One round trip: it runs on every upload.
+    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null }> }>(
+      `SELECT w.wanted, p.name, p.retain
+         FROM (SELECT coalesce(?::text, (SELECT default_policy FROM tenants WHERE id = ?), ?) AS wanted) w
+         LEFT JOIN retention_policies p ON p.tenant = ? AND p.name = w.wanted`,
+      [name, tenant, SYSTEM_DEFAULT_POLICY, tenant],
+    );
+    const row = result.rows[0];
+    if (!row?.name || !row.retain) {
+      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
+      throw new BadRequestError(`Retention policy "${row?.wanted ?? name ?? ''}" does not exist for this tenant`, 'unknown_policy');
     }
     const retain = parseIsoDuration(row.retain);
     if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
