@@ -93,7 +93,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
     closers.push(() => db.destroy());
-    const store = createObjectStore(config.storage);
+    const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
     closers.push(async () => { await rawKeys.close?.(); });

@@ -25,7 +25,7 @@ function storeConfig(): ObjectStoreConfig {
   return { driver: 'fs', root: required('RAW_FS_ROOT') };
 }
 
-const store = createObjectStore(storeConfig());
+const store = await createObjectStore(storeConfig());
 const server = https.createServer({
   cert: readFileSync(required('TLS_CERT_FILE')), key: readFileSync(required('TLS_KEY_FILE')), minVersion: 'TLSv1.2',
   maxHeaderSize: 16 * 1024, keepAliveTimeout: 5_000,

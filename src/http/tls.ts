@@ -1,7 +1,5 @@
-import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as x509 from '@peculiar/x509';
 import type { Config } from '../config/config.js';
 import { createIfMissing } from '../config/secrets.js';
 
@@ -12,6 +10,9 @@ import { createIfMissing } from '../config/secrets.js';
 export async function ensureSelfSignedCertificate(certFile: string, keyFile: string): Promise<void> {
   const exists = await readFile(certFile).then(() => true, () => false);
   if (exists) return;
+  // Loaded only on first start, when a certificate has to be made.
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);

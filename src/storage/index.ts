@@ -1,8 +1,8 @@
 import { FsObjectStore } from './fs-store.js';
-import { createS3Client, S3ObjectStore } from './s3-store.js';
+import type { S3ObjectStore } from './s3-store.js';
 
 export { FsObjectStore, type FsObjectStoreOptions } from './fs-store.js';
-export { S3ObjectStore, createS3Client, type S3ObjectStoreOptions, type S3ClientOptions } from './s3-store.js';
+export type { S3ObjectStore, S3ObjectStoreOptions, S3ClientOptions } from './s3-store.js';
 export { assertValidKey } from './keys.js';
 export {
   ObjectNotFoundError,
@@ -32,8 +32,10 @@ export type ObjectStoreConfig =
  * through configuration dumps. The result narrows on `driver`: the fs store also offers
  * sweepTempFiles, to be run at startup.
  */
-export function createObjectStore(cfg: ObjectStoreConfig): FsObjectStore | S3ObjectStore {
+export async function createObjectStore(cfg: ObjectStoreConfig): Promise<FsObjectStore | S3ObjectStore> {
   if (cfg.driver === 'fs') return new FsObjectStore({ root: cfg.root });
+  // Loaded only when configured: the SDK is a large share of an idle vault's memory.
+  const { createS3Client, S3ObjectStore: Store } = await import('./s3-store.js');
   const client = createS3Client({
     region: cfg.region,
     endpoint: cfg.endpoint,
@@ -42,5 +44,5 @@ export function createObjectStore(cfg: ObjectStoreConfig): FsObjectStore | S3Obj
     connectTimeoutMs: cfg.connectTimeoutMs,
     requestTimeoutMs: cfg.requestTimeoutMs,
   });
-  return new S3ObjectStore({ client, bucket: cfg.bucket, objectLockMode: cfg.objectLockMode });
+  return new Store({ client, bucket: cfg.bucket, objectLockMode: cfg.objectLockMode });
 }

@@ -2,13 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { DependencyError } from '../../src/errors.js';
-import {
-  AwsKmsKeyProvider,
-  createKeyProvider,
-  createKmsClient,
-  KeyAccessError,
-  type KmsClientOptions,
-} from '../../src/keys/index.js';
+import { createKeyProvider, KeyAccessError } from '../../src/keys/index.js';
+import { AwsKmsKeyProvider, createKmsClient, type KmsClientOptions } from '../../src/keys/aws-kms.js';
 import { startKmsDouble, type KmsDouble } from '../helpers/kms-double.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };

@@ -80,7 +80,7 @@ describe('FsObjectStore', () => {
   });
 
   test('createObjectStore builds the fs driver', async () => {
-    const made = createObjectStore({ driver: 'fs', root: join(root, 'factory') });
+    const made = await createObjectStore({ driver: 'fs', root: join(root, 'factory') });
     assert.ok(made instanceof FsObjectStore);
     await made.ping();
   });

@@ -2,7 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DependencyError } from '../../src/errors.js';
-import { createObjectStore, S3ObjectStore } from '../../src/storage/index.js';
+import { createObjectStore } from '../../src/storage/index.js';
+import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { MIB, collect, generatedBody, readAll } from './support.js';
 
@@ -85,7 +86,7 @@ describe('S3ObjectStore when s3rver goes away', () => {
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
     process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
     try {
-      const store = createObjectStore({
+      const store = await createObjectStore({
         driver: 's3', bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true,
         maxAttempts: 2, connectTimeoutMs: 1000, requestTimeoutMs: 5000,
       });
