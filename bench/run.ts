@@ -42,7 +42,7 @@ export interface Settings {
 }
 
 const FULL: Settings = {
-  cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 3, rssBytes: GiB,
+  cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 5, rssBytes: GiB,
   seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000,
 };
@@ -81,6 +81,8 @@ const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 
 const entries: Entry[] = [];
 let errors = 0;
+/** Set by SIGINT/SIGTERM: the figures in flight fail, and nothing may be reported or written. */
+let aborted = false;
 
 async function figure(name: Figure, run: () => Promise<Entry[]>): Promise<void> {
   if (!selected(name)) return;
@@ -151,6 +153,7 @@ async function main(): Promise<void> {
   // The embedded PostgreSQL runs in its own process group: an interrupted run must stop it itself.
   const interrupted = (signal: NodeJS.Signals): void => {
     log(`${signal}: stopping`);
+    aborted = true;
     killChildren();
     void (cluster?.stop() ?? Promise.resolve())
       .then(() => rm(scratch, { recursive: true, force: true }))
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
     if (!flags.keep) await rm(scratch, { recursive: true, force: true });
     else log(`scratch kept at ${scratch}`);
   }
-  await report(performance.now() - started);
+  if (!aborted) await report(performance.now() - started);
 }
 
 async function report(elapsedMs: number): Promise<void> {

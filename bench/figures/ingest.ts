@@ -91,7 +91,7 @@ function report(opts: IngestOptions, vault: Load, raw: Load, calls: number): Ent
   const v = sorted(vault);
   const r = sorted(raw);
   const load = `${opts.clients} clients, ${vault.latencies.length} uploads of ${opts.bytes / MiB} MiB each side, ${INGEST_TOOL}`;
-  const busy = (l: Load): string => `${((100 * l.cpu) / (l.elapsedMs / 1000)).toFixed(0)}% CPU`;
+  const busy = (l: Load): string => `${((100 * l.cpu) / (l.elapsedMs / 1000)).toFixed(0)}%`;
   opts.log(`  vault ${rate(vault).toFixed(1)}/s p50 ${percentile(v, 50).toFixed(0)} ms p99 ${percentile(v, 99).toFixed(0)} ms ${busy(vault)}; raw ${rate(raw).toFixed(1)}/s p50 ${percentile(r, 50).toFixed(0)} ms p99 ${percentile(r, 99).toFixed(0)} ms ${busy(raw)}`);
   return [
     entry({

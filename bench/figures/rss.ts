@@ -4,7 +4,6 @@
  * mark (VmHWM) is reset right before each transfer (clear_refs) and read right after, with
  * VmRSS sampled meanwhile as a cross-check. Idle RSS just before the transfer is the baseline.
  */
-import path from 'node:path';
 import { memoryOf, resetPeak, sampleRss } from '../lib/children.js';
 import type { BenchCluster } from '../lib/cluster.js';
 import { agentFor, get, postJson } from '../lib/http.js';
@@ -55,7 +54,7 @@ async function download(vault: VaultProcess, recordingId: string, expected: numb
 }
 
 export async function runRss(opts: RssOptions): Promise<Entry[]> {
-  const vault = await startVault({ name: 'rss', database: await opts.cluster.createDatabase(), dataDir: path.join(opts.dataDir), bin: opts.bin, nodeFlags: opts.nodeFlags });
+  const vault = await startVault({ name: 'rss', database: await opts.cluster.createDatabase(), dataDir: opts.dataDir, bin: opts.bin, nodeFlags: opts.nodeFlags });
   const size = `${(opts.bytes / MiB).toFixed(0)} MiB`;
   const target = { kind: 'value-max', value: LIMIT_MB } as const;
   try {

@@ -9,7 +9,6 @@ export type Target =
   | { readonly kind: 'ratio-max'; readonly value: number }
   | { readonly kind: 'ratio-eq'; readonly value: number }
   | { readonly kind: 'value-max'; readonly value: number }
-  | { readonly kind: 'value-eq'; readonly value: number }
   | { readonly kind: 'none' };
 
 export interface Entry {
@@ -42,7 +41,6 @@ export function describeTarget(t: Target, unit: string): string {
     case 'ratio-max': return `ratio <= ${t.value}`;
     case 'ratio-eq': return `ratio = ${t.value}`;
     case 'value-max': return `<= ${t.value} ${unit}`;
-    case 'value-eq': return `= ${t.value} ${unit}`;
     case 'none': return 'reported only';
   }
 }
@@ -53,7 +51,6 @@ function judge(t: Target, value: number, ratio: number | null): boolean | null {
     case 'ratio-max': return ratio !== null && ratio <= t.value;
     case 'ratio-eq': return ratio !== null && Math.abs(ratio - t.value) < 1e-9;
     case 'value-max': return value <= t.value;
-    case 'value-eq': return Math.abs(value - t.value) < 1e-9;
     case 'none': return null;
   }
 }
@@ -99,7 +96,7 @@ function verdict(pass: boolean | null): string {
 const COLUMNS = ['figure', 'value', 'unit', 'baseline', 'vs', 'ratio', 'target', 'result'] as const;
 
 function rows(entries: readonly Entry[]): string[][] {
-  return entries.map((e) => [e.name, fmt(e.value), e.unit, fmt(e.baseline), e.baselineName, e.ratio === null ? '-' : e.ratio.toFixed(2), e.target, verdict(e.pass)]);
+  return entries.map((e) => [e.name, fmt(e.value), e.unit, fmt(e.baseline), e.baselineName, e.ratio === null ? '-' : e.ratio.toFixed(3), e.target, verdict(e.pass)]);
 }
 
 const NUMERIC = new Set([1, 3, 5]);
