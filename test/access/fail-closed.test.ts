@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { APP_ROLE } from '../helpers/cluster.js';
+import { setAuditInsert } from '../helpers/cluster.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { call, issueLink, play, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
 
@@ -16,15 +15,7 @@ describe('fail closed when the audit log cannot be written', () => {
   let link: IssuedLink;
   let sup: string;
 
-  const setInsert = async (allowed: boolean): Promise<void> => {
-    const c = new pg.Client({ connectionString: vault.database.superuserUrl });
-    await c.connect();
-    try {
-      await c.query(`${allowed ? 'GRANT' : 'REVOKE'} INSERT ON audit_events ${allowed ? 'TO' : 'FROM'} ${APP_ROLE}`);
-    } finally {
-      await c.end();
-    }
-  };
+  const setInsert = (allowed: boolean): Promise<void> => setAuditInsert(vault.database.superuserUrl, allowed);
 
   before(async () => {
     vault = await startVault();

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../src/storage/types.js';
 import type { HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES } from '../helpers/vault.js';
+import { wavHeader } from '../helpers/audio.js';
 
 export const MIB = 1024 * 1024;
 
@@ -125,19 +126,7 @@ export interface WavPacing {
  * held in memory and a retry with the same seed sends the same bytes.
  */
 export function generatedWav(size: number, seed: number, pacing: WavPacing = {}): GeneratedWav {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(size - 8, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(size - 44, 40);
+  const header = wavHeader(size - 44);
   const hash = createHash('sha256');
   let produced = 0;
   let hex: string | undefined;

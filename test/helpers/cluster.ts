@@ -62,3 +62,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** Grants or revokes the service role's INSERT on audit_events: how tests make the audit log fail. */
+export async function setAuditInsert(superuserUrl: string, allowed: boolean): Promise<void> {
+  const c = new pg.Client({ connectionString: superuserUrl });
+  await c.connect();
+  try {
+    await c.query(allowed ? `GRANT INSERT ON audit_events TO ${APP_ROLE}` : `REVOKE INSERT ON audit_events FROM ${APP_ROLE}`);
+  } finally {
+    await c.end();
+  }
+}

@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { runRetentionPass } from '../../src/retention/worker.js';
-import { APP_ROLE } from '../helpers/cluster.js';
+import { setAuditInsert } from '../helpers/cluster.js';
 import { request, type HttpRequest, type HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 
@@ -47,15 +46,7 @@ describe('GET /metrics', () => {
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     return parse(res.body.toString());
   };
-  const auditInsert = async (allowed: boolean): Promise<void> => {
-    const c = new pg.Client({ connectionString: vault.database.superuserUrl });
-    await c.connect();
-    try {
-      await c.query(`${allowed ? 'GRANT' : 'REVOKE'} INSERT ON audit_events ${allowed ? 'TO' : 'FROM'} ${APP_ROLE}`);
-    } finally {
-      await c.end();
-    }
-  };
+  const auditInsert = (allowed: boolean): Promise<void> => setAuditInsert(vault.database.superuserUrl, allowed);
   const upload = async (callId: string, body: Buffer, query = ''): Promise<string> => {
     const res = await send({ method: 'PUT', path: `/v1/recordings/${callId}${query}`, body, token: await vault.token('pbx'), headers: { 'content-type': 'audio/wav' } });
     assert.equal(res.status, 201, res.body.toString());

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { mintDevToken } from '../../src/auth/dev-issuer.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/cluster.js';
+import { wavHeader } from '../helpers/audio.js';
 import { request } from '../helpers/http.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
 
@@ -15,19 +16,7 @@ const GiB = 1024 ** 3;
 
 /** A WAV header followed by generated PCM: never held in memory, hashed as it is produced. */
 function generatedRecording(totalBytes: number, hash: ReturnType<typeof createHash>): Readable {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(0xffffffff, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(0xffffffff, 40);
+  const header = wavHeader(totalBytes - 44);
   const chunk = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7919) & 0xff;
   let sent = 0;
