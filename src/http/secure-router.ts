@@ -13,6 +13,14 @@ export interface RequestContext {
   readonly userAgent: string | null;
 }
 
+/** Who did it, from where, under which request: the audit fields every route's event carries. */
+export function auditActor(ctx: RequestContext) {
+  return {
+    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
+    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+  };
+}
+
 export type SecuredHandler = (req: Request, res: Response, ctx: RequestContext) => Promise<void>;
 
 export interface SecuredRoute {

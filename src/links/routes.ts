@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { ExfiltrationGuard } from '../guards/index.js';
-import type { RequestContext, SecureRouter } from '../http/secure-router.js';
+import { auditActor, type SecureRouter } from '../http/secure-router.js';
 import type { RecordingStore } from '../recordings/store.js';
 import { LinkStore } from './store.js';
 import { LinkSigner } from './token.js';
@@ -59,13 +59,6 @@ export function publicBase(publicUrl: string | undefined, req: Request): string 
   return publicUrl ?? `https://localhost:${req.socket.localPort ?? 8443}`;
 }
 
-function actorOf(ctx: RequestContext) {
-  return {
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
-    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
-  };
-}
-
 export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): void {
   const links = new LinkStore(deps.db);
   const signer = new LinkSigner(deps.linkSigningKey);
@@ -86,7 +79,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
         if (!recording) throw notFound();
         await links.insert({ id: linkId, tenant, recordingId: recording.id, issuedBy: ctx.principal.sub, reason: body.reason, singleUse, expiresAt }, trx);
         await deps.audit.record({
-          ...actorOf(ctx), action: 'link.issued', outcome: 'allowed', recordingId: recording.id, linkId,
+          ...auditActor(ctx), action: 'link.issued', outcome: 'allowed', recordingId: recording.id, linkId,
           details: { reason: body.reason, ttlSeconds, singleUse, expiresAt: expiresAt.toISOString() },
         }, trx);
         return recording.id;
@@ -105,7 +98,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
         const revoked = await links.revoke(ctx.principal.tenant, String(req.params.linkId), ctx.principal.sub, trx);
         if (!revoked) throw new NotFoundError('No such link');
         await deps.audit.record({
-          ...actorOf(ctx), action: 'link.revoked', outcome: 'allowed', recordingId: revoked.link.recordingId, linkId: revoked.link.id,
+          ...auditActor(ctx), action: 'link.revoked', outcome: 'allowed', recordingId: revoked.link.recordingId, linkId: revoked.link.id,
           details: { alreadyRevoked: revoked.alreadyRevoked },
         }, trx);
       });

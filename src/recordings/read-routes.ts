@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/types.js';
 import { agentScope, can } from '../auth/permissions.js';
 import { NotFoundError } from '../errors.js';
-import type { RequestContext, SecureRouter } from '../http/secure-router.js';
+import { auditActor, type SecureRouter } from '../http/secure-router.js';
 import type { PhoneHasher } from './phone.js';
 import { auditFilters, CursorCodec, parseSearchQuery } from './search.js';
 import type { RecordingStore } from './store.js';
@@ -21,13 +21,6 @@ export interface ReadRouteDeps {
 
 export interface SearchResponse { readonly items: RecordingView[]; readonly nextCursor: string | null }
 
-function actorOf(ctx: RequestContext) {
-  return {
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
-    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
-  };
-}
-
 export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): void {
   const cursors = new CursorCodec(deps.linkSigningKey);
 
@@ -39,7 +32,7 @@ export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): v
       const after = query.cursor === null ? undefined : cursors.decode(query.cursor, scope);
       const page = await deps.recordings.search({ ...scope, ...query.filters, after, limit: query.limit });
       await deps.audit.record({
-        ...actorOf(ctx), action: 'recording.listed', outcome: 'allowed',
+        ...auditActor(ctx), action: 'recording.listed', outcome: 'allowed',
         details: { filters: auditFilters(query.filters), count: page.items.length, limit: query.limit, page: after ? 'next' : 'first' },
       });
       const body: SearchResponse = { items: page.items.map(toView), nextCursor: page.next ? cursors.encode(page.next, scope) : null };
@@ -60,7 +53,7 @@ export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): v
         : await deps.recordings.findActive(p.tenant, id);
       if (!recording || (!full && recording.uploadedBy !== p.sub)) throw new NotFoundError('No such recording');
       await deps.audit.record({
-        ...actorOf(ctx), action: 'recording.viewed', outcome: 'allowed', recordingId: recording.id,
+        ...auditActor(ctx), action: 'recording.viewed', outcome: 'allowed', recordingId: recording.id,
         details: { view: full ? 'metadata' : 'receipt' },
       });
       res.setHeader('Cache-Control', 'no-store');
