@@ -68,7 +68,9 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-const settings = flags.quick ? QUICK : FULL;
+// `npm run bench --quick` (without `--`) reaches the script only as npm_config_quick.
+const quick = flags.quick || process.env.npm_config_quick === 'true';
+const settings = quick ? QUICK : FULL;
 const only = new Set((flags.only ?? FIGURES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
 for (const name of only) if (!(FIGURES as readonly string[]).includes(name)) throw new Error(`unknown figure "${name}"; choose from ${FIGURES.join(', ')}`);
 const selected = (f: Figure): boolean => only.has(f);

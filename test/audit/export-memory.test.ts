@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { streamAuditExport } from '../../src/audit/export.js';
 import { auditFixture, sql } from './support.js';
 
@@ -10,6 +12,14 @@ import { auditFixture, sql } from './support.js';
  * default is large enough that holding the result in memory would blow the heap bound 4 times.
  */
 const ROWS = Number(process.env.AUDIT_EXPORT_ROWS ?? 250_000);
+
+// Live memory, not garbage awaiting collection: each sample follows a full collection.
+v8.setFlagsFromString('--expose-gc');
+const collect = vm.runInNewContext('gc') as () => void;
+const liveHeap = (): number => {
+  collect();
+  return process.memoryUsage().heapUsed;
+};
 
 /**
  * A large export through a consumer that stalls: if the cursor ignored backpressure the rows
@@ -25,9 +35,9 @@ test(`a ${ROWS}-row export keeps memory flat and respects backpressure`, async (
         jsonb_build_object('range', 'bytes=0-1023', 'n', g), md5(g::text) || md5(g::text), md5((g + 1)::text) || md5(g::text)
       FROM generate_series(1, ${ROWS}) g`);
 
-    const baseline = process.memoryUsage().heapUsed;
+    const baseline = liveHeap();
     let peak = baseline;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed); }, 25);
+    const sampler = setInterval(() => { peak = Math.max(peak, liveHeap()); }, 100);
     let bytes = 0;
     let lines = 0;
     let stalled = false;
