@@ -1,17 +1,10 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import type { Direction } from './types.js';
+import type { CallMetadata } from './types.js';
 
 /** Metadata a PBX sends with a recording, as query parameters (PUT) or form fields (POST). */
-export interface UploadMetadata {
-  readonly startedAt: Date | null;
-  readonly durationSeconds: number | null;
-  readonly direction: Direction | null;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly agentId: string | null;
+export interface UploadMetadata extends CallMetadata {
   readonly policy: string | null;
-  readonly tags: readonly string[];
 }
 
 export const CALL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$/;

@@ -1,8 +1,19 @@
 export type Direction = 'inbound' | 'outbound' | 'internal';
 export type RecordingStatus = 'active' | 'deleting' | 'deleted';
 
+/** What the PBX says about the call; immutable once the recording is stored. */
+export interface CallMetadata {
+  readonly startedAt: Date | null;
+  readonly durationSeconds: number | null;
+  readonly direction: Direction | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly agentId: string | null;
+  readonly tags: readonly string[];
+}
+
 /** A recording as the vault knows it. Crypto fields are absent from every API representation. */
-export interface Recording {
+export interface Recording extends CallMetadata {
   readonly id: string;
   readonly tenant: string;
   readonly callId: string;
@@ -17,13 +28,6 @@ export interface Recording {
   readonly keyRef: string | null;
   readonly policy: string | null;
   readonly retainUntil: Date | null;
-  readonly startedAt: Date | null;
-  readonly durationSeconds: number | null;
-  readonly direction: Direction | null;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly agentId: string | null;
-  readonly tags: readonly string[];
   readonly uploadedBy: string | null;
   readonly legalHold: boolean;
   readonly legalHoldReason: string | null;

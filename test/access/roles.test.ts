@@ -6,6 +6,7 @@ import { SecureRouter, type SecuredRoute } from '../../src/http/secure-router.js
 import { registeredRoutes } from '../helpers/routes.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditRows, call, issueLink, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
+import { multipartUpload } from '../helpers/http.js';
 
 /**
  * The role table of the contract, written out here rather than imported, so that a change to
@@ -18,16 +19,6 @@ interface RouteCase {
   readonly allowed: readonly Role[];
   readonly success: number;
   send(token: string | undefined, role: Role): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>;
-}
-
-function multipart(callId: string, file: Buffer): { body: Buffer; type: string } {
-  const boundary = `b${randomUUID()}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="callId"\r\n\r\n${callId}\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`),
-    file, Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, type: `multipart/form-data; boundary=${boundary}` };
 }
 
 describe('role matrix over every route', () => {
@@ -54,7 +45,7 @@ describe('role matrix over every route', () => {
     {
       name: 'POST /v1/recordings', allowed: ['pbx'], success: 201,
       send: (token) => {
-        const form = multipart(`mp-${seed++}`, tinyWav(seed));
+        const form = multipartUpload(`mp-${seed++}`, tinyWav(seed));
         return call(vault, { method: 'POST', path: '/v1/recordings', body: form.body, headers: { 'content-type': form.type }, token });
       },
     },

@@ -1,12 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AUDIT_ACTIONS } from '../../src/audit/types.js';
 import type { Role } from '../../src/auth/permissions.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { tinyWav } from '../access/support.js';
-import { request, type HttpRequest, type HttpResponse } from '../helpers/http.js';
+import { multipartUpload, request, type HttpRequest, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { registeredRoutes } from '../helpers/routes.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
@@ -35,16 +34,6 @@ interface Expected {
   readonly linkId?: string | null;
   /** Keys that must hold these values; other keys may be present. */
   readonly details?: Record<string, unknown>;
-}
-
-function multipart(callId: string, file: Buffer): { body: Buffer; type: string } {
-  const boundary = `b${randomUUID()}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="callId"\r\n\r\n${callId}\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`),
-    file, Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, type: `multipart/form-data; boundary=${boundary}` };
 }
 
 function assertEvent(row: Row | undefined, want: Expected, requestId: string | null, where: string): void {
@@ -106,7 +95,7 @@ describe('every route leaves its audit event', () => {
     await expectEvents('PUT /v1/recordings/{callId}', put, 201, [{ ...uploaded, details: { created: true, callId: 'ev-1' } }]);
     await expectEvents('PUT /v1/recordings/{callId}', await uploadAs('ev-1.wav', wav), 200, [{ ...uploaded, details: { created: false } }]);
 
-    const form = multipart('ev-2', tinyWav(2));
+    const form = multipartUpload('ev-2', tinyWav(2));
     const post = await send({ role: 'pbx', method: 'POST', path: '/v1/recordings', body: form.body, headers: { 'content-type': form.type } });
     await expectEvents('POST /v1/recordings', post, 201, [{ ...uploaded, recordingId: post.json<{ id: string }>().id, details: { created: true } }]);
   });

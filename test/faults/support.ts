@@ -11,6 +11,7 @@ import type { HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES } from '../helpers/vault.js';
 import { wavHeader } from '../helpers/audio.js';
+import { digestOf } from '../helpers/digest.js';
 
 export const MIB = 1024 * 1024;
 
@@ -160,16 +161,7 @@ export async function generatedDigest(size: number, seed: number): Promise<strin
   return (await digestOf(generatedWav(size, seed).stream)).sha256;
 }
 
-/** SHA-256 and length of a readable, read to its end. */
-export async function digestOf(stream: Readable): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
+export { digestOf } from '../helpers/digest.js';
 
 export interface Receipt { id: string; callId: string; sha256: string; sizeBytes: number; contentType: string }
 

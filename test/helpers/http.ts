@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 
@@ -41,4 +42,15 @@ export function request(base: { url: string; ca: Buffer }, req: HttpRequest): Pr
     if (req.body instanceof Readable) req.body.pipe(r);
     else r.end(req.body);
   });
+}
+
+/** A multipart/form-data upload: the callId field, then one WAV file part. */
+export function multipartUpload(callId: string, file: Buffer): { body: Buffer; type: string } {
+  const boundary = `b${randomUUID()}`;
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="callId"\r\n\r\n${callId}\r\n`),
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`),
+    file, Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, type: `multipart/form-data; boundary=${boundary}` };
 }

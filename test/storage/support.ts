@@ -8,6 +8,7 @@ import vm from 'node:vm';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
 import type { ObjectStore } from '../../src/storage/types.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { digestOf } from '../helpers/digest.js';
 
 export const MIB = 1024 * 1024;
 export const FIXTURE_DIR = '/work/shared/fixtures/recordings';
@@ -46,13 +47,8 @@ export function sha256(data: Buffer): string {
 }
 
 export async function sha256OfStream(stream: Readable): Promise<{ hex: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { hex: hash.digest('hex'), bytes };
+  const { sha256: hex, bytes } = await digestOf(stream);
+  return { hex, bytes };
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
