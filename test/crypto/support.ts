@@ -6,8 +6,10 @@ import {
   HEADER_BYTES, cipherRangeFor, createDecryptStream, createEncryptStream, createObjectDecryptStream,
 } from '../../src/crypto/index.js';
 
-export const FIXTURE_DIR = '/work/shared/fixtures/recordings';
-export const FIXTURES = ['call-ulaw-8k-mono.wav', 'call-pcm16-8k-stereo.wav', 'call-8k-mono.mp3', 'call-16k-mono.opus'];
+import { FIXTURE_DIR } from '../helpers/fixtures.js';
+
+export { FIXTURE_DIR };
+export { FIXTURE_FILES as FIXTURES } from '../helpers/fixtures.js';
 
 export const sha256 = (buf: Buffer): string => createHash('sha256').update(buf).digest('hex');
 

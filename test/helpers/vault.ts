@@ -21,8 +21,7 @@ import { createTestDatabase, type TestDatabase } from './cluster.js';
 import { startKmsDouble } from './kms-double.js';
 import { startS3rver } from './s3rver.js';
 
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/recordings');
-export const FIXTURE_FILES = ['call-ulaw-8k-mono.wav', 'call-pcm16-8k-stereo.wav', 'call-8k-mono.mp3', 'call-16k-mono.opus'] as const;
+export { FIXTURE_DIR as FIXTURES, FIXTURE_FILES, fixturePath } from './fixtures.js';
 
 export interface VaultOptions {
   readonly storage?: 'fs' | 's3';
@@ -91,8 +90,4 @@ export async function startVault(opts: VaultOptions = {}): Promise<TestVault> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-export function fixturePath(name: (typeof FIXTURE_FILES)[number]): string {
-  return path.join(FIXTURES, name);
 }

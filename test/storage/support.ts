@@ -11,8 +11,7 @@ import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { digestOf } from '../helpers/digest.js';
 
 export const MIB = 1024 * 1024;
-export const FIXTURE_DIR = '/work/shared/fixtures/recordings';
-export const FIXTURES = ['call-ulaw-8k-mono.wav', 'call-pcm16-8k-stereo.wav', 'call-8k-mono.mp3', 'call-16k-mono.opus'];
+export { FIXTURE_DIR, FIXTURE_FILES as FIXTURES } from '../helpers/fixtures.js';
 
 export interface StoreHarness {
   readonly store: ObjectStore;
