@@ -5,7 +5,7 @@ import { rotateMasterKey, setTenantKmsKey, type RotationDeps } from '../keys/rot
 import { registerPolicyRoutes, type PolicyRouteDeps } from '../retention/policy-routes.js';
 import { parseBody } from './body.js';
 import { eraseBySubject, eraseRecording } from './erasure.js';
-import { filterSchema, toRecordingFilter } from '../recordings/filter.js';
+import { filterSchema, rejectFormerFilterNames, toRecordingFilter } from '../recordings/filter.js';
 import { clearLegalHold, holdByFilter, releaseCase, setLegalHold } from './legal-hold.js';
 import { actorOf, type GovernanceDeps } from './types.js';
 
@@ -49,6 +49,7 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
   router.route({
     method: 'post', path: '/v1/legal-holds', permission: 'legal-hold:manage',
     handler: async (req, res, ctx) => {
+      rejectFormerFilterNames((req.body as { filter?: unknown } | undefined)?.filter, 'invalid_body', 'filter.');
       const body = parseBody(bulkHoldBody, req.body);
       const filter = toRecordingFilter(body.filter, deps.phones);
       res.json(await holdByFilter(deps, ctx.principal.tenant, filter, { reason: body.reason, caseId: body.caseId ?? null }, actorOf(ctx)));

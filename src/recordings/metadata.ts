@@ -23,6 +23,8 @@ export function parseCallId(raw: string): { callId: string; typeHint: string | n
 }
 
 const text = (max: number) => z.string().trim().min(1).max(max);
+/** `tags` as a comma list: at most 32 tags of up to 64 characters (upload and search alike). */
+export const tagList = z.string().max(2048).transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)).pipe(z.array(text(64)).max(32));
 const schema = z.object({
   startedAt: z.string().datetime({ offset: true }).transform((s) => new Date(s)).optional(),
   durationSeconds: z.coerce.number().finite().min(0).max(7 * 86_400).optional(),
@@ -31,7 +33,7 @@ const schema = z.object({
   to: text(64).optional(),
   agentId: text(128).optional(),
   policy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').optional(),
-  tags: z.string().max(2048).transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)).pipe(z.array(text(64)).max(32)).optional(),
+  tags: tagList.optional(),
 });
 
 export const METADATA_FIELDS = Object.keys(schema.shape);

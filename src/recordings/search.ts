@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import { auditableFilter, filterFields, toRecordingFilter } from './filter.js';
+import { auditableFilter, filterFields, rejectFormerFilterNames, toRecordingFilter } from './filter.js';
 import type { PhoneHasher } from './phone.js';
 import { isUuid, type RecordingSearch, type SearchPosition } from './store.js';
 
@@ -30,8 +30,10 @@ const schema = z.strictObject({
 
 export function parseSearchQuery(input: Record<string, unknown>, phones: Pick<PhoneHasher, 'hash'>): SearchQuery {
   for (const [key, value] of Object.entries(input)) {
+    if (key === 'tags' && typeof value !== 'string') throw new BadRequestError('tags must be given once, as a comma list: tags=a,b', 'invalid_query');
     if (typeof value !== 'string') throw new BadRequestError(`${key} must be given once, as text`, 'invalid_query');
   }
+  rejectFormerFilterNames(input, 'invalid_query');
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -39,8 +41,7 @@ export function parseSearchQuery(input: Record<string, unknown>, phones: Pick<Ph
     throw new BadRequestError(`${where}: ${issue?.message ?? 'invalid'}`, 'invalid_query');
   }
   const q = parsed.data;
-  if (q.from && q.to && q.from >= q.to) throw new BadRequestError('from must be earlier than to', 'invalid_query');
-  const filters: SearchFilters = toRecordingFilter(q, phones);
+  const filters: SearchFilters = toRecordingFilter(q, phones, 'invalid_query');
   return { filters, limit: q.limit ?? DEFAULT_LIMIT, cursor: q.cursor ?? null };
 }
 

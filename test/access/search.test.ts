@@ -37,20 +37,57 @@ describe('metadata search', () => {
     assert.deepEqual(callIds(await search('')), ['s-now', 's-apr', 's-mar', 's-feb', 's-jan']);
   });
 
-  test('from is inclusive, to exclusive, on startedAt (or createdAt)', async () => {
-    assert.deepEqual(callIds(await search('from=2026-02-10T09:00:00Z&to=2026-04-10T09:00:00Z')), ['s-mar', 's-feb']);
-    assert.deepEqual(callIds(await search('from=2026-03-01T00:00:00%2B01:00')), ['s-now', 's-apr', 's-mar']);
+  test('startedAfter is inclusive, startedBefore exclusive, on startedAt (or createdAt)', async () => {
+    assert.deepEqual(callIds(await search('startedAfter=2026-02-10T09:00:00Z&startedBefore=2026-04-10T09:00:00Z')), ['s-mar', 's-feb']);
+    assert.deepEqual(callIds(await search('startedAfter=2026-03-01T00:00:00%2B01:00')), ['s-now', 's-apr', 's-mar']);
+    assert.deepEqual(callIds(await search('startedBefore=2026-02-10T09:00:00Z')), ['s-jan']);
     const today = new Date(Date.now() - 3_600_000).toISOString();
-    assert.deepEqual(callIds(await search(`from=${today}`)), ['s-now']);
+    assert.deepEqual(callIds(await search(`startedAfter=${today}`)), ['s-now']);
   });
 
-  test('agentId, callId, direction and tag each narrow the result', async () => {
+  test('agentId, callId, direction and tags each narrow the result', async () => {
     assert.deepEqual(callIds(await search('agentId=agent-a')), ['s-mar', 's-jan']);
     assert.deepEqual(callIds(await search('callId=s-feb')), ['s-feb']);
     assert.deepEqual(callIds(await search('direction=inbound')), ['s-now', 's-apr', 's-jan']);
-    assert.deepEqual(callIds(await search('tag=billing')), ['s-feb', 's-jan']);
-    assert.deepEqual(callIds(await search('tag=billing&agentId=agent-a')), ['s-jan']);
-    assert.deepEqual(callIds(await search('tag=nope')), []);
+    assert.deepEqual(callIds(await search('tags=billing')), ['s-feb', 's-jan']);
+    assert.deepEqual(callIds(await search('tags=billing&agentId=agent-a')), ['s-jan']);
+    assert.deepEqual(callIds(await search('tags=nope')), []);
+  });
+
+  test('tags takes the comma list of the upload, and every tag must match', async () => {
+    assert.deepEqual(callIds(await search('tags=vip,billing')), ['s-jan']);
+    assert.deepEqual(callIds(await search(`tags=${encodeURIComponent(' billing , vip ,')}`)), ['s-jan']);
+    assert.deepEqual(callIds(await search('tags=billing,training')), []);
+    for (const query of ['tags=billing&tags=vip', 'tags=,', `tags=${Array.from({ length: 33 }, (_, i) => `t${i}`).join(',')}`]) {
+      const res = await call(vault, { path: `/v1/recordings?${query}`, token: sup });
+      assert.equal(res.status, 400, query);
+      assert.match(String(res.json().detail), /tags/, query);
+    }
+  });
+
+  test('from and to match the caller and the callee number as on upload, in any formatting', async () => {
+    assert.deepEqual(callIds(await search(`from=${encodeURIComponent('+1 415-555-0100')}`)), ['s-apr', 's-jan']);
+    assert.deepEqual(callIds(await search('to=%2B14155550100')), ['s-now']);
+    assert.deepEqual(callIds(await search('to=2001')), ['s-jan']);
+    assert.deepEqual(callIds(await search(`to=${encodeURIComponent('020 7946 0958')}&from=2002`)), []);
+    assert.deepEqual(callIds(await search(`to=${encodeURIComponent('+44 20 7946 0958')}&from=2002`)), ['s-feb']);
+    assert.deepEqual(callIds(await search('from=2002&to=2001')), []);
+    assert.deepEqual(callIds(await search('from=4155550100&startedBefore=2026-03-01T00:00:00Z')), ['s-jan']);
+  });
+
+  test('the former names answer 400 naming the parameter that replaced them', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['tag=billing', /use tags/],
+      ['from=2026-02-10T09:00:00Z', /use startedAfter/],
+      ['to=2026-04-10T09:00:00%2B02:00', /use startedBefore/],
+      ['from=2026-02-10T09:00:00Z&to=2026-04-10T09:00:00Z', /startedAfter/],
+    ];
+    for (const [query, detail] of cases) {
+      const res = await call(vault, { path: `/v1/recordings?${query}`, token: sup });
+      assert.equal(res.status, 400, query);
+      assert.equal(res.json().code, 'invalid_query', query);
+      assert.match(String(res.json().detail), detail, query);
+    }
   });
 
   test('phone matches from or to whatever the formatting, through the hash only', async () => {
@@ -74,14 +111,23 @@ describe('metadata search', () => {
     const filters = row.details.filters as Record<string, unknown>;
     assert.equal(filters.direction, 'inbound');
     assert.match(String(filters.phoneHash), /^[0-9a-f]{64}$/);
+    assert.equal(filters.phone, undefined);
+    const byNumber = await call(vault, { path: `/v1/recordings?from=${encodeURIComponent('+1 (415) 555-0100')}&to=2001`, token: sup });
+    const [numbers] = await auditRows(vault, { action: 'recording.listed', request_id: String(byNumber.headers['x-request-id']) });
+    const numberFilters = numbers?.details.filters as Record<string, unknown>;
+    assert.match(String(numberFilters.fromHash), /^[0-9a-f]{64}$/);
+    assert.match(String(numberFilters.toHash), /^[0-9a-f]{64}$/);
+    assert.equal(numberFilters.from, undefined);
     const all = await auditText(vault);
     assert.ok(!all.includes('555-0100') && !all.includes('4155550100'), 'no phone number in plain text in the audit log');
   });
 
   test('bad parameters answer 400', async () => {
     for (const query of [
-      'limit=501', 'limit=0', 'limit=abc', 'limit=1.5', 'limit=-1', 'direction=sideways', 'from=yesterday',
-      'from=2026-03-01T00:00:00', 'from=2026-05-01T00:00:00Z&to=2026-04-01T00:00:00Z', 'agent=agent-a', 'limit=5&limit=6',
+      'limit=501', 'limit=0', 'limit=abc', 'limit=1.5', 'limit=-1', 'direction=sideways', 'startedAfter=yesterday',
+      'startedAfter=2026-03-01T00:00:00', 'startedAfter=2026-05-01T00:00:00Z&startedBefore=2026-04-01T00:00:00Z',
+      'startedBefore=2026-04-01T00:00:00Z&startedAfter=2026-04-01T00:00:00Z', 'agent=agent-a', 'limit=5&limit=6',
+      `from=${'1'.repeat(65)}`, 'tags=',
     ]) {
       const res = await call(vault, { path: `/v1/recordings?${query}`, token: sup });
       assert.equal(res.status, 400, query);
@@ -141,7 +187,7 @@ describe('keyset pagination', () => {
   });
 
   test('pagination with a filter keeps the filter', async () => {
-    const { seen } = await walk('tag=even', 4);
+    const { seen } = await walk('tags=even', 4);
     assert.equal(seen.length, 12);
   });
 
@@ -167,8 +213,10 @@ describe('keyset pagination', () => {
     }
     const garbage = await call(vault, { path: '/v1/recordings?cursor=garbage', token: sup });
     assert.equal(garbage.json().code, 'invalid_cursor');
-    const otherFilters = await call(vault, { path: `/v1/recordings?tag=even&cursor=${encodeURIComponent(cursor)}`, token: sup });
-    assert.equal(otherFilters.json().code, 'invalid_cursor');
+    for (const other of ['tags=even', 'startedAfter=2026-01-01T00:00:00Z', 'phone=2001', 'from=2001', 'to=2001']) {
+      const otherFilters = await call(vault, { path: `/v1/recordings?${other}&limit=3&cursor=${encodeURIComponent(cursor)}`, token: sup });
+      assert.equal(otherFilters.json().code, 'invalid_cursor', other);
+    }
     const otherTenant = await call(vault, { path: `/v1/recordings?cursor=${encodeURIComponent(cursor)}`, token: await vault.token('supervisor', { tenant: 'globex' }) });
     assert.equal(otherTenant.json().code, 'invalid_cursor');
     const good = await call(vault, { path: `/v1/recordings?limit=3&cursor=${encodeURIComponent(cursor)}`, token: sup });

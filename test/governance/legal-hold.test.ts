@@ -70,7 +70,7 @@ describe('legal hold', () => {
     await seed(vault, 10_000, 'case-x');
     await seed(vault, 2_000, 'unrelated');
     const started = Date.now();
-    const res = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'preservation order', caseId: 'CASE-X', filter: { tag: 'case-x' } });
+    const res = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'preservation order', caseId: 'CASE-X', filter: { tags: 'case-x' } });
     const ms = Date.now() - started;
     process.stdout.write(`# bulk legal hold of 10000 recordings took ${ms} ms\n`);
     assert.equal(res.status, 200, res.body.toString());
@@ -86,7 +86,7 @@ describe('legal hold', () => {
     assert.equal(events[0]?.details.count, 10_000);
     assert.deepEqual(new Set(events[0]?.details.recordingIds as string[]), new Set(body.recordingIds));
 
-    const again = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'again', caseId: 'CASE-Y', filter: { tag: 'case-x' } });
+    const again = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'again', caseId: 'CASE-Y', filter: { tags: 'case-x' } });
     assert.deepEqual({ ...again.json<object>(), recordingIds: [] }, { held: 0, alreadyHeld: 10_000, recordingIds: [], objectLockFailed: [] });
     const sample = await vault.deps.db('recordings').where({ id: body.recordingIds[0] }).first<{ legal_hold_case_id: string }>();
     assert.equal(sample?.legal_hold_case_id, 'CASE-X', 'an existing hold keeps its case');
@@ -108,7 +108,29 @@ describe('legal hold', () => {
     assert.equal((await row(vault, neither.id)).legal_hold, false);
     assert.equal((await row(vault, foreign.id)).legal_hold, false);
     assert.equal((await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'x', filter: { color: 'red' } })).status, 400);
-    assert.equal((await json(vault, 'POST', '/v1/legal-holds', compliance, { filter: { tag: 'a' } })).status, 400);
+    assert.equal((await json(vault, 'POST', '/v1/legal-holds', compliance, { filter: { tags: 'a' } })).status, 400);
     assert.equal((await json(vault, 'POST', '/v1/legal-holds', await vault.token('supervisor'), { reason: 'x', filter: {} })).status, 403);
+  });
+
+  test('the bulk filter takes the names of the search: startedAfter/startedBefore, from/to numbers, tags', async () => {
+    const hold = async (filter: Record<string, unknown>): Promise<Set<string>> => {
+      const caseId = `M-${randomUUID()}`;
+      const res = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'matter', caseId, filter });
+      assert.equal(res.status, 200, res.body.toString());
+      assert.equal((await json(vault, 'POST', '/v1/legal-holds/release', compliance, { caseId })).status, 200);
+      return new Set(res.json<{ recordingIds: string[] }>().recordingIds);
+    };
+    const early = await upload(vault, 'nm-early', { query: { startedAt: '2025-01-05T10:00:00Z', from: '+1 415 555 0177', to: '2100', tags: 'matter-7,sales' } });
+    const late = await upload(vault, 'nm-late', { query: { startedAt: '2025-03-05T10:00:00Z', from: '2100', to: '(415) 555-0177', tags: 'matter-7' } });
+    assert.deepEqual(await hold({ startedAfter: '2025-01-01T00:00:00Z', startedBefore: '2025-02-01T00:00:00Z' }), new Set([early.id]));
+    assert.deepEqual(await hold({ from: '14155550177' }), new Set([early.id]));
+    assert.deepEqual(await hold({ to: '+14155550177' }), new Set([late.id]));
+    assert.deepEqual(await hold({ tags: 'sales,matter-7' }), new Set([early.id]));
+    assert.deepEqual(await hold({ tags: ['matter-7'] }), new Set([early.id, late.id]));
+    for (const [filter, detail] of [[{ tag: 'matter-7' }, /filter\.tags/], [{ from: '2025-01-01T00:00:00Z' }, /filter\.startedAfter/], [{ to: '2025-02-01T00:00:00Z' }, /filter\.startedBefore/]] as const) {
+      const res = await json(vault, 'POST', '/v1/legal-holds', compliance, { reason: 'x', filter });
+      assert.equal(res.status, 400, JSON.stringify(filter));
+      assert.match(String(res.json<{ detail: string }>().detail), detail);
+    }
   });
 });

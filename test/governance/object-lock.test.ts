@@ -93,7 +93,7 @@ describe('S3 Object Lock pass-through', () => {
     assert.equal((await supertest(app).delete(`/v1/recordings/${ids[0]}/legal-hold`).set('authorization', compliance)).status, 204);
     assert.deepEqual(holds().at(-1), [keys[0], 'OFF']);
 
-    const bulk = await supertest(app).post('/v1/legal-holds').set('authorization', compliance).send({ reason: 'matter', caseId: 'M-1', filter: { tag: 'matter-1' } });
+    const bulk = await supertest(app).post('/v1/legal-holds').set('authorization', compliance).send({ reason: 'matter', caseId: 'M-1', filter: { tags: 'matter-1' } });
     assert.equal(bulk.status, 200, bulk.text);
     assert.deepEqual(bulk.body.objectLockFailed, []);
     assert.deepEqual(new Set(holds().slice(2).map((h) => h.join(' '))), new Set(keys.map((k) => `${k} ON`)));

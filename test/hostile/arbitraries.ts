@@ -62,11 +62,11 @@ function mutate(text: string): fc.Arbitrary<string> {
 
 export function searchQuery(h: HostileVault): fc.Arbitrary<string> {
   const key = fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom('from', 'to', 'agentId', 'callId', 'direction', 'tag', 'phone', 'limit', 'cursor') },
+    { weight: 6, arbitrary: fc.constantFrom('startedAfter', 'startedBefore', 'from', 'to', 'phone', 'agentId', 'callId', 'direction', 'tags', 'tag', 'limit', 'cursor') },
     { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
   );
   const value = fc.oneof(
-    fc.constantFrom('', '0', '-1', '1', '500', '501', '1e3', 'NaN', 'Infinity', 'inbound', 'sideways', '+15551230000', h.cursor, `${h.cursor}.x`),
+    fc.constantFrom('', '0', '-1', '1', '500', '501', '1e3', 'NaN', 'Infinity', 'inbound', 'sideways', '+15551230000', 'vip,billing', h.cursor, `${h.cursor}.x`),
     mutate(h.cursor), instantText, bigNumber, hostileText,
   );
   const pair = fc.tuple(key, value, fc.boolean()).map(([k, v, latin1]) => `${encodeLoose(k)}=${latin1 ? percentBytes(Buffer.from(v, 'latin1')) : encodeLoose(v)}`);
