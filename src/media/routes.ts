@@ -82,12 +82,12 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
   const embedding: EmbedPolicy = { origins: new Set(deps.config.media.embedOrigins), publicUrl: deps.config.http.publicUrl };
 
   const deny = async (
-    visit: Visit, reason: DenyReason, link: { id: string; tenant: string; recordingId: string } | null, fetch?: FetchContext,
+    visit: Visit, reason: DenyReason, link: { id: string; tenant: string; recordingId: string } | null, seen?: FetchContext,
   ): Promise<never> => {
     await deps.audit.recordDenied({
       tenant: link?.tenant ?? null, actorSub: link ? `link:${link.id}` : 'anonymous', actorRole: null, action: 'auth.denied',
       outcome: 'denied', linkId: link?.id ?? null, recordingId: link?.recordingId ?? null, ip: visit.ip, userAgent: visit.userAgent,
-      requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}', ...(fetch ? { fetch } : {}) },
+      requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}', ...(seen ? { fetch: seen } : {}) },
     }, visit.ip);
     if (FORGERY.has(reason)) deps.guards?.onAuthFailure?.(visit.ip);
     throw DENIALS[reason]();

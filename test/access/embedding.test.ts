@@ -76,6 +76,9 @@ describe('embedding playback links in other pages', () => {
       assert.equal(denied?.outcome, 'denied');
       assert.equal(denied?.link_id, link.linkId);
       assert.equal(denied?.details.reason, 'link_origin_refused');
+      assert.deepEqual(denied?.details.fetch, {
+        origin: headers.origin ?? null, site: headers['sec-fetch-site'] ?? null, mode: headers['sec-fetch-mode'] ?? null, dest: headers['sec-fetch-dest'] ?? null,
+      }, 'what the browser said is kept for the security team');
       assert.deepEqual(await auditRows(vault, { action: 'media.read', link_id: link.linkId }), []);
       const [row] = await vault.deps.db('links').where({ id: link.linkId });
       assert.equal(row.first_used_at, null, 'the single-use link is still unused');
