@@ -42,7 +42,9 @@ export interface Config {
     readonly devSigningKey?: SecretFile; readonly algorithms: readonly string[]; readonly clockSkewSeconds: number;
     readonly claims: { readonly sub: string; readonly tenant: string; readonly roles: string };
   };
-  readonly links: { readonly signingKey: SecretFile; readonly defaultTtlSeconds: number; readonly maxTtlSeconds: number; readonly singleUseGraceSeconds: number };
+  readonly links: { readonly signingKey: SecretFile; readonly defaultTtlSeconds: number; readonly maxTtlSeconds: number };
+  /** Origins whose pages may play links in `<audio crossorigin>` (CORS); others get CORP same-origin. */
+  readonly media: { readonly embedOrigins: readonly string[] };
   readonly phone: { readonly hashKey: SecretFile; readonly defaultCountryCode: string };
   readonly recordings: { readonly maxBytes: number; readonly defaultRetention: IsoDuration };
   readonly retention: { readonly interval: IsoDuration | 'off'; readonly batchSize: number; readonly leaseSeconds: number; readonly orphanGrace: IsoDuration };
@@ -85,8 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     links: {
       signingKey: secret('LINK_SIGNING_KEY_FILE', e.LINK_SIGNING_KEY_FILE, 'secrets', 'link-signing.key'),
       defaultTtlSeconds: e.LINK_DEFAULT_TTL_SECONDS, maxTtlSeconds: e.LINK_MAX_TTL_SECONDS,
-      singleUseGraceSeconds: e.LINK_SINGLE_USE_GRACE_SECONDS,
     },
+    media: { embedOrigins: e.MEDIA_EMBED_ORIGINS },
     phone: { hashKey: secret('PHONE_HASH_KEY_FILE', e.PHONE_HASH_KEY_FILE, 'secrets', 'phone-hash.key'), defaultCountryCode: e.PHONE_DEFAULT_COUNTRY_CODE },
     recordings: { maxBytes: e.MAX_RECORDING_BYTES, defaultRetention: e.DEFAULT_RETENTION },
     retention: {

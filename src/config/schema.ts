@@ -19,6 +19,25 @@ const isoDuration = z.string().transform((v, ctx): IsoDuration => {
 });
 const optionalText = z.string().trim().min(1).optional();
 const url = z.string().url();
+/**
+ * A comma-separated list of web origins (`https://crm.example.com`, `http://localhost:3000`):
+ * scheme, host and port only, as a browser serialises them in the `Origin` header.
+ */
+const originList = z.string().transform((v, ctx): string[] => {
+  const origins: string[] = [];
+  for (const [i, item] of v.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    let origin: string | null = null;
+    try {
+      const u = new URL(item);
+      if (/^https?:\/\/[^/?#@\s]+\/?$/i.test(item)) origin = u.origin;
+    } catch {
+      origin = null;
+    }
+    if (!origin) { ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not an origin such as https://crm.example.com (scheme, host and optional port; no path or credentials)` }); return z.NEVER; }
+    origins.push(origin);
+  }
+  return origins;
+});
 // node-postgres reads any scheme; only these two mean PostgreSQL, so "db:5432" is caught here, not at the first query.
 const postgresUrl = url.refine((v) => /^postgres(ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
 
@@ -84,7 +103,7 @@ const envSchema = z.object({
   LINK_SIGNING_KEY_FILE: optionalText,
   LINK_DEFAULT_TTL_SECONDS: int(1, 86_400).default(300),
   LINK_MAX_TTL_SECONDS: int(1, 86_400).default(3_600),
-  LINK_SINGLE_USE_GRACE_SECONDS: int(0, 3_600).default(60),
+  MEDIA_EMBED_ORIGINS: originList.default([]),
   PHONE_HASH_KEY_FILE: optionalText,
   PHONE_DEFAULT_COUNTRY_CODE: z.string().regex(/^\d{1,3}$/).default('1'),
 

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Deps } from '../deps.js';
 import { rateLimitedVerifier } from '../guards/index.js';
@@ -14,6 +13,7 @@ import { registerReadRoutes } from '../recordings/read-routes.js';
 import { safeUrl } from './logger.js';
 import { jsonTextGuard, requestTargetGuard } from './input-guard.js';
 import { problemHandler, sendProblem } from './problem.js';
+import { requestContext } from './request-log.js';
 import { SecureRouter } from './secure-router.js';
 
 const OPENAPI_FILE = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
@@ -65,30 +65,4 @@ export function buildApp(deps: Deps): Express {
   });
   app.use(problemHandler(deps.logger));
   return app;
-}
-
-function requestContext(deps: Deps) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const incoming = req.get('x-request-id');
-    const requestId = incoming && /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader('X-Request-Id', requestId);
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const route = routeLabel(req);
-      const status = String(res.statusCode);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics.httpRequests.inc({ route, method: req.method, status });
-      deps.metrics.httpDuration.observe({ route, method: req.method, status }, seconds);
-      deps.logger.info({ requestId, method: req.method, url: safeUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
-    });
-    next();
-  };
-}
-
-function routeLabel(req: Request): string {
-  const route = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof route === 'string') return route;
-  if (req.path.startsWith('/media/')) return '/media/:token';
-  return 'unmatched';
 }

@@ -8,6 +8,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({ name: 'callvault_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
   readonly httpDuration = new Histogram({ name: 'callvault_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route', 'method', 'status'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  readonly httpAborted = new Counter({ name: 'callvault_http_responses_aborted_total', help: 'Responses the client closed before the last byte (also counted in callvault_http_requests_total)', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'callvault_bytes_received_total', help: 'Recording bytes received from clients', registers: [this.registry] });
   readonly bytesOut = new Counter({ name: 'callvault_bytes_sent_total', help: 'Recording bytes sent to listeners', registers: [this.registry] });
   readonly uploads = new Counter({ name: 'callvault_uploads_total', help: 'Upload outcomes', labelNames: ['outcome'] as const, registers: [this.registry] });

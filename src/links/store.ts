@@ -76,17 +76,17 @@ export class LinkStore {
 
   /**
    * Records a use, in one statement, if the link may still be used: not revoked, not expired,
-   * and, when single-use, either never used or used first by this same client less than
-   * `graceSeconds` ago (the Range requests of one playback). Two clients racing for an unused
-   * single-use link: the row lock makes the second re-check after the first commits, and it
-   * then finds the link taken. Null when the use is refused.
+   * and, when single-use, either never used or first used by this same client. The first use
+   * binds a single-use link to its client for the rest of its lifetime, so a player that pauses
+   * and seeks later is still served, and every other client is refused. Two clients racing for
+   * an unused single-use link: the row lock makes the second re-check after the first commits,
+   * and it then finds the link taken. Null when the use is refused.
    */
-  async claim(tenant: string, id: string, fingerprint: string, graceSeconds: number, trx?: Trx): Promise<Link | null> {
+  async claim(tenant: string, id: string, fingerprint: string, trx?: Trx): Promise<Link | null> {
     if (!isUuid(id)) return null;
     const rows = await this.q(trx).where({ tenant, id }).whereNull('revoked_at').andWhereRaw('expires_at > clock_timestamp()')
       .andWhere((w) => {
-        w.where({ single_use: false }).orWhereNull('first_used_at')
-          .orWhereRaw('(first_used_by = ? AND first_used_at > clock_timestamp() - make_interval(secs => ?))', [fingerprint, graceSeconds]);
+        w.where({ single_use: false }).orWhereNull('first_used_at').orWhere({ first_used_by: fingerprint });
       })
       .update({
         first_used_at: this.db.raw('coalesce(first_used_at, clock_timestamp())'),

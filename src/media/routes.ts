@@ -13,12 +13,14 @@ import { LinkStore, type Link } from '../links/store.js';
 import { LinkSigner } from '../links/token.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
+import { applyEmbedding, decideEmbedding, type EmbedPolicy, type FetchContext } from './embedding.js';
 import { openPlayback, type PlaybackDeps } from './playback.js';
 import { decideRange } from './range.js';
 
 /**
  * `GET|HEAD /media/{token}`: the token is the credential. Order matters: signature and expiry
- * (no I/O), then the link row and the recording, then the range, then the ciphertext is opened
+ * (no I/O), then the link row and the recording, then whether the requesting browser context may
+ * use the answer at all (embedding.ts), then the range, then the ciphertext is opened
  * (key unwrapped through the cache), and only then, in one transaction, the use is claimed and
  * `media.read` written. Nothing (no header, no byte) is sent before that commit; if it fails the
  * answer is 503 and the opened stream is dropped unread.
@@ -30,7 +32,7 @@ export interface MediaRouteDeps extends PlaybackDeps {
   readonly linkSigningKey: Buffer;
   readonly logger: Logger;
   readonly metrics: { readonly bytesOut: { inc(n: number): void } };
-  readonly config: { readonly links: { readonly singleUseGraceSeconds: number } };
+  readonly config: { readonly media: { readonly embedOrigins: readonly string[] }; readonly http: { readonly publicUrl?: string } };
   /** Authentication lockout and the exfiltration guard (src/guards). */
   readonly guards?: {
     readonly beforeAuth?: (req: Request) => void;
@@ -41,12 +43,12 @@ export interface MediaRouteDeps extends PlaybackDeps {
 
 /** Refusals of a link carry a code the holder can act on; the audit event carries the precise reason. */
 export class LinkDeniedError extends AppError {
-  constructor(code: 'link_invalid' | 'link_expired' | 'link_revoked' | 'link_used', message: string) {
+  constructor(code: 'link_invalid' | 'link_expired' | 'link_revoked' | 'link_used' | 'link_origin_refused', message: string) {
     super(403, code, message);
   }
 }
 
-type DenyReason = 'malformed' | 'bad_signature' | 'expired' | 'unknown_link' | 'revoked' | 'used' | 'recording_unavailable';
+type DenyReason = 'malformed' | 'bad_signature' | 'expired' | 'unknown_link' | 'revoked' | 'used' | 'recording_unavailable' | 'origin_refused';
 
 /**
  * Refusals that mean someone is guessing or forging tokens; they count towards the source's
@@ -62,7 +64,9 @@ const DENIALS: Record<DenyReason, () => LinkDeniedError> = {
   recording_unavailable: () => new LinkDeniedError('link_invalid', 'This link no longer leads to a recording'),
   expired: () => new LinkDeniedError('link_expired', 'This link has expired; ask for a new one'),
   revoked: () => new LinkDeniedError('link_revoked', 'This link has been revoked'),
-  used: () => new LinkDeniedError('link_used', 'This single-use link has already been used'),
+  used: () => new LinkDeniedError('link_used', 'This single-use link has already been used by another client'),
+  origin_refused: () => new LinkDeniedError('link_origin_refused',
+    'This page may not play the link: embed it with <audio crossorigin> from an origin listed in MEDIA_EMBED_ORIGINS, or open the link directly'),
 };
 
 interface Visit {
@@ -75,13 +79,15 @@ interface Visit {
 export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
   const signer = new LinkSigner(deps.linkSigningKey);
   const links = new LinkStore(deps.db);
-  const grace = deps.config.links.singleUseGraceSeconds;
+  const embedding: EmbedPolicy = { origins: new Set(deps.config.media.embedOrigins), publicUrl: deps.config.http.publicUrl };
 
-  const deny = async (visit: Visit, reason: DenyReason, link: { id: string; tenant: string; recordingId: string } | null): Promise<never> => {
+  const deny = async (
+    visit: Visit, reason: DenyReason, link: { id: string; tenant: string; recordingId: string } | null, seen?: FetchContext,
+  ): Promise<never> => {
     await deps.audit.recordDenied({
       tenant: link?.tenant ?? null, actorSub: link ? `link:${link.id}` : 'anonymous', actorRole: null, action: 'auth.denied',
       outcome: 'denied', linkId: link?.id ?? null, recordingId: link?.recordingId ?? null, ip: visit.ip, userAgent: visit.userAgent,
-      requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}' },
+      requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}', ...(seen ? { fetch: seen } : {}) },
     }, visit.ip);
     if (FORGERY.has(reason)) deps.guards?.onAuthFailure?.(visit.ip);
     throw DENIALS[reason]();
@@ -98,7 +104,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
     if (!link || link.recordingId !== c.recordingId || LinkSigner.issuerTag(link.issuedBy) !== c.issuer) return deny(visit, 'unknown_link', claimed);
     if (link.revokedAt) return deny(visit, 'revoked', claimed);
     if (link.expiresAt.getTime() <= Date.now()) return deny(visit, 'expired', claimed);
-    if (link.singleUse && link.firstUsedAt && !sameClientInGrace(link, visit.fingerprint, grace)) return deny(visit, 'used', claimed);
+    if (link.singleUse && link.firstUsedAt && link.firstUsedBy !== visit.fingerprint) return deny(visit, 'used', claimed);
     const recording = await deps.recordings.findActive(c.tenant, c.recordingId);
     if (!recording) return deny(visit, 'recording_unavailable', claimed);
     return { link, recording };
@@ -111,29 +117,33 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
     const ip = clientIp(req);
     const userAgent = userAgentOf(req);
     const visit: Visit = { ip, userAgent, requestId: requestIdOf(res), fingerprint: signer.clientFingerprint(ip, userAgent) };
+    const decision = decideEmbedding(req, embedding);
+    applyEmbedding(res, decision);
     deps.guards?.beforeAuth?.(req);
     const { link, recording } = await admit(String(req.params.token), visit);
+    // Before the link is spent or anything is audited as read: a browser would not let the page use the answer.
+    if (decision.kind === 'refuse') return deny(visit, 'origin_refused', link, decision.seen);
     // Counted against the issuer, once per link per window however many Range requests follow.
     await deps.guards?.exfiltration?.checkRedeem(link.tenant, link.issuedBy, link.id, visit);
     const etag = `"${recording.sha256}"`;
     const ifRange = req.get('if-range');
-    const decision = decideRange(ifRange === undefined || ifRange === etag ? req.get('range') : undefined, recording.sizeBytes);
-    if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiableError(recording.sizeBytes);
-    const start = decision.kind === 'partial' ? decision.start : 0;
-    const end = decision.kind === 'partial' ? decision.endInclusive : recording.sizeBytes - 1;
+    const range = decideRange(ifRange === undefined || ifRange === etag ? req.get('range') : undefined, recording.sizeBytes);
+    if (range.kind === 'unsatisfiable') throw new RangeNotSatisfiableError(recording.sizeBytes);
+    const start = range.kind === 'partial' ? range.start : 0;
+    const end = range.kind === 'partial' ? range.endInclusive : recording.sizeBytes - 1;
     const head = req.method === 'HEAD';
     const body = head ? null : await openPlayback(deps, recording, { start, endInclusive: end });
     try {
-      const used = await commitUse(deps, links, link, recording, visit, grace, { start, end, head });
+      const used = await commitUse(deps, links, link, recording, visit, { header: req.get('range') ?? null, start, end, head });
       if (!used) return await deny(visit, 'used', link);
     } catch (err) {
       body?.destroy();
       throw err;
     }
-    res.status(decision.kind === 'partial' ? 206 : 200);
+    res.status(range.kind === 'partial' ? 206 : 200);
     res.setHeader('Content-Type', recording.contentType);
     res.setHeader('Content-Length', String(end - start + 1));
-    if (decision.kind === 'partial') res.setHeader('Content-Range', `bytes ${start}-${end}/${recording.sizeBytes}`);
+    if (range.kind === 'partial') res.setHeader('Content-Range', `bytes ${start}-${end}/${recording.sizeBytes}`);
     res.setHeader('ETag', etag);
     res.setHeader('Content-Disposition', `inline; filename="${recording.id}${extensionOf(recording.contentType)}"`);
     // The media document a browser builds for a direct visit must be allowed to load this very URL.
@@ -146,30 +156,27 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
   };
 }
 
-function sameClientInGrace(link: Link, fingerprint: string, graceSeconds: number): boolean {
-  return link.firstUsedBy === fingerprint && link.firstUsedAt !== null && Date.now() - link.firstUsedAt.getTime() < graceSeconds * 1000;
-}
-
 /**
  * Claims the use (atomic for single-use links, re-checking revocation and expiry for all) and
  * writes media.read in the same transaction. False when the claim lost; DependencyError (503)
  * when the audit event or the database write failed, in which case the link stays unused.
  */
 async function commitUse(
-  deps: MediaRouteDeps, links: LinkStore, link: Link, recording: Recording, visit: Visit, grace: number,
-  range: { start: number; end: number; head: boolean },
+  deps: MediaRouteDeps, links: LinkStore, link: Link, recording: Recording, visit: Visit,
+  range: { header: string | null; start: number; end: number; head: boolean },
 ): Promise<boolean> {
   const event: AuditEventInput = {
     tenant: link.tenant, actorSub: `link:${link.id}`, actorRole: null, action: 'media.read', outcome: 'allowed',
     recordingId: recording.id, linkId: link.id, ip: visit.ip, userAgent: visit.userAgent, requestId: visit.requestId,
+    // What was asked for, not what was delivered: the client may hang up after the first byte.
     details: {
-      start: range.start, end: range.end, bytes: range.head ? 0 : range.end - range.start + 1, sizeBytes: recording.sizeBytes,
+      range: range.header?.slice(0, 100) ?? null, start: range.start, end: range.end, sizeBytes: recording.sizeBytes,
       method: range.head ? 'HEAD' : 'GET', issuedBy: link.issuedBy, singleUse: link.singleUse,
     },
   };
   try {
     return await deps.db.transaction(async (trx) => {
-      const claimed = await links.claim(link.tenant, link.id, visit.fingerprint, grace, trx);
+      const claimed = await links.claim(link.tenant, link.id, visit.fingerprint, trx);
       if (!claimed) return false;
       await deps.audit.record(event, trx);
       return true;

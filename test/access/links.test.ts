@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditRows, auditText, call, issueLink, mediaPath, play, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
 
@@ -120,9 +119,9 @@ describe('issuing and revoking links', () => {
   });
 
   test('an expired link answers 403 link_expired', async () => {
-    const link = await issueLink(vault, sup, recording.id, { reason: 'short-lived', ttlSeconds: 1 });
+    const link = await issueLink(vault, sup, recording.id, { reason: 'short-lived', ttlSeconds: 60 });
     assert.equal((await play(vault, link)).status, 200);
-    await sleep(1_200);
+    await expireNow(vault, link);
     const res = await play(vault, link);
     assert.equal(res.status, 403);
     assert.equal(res.json().code, 'link_expired');
@@ -179,7 +178,7 @@ describe('single-use links', () => {
   let recording: Receipt;
 
   before(async () => {
-    vault = await startVault({ env: { LINK_SINGLE_USE_GRACE_SECONDS: '2' } });
+    vault = await startVault();
     sup = await vault.token('supervisor');
     recording = await upload(vault, await vault.token('pbx'), 'single-1', tinyWav(1, 4096));
   });
@@ -200,13 +199,21 @@ describe('single-use links', () => {
     assert.match(String(row.first_used_by), /^[0-9a-f]{32}$/, 'a keyed fingerprint, not an address');
   });
 
-  test('the same client after the grace window gets 403 link_used', async () => {
-    const link = await issueLink(vault, sup, recording.id, { reason: 'one listen', singleUse: true });
-    assert.equal((await play(vault, link)).status, 200);
-    await sleep(2_200);
-    const late = await play(vault, link);
+  test('the first client is served after a long pause until the link expires; nobody else is', async () => {
+    const link = await issueLink(vault, sup, recording.id, { reason: 'one listen', singleUse: true, ttlSeconds: 3600 });
+    const player = { 'user-agent': 'player-A' };
+    assert.equal((await play(vault, link, { ...player, range: 'bytes=0-' })).status, 206);
+    // Paused for 50 minutes: the first use moves back on the database clock.
+    await vault.deps.db('links').where({ id: link.linkId }).update({ first_used_at: vault.deps.db.raw("first_used_at - interval '50 minutes'") });
+    const seek = await play(vault, link, { ...player, range: 'bytes=2048-' });
+    assert.equal(seek.status, 206);
+    assert.equal(seek.headers['content-range'], 'bytes 2048-4139/4140');
+    assert.equal((await play(vault, link, { 'user-agent': 'player-B', range: 'bytes=2048-' })).json().code, 'link_used');
+    await expireNow(vault, link);
+    const late = await play(vault, link, { ...player, range: 'bytes=0-' });
     assert.equal(late.status, 403);
-    assert.equal(late.json().code, 'link_used');
+    assert.equal(late.json().code, 'link_expired');
+    assert.equal((await auditRows(vault, { action: 'media.read', link_id: link.linkId })).length, 2);
   });
 
   test('two simultaneous redemptions from different clients: exactly one wins', async () => {
@@ -225,3 +232,8 @@ describe('single-use links', () => {
     for (const ua of ['a', 'b', 'c']) assert.equal((await play(vault, link, { 'user-agent': ua })).status, 200);
   });
 });
+
+/** Ends a link's lifetime on the database clock, which is the one `claim` reads. */
+async function expireNow(vault: TestVault, link: IssuedLink): Promise<void> {
+  await vault.deps.db('links').where({ id: link.linkId }).update({ expires_at: vault.deps.db.raw("clock_timestamp() - interval '1 second'") });
+}

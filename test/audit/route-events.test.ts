@@ -120,7 +120,7 @@ describe('every route leaves its audit event', () => {
     const media = await send({ path: mediaPath, headers: { range: 'bytes=100-1123' } });
     await expectEvents('GET /media/{token}', media, 206, [{
       action: 'media.read', actorSub: `link:${linkId}`, actorRole: null, recordingId: first.id, linkId,
-      details: { start: 100, end: 1123, bytes: 1024, issuedBy: 'supervisor-1' },
+      details: { range: 'bytes=100-1123', start: 100, end: 1123, issuedBy: 'supervisor-1' },
     }]);
 
     const revoke = await send({ role: 'supervisor', method: 'DELETE', path: `/v1/links/${linkId}` });

@@ -51,6 +51,11 @@ describe('loadConfig', () => {
     ['an issuer without an audience', { JWT_ISSUER: 'https://idp', JWT_JWKS_URI: 'https://idp/jwks' }, 'JWT_AUDIENCE'],
     ['a CIDR list with a host name', { PBX_ALLOWED_CIDRS: '10.0.0.0/8,pbx.example' }, 'PBX_ALLOWED_CIDRS'],
     ['an unknown mode', { CALLVAULT_MODE: 'prod' }, 'CALLVAULT_MODE'],
+    ['an embed origin with a path', { MEDIA_EMBED_ORIGINS: 'https://crm.example.com/app' }, 'MEDIA_EMBED_ORIGINS'],
+    ['an embed origin without a scheme', { MEDIA_EMBED_ORIGINS: 'https://qa.example.com,crm.example.com' }, 'MEDIA_EMBED_ORIGINS'],
+    ['a wildcard embed origin', { MEDIA_EMBED_ORIGINS: '*' }, 'MEDIA_EMBED_ORIGINS'],
+    ['an embed origin with credentials', { MEDIA_EMBED_ORIGINS: 'https://user:pw@crm.example.com' }, 'MEDIA_EMBED_ORIGINS'],
+    ['an embed origin that is not web', { MEDIA_EMBED_ORIGINS: 'ftp://crm.example.com' }, 'MEDIA_EMBED_ORIGINS'],
   ];
   for (const [what, env, variable] of bad) {
     test(`rejects ${what}, naming ${variable}`, () => rejects(env, variable));
@@ -100,6 +105,12 @@ describe('loadConfig', () => {
     assert.equal(external.database.adminUrl, 'postgres://app@db/callvault', 'DATABASE_ADMIN_URL falls back to DATABASE_URL');
     assert.equal(external.storage.driver, 'fs');
     assert.ok(external.jwt.devSigningKey, 'the rest stays embedded');
+  });
+
+  test('MEDIA_EMBED_ORIGINS is a list of serialised origins, empty by default', () => {
+    assert.deepEqual(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR }).media.embedOrigins, []);
+    const config = loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, MEDIA_EMBED_ORIGINS: ' https://CRM.example.com/ , http://localhost:3000,https://qa.example.com:443' });
+    assert.deepEqual(config.media.embedOrigins, ['https://crm.example.com', 'http://localhost:3000', 'https://qa.example.com']);
   });
 
   test('the result is deeply frozen', () => {
