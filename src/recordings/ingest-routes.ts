@@ -5,6 +5,7 @@ import { expectedSha256 } from './body.js';
 import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, uploadEvent, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
 import { parseCallId, parseMetadata } from './metadata.js';
+import { CallIdRefusedError, refusedUploadEvent } from './refusals.js';
 import type { RecordingStore } from './store.js';
 import { toReceipt, type Recording } from './types.js';
 
@@ -24,6 +25,7 @@ function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): Secur
     try {
       await handler(req, res, ctx);
     } catch (err) {
+      if (err instanceof CallIdRefusedError) await deps.audit.recordDenied(refusedUploadEvent(err, actorOf(ctx)), ctx.principal.sub);
       deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');
       throw err;
     }

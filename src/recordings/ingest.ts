@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import type { Db, Trx } from '../db/knex.js';
-import { AppError, BadRequestError, ConflictError, DependencyError } from '../errors.js';
+import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import { AudioSniffer } from '../media/sniff.js';
 import type { PolicyStore } from '../retention/policy-store.js';
@@ -14,6 +14,7 @@ import type { TenantStore } from '../tenants/store.js';
 import { MeteredBody } from './body.js';
 import type { UploadMetadata } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
+import { sameOrConflict, type AttemptedBody } from './refusals.js';
 import type { RecordingStore } from './store.js';
 import type { Recording } from './types.js';
 
@@ -32,7 +33,8 @@ export interface IngestDeps {
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly policies: Pick<PolicyStore, 'resolve'>;
   readonly phones: PhoneHasher;
-  readonly audit: Pick<AuditLog, 'record'>;
+  /** recordDenied: refused attempts to overwrite a callId are audited (ingest-routes.ts). */
+  readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly maxBytes: number;
   readonly segmentSize?: number;
   readonly onBytes?: (n: number) => void;
@@ -124,7 +126,7 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
       }, trx);
-      if (!inserted) return { created: false, recording: await existingOrThrow(deps, staged.tenant, callId, staged.sha256) };
+      if (!inserted) return { created: false, recording: await existingOrThrow(deps, staged.tenant, callId, staged) };
       await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
       return { created: true, recording: inserted };
     });
@@ -161,19 +163,13 @@ export async function replayUpload(deps: IngestDeps, existing: Recording, body: 
   if (meter.bytes === 0) throw new BadRequestError('The recording body is empty', 'empty_body');
   const sha = meter.digestHex();
   if (expectedSha256 && expectedSha256 !== sha) throw new BadRequestError('The body does not match the SHA-256 digest sent with it; nothing was stored', 'digest_mismatch');
-  return sameOrConflict(existing, sha);
+  return sameOrConflict(existing, { sha256: sha, sizeBytes: meter.bytes });
 }
 
-async function existingOrThrow(deps: Pick<IngestDeps, 'recordings'>, tenant: string, callId: string, sha256: string): Promise<Recording> {
+async function existingOrThrow(deps: Pick<IngestDeps, 'recordings'>, tenant: string, callId: string, attempted: AttemptedBody): Promise<Recording> {
   const existing = await deps.recordings.findByCallId(tenant, callId);
   if (!existing) throw new DependencyError('database', 'The recording row vanished during the upload; retry');
-  return sameOrConflict(existing, sha256);
-}
-
-function sameOrConflict(existing: Recording, sha256: string): Recording {
-  if (existing.status !== 'active') throw new ConflictError('This callId belonged to a recording that has been deleted', 'recording_deleted');
-  if (existing.sha256 !== sha256) throw new ConflictError('A different recording was already uploaded under this callId', 'call_id_conflict');
-  return existing;
+  return sameOrConflict(existing, attempted);
 }
 
 export function uploadEvent(r: Recording, actor: Actor, details: Record<string, unknown>) {
