@@ -11,6 +11,7 @@ import { AudioSniffer } from '../media/sniff.js';
 import type { PolicyStore } from '../retention/policy-store.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
+import { checkRetentionOpen, checkStartedAt } from './arrival.js';
 import { MeteredBody } from './body.js';
 import type { UploadMetadata } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
@@ -36,6 +37,8 @@ export interface IngestDeps {
   /** recordDenied: refused attempts to overwrite a callId are audited (ingest-routes.ts). */
   readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly maxBytes: number;
+  /** How far ahead of the vault's clock a startedAt may be (RECORDING_MAX_CLOCK_SKEW). */
+  readonly maxClockSkewMs: number;
   readonly segmentSize?: number;
   readonly onBytes?: (n: number) => void;
   /** Objects are written under S3 Object Lock with retain-until = the recording's retainUntil. */
@@ -53,9 +56,13 @@ export interface StagedRecording {
 /** The policy and retainUntil an upload gets: its `policy` parameter, else the tenant default. */
 export interface UploadRetention { readonly policy: string; readonly retainUntil: Date }
 
-export async function resolveRetention(deps: Pick<IngestDeps, 'policies'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date(), trx?: Trx): Promise<UploadRetention> {
+/** Refuses a startedAt too far ahead (400) and a window that closed before arrival (422): see arrival.ts. */
+export async function resolveRetention(deps: Pick<IngestDeps, 'policies' | 'maxClockSkewMs'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date(), trx?: Trx): Promise<UploadRetention> {
+  checkStartedAt(meta.startedAt, now, deps.maxClockSkewMs);
   const policy = await deps.policies.resolve(tenant, meta.policy, trx);
-  return { policy: policy.name, retainUntil: addDuration(meta.startedAt ?? now, policy.retain) };
+  const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
+  checkRetentionOpen(retainUntil, policy.name, now);
+  return { policy: policy.name, retainUntil };
 }
 
 export interface Actor { readonly sub: string; readonly role: string; readonly ip: string; readonly userAgent: string | null; readonly requestId: string }
