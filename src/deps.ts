@@ -123,6 +123,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const ingest: IngestDeps = {
       db, recordings, store, keys, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
       maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
+      // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
+      commitOutcomeWaitMs: 3 * config.database.connectTimeoutMs,
       objectLock: config.storage.driver === 's3' && config.storage.objectLockMode !== undefined,
       onBytes: (n) => metrics.bytesIn.inc(n),
     };

@@ -112,16 +112,17 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
         req, async (file, early) => stageRecording(deps, ctx.principal.tenant, file, expected, await earlyRetention(deps, ctx.principal.tenant, early)),
         (s) => discardStaged(deps, s),
       );
+      let parsed: { callId: string; meta: ReturnType<typeof parseMetadata> };
       try {
         if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');
-        const { callId } = parseCallId(fields.callId);
-        const meta = parseMetadata(fields);
-        const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
-        await sendReceipt(deps, res, ctx, created, recording);
+        parsed = { callId: parseCallId(fields.callId).callId, meta: parseMetadata(fields) };
       } catch (err) {
         await discardStaged(deps, staged);
         throw err;
       }
+      // The commit discards the object itself, and only when no row can refer to it.
+      const { created, recording } = await commitRecording(deps, staged, parsed.callId, parsed.meta, actorOf(ctx));
+      await sendReceipt(deps, res, ctx, created, recording);
     }),
   });
 }

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
 import { checkRetentionOpen, checkStartedAt } from './arrival.js';
 import { MeteredBody } from './body.js';
+import { lookUpCommitOutcome } from './commit-outcome.js';
 import type { UploadMetadata } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
 import { sameOrConflict, type AttemptedBody } from './refusals.js';
@@ -39,6 +40,8 @@ export interface IngestDeps {
   readonly maxBytes: number;
   /** How far ahead of the vault's clock a startedAt may be (RECORDING_MAX_CLOCK_SKEW). */
   readonly maxClockSkewMs: number;
+  /** How long to look for the outcome of a COMMIT whose reply was lost (commit-outcome.ts). */
+  readonly commitOutcomeWaitMs: number;
   readonly segmentSize?: number;
   readonly onBytes?: (n: number) => void;
   /** Objects are written under S3 Object Lock with retain-until = the recording's retainUntil. */
@@ -120,10 +123,12 @@ export interface CommitResult { readonly created: boolean; readonly recording: R
 
 /**
  * `retention` is what staging resolved from the same metadata (PUT); a multipart upload passes
- * none, because fields sent after its file may name another policy or start time.
+ * none, because fields sent after its file may name another policy or start time. The staged
+ * object is discarded only when it is known that no row refers to it (commit-outcome.ts).
  */
 export async function commitRecording(deps: IngestDeps, staged: StagedRecording, callId: string, meta: UploadMetadata, actor: Actor, retention?: UploadRetention): Promise<CommitResult> {
   let result: CommitResult;
+  let committing = false;
   try {
     result = await deps.db.transaction(async (trx) => {
       const resolved = retention ?? await resolveRetention(deps, staged.tenant, meta, new Date(), trx);
@@ -135,14 +140,26 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
       }, trx);
       if (!inserted) return { created: false, recording: await existingOrThrow(deps, staged.tenant, callId, staged) };
       await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
+      // From here on a failure may come after PostgreSQL committed: only a lookup can tell.
+      committing = true;
       return { created: true, recording: inserted };
     });
   } catch (err) {
+    if (committing) return settleUnansweredCommit(deps, staged, callId, err);
     await discardStaged(deps, staged);
     throw err instanceof AppError ? err : new DependencyError('database', 'The recording could not be committed; nothing was kept', err);
   }
   if (!result.created) await discardStaged(deps, staged);
   return result;
+}
+
+/** Lookup throws a 503 when it cannot tell: the object is then kept, since a row may refer to it. */
+async function settleUnansweredCommit(deps: IngestDeps, staged: StagedRecording, callId: string, cause: unknown): Promise<CommitResult> {
+  const found = await lookUpCommitOutcome(deps, staged.tenant, callId, cause);
+  if (found?.id === staged.id) return { created: true, recording: found };
+  await discardStaged(deps, staged);
+  if (found) return { created: false, recording: sameOrConflict(found, staged) };
+  throw new DependencyError('database', 'The recording could not be committed; nothing was kept', cause);
 }
 
 /**
