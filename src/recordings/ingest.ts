@@ -25,7 +25,9 @@ import type { Recording } from './types.js';
  * the object store under a fresh id; nothing refers to that object yet. `commit` then inserts the
  * row (with the wrapped key) and its audit event in one transaction. A failure before the commit
  * leaves at most an unreferenced object, which is deleted at once or by the orphan sweep; a
- * recording therefore becomes visible only when both its object and its row are durable.
+ * recording therefore becomes visible only when both its object and its row are durable. A
+ * failure during COMMIT is not a failure until a lookup says so: the object is deleted only once
+ * it is known that no committed row refers to it.
  */
 export interface IngestDeps {
   readonly db: Db;
