@@ -7,6 +7,7 @@ import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt
 import { pbxClientCertificateGate } from './auth/pbx-gate.js';
 import type { Principal } from './auth/permissions.js';
 import type { Config } from './config/config.js';
+import { durationMs } from './config/duration.js';
 import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
@@ -121,6 +122,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const tenants = new TenantStore(db);
     const ingest: IngestDeps = {
       db, recordings, store, keys, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
+      maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
+      // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
+      commitOutcomeWaitMs: 3 * config.database.connectTimeoutMs,
       objectLock: config.storage.driver === 's3' && config.storage.objectLockMode !== undefined,
       onBytes: (n) => metrics.bytesIn.inc(n),
     };

@@ -40,6 +40,10 @@ export class PayloadTooLargeError extends AppError {
 export class UnsupportedMediaTypeError extends AppError {
   constructor(message: string, code = 'unsupported_media_type') { super(415, code, message); }
 }
+/** Well-formed input the vault refuses to act on (e.g. a recording whose retention has already run out). */
+export class UnprocessableContentError extends AppError {
+  constructor(message: string, code: string) { super(422, code, message); }
+}
 export class RangeNotSatisfiableError extends AppError {
   constructor(sizeBytes: number) {
     super(416, 'range_not_satisfiable', 'The requested range is outside the recording', {

@@ -12,6 +12,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
+import { addDuration } from '../../src/config/duration.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { commitRecording, stageRecording, type Actor } from '../../src/recordings/ingest.js';
@@ -40,12 +41,17 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
   }));
 }
 
-/** `count` recordings for `tenant`, started at `startedAt` (2000 makes them long overdue). */
+/**
+ * `count` recordings for `tenant`, started at `startedAt` (2000 makes them long overdue). Their
+ * retention is passed in as if resolved when they arrived years ago: an upload arriving today
+ * with such a startedAt would be refused (422 retention_already_expired).
+ */
 async function ingest(deps: Deps, tenant: string, count: number, startedAt: string): Promise<void> {
   const meta = parseMetadata({ startedAt });
+  const retention = { policy: 'default', retainUntil: addDuration(new Date(startedAt), deps.config.recordings.defaultRetention) };
   await mapLimit(Array.from({ length: count }, (_v, i) => i), CONCURRENCY, async (i) => {
     const staged = await stageRecording(deps.ingest, tenant, wavStream(OBJECT_BYTES), null);
-    await commitRecording(deps.ingest, staged, `retention-${i}-${randomUUID()}`, meta, ACTOR);
+    await commitRecording(deps.ingest, staged, `retention-${i}-${randomUUID()}`, meta, ACTOR, retention);
   });
 }
 

@@ -46,7 +46,7 @@ export interface Config {
   /** Origins whose pages may play links in `<audio crossorigin>` (CORS); others get CORP same-origin. */
   readonly media: { readonly embedOrigins: readonly string[] };
   readonly phone: { readonly hashKey: SecretFile; readonly defaultCountryCode: string };
-  readonly recordings: { readonly maxBytes: number; readonly defaultRetention: IsoDuration };
+  readonly recordings: { readonly maxBytes: number; readonly defaultRetention: IsoDuration; readonly maxClockSkew: IsoDuration };
   readonly retention: { readonly interval: IsoDuration | 'off'; readonly batchSize: number; readonly leaseSeconds: number; readonly orphanGrace: IsoDuration };
   readonly audit: { readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number };
   readonly limits: {
@@ -90,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     media: { embedOrigins: e.MEDIA_EMBED_ORIGINS },
     phone: { hashKey: secret('PHONE_HASH_KEY_FILE', e.PHONE_HASH_KEY_FILE, 'secrets', 'phone-hash.key'), defaultCountryCode: e.PHONE_DEFAULT_COUNTRY_CODE },
-    recordings: { maxBytes: e.MAX_RECORDING_BYTES, defaultRetention: e.DEFAULT_RETENTION },
+    recordings: { maxBytes: e.MAX_RECORDING_BYTES, defaultRetention: e.DEFAULT_RETENTION, maxClockSkew: e.RECORDING_MAX_CLOCK_SKEW },
     retention: {
       interval: parseInterval('RETENTION_INTERVAL', e.RETENTION_INTERVAL), batchSize: e.RETENTION_BATCH_SIZE,
       leaseSeconds: e.RETENTION_LEASE_SECONDS, orphanGrace: e.ORPHAN_GRACE,

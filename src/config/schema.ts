@@ -109,6 +109,7 @@ const envSchema = z.object({
 
   MAX_RECORDING_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(4 * 1024 ** 3),
   DEFAULT_RETENTION: isoDuration.default(parseIsoDuration('P6Y') as IsoDuration),
+  RECORDING_MAX_CLOCK_SKEW: isoDuration.default(parseIsoDuration('PT5M') as IsoDuration),
   RETENTION_INTERVAL: z.string().default('PT5M'),
   RETENTION_BATCH_SIZE: int(1, 10_000).default(100),
   RETENTION_LEASE_SECONDS: int(10, 86_400).default(300),

@@ -24,15 +24,21 @@ function requestOwner(actor: GovernanceActor): ClaimOwner {
 
 export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: GovernanceActor): Promise<{ objectDeleted: boolean }> {
   const who = requestOwner(actor);
-  const claimed = await deps.db.transaction(async (trx) => {
+  const attempt = await deps.db.transaction(async (trx) => {
     const row = isUuid(id)
-      ? await trx('recordings').select<{ status: string; legal_hold: boolean } | undefined>('status', 'legal_hold').where({ tenant, id }).forUpdate().first()
+      ? await trx('recordings').select<HoldRow | undefined>('status', 'legal_hold', 'legal_hold_case_id').where({ tenant, id }).forUpdate().first()
       : undefined;
     if (!row || row.status === 'deleted') throw new NotFoundError('No such recording', 'recording_not_found');
     if (row.status === 'deleting') throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
-    if (row.legal_hold) throw new ConflictError('This recording is on legal hold and cannot be erased', 'legal_hold');
-    return claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub });
+    if (row.legal_hold) return { heldFor: row.legal_hold_case_id };
+    return { claimed: await claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub }) };
   });
+  if ('heldFor' in attempt) {
+    // Refused once the row lock is released: the attempt is on the record although nothing happened.
+    await deps.audit.recordDenied(refusedErasureEvent(tenant, id, note, actor, attempt.heldFor), actor.sub);
+    throw new ConflictError('This recording is on legal hold and cannot be erased', 'legal_hold');
+  }
+  const claimed = attempt.claimed;
   const outcome = await completeDeletions(deps, who, claimed, {
     actor, details: { scope: 'recording' }, shredWhenObjectKept: objectLockEnabled(deps.config),
   });
@@ -40,6 +46,15 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
     throw new DependencyError('storage', 'The erasure has started but could not be finished now; the retention worker will complete it', outcome.failed[0]?.error);
   }
   return { objectDeleted: outcome.objectKept.length === 0 };
+}
+
+interface HoldRow { status: string; legal_hold: boolean; legal_hold_case_id: string | null }
+
+function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: GovernanceActor, caseId: string | null): AuditEventInput {
+  return {
+    tenant, ...auditActor(actor), action: 'recording.deleted', outcome: 'denied', recordingId: id,
+    details: { reason: 'legal_hold', request: 'erasure', scope: 'recording', note, caseId },
+  };
 }
 
 export interface SubjectErasureResult {

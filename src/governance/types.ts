@@ -11,7 +11,7 @@ import type { ObjectStore } from '../storage/types.js';
 export interface GovernanceDeps {
   readonly db: Db;
   readonly store: Pick<ObjectStore, 'delete' | 'setLegalHold'>;
-  readonly audit: Pick<AuditLog, 'record'>;
+  readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
   readonly keyCache?: Pick<DataKeyCache, 'delete'>;
   readonly logger?: Pick<Logger, 'warn' | 'info' | 'error'>;

@@ -5,6 +5,7 @@ import { expectedSha256 } from './body.js';
 import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, uploadEvent, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
 import { parseCallId, parseMetadata } from './metadata.js';
+import { CallIdRefusedError, refusedUploadEvent } from './refusals.js';
 import type { RecordingStore } from './store.js';
 import { toReceipt, type Recording } from './types.js';
 
@@ -24,6 +25,7 @@ function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): Secur
     try {
       await handler(req, res, ctx);
     } catch (err) {
+      if (err instanceof CallIdRefusedError) await deps.audit.recordDenied(refusedUploadEvent(err, actorOf(ctx)), ctx.principal.sub);
       deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');
       throw err;
     }
@@ -110,16 +112,17 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
         req, async (file, early) => stageRecording(deps, ctx.principal.tenant, file, expected, await earlyRetention(deps, ctx.principal.tenant, early)),
         (s) => discardStaged(deps, s),
       );
+      let parsed: { callId: string; meta: ReturnType<typeof parseMetadata> };
       try {
         if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');
-        const { callId } = parseCallId(fields.callId);
-        const meta = parseMetadata(fields);
-        const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx));
-        await sendReceipt(deps, res, ctx, created, recording);
+        parsed = { callId: parseCallId(fields.callId).callId, meta: parseMetadata(fields) };
       } catch (err) {
         await discardStaged(deps, staged);
         throw err;
       }
+      // The commit discards the object itself, and only when no row can refer to it.
+      const { created, recording } = await commitRecording(deps, staged, parsed.callId, parsed.meta, actorOf(ctx));
+      await sendReceipt(deps, res, ctx, created, recording);
     }),
   });
 }

@@ -5,15 +5,18 @@ import type { AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import type { Db, Trx } from '../db/knex.js';
-import { AppError, BadRequestError, ConflictError, DependencyError } from '../errors.js';
+import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import { AudioSniffer } from '../media/sniff.js';
 import type { PolicyStore } from '../retention/policy-store.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
+import { checkRetentionOpen, checkStartedAt } from './arrival.js';
 import { MeteredBody } from './body.js';
+import { lookUpCommitOutcome } from './commit-outcome.js';
 import type { UploadMetadata } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
+import { sameOrConflict, type AttemptedBody } from './refusals.js';
 import type { RecordingStore } from './store.js';
 import type { Recording } from './types.js';
 
@@ -22,7 +25,9 @@ import type { Recording } from './types.js';
  * the object store under a fresh id; nothing refers to that object yet. `commit` then inserts the
  * row (with the wrapped key) and its audit event in one transaction. A failure before the commit
  * leaves at most an unreferenced object, which is deleted at once or by the orphan sweep; a
- * recording therefore becomes visible only when both its object and its row are durable.
+ * recording therefore becomes visible only when both its object and its row are durable. A
+ * failure during COMMIT is not a failure until a lookup says so: the object is deleted only once
+ * it is known that no committed row refers to it.
  */
 export interface IngestDeps {
   readonly db: Db;
@@ -32,8 +37,13 @@ export interface IngestDeps {
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly policies: Pick<PolicyStore, 'resolve'>;
   readonly phones: PhoneHasher;
-  readonly audit: Pick<AuditLog, 'record'>;
+  /** recordDenied: refused attempts to overwrite a callId are audited (ingest-routes.ts). */
+  readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly maxBytes: number;
+  /** How far ahead of the vault's clock a startedAt may be (RECORDING_MAX_CLOCK_SKEW). */
+  readonly maxClockSkewMs: number;
+  /** How long to look for the outcome of a COMMIT whose reply was lost (commit-outcome.ts). */
+  readonly commitOutcomeWaitMs: number;
   readonly segmentSize?: number;
   readonly onBytes?: (n: number) => void;
   /** Objects are written under S3 Object Lock with retain-until = the recording's retainUntil. */
@@ -51,9 +61,13 @@ export interface StagedRecording {
 /** The policy and retainUntil an upload gets: its `policy` parameter, else the tenant default. */
 export interface UploadRetention { readonly policy: string; readonly retainUntil: Date }
 
-export async function resolveRetention(deps: Pick<IngestDeps, 'policies'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date(), trx?: Trx): Promise<UploadRetention> {
+/** Refuses a startedAt too far ahead (400) and a window that closed before arrival (422): see arrival.ts. */
+export async function resolveRetention(deps: Pick<IngestDeps, 'policies' | 'maxClockSkewMs'>, tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, now = new Date(), trx?: Trx): Promise<UploadRetention> {
+  checkStartedAt(meta.startedAt, now, deps.maxClockSkewMs);
   const policy = await deps.policies.resolve(tenant, meta.policy, trx);
-  return { policy: policy.name, retainUntil: addDuration(meta.startedAt ?? now, policy.retain) };
+  const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
+  checkRetentionOpen(retainUntil, policy.name, now);
+  return { policy: policy.name, retainUntil };
 }
 
 export interface Actor { readonly sub: string; readonly role: string; readonly ip: string; readonly userAgent: string | null; readonly requestId: string }
@@ -111,10 +125,12 @@ export interface CommitResult { readonly created: boolean; readonly recording: R
 
 /**
  * `retention` is what staging resolved from the same metadata (PUT); a multipart upload passes
- * none, because fields sent after its file may name another policy or start time.
+ * none, because fields sent after its file may name another policy or start time. The staged
+ * object is discarded only when it is known that no row refers to it (commit-outcome.ts).
  */
 export async function commitRecording(deps: IngestDeps, staged: StagedRecording, callId: string, meta: UploadMetadata, actor: Actor, retention?: UploadRetention): Promise<CommitResult> {
   let result: CommitResult;
+  let committing = false;
   try {
     result = await deps.db.transaction(async (trx) => {
       const resolved = retention ?? await resolveRetention(deps, staged.tenant, meta, new Date(), trx);
@@ -124,16 +140,28 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
       }, trx);
-      if (!inserted) return { created: false, recording: await existingOrThrow(deps, staged.tenant, callId, staged.sha256) };
+      if (!inserted) return { created: false, recording: await existingOrThrow(deps, staged.tenant, callId, staged) };
       await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
+      // From here on a failure may come after PostgreSQL committed: only a lookup can tell.
+      committing = true;
       return { created: true, recording: inserted };
     });
   } catch (err) {
+    if (committing) return settleUnansweredCommit(deps, staged, callId, err);
     await discardStaged(deps, staged);
     throw err instanceof AppError ? err : new DependencyError('database', 'The recording could not be committed; nothing was kept', err);
   }
   if (!result.created) await discardStaged(deps, staged);
   return result;
+}
+
+/** Lookup throws a 503 when it cannot tell: the object is then kept, since a row may refer to it. */
+async function settleUnansweredCommit(deps: IngestDeps, staged: StagedRecording, callId: string, cause: unknown): Promise<CommitResult> {
+  const found = await lookUpCommitOutcome(deps, staged.tenant, callId, cause);
+  if (found?.id === staged.id) return { created: true, recording: found };
+  await discardStaged(deps, staged);
+  if (found) return { created: false, recording: sameOrConflict(found, staged) };
+  throw new DependencyError('database', 'The recording could not be committed; nothing was kept', cause);
 }
 
 /**
@@ -161,19 +189,13 @@ export async function replayUpload(deps: IngestDeps, existing: Recording, body: 
   if (meter.bytes === 0) throw new BadRequestError('The recording body is empty', 'empty_body');
   const sha = meter.digestHex();
   if (expectedSha256 && expectedSha256 !== sha) throw new BadRequestError('The body does not match the SHA-256 digest sent with it; nothing was stored', 'digest_mismatch');
-  return sameOrConflict(existing, sha);
+  return sameOrConflict(existing, { sha256: sha, sizeBytes: meter.bytes });
 }
 
-async function existingOrThrow(deps: Pick<IngestDeps, 'recordings'>, tenant: string, callId: string, sha256: string): Promise<Recording> {
+async function existingOrThrow(deps: Pick<IngestDeps, 'recordings'>, tenant: string, callId: string, attempted: AttemptedBody): Promise<Recording> {
   const existing = await deps.recordings.findByCallId(tenant, callId);
   if (!existing) throw new DependencyError('database', 'The recording row vanished during the upload; retry');
-  return sameOrConflict(existing, sha256);
-}
-
-function sameOrConflict(existing: Recording, sha256: string): Recording {
-  if (existing.status !== 'active') throw new ConflictError('This callId belonged to a recording that has been deleted', 'recording_deleted');
-  if (existing.sha256 !== sha256) throw new ConflictError('A different recording was already uploaded under this callId', 'call_id_conflict');
-  return existing;
+  return sameOrConflict(existing, attempted);
 }
 
 export function uploadEvent(r: Recording, actor: Actor, details: Record<string, unknown>) {

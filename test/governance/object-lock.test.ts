@@ -13,6 +13,10 @@ import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { FakeS3Client, s3Error } from '../storage/fake-s3-client.js';
 import { auditEvents, putPolicy, row, sleep } from '../retention/support.js';
 
+const DAY = 86_400_000;
+/** Midnight UTC yesterday: a start time inside every window these tests use (a closed one is refused). */
+const YESTERDAY = Math.floor(Date.now() / DAY) * DAY - DAY;
+
 /**
  * s3rver has no Object Lock, so these tests give the vault an S3ObjectStore over a recording
  * stand-in for the S3 client and check what the services ask the driver to do: every object is
@@ -48,11 +52,12 @@ describe('S3 Object Lock pass-through', () => {
   };
 
   test('PUT writes the object with retain-until = the retainUntil stored on the row', async () => {
-    const res = await supertest(app).put('/v1/recordings/lock-put?policy=month&startedAt=2030-03-01T10:00:00Z')
+    const startedAt = new Date(YESTERDAY + 10 * 3_600_000);
+    const res = await supertest(app).put(`/v1/recordings/lock-put?policy=month&startedAt=${startedAt.toISOString()}`)
       .set('authorization', `Bearer ${await vault.token('pbx')}`).set('content-type', 'audio/wav').send(await wav());
     assert.equal(res.status, 201, res.text);
     const receipt = res.body as { id: string; retainUntil: string };
-    assert.equal(receipt.retainUntil, '2030-03-31T10:00:00.000Z');
+    assert.equal(receipt.retainUntil, new Date(startedAt.getTime() + 30 * DAY).toISOString());
     const stored = await row(vault, receipt.id);
     assert.deepEqual(lockOf(stored.object_key ?? ''), { mode: 'COMPLIANCE', until: new Date(receipt.retainUntil) });
     assert.equal(stored.retain_until?.toISOString(), receipt.retainUntil);
@@ -61,11 +66,11 @@ describe('S3 Object Lock pass-through', () => {
   test('multipart: metadata before the file sets the lock; metadata after it never ends the row before the lock', async () => {
     const token = `Bearer ${await vault.token('pbx')}`;
     const early = await supertest(app).post('/v1/recordings').set('authorization', token)
-      .field('callId', 'lock-early').field('policy', 'month').field('startedAt', '2030-05-01T00:00:00Z')
+      .field('callId', 'lock-early').field('policy', 'month').field('startedAt', new Date(YESTERDAY).toISOString())
       .attach('file', await wav(), 'call.wav');
     assert.equal(early.status, 201, early.text);
-    assert.equal(early.body.retainUntil, '2030-05-31T00:00:00.000Z');
-    assert.deepEqual(lockOf((await row(vault, early.body.id as string)).object_key ?? '').until, new Date('2030-05-31T00:00:00.000Z'));
+    assert.equal(early.body.retainUntil, new Date(YESTERDAY + 30 * DAY).toISOString());
+    assert.deepEqual(lockOf((await row(vault, early.body.id as string)).object_key ?? '').until, new Date(YESTERDAY + 30 * DAY));
 
     const late = await supertest(app).post('/v1/recordings').set('authorization', token)
       .attach('file', await wav(), 'call.wav').field('callId', 'lock-late').field('policy', 'blink');

@@ -28,6 +28,8 @@ export interface VaultOptions {
   readonly keys?: 'local' | 'aws-kms';
   /** Extra environment variables for the config schema. */
   readonly env?: Record<string, string>;
+  /** Rewrites the service role's DATABASE_URL, e.g. to route it through a fault-injecting proxy. */
+  readonly databaseUrl?: (url: string) => string;
   /** Capture log lines (JSON) here instead of discarding them. */
   readonly logLines?: string[];
 }
@@ -51,7 +53,7 @@ export async function startVault(opts: VaultOptions = {}): Promise<TestVault> {
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'callvault-vault-'));
   const env: Record<string, string> = {
-    CALLVAULT_DATA_DIR: dataDir, DATABASE_URL: database.url, DATABASE_ADMIN_URL: database.adminUrl,
+    CALLVAULT_DATA_DIR: dataDir, DATABASE_URL: opts.databaseUrl?.(database.url) ?? database.url, DATABASE_ADMIN_URL: database.adminUrl,
     PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: opts.logLines ? 'info' : 'silent', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
   };
   const s3 = opts.storage === 's3' ? await startS3rver() : undefined;

@@ -85,9 +85,11 @@ describe('GET /metrics', () => {
 
     const admin = await vault.token('admin');
     assert.equal((await json('PUT', '/v1/retention-policies/brief', admin, { retain: 'PT1S' })).status, 201);
-    const past = '?policy=brief&startedAt=2020-01-01T00:00:00Z';
-    await upload('metrics-due', wav.subarray(0, 4096), past);
-    const held = await upload('metrics-held', wav.subarray(0, 8192), past);
+    await upload('metrics-due', wav.subarray(0, 4096), '?policy=brief');
+    const held = await upload('metrics-held', wav.subarray(0, 8192), '?policy=brief');
+    // Overdue since 2020, as if their window had closed while they were stored (an upload that
+    // arrives with its window already closed is refused).
+    await vault.deps.db('recordings').whereIn('call_id', ['metrics-due', 'metrics-held']).update({ retain_until: new Date('2020-01-01T00:00:01Z') });
     assert.equal((await json('PUT', `/v1/recordings/${held}/legal-hold`, await vault.token('compliance'), { reason: 'kept' })).status, 200);
     await runRetentionPass(vault.deps, new Date(), { dryRun: true });
     lagAfterDryRun = total(await scrape(), 'callvault_retention_lag_seconds');

@@ -56,10 +56,14 @@ describe('retention policies', () => {
   test('an upload takes its policy parameter, else the tenant default, else the system default', async () => {
     await json(vault, 'PUT', '/v1/retention-policies/month', admin, { retain: 'P30D' });
     await json(vault, 'PUT', '/v1/retention-policies/week', admin, { retain: 'P7D' });
-    const startedAt = '2030-01-01T00:00:00.000Z';
+    // Yesterday at midnight UTC: a start time must lie within every window it is tested under.
+    const start = Math.floor(Date.now() / DAY) * DAY - DAY;
+    const startedAt = new Date(start).toISOString();
+    const sixYears = new Date(start);
+    sixYears.setUTCFullYear(sixYears.getUTCFullYear() + 6);
     const system = await upload(vault, 'pol-system', { query: { startedAt } });
     assert.equal(system.policy, 'default');
-    assert.equal(system.retainUntil, '2036-01-01T00:00:00.000Z');
+    assert.equal(system.retainUntil, sixYears.toISOString());
 
     assert.equal((await json(vault, 'PUT', '/v1/tenant-settings', admin, { defaultPolicy: 'nope' })).status, 400);
     const settings = await json(vault, 'PUT', '/v1/tenant-settings', admin, { defaultPolicy: 'month' });
@@ -68,10 +72,10 @@ describe('retention policies', () => {
     assert.equal((await json(vault, 'GET', '/v1/tenant-settings', admin)).json<{ defaultPolicy: string }>().defaultPolicy, 'month');
     const byDefault = await upload(vault, 'pol-tenant', { query: { startedAt } });
     assert.equal(byDefault.policy, 'month');
-    assert.equal(byDefault.retainUntil, '2030-01-31T00:00:00.000Z');
+    assert.equal(byDefault.retainUntil, new Date(start + 30 * DAY).toISOString());
     const named = await upload(vault, 'pol-named', { query: { startedAt, policy: 'week' } });
     assert.equal(named.policy, 'week');
-    assert.equal(named.retainUntil, '2030-01-08T00:00:00.000Z');
+    assert.equal(named.retainUntil, new Date(start + 7 * DAY).toISOString());
     const res = await request(vault, {
       method: 'PUT', path: '/v1/recordings/pol-unknown?policy=nope', token: await vault.token('pbx'),
       body: await readFile(fixturePath('call-ulaw-8k-mono.wav')), headers: { 'content-type': 'audio/wav' },
@@ -90,13 +94,15 @@ describe('retention policies', () => {
     const old = await upload(vault, 'shrink-old', { query: { policy: 'shrink', startedAt } });
     assert.equal(Date.parse(old.retainUntil), Date.parse(startedAt) + DAY);
 
-    const shortened = await json(vault, 'PUT', '/v1/retention-policies/shrink', admin, { retain: 'PT1S' });
+    const shortened = await json(vault, 'PUT', '/v1/retention-policies/shrink', admin, { retain: 'PT1M' });
     assert.equal(shortened.status, 200);
-    const fresh = await upload(vault, 'shrink-new', { query: { policy: 'shrink', startedAt } });
-    assert.equal(Date.parse(fresh.retainUntil), Date.parse(startedAt) + 1_000);
+    // Under the shortened policy the old start time is past its window (422): the new call started now.
+    const freshStart = new Date().toISOString();
+    const fresh = await upload(vault, 'shrink-new', { query: { policy: 'shrink', startedAt: freshStart } });
+    assert.equal(Date.parse(fresh.retainUntil), Date.parse(freshStart) + 60_000);
     assert.equal((await row(vault, old.id)).retain_until?.toISOString(), old.retainUntil, 'shortening never moves an existing retainUntil');
 
-    const pass = await runRetentionPass(vault.deps, new Date());
+    const pass = await runRetentionPass(vault.deps, new Date(Date.now() + 2 * 60_000));
     assert.deepEqual(pass.ids, [fresh.id], 'only the recording uploaded under the shortened policy is due');
     assert.equal((await row(vault, old.id)).status, 'active');
 
