@@ -127,8 +127,9 @@ function reachableOrThrow(dir: string, owner: RunAs, shown: string, runtimeDir?:
 async function runtimeSubdir(runtimeDir: string, name: string, owner: RunAs): Promise<string> {
   const dir = path.join(runtimeDir, name);
   try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-    for (const d of [runtimeDir, dir]) if (((await fs.stat(d)).mode & 0o005) !== 0o005) await fs.chmod(d, 0o755);
+    // Only directories created here get their mode set (the umask may be stricter); an existing
+    // one is the operator's, and the check below tells them if it does not fit.
+    for (const d of [runtimeDir, dir]) if (await fs.mkdir(d, { recursive: true, mode: 0o755 })) await fs.chmod(d, 0o755);
   } catch (err) {
     throw new EmbeddedDatabaseError(
       `cannot prepare the embedded database's runtime directory ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ` +
@@ -143,7 +144,7 @@ async function runtimeSubdir(runtimeDir: string, name: string, owner: RunAs): Pr
 /** The installed binaries when the postgres user can reach them, else a world-readable copy. */
 async function placeBinaries(bins: Binaries, runtimeDir: string, owner: RunAs): Promise<Binaries> {
   const native = path.resolve(path.dirname(bins.postgres), '..');
-  if (canEnter(path.join(native, 'lib'), owner) && canEnter(path.join(native, 'share'), owner)) return bins;
+  if (['bin', 'lib', 'share'].every((d) => canEnter(path.join(native, d), owner))) return bins;
   const pkg = JSON.parse(await fs.readFile(path.join(native, '..', 'package.json'), 'utf8')) as { version: string };
   const target = path.join(await runtimeSubdir(runtimeDir, 'postgresql', owner), pkg.version);
   const relocate = (bin: string): string => path.join(target, path.relative(native, bin));
