@@ -57,6 +57,18 @@ export async function placeServer(bins: Binaries, requested: string, runtimeDir:
   return { bins: placed, dir: path.join(clusters, name), linkFrom: requested, owner };
 }
 
+/** Links a new cluster from the data directory; when a concurrent start linked its own first, that one wins. */
+export async function linkCluster(dir: string, from: string): Promise<string> {
+  try {
+    await fs.symlink(dir, from);
+    return dir;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await fs.rm(dir, { recursive: true, force: true });
+    return fs.realpath(from);
+  }
+}
+
 /**
  * Creates the data directory if missing. One created for a root vault may be entered (not listed)
  * by the postgres user, so that a cluster there can stay in it when the parents allow.

