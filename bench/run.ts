@@ -4,7 +4,7 @@
  * same bytes, prints a table and writes bench/results.json (and bench/results.md, the same table
  * for the README). Never part of `npm test`. bench/NOTES.md explains each figure and its method.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -150,6 +150,8 @@ async function measureServers(ctx: Context): Promise<void> {
 
 async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'callvault-bench-'));
+  // Enterable by the "postgres" user a root run starts the cluster as, so the cluster stays in here.
+  await chmod(scratch, 0o711);
   const started = performance.now();
   let cluster: BenchCluster | undefined;
   // The embedded PostgreSQL runs in its own process group: an interrupted run must stop it itself.

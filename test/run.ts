@@ -5,13 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate } from '../src/db/migrate.js';
 import { APP_ROLE, OWNER_ROLE, clusterUrl, type ClusterInfo } from './helpers/cluster.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -47,7 +48,7 @@ async function main(): Promise<number> {
   const files = (await Promise.all(targets.map(findTests))).flat();
   if (files.length === 0) throw new Error(`no test files under ${targets.join(', ')}`);
 
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'callvault-test-'));
+  const scratch = await scratchDir('callvault-test-');
   const server = await EmbeddedPostgres.start({ dir: path.join(scratch, 'pg') });
   const superuserPassword = new URL(server.url()).password;
   try {
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
   } finally {
     await server.stop();
     await rm(scratch, { recursive: true, force: true });
+    await rm(server.dir, { recursive: true, force: true });
   }
 }
 

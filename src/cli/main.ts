@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../config/schema.js';
+import { EmbeddedDatabaseError } from '../db/embedded-placement.js';
 import { createLogger } from '../http/logger.js';
 import { runMigrate } from './migrate.js';
 import { runServe } from './serve.js';
@@ -57,6 +58,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       process.stderr.write(`callvault: configuration error: ${err.message}\n`);
       process.exitCode = 78;
+      return;
+    }
+    if (err instanceof EmbeddedDatabaseError) {
+      process.stderr.write(`callvault: embedded database: ${err.message}\n`);
+      process.exitCode = 1;
       return;
     }
     const logger = createLogger('error');

@@ -33,6 +33,8 @@ export interface Config {
   readonly database: {
     readonly embedded: boolean; readonly url?: string; readonly adminUrl?: string; readonly poolMax: number;
     readonly connectTimeoutMs: number; readonly statementTimeoutMs: number; readonly embeddedPort: number;
+    /** Root only: binaries and clusters the postgres user cannot reach in place. */
+    readonly embeddedRuntimeDir: string;
   };
   readonly storage: StorageConfig;
   readonly keys: KeysConfig;
@@ -139,6 +141,7 @@ function databaseConfig(e: Env, production: boolean): Config['database'] {
     embedded: !e.DATABASE_URL, url: e.DATABASE_URL, adminUrl: e.DATABASE_ADMIN_URL ?? e.DATABASE_URL,
     poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, embeddedPort: e.EMBEDDED_DATABASE_PORT,
+    embeddedRuntimeDir: path.resolve(e.EMBEDDED_DATABASE_RUNTIME_DIR),
   };
 }
 

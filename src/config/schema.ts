@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseIsoDuration, type IsoDuration } from './duration.js';
+import { DEFAULT_RUNTIME_DIR } from '../db/embedded-placement.js';
 
 /**
  * Every environment variable the vault reads, in one schema. Parsing happens once at boot; a bad
@@ -67,6 +68,7 @@ const envSchema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   EMBEDDED_DATABASE_PORT: int(0, 65535).default(0),
+  EMBEDDED_DATABASE_RUNTIME_DIR: z.string().min(1).default(DEFAULT_RUNTIME_DIR),
 
   STORAGE_DRIVER: z.enum(['fs', 's3']).default('fs'),
   S3_BUCKET: optionalText,

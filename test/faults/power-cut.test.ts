@@ -1,7 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
@@ -13,6 +12,7 @@ import { createLogger } from '../../src/http/logger.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
 import { FIXTURE_FILES } from '../helpers/vault.js';
+import { scratchDir } from '../helpers/scratch.js';
 import {
   MIB, assertPlays, fixture, generatedDigest, generatedWav, holdCommits, objectKeys, send, sha256, superuser, waitFor, waitReady, type Receipt,
 } from './support.js';
@@ -192,7 +192,7 @@ async function checkStore(d: Deps, dir: string, listedIds: string[], commitWasCa
 }
 
 test('SIGKILL of the whole embedded process tree during 20 concurrent uploads: restart comes up by itself, every 201 plays, no other row, the orphan sweep removes the rest', async (t) => {
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'callvault-powercut-'));
+  dataDir = await scratchDir('callvault-powercut-');
   // Embedded mode: nothing but the data directory (and the port) configured.
   const env: Record<string, string> = {
     CALLVAULT_DATA_DIR: dataDir, EMBEDDED_DATABASE_PORT: '0', DATABASE_URL: '', DATABASE_ADMIN_URL: '', STORAGE_DRIVER: '',

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { tinyWav } from '../access/support.js';
 import { descendants, isGone } from '../faults/process-tree.js';
 import { request } from '../helpers/http.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 /**
  * The newcomer's first run, twice over: `callvault serve` with nothing configured but a data
@@ -71,7 +71,7 @@ describe('embedded mode', () => {
   });
 
   test('two vaults side by side, clean shutdown on SIGTERM, state kept across a restart', async () => {
-    for (let i = 0; i < 2; i++) dirs.push(await mkdtemp(path.join(os.tmpdir(), `callvault-embedded-${i}-`)));
+    for (let i = 0; i < 2; i++) dirs.push(await scratchDir(`callvault-embedded-${i}-`));
     const vaults = await Promise.all(dirs.map((dir) => start(dir)));
 
     const databases = await Promise.all(dirs.map(postmaster));
