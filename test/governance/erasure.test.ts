@@ -68,7 +68,7 @@ for (const storage of ['fs', 's3'] as const) {
       assert.equal(summary.length, 1);
       assert.equal(summary[0]?.details.count, 2);
       assert.deepEqual(summary[0]?.details.skippedLegalHold, [held.id]);
-      assert.equal(JSON.stringify(summary[0]?.details).includes('555'), false, 'the phone number is not written to the log');
+      assert.equal(/4155550100|555-0100/.test(JSON.stringify(summary[0]?.details)), false, 'the phone number is not written to the log');
       const again = await json(vault, 'POST', '/v1/erasures', compliance, { phone: '+14155550100', reason: 'repeat' });
       assert.equal(again.json<{ erased: number }>().erased, 0, 'tombstones keep no phone hash');
     });
