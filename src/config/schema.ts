@@ -20,7 +20,7 @@ const isoDuration = z.string().transform((v, ctx): IsoDuration => {
 const optionalText = z.string().trim().min(1).optional();
 const url = z.string().url();
 // node-postgres reads any scheme; only these two mean PostgreSQL, so "db:5432" is caught here, not at the first query.
-const postgresUrl = url.refine((v) => /^postgres(ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
+const postgresUrl = url.refine((v) => /^postgres(?:ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
 
 const envSchema = z.object({
   CALLVAULT_MODE: z.enum(['embedded', 'production']).default('embedded'),
