@@ -11,6 +11,7 @@ import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
+import { checkServicePrivileges } from './db/privileges.js';
 import { createGuards, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
@@ -93,6 +94,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
     closers.push(() => db.destroy());
+    await checkServicePrivileges(db, config.mode, logger);
     const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
