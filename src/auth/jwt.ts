@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Config } from '../config/config.js';
+import { readPrivateFile } from '../config/secrets.js';
 import { AppError } from '../errors.js';
 import { principalFromClaims } from './claims.js';
 import { rejectToken } from './errors.js';
@@ -35,7 +36,7 @@ export function staticKeySource(key: KeyObject): KeySource {
 export async function keySourceFromConfig(cfg: Config['jwt']): Promise<KeySource> {
   if (cfg.jwksUri) return jwksKeySource(cfg.jwksUri);
   if (cfg.publicKeyFile) return staticKeySource(createPublicKey(await readFile(cfg.publicKeyFile)));
-  if (cfg.devSigningKey) return staticKeySource(createPublicKey(await readFile(cfg.devSigningKey.file)));
+  if (cfg.devSigningKey) return staticKeySource(createPublicKey(await readPrivateFile(cfg.devSigningKey.file, 'JWT_DEV_SIGNING_KEY_FILE')));
   throw new Error('no JWT verification key configured');
 }
 
