@@ -80,6 +80,7 @@ const envSchema = z.object({
   JWT_SUB_CLAIM: z.string().min(1).default('sub'),
   JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_MAX_TTL: isoDuration.default(parseIsoDuration('PT24H') as IsoDuration),
 
   LINK_SIGNING_KEY_FILE: optionalText,
   LINK_DEFAULT_TTL_SECONDS: int(1, 86_400).default(300),
@@ -105,6 +106,10 @@ const envSchema = z.object({
   AUTH_LOCKOUT_SECONDS: int(1, 86_400).default(300),
   PBX_ALLOWED_CIDRS: z.string().optional(),
   LINK_RATE_PER_HOUR: int(1, 1_000_000).default(120),
+
+  READINESS_KEY_CHECK_SECONDS: int(0, 300).default(5),
+  METRICS_TOKEN_FILE: optionalText,
+  METRICS_LISTEN: optionalText,
 });
 
 export type Env = z.infer<typeof envSchema>;
