@@ -12,6 +12,7 @@ import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { checkServicePrivileges } from './db/privileges.js';
+import { CachedProbe } from './lib/cached-probe.js';
 import { createGuards, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
@@ -129,7 +130,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
       ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
-      readiness: () => readiness(db, store, keys),
+      readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
       },
@@ -140,19 +141,26 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
   }
 }
 
-async function readiness(db: Db, store: ObjectStore, keys: KeyProvider): Promise<Record<string, string>> {
-  const check = async (fn: () => Promise<unknown>): Promise<string> => {
-    try {
-      await withTimeout(fn(), 3_000);
-      return 'ok';
-    } catch {
-      return 'unavailable';
-    }
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await withTimeout(fn(), 3_000);
+    return 'ok';
+  } catch {
+    return 'unavailable';
+  }
+}
+
+/**
+ * /readyz: the database and the store are asked on every probe; the key service's answer is
+ * reused for `keyCheckMs` (READINESS_KEY_CHECK_SECONDS), since every KMS call is billed and
+ * counts against the account's request quota.
+ */
+function readinessProbe(db: Db, store: ObjectStore, keys: KeyProvider, keyCheckMs: number): () => Promise<Record<string, string>> {
+  const keyService = new CachedProbe(() => check(() => keys.ping()), keyCheckMs);
+  return async () => {
+    const [database, storage, keyState] = await Promise.all([check(() => db.raw('select 1')), check(() => store.ping()), keyService.get()]);
+    return { database, storage, keys: keyState };
   };
-  const [database, storage, keyService] = await Promise.all([
-    check(() => db.raw('select 1')), check(() => store.ping()), check(() => keys.ping()),
-  ]);
-  return { database, storage, keys: keyService };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
