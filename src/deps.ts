@@ -16,6 +16,7 @@ import { CachedProbe } from './lib/cached-probe.js';
 import { createGuards, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
+import { loadMetricsToken } from './http/metrics-access.js';
 import type { RequestContext } from './http/secure-router.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider, LocalKeyProvider } from './keys/index.js';
@@ -59,6 +60,8 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
+  readonly metricsToken: Buffer | null;
   readonly ingest: IngestDeps;
   readonly guards: Guards;
   readiness(): Promise<Record<string, string>>;
@@ -119,6 +122,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const tokens = new JwtVerifier(config.jwt, await keySourceFromConfig(config.jwt));
     const phones = new PhoneHasher(await loadSecret(config.phone.hashKey, 'PHONE_HASH_KEY_FILE'), config.phone.defaultCountryCode);
     const linkSigningKey = await loadSecret(config.links.signingKey, 'LINK_SIGNING_KEY_FILE');
+    const metricsToken = await loadMetricsToken(config.observability.metrics.tokenFile);
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
@@ -128,7 +132,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken,
       ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {

@@ -217,14 +217,14 @@ function metricsConfig(e: Env, production: boolean): Config['observability']['me
   const listen = e.METRICS_LISTEN === undefined ? undefined : parseListen(e.METRICS_LISTEN);
   // Production fails closed: metrics name routes, tenants' traffic and failure rates, so the
   // public listener serves them only behind the token.
-  return { tokenFile, listen, public: tokenFile !== undefined || !production };
+  return { tokenFile, listen, public: tokenFile !== undefined || (!production && listen === undefined) };
 }
 
 function parseListen(text: string): { host: string; port: number } {
   const colon = text.lastIndexOf(':');
   const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   const port = Number(text.slice(colon + 1));
-  if (colon <= 0 || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
+  if (colon <= 0 || host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError('METRICS_LISTEN', `"${text}" is not host:port (e.g. 127.0.0.1:9464)`);
   }
   return { host, port };
