@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/schema.js';
-import type { Db } from './knex.js';
+import { isConnectionError, type Db } from './knex.js';
 
 /**
  * The audit log is append-only because the role the vault connects as cannot change it: the
@@ -62,9 +62,22 @@ export async function auditExposure(db: Db): Promise<AuditExposure> {
 
 export const PRIVILEGE_FIX = 'run `callvault migrate` with DATABASE_ADMIN_URL set to a separate owner role, and give DATABASE_URL a role with only SELECT and INSERT on audit_events (docs/operations.md, "Database roles")';
 
-/** Refuses (production) or warns (elsewhere) when the service role could rewrite the audit log. */
+/**
+ * Refuses (production) or warns (elsewhere) when the service role could rewrite the audit log.
+ * A database that cannot be reached is not a pass: production mode does not start without the
+ * answer; elsewhere the vault starts as before (requests answer 503 until the database is back).
+ */
 export async function checkServicePrivileges(db: Db, mode: Config['mode'], logger: { warn(details: object, message: string): void }): Promise<void> {
-  const { role, problems } = await auditExposure(db);
+  let exposure: AuditExposure;
+  try {
+    exposure = await auditExposure(db);
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    if (mode === 'production') throw new Error('The database is unreachable, so the privileges of the DATABASE_URL role cannot be checked; not starting', { cause: err });
+    logger.warn({ err }, 'the database is unreachable: the privileges of the DATABASE_URL role were not checked');
+    return;
+  }
+  const { role, problems } = exposure;
   if (problems.length === 0) return;
   const message = `the database role "${role}" ${problems.join('; ')}. The audit log is only append-only when the vault's role cannot change it: ${PRIVILEGE_FIX}`;
   if (mode === 'production') throw new ConfigError('DATABASE_URL', message);

@@ -118,6 +118,18 @@ describe('the service role and the audit table', () => {
     }
   });
 
+  test('an unreachable database is no pass: production mode does not start, elsewhere a warning', async () => {
+    const down = createDb({ url: 'postgres://nobody:x@127.0.0.1:1/none', connectTimeoutMs: 300, poolMax: 1 });
+    try {
+      await assert.rejects(checkServicePrivileges(down, 'production', warnings().logger), /privileges of the DATABASE_URL role cannot be checked/);
+      const { lines, logger } = warnings();
+      await checkServicePrivileges(down, 'embedded', logger);
+      assert.match(lines.join('\n'), /were not checked/);
+    } finally {
+      await down.destroy();
+    }
+  });
+
   test('the two-role setup (owner migrates, service role appends) passes in production mode', async () => {
     assert.deepEqual(await auditExposure(twoRoleDb), { role: APP_ROLE, problems: [] });
     const { lines, logger } = warnings();
