@@ -12,9 +12,12 @@ import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
+import { checkServicePrivileges } from './db/privileges.js';
+import { CachedProbe } from './lib/cached-probe.js';
 import { createGuards, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
+import { loadMetricsToken } from './http/metrics-access.js';
 import type { RequestContext } from './http/secure-router.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider, LocalKeyProvider } from './keys/index.js';
@@ -58,6 +61,8 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
+  readonly metricsToken: Buffer | null;
   readonly ingest: IngestDeps;
   readonly guards: Guards;
   readiness(): Promise<Record<string, string>>;
@@ -94,6 +99,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
     closers.push(() => db.destroy());
+    await checkServicePrivileges(db, config.mode, logger);
     const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
@@ -117,6 +123,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const tokens = new JwtVerifier(config.jwt, await keySourceFromConfig(config.jwt));
     const phones = new PhoneHasher(await loadSecret(config.phone.hashKey, 'PHONE_HASH_KEY_FILE'), config.phone.defaultCountryCode);
     const linkSigningKey = await loadSecret(config.links.signingKey, 'LINK_SIGNING_KEY_FILE');
+    const metricsToken = await loadMetricsToken(config.observability.metrics.tokenFile);
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
@@ -129,9 +136,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken,
       ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
-      readiness: () => readiness(db, store, keys),
+      readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
       },
@@ -142,19 +149,26 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
   }
 }
 
-async function readiness(db: Db, store: ObjectStore, keys: KeyProvider): Promise<Record<string, string>> {
-  const check = async (fn: () => Promise<unknown>): Promise<string> => {
-    try {
-      await withTimeout(fn(), 3_000);
-      return 'ok';
-    } catch {
-      return 'unavailable';
-    }
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await withTimeout(fn(), 3_000);
+    return 'ok';
+  } catch {
+    return 'unavailable';
+  }
+}
+
+/**
+ * /readyz: the database and the store are asked on every probe; the key service's answer is
+ * reused for `keyCheckMs` (READINESS_KEY_CHECK_SECONDS), since every KMS call is billed and
+ * counts against the account's request quota.
+ */
+function readinessProbe(db: Db, store: ObjectStore, keys: KeyProvider, keyCheckMs: number): () => Promise<Record<string, string>> {
+  const keyService = new CachedProbe(() => check(() => keys.ping()), keyCheckMs);
+  return async () => {
+    const [database, storage, keyState] = await Promise.all([check(() => db.raw('select 1')), check(() => store.ping()), keyService.get()]);
+    return { database, storage, keys: keyState };
   };
-  const [database, storage, keyService] = await Promise.all([
-    check(() => db.raw('select 1')), check(() => store.ping()), check(() => keys.ping()),
-  ]);
-  return { database, storage, keys: keyService };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

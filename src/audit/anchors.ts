@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { readPrivateFile } from '../config/secrets.js';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
 import { formatAt, isHexHash, jcs, parseCanonicalAt } from './canonical.js';
@@ -48,7 +49,7 @@ function assertEd25519(key: KeyObject, file: string): void {
 export async function ensureAnchorKey(file: string, generate: boolean): Promise<AnchorKey> {
   let pem: string;
   try {
-    pem = await readFile(file, 'utf8');
+    pem = (await readPrivateFile(file, 'AUDIT_ANCHOR_KEY_FILE')).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     if (!generate) throw new Error(`The audit anchor key ${file} does not exist (AUDIT_ANCHOR_KEY_FILE)`);

@@ -4,6 +4,7 @@ import { CsvParser, decodeCsvCell, type CsvCell } from './csv.js';
 import { EXPORT_FIELDS } from './export.js';
 import { AuditRecordError } from './rows.js';
 import type { AuditEvent } from './types.js';
+import { duplicateJsonKey } from '../lib/json-keys.js';
 
 /**
  * Reads an export file (NDJSON or CSV, told apart by the first character) back into events,
@@ -47,6 +48,8 @@ export function parseNdjsonLine(line: string, lineNo: number): AuditEvent {
     throw new AuditRecordError(seqHint(line), `line ${lineNo}: not valid JSON`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new AuditRecordError(undefined, `line ${lineNo}: not a JSON object`);
+  const duplicate = duplicateJsonKey(line);
+  if (duplicate !== null) throw new AuditRecordError(seqHint(line), `line ${lineNo}: key ${JSON.stringify(duplicate)} appears twice in one object`);
   const keys = Object.keys(doc);
   if (keys.length !== EXPORT_FIELDS.length || !EXPORT_FIELDS.every((k) => Object.hasOwn(doc, k))) {
     throw new AuditRecordError(seqHint(line), `line ${lineNo}: fields are not exactly ${EXPORT_FIELDS.join(', ')}`);
@@ -62,12 +65,15 @@ export function parseCsvRecord(cells: readonly CsvCell[], recordNo: number): Aud
   const fields = {} as Record<string, unknown>;
   EXPORT_FIELDS.forEach((name, i) => { fields[name] = decodeCsvCell(cells[i] as CsvCell); });
   fields.seq = seq ?? Number.NaN;
-  if (typeof fields.details !== 'string') throw new AuditRecordError(seq, `${where}: details are missing`);
+  const details = fields.details;
+  if (typeof details !== 'string') throw new AuditRecordError(seq, `${where}: details are missing`);
   try {
-    fields.details = JSON.parse(fields.details);
+    fields.details = JSON.parse(details);
   } catch {
     throw new AuditRecordError(seq, `${where}: details are not JSON`);
   }
+  const duplicate = duplicateJsonKey(details);
+  if (duplicate !== null) throw new AuditRecordError(seq, `${where}: key ${JSON.stringify(duplicate)} appears twice in details`);
   return toEvent(fields as Fields, where);
 }
 

@@ -11,6 +11,7 @@ import { isRole, type Principal, type Role } from './permissions.js';
 export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const MAX_SUB_LENGTH = 256;
 const MAX_ROLE_ENTRIES = 256;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**

@@ -1,8 +1,9 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import type { SecretFile } from '../config/config.js';
+import { readPrivateFile } from '../config/secrets.js';
 import type { Role } from './permissions.js';
 
 /**
@@ -12,7 +13,7 @@ import type { Role } from './permissions.js';
  */
 export async function ensureDevSigningKey(secret: SecretFile): Promise<void> {
   try {
-    await readFile(secret.file);
+    await readPrivateFile(secret.file, 'JWT_DEV_SIGNING_KEY_FILE');
     return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !secret.generate) throw err;
@@ -34,7 +35,7 @@ export interface MintOptions {
 }
 
 export async function mintDevToken(keyFile: string, opts: MintOptions): Promise<string> {
-  const key = createPrivateKey(await readFile(keyFile));
+  const key = createPrivateKey(await readPrivateFile(keyFile, 'JWT_DEV_SIGNING_KEY_FILE'));
   return jwt.sign({ tenant: opts.tenant, roles: opts.roles }, key, {
     algorithm: 'ES256',
     subject: opts.sub,

@@ -13,6 +13,7 @@ export type TokenRejection =
   | 'unknown_key'
   | 'invalid_signature'
   | 'token_expired'
+  | 'token_lifetime_too_long'
   | 'token_not_yet_valid'
   | 'invalid_audience'
   | 'invalid_issuer'

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Config } from '../config/config.js';
+import { readPrivateFile } from '../config/secrets.js';
 import { AppError } from '../errors.js';
 import { principalFromClaims } from './claims.js';
 import { rejectToken } from './errors.js';
@@ -16,6 +17,7 @@ import { decodeToken, type JoseHeader } from './token-format.js';
  * - keys come only from configuration (a PEM file or the issuer's JWKS): jku, x5u, jwk and x5c
  *   headers are refused, as is any `crit` header, and `typ`, when present, must be JWT or at+jwt;
  * - iss, aud and exp are required, nbf is honoured, with JWT_CLOCK_SKEW_SECONDS of tolerance;
+ * - a token may live at most JWT_MAX_TTL (exp - iat, or exp - now without iat);
  * - tokens above 8 KiB are refused before decoding.
  * Every failure is an UnauthorizedError (401) whose code names the reason, except an unreachable
  * JWKS endpoint, which is a 503.
@@ -35,7 +37,7 @@ export function staticKeySource(key: KeyObject): KeySource {
 export async function keySourceFromConfig(cfg: Config['jwt']): Promise<KeySource> {
   if (cfg.jwksUri) return jwksKeySource(cfg.jwksUri);
   if (cfg.publicKeyFile) return staticKeySource(createPublicKey(await readFile(cfg.publicKeyFile)));
-  if (cfg.devSigningKey) return staticKeySource(createPublicKey(await readFile(cfg.devSigningKey.file)));
+  if (cfg.devSigningKey) return staticKeySource(createPublicKey(await readPrivateFile(cfg.devSigningKey.file, 'JWT_DEV_SIGNING_KEY_FILE')));
   throw new Error('no JWT verification key configured');
 }
 
@@ -69,8 +71,22 @@ export class JwtVerifier implements TokenVerifier {
     if (!payload || typeof payload !== 'object') throw rejectToken('malformed_token', 'Token payload is not a JSON object');
     const claims = payload as Record<string, unknown>;
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw rejectToken('invalid_claims', 'Token has no expiry (exp)');
+    if (lifetimeSeconds(claims.exp, claims.iat) > this.cfg.maxTtlSeconds + this.cfg.clockSkewSeconds) {
+      throw rejectToken('token_lifetime_too_long', `Token lifetime exceeds JWT_MAX_TTL (${this.cfg.maxTtlSeconds} s)`);
+    }
     return claims;
   }
+}
+
+/**
+ * exp - iat, measured from now when iat is absent or in the future: a stolen token is only
+ * useful for as long as it stays valid, so an issuer minting century-long tokens is refused
+ * rather than trusted, and a future iat cannot shorten the measured lifetime.
+ */
+function lifetimeSeconds(exp: number, iat: unknown): number {
+  const now = Date.now() / 1000;
+  const issued = typeof iat === 'number' && Number.isFinite(iat) ? Math.min(iat, now) : now;
+  return exp - issued;
 }
 
 function rejectionFor(err: unknown): AppError {

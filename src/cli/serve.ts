@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { createDeps, type Deps } from '../deps.js';
 import { buildApp } from '../http/app.js';
 import { createLogger, type Logger } from '../http/logger.js';
+import { listenMetrics } from '../http/metrics-access.js';
 import { listen } from '../http/server.js';
 import { loadTls } from '../http/tls.js';
 import { startWorkers } from './workers.js';
@@ -14,7 +15,13 @@ export async function runServe(): Promise<number> {
   let stopping = false;
   try {
     const tls = await loadTls(config.http.tls);
-    const running = await listen(buildApp(deps), config, tls, logger);
+    const metricsAt = config.observability.metrics.listen;
+    const metrics = metricsAt ? await listenMetrics(deps.metrics, deps.metricsToken, metricsAt, logger) : null;
+    const running = await listen(buildApp(deps), config, tls, logger).catch(async (err: unknown) => {
+      await metrics?.close();
+      throw err;
+    });
+    if (!config.observability.metrics.public && !metrics) logger.warn('/metrics is off: in production mode set METRICS_TOKEN_FILE or METRICS_LISTEN to serve it');
     const workers = startWorkers(deps);
     printWelcome(config, running.port, logger);
     await new Promise<void>((resolve) => {
@@ -24,6 +31,7 @@ export async function runServe(): Promise<number> {
         logger.info({ signal }, 'shutting down: draining requests');
         void (async () => {
           await running.close();
+          await metrics?.close();
           await workers.stop();
           resolve();
         })();

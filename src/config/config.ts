@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { IsoDuration } from './duration.js';
+import { approximateSeconds, type IsoDuration } from './duration.js';
 import { ConfigError, parseEnv, parseInterval, type Env } from './schema.js';
 
 /** A secret file the vault reads; `generate` is true only for embedded defaults created on first start. */
@@ -43,6 +43,8 @@ export interface Config {
     readonly issuer: string; readonly audience: string; readonly jwksUri?: string; readonly publicKeyFile?: string;
     readonly devSigningKey?: SecretFile; readonly algorithms: readonly string[]; readonly clockSkewSeconds: number;
     readonly claims: { readonly sub: string; readonly tenant: string; readonly roles: string };
+    /** Longest accepted token lifetime: exp - iat, or exp - now without iat. */
+    readonly maxTtlSeconds: number;
   };
   readonly links: { readonly signingKey: SecretFile; readonly defaultTtlSeconds: number; readonly maxTtlSeconds: number };
   /** Origins whose pages may play links in `<audio crossorigin>` (CORS); others get CORP same-origin. */
@@ -54,6 +56,15 @@ export interface Config {
   readonly limits: {
     readonly ratePerMinute: number; readonly principalRatePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
     readonly pbxAllowedCidrs: readonly string[]; readonly linkRatePerHour: number;
+  };
+  readonly observability: {
+    /** How long /readyz reuses the key service's answer (0: ask on every probe). */
+    readonly readinessKeyCheckSeconds: number;
+    /**
+     * /metrics: behind a bearer token read from `tokenFile`, and/or on its own plain-HTTP
+     * listener. In production mode with neither, the public listener does not serve it.
+     */
+    readonly metrics: { readonly tokenFile?: string; readonly listen?: { readonly host: string; readonly port: number }; readonly public: boolean };
   };
 }
 
@@ -76,7 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     logLevel: e.LOG_LEVEL,
     http: {
-      port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''), trustProxy: e.TRUST_PROXY,
+      port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL === undefined ? undefined : withoutTrailingSlashes(e.PUBLIC_URL), trustProxy: e.TRUST_PROXY,
       tls: tlsConfig(e, secret),
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       idleBodyTimeoutMs: e.HTTP_IDLE_BODY_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
@@ -106,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ratePerMinute: e.RATE_LIMIT_PER_MINUTE, principalRatePerMinute: e.RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
       pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR,
     },
+    observability: { readinessKeyCheckSeconds: e.READINESS_KEY_CHECK_SECONDS, metrics: metricsConfig(e, production) },
   };
   if (config.links.defaultTtlSeconds > config.links.maxTtlSeconds) {
     throw new ConfigError('LINK_DEFAULT_TTL_SECONDS', 'must not exceed LINK_MAX_TTL_SECONDS');
@@ -178,7 +190,7 @@ function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt']
     throw new ConfigError('JWT_ALGORITHMS', `only asymmetric algorithms are accepted (${[...ALLOWED_JWT_ALGORITHMS].join(', ')}); got "${bad ?? ''}"`);
   }
   const claims = { sub: e.JWT_SUB_CLAIM, tenant: e.JWT_TENANT_CLAIM, roles: e.JWT_ROLES_CLAIM };
-  const base = { algorithms, clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS, claims };
+  const base = { algorithms, clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS, claims, maxTtlSeconds: Math.round(approximateSeconds(e.JWT_MAX_TTL)) };
   const external = e.JWT_ISSUER || e.JWT_JWKS_URI || e.JWT_PUBLIC_KEY_FILE;
   if (!external) {
     if (production) throw new ConfigError('JWT_ISSUER', 'is required when CALLVAULT_MODE=production');
@@ -203,6 +215,30 @@ function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt']
 function isHttpsOrLoopback(uri: string): boolean {
   const u = new URL(uri);
   return u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname));
+}
+
+function metricsConfig(e: Env, production: boolean): Config['observability']['metrics'] {
+  const tokenFile = e.METRICS_TOKEN_FILE ? path.resolve(e.METRICS_TOKEN_FILE) : undefined;
+  const listen = e.METRICS_LISTEN === undefined ? undefined : parseListen(e.METRICS_LISTEN);
+  // Production fails closed: metrics name routes, tenants' traffic and failure rates, so the
+  // public listener serves them only behind the token.
+  return { tokenFile, listen, public: tokenFile !== undefined || (!production && listen === undefined) };
+}
+
+function parseListen(text: string): { host: string; port: number } {
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(text.slice(colon + 1));
+  if (colon <= 0 || host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('METRICS_LISTEN', `"${text}" is not host:port (e.g. 127.0.0.1:9464)`);
+  }
+  return { host, port };
+}
+
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
 }
 
 function parseCidrList(text: string | undefined): string[] {

@@ -40,7 +40,7 @@ const originList = z.string().transform((v, ctx): string[] => {
   return origins;
 });
 // node-postgres reads any scheme; only these two mean PostgreSQL, so "db:5432" is caught here, not at the first query.
-const postgresUrl = url.refine((v) => /^postgres(ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
+const postgresUrl = url.refine((v) => /^postgres(?:ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
 
 const envSchema = z.object({
   CALLVAULT_MODE: z.enum(['embedded', 'production']).default('embedded'),
@@ -101,6 +101,7 @@ const envSchema = z.object({
   JWT_SUB_CLAIM: z.string().min(1).default('sub'),
   JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
   JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_MAX_TTL: isoDuration.default(parseIsoDuration('PT24H') as IsoDuration),
 
   LINK_SIGNING_KEY_FILE: optionalText,
   LINK_DEFAULT_TTL_SECONDS: int(1, 86_400).default(300),
@@ -127,6 +128,10 @@ const envSchema = z.object({
   AUTH_LOCKOUT_SECONDS: int(1, 86_400).default(300),
   PBX_ALLOWED_CIDRS: z.string().optional(),
   LINK_RATE_PER_HOUR: int(1, 1_000_000).default(120),
+
+  READINESS_KEY_CHECK_SECONDS: int(0, 300).default(5),
+  METRICS_TOKEN_FILE: optionalText,
+  METRICS_LISTEN: optionalText,
 });
 
 export type Env = z.infer<typeof envSchema>;

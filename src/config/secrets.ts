@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './schema.js';
 import type { SecretFile } from './config.js';
@@ -13,9 +13,7 @@ export async function loadSecret(secret: SecretFile, variable: string, bytes = 3
   if (secret.generate) await createIfMissing(secret.file, () => randomBytes(bytes).toString('base64') + '\n');
   let text: string;
   try {
-    const st = await stat(secret.file);
-    if ((st.mode & 0o077) !== 0) throw new ConfigError(variable, `${secret.file} must not be readable by group or others (chmod 600)`);
-    text = (await readFile(secret.file, 'utf8')).trim();
+    text = (await readPrivateFile(secret.file, variable)).toString('utf8').trim();
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(variable, `cannot read ${secret.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
@@ -23,6 +21,30 @@ export async function loadSecret(secret: SecretFile, variable: string, bytes = 3
   const key = /^[0-9a-fA-F]+$/.test(text) && text.length >= 64 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   if (key.length < 32) throw new ConfigError(variable, `${secret.file} must hold at least 32 random bytes (base64 or hex)`);
   return key;
+}
+
+// Mode bits are not meaningful on Windows; there the file's ACL is the operator's job.
+const CHECK_MODES = process.platform !== 'win32';
+
+/**
+ * Reads a file holding a secret or a private key (link and phone keys, the TLS key, the audit
+ * anchor key, the development JWT signing key), refusing it when group or others may read it.
+ * One descriptor serves the check and the read, so the file cannot be swapped in between.
+ * Errors opening the file (ENOENT, EACCES) are passed on as they are.
+ */
+export async function readPrivateFile(file: string, variable: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ConfigError(variable, `${file} is not a regular file`);
+    if (CHECK_MODES && (st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new ConfigError(variable, `${file} has mode ${mode}: a private key must not be readable by group or others (chmod 600)`);
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Writes a new file exclusively, so two processes starting at once agree on one secret. */

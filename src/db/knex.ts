@@ -47,6 +47,6 @@ export function createDb(opts: DbOptions): Db {
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (/^(08|53|57P)/.test(code) || ['57014', '55P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code))) return true;
+  if (typeof code === 'string' && (/^(?:08|53|57P)/.test(code) || ['57014', '55P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code))) return true;
   return /Connection terminated|Knex: Timeout acquiring a connection|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(err.message);
 }

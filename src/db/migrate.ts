@@ -22,7 +22,7 @@ class DirectoryMigrationSource implements Knex.MigrationSource<string> {
 
   async getMigrations(): Promise<string[]> {
     const files = await readdir(MIGRATIONS_DIR);
-    return files.filter((f) => /^\d+_[\w-]+\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+    return files.filter((f) => /^\d+_[\w-]+\.(?:ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
   }
 
   getMigrationName(file: string): string {

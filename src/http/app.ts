@@ -11,6 +11,7 @@ import { registerGovernanceRoutes } from '../governance/routes.js';
 import { registerIngestRoutes } from '../recordings/ingest-routes.js';
 import { registerReadRoutes } from '../recordings/read-routes.js';
 import { safeUrl } from './logger.js';
+import { metricsHandler } from './metrics-access.js';
 import { jsonTextGuard, requestTargetGuard } from './input-guard.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { requestContext } from './request-log.js';
@@ -42,9 +43,7 @@ export function buildApp(deps: Deps): Express {
     const ready = Object.values(checks).every((c) => c === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  if (deps.config.observability.metrics.public) app.get('/metrics', metricsHandler(deps.metrics, deps.metricsToken, deps.guards.onAuthFailure));
   app.get('/openapi.yaml', async (_req, res) => {
     res.type('application/yaml').send(await readFile(OPENAPI_FILE, 'utf8'));
   });

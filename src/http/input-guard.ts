@@ -15,7 +15,7 @@ import { BadRequestError } from '../errors.js';
  *   stored one and the audit hash chain would break.
  */
 const NON_ASCII_OR_CONTROL = /[^\x21-\x7e]/;
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function decodes(component: string): boolean {
   try {

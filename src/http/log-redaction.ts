@@ -9,26 +9,66 @@
 export const REDACTED = '[redacted]';
 
 /** Field names whose values are always replaced, wherever they appear in a logged object. */
-const SENSITIVE_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|token|access_?token|refresh_?token|id_?token|media_?token|password|passphrase|secret|client_?secret|api_?key|private_?key|secret_?access_?key|session_?token|key|plaintext|data_?key|credentials?)$/i;
+const SENSITIVE_FIELD = /^(?:authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|token|access_?token|refresh_?token|id_?token|media_?token|password|passphrase|secret|client_?secret|api_?key|private_?key|secret_?access_?key|session_?token|key|plaintext|data_?key|credentials?)$/i;
 
 /**
  * Text patterns scrubbed from the serialized line. None of them can match a JSON quote or
  * backslash, so replacing them keeps the line valid JSON.
+ *
+ * The line carries client input (paths, headers, messages) and is scrubbed before the request is
+ * answered, so every pattern must run in time linear in the line: a pattern that may restart
+ * inside a run it already scanned, or scan on to the end from each of many starts, lets one
+ * request hold the event loop for seconds. Hence JWTs are found by a scanner rather than a
+ * pattern, and the private key body stops at the next BEGIN. test/http/linear-input.test.ts
+ * measures the growth; the regexp lint rules check the rest.
  */
 const LINE_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[^"]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted private key]'],
-  // A JOSE header is a JSON object, so its base64url form starts with "ey" ({"... or { "...) and
-  // is at least 19 characters long ({"alg":"none"}).
-  [/\bey[A-Za-z0-9_-]{15,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted jwt]'],
-  [/\b(Bearer|Basic)(\s+|%20)[A-Za-z0-9._~+/=%-]+/gi, `$1 ${REDACTED}`],
+  [/-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----(?:(?!-----BEGIN )[^"])*?-----END [A-Z ]{0,40}PRIVATE KEY-----/g, '[redacted private key]'],
+  [/\b(Bearer|Basic)(?:\s+|%20)[\w.~+/=%-]+/gi, `$1 ${REDACTED}`],
   [/\/media\/[^/\s?#"\\]+/g, `/media/${REDACTED}`],
   [/([?&;](?:token|access_token|id_token|refresh_token|code|sig|signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&\s#"\\]*/gi, `$1${REDACTED}`],
 ];
 
 export function scrubText(text: string): string {
-  let out = text;
+  let out = redactJwts(text);
   for (const [pattern, replacement] of LINE_PATTERNS) out = out.replace(pattern, replacement);
   return out;
+}
+
+const JWT_REDACTED = '[redacted jwt]';
+
+function isTokenChar(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d;
+}
+
+/** Where the run of base64url characters starting at `from` ends. */
+function runEnd(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && isTokenChar(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * Replaces every `header.payload[.signature]` whose header run starts with "ey" (a JOSE header
+ * is a JSON object, so its base64url form starts with `{"` or `{ "`) and is at least 17
+ * characters long. Each run of token characters is read once, whether or not it turns out to be
+ * a JWT, which keeps the scan linear however the runs are arranged.
+ */
+function redactJwts(text: string): string {
+  let out = '';
+  let copied = 0;
+  let at = 0;
+  while (at < text.length) {
+    if (!isTokenChar(text.charCodeAt(at))) { at++; continue; }
+    const headerEnd = runEnd(text, at);
+    if (!text.startsWith('ey', at) || headerEnd - at < 17 || text[headerEnd] !== '.') { at = headerEnd; continue; }
+    const payloadEnd = runEnd(text, headerEnd + 1);
+    if (payloadEnd === headerEnd + 1 || text[payloadEnd] !== '.') { at = payloadEnd; continue; }
+    const end = runEnd(text, payloadEnd + 1);
+    out += text.slice(copied, at) + JWT_REDACTED;
+    copied = at = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 export function isSensitiveField(name: string): boolean {

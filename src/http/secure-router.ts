@@ -53,23 +53,31 @@ export function userAgentOf(req: Request): string | null {
   return ua ? ua.slice(0, 512) : null;
 }
 
-const JWT_SHAPE = /^[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*$/;
+/**
+ * Three or more base64url segments joined by dots (JWS or JWE compact form), loosely: the
+ * verifier checks the real format. The header is client input seen before authentication, so
+ * the pattern must stay linear: no two quantifiers here can trade characters.
+ */
+const JWT_SHAPE = /^[\w=-]+\.[\w=-]+(?:\.[\w.+/=-]*)?$/;
+
+export function isJwtShaped(text: string): boolean {
+  return JWT_SHAPE.test(text);
+}
 
 /**
  * The JWT from `Authorization: Bearer <jwt>`, or from `Authorization: Basic` whose password is
  * the JWT (any user name): PBX HTTP clients such as FreeSWITCH mod_httapi can send Basic
  * credentials but not a Bearer header. Either way the same JWT verification applies.
  */
-function bearerToken(req: Request): string | null {
-  const header = req.get('authorization');
+export function bearerToken(header: string | undefined): string | null {
   if (!header || header.length > 16_384) return null;
   const bearer = /^Bearer (\S+)$/i.exec(header);
-  if (bearer?.[1]) return JWT_SHAPE.test(bearer[1]) ? bearer[1] : null;
-  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (bearer?.[1]) return isJwtShaped(bearer[1]) ? bearer[1] : null;
+  const basic = /^Basic ([a-z0-9+/=]+)$/i.exec(header);
   if (!basic?.[1]) return null;
   const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
   const password = decoded.slice(decoded.indexOf(':') + 1);
-  return decoded.includes(':') && JWT_SHAPE.test(password) ? password : null;
+  return decoded.includes(':') && isJwtShaped(password) ? password : null;
 }
 
 function permissionList(permission: Permission | readonly Permission[] | undefined): readonly Permission[] {
@@ -110,7 +118,7 @@ export class SecureRouter {
   private async authorise(req: Request, res: Response, spec: SecuredRoute): Promise<RequestContext> {
     const base = { requestId: requestIdOf(res), ip: clientIp(req), userAgent: userAgentOf(req) };
     this.deps.beforeAuth?.(req);
-    const token = bearerToken(req);
+    const token = bearerToken(req.get('authorization'));
     let principal: Principal;
     try {
       if (!token) throw new UnauthorizedError('A Bearer token is required', 'missing_token');

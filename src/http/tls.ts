@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/config.js';
-import { createIfMissing } from '../config/secrets.js';
+import { createIfMissing, readPrivateFile } from '../config/secrets.js';
 
 /**
  * The embedded TLS identity: a self-signed EC P-256 / SHA-256 certificate for localhost and
@@ -45,7 +45,7 @@ export async function loadTls(cfg: Config['http']['tls']): Promise<TlsMaterial> 
   if (cfg.cert.generate) await ensureSelfSignedCertificate(cfg.cert.file, cfg.key.file);
   return {
     cert: await readFile(cfg.cert.file),
-    key: await readFile(cfg.key.file),
+    key: await readPrivateFile(cfg.key.file, 'TLS_KEY_FILE'),
     ca: cfg.clientCaFile ? await readFile(cfg.clientCaFile) : undefined,
   };
 }

@@ -84,7 +84,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
         }, trx);
         return recording.id;
       });
-      const token = signer.sign({ linkId, recordingId, tenant, issuer: LinkSigner.issuerTag(ctx.principal.sub), expiresAt: expiresAt.getTime() });
+      const token = signer.sign({ linkId, recordingId, tenant, issuer: signer.issuerTag(ctx.principal.sub), expiresAt: expiresAt.getTime() });
       const issued: IssuedLink = { linkId, url: `${publicBase(deps.config.http.publicUrl, req)}/media/${token}`, expiresAt: expiresAt.toISOString() };
       res.status(201).setHeader('Cache-Control', 'no-store');
       res.json(issued);

@@ -1,11 +1,12 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isUuid } from '../recordings/store.js';
 
 /**
  * Playback link tokens: `base64url(payload).base64url(HMAC-SHA256(payload))`. The payload binds
  * the link id, recording id, tenant, issuer and expiry, so none can be changed without the
- * signing key; the issuer is bound through a short hash of its sub, which keeps identities out of
- * URLs. The token proves only what it says; whether the link is still good (revoked, used up)
+ * signing key; the issuer is bound through a short keyed hash (HMAC) of its sub, which keeps
+ * identities out of URLs: a plain hash could be reversed by hashing candidate subs (employee ids,
+ * e-mail addresses) until one matches. The token proves only what it says; whether the link is still good (revoked, used up)
  * is decided by its database row, so a revocation applies on every replica at once.
  */
 export interface LinkClaims {
@@ -27,15 +28,18 @@ export const MAX_TOKEN_LENGTH = 1024;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const TOKEN_KEY_LABEL = 'callvault media link v1';
 const FINGERPRINT_KEY_LABEL = 'callvault link client fingerprint v1';
+const ISSUER_KEY_LABEL = 'callvault link issuer v1';
 
 export class LinkSigner {
   private readonly tokenKey: Buffer;
   private readonly fingerprintKey: Buffer;
+  private readonly issuerKey: Buffer;
 
   constructor(secret: Buffer) {
     // Derived keys: one secret file, but a link MAC can't be confused with a cursor MAC or a fingerprint.
     this.tokenKey = createHmac('sha256', secret).update(TOKEN_KEY_LABEL).digest();
     this.fingerprintKey = createHmac('sha256', secret).update(FINGERPRINT_KEY_LABEL).digest();
+    this.issuerKey = createHmac('sha256', secret).update(ISSUER_KEY_LABEL).digest();
   }
 
   sign(c: LinkClaims): string {
@@ -56,9 +60,9 @@ export class LinkSigner {
     return claims ? { ok: true, claims } : { ok: false, reason: 'malformed' };
   }
 
-  /** Who issued the link, as bound into its token: not reversible to the sub without guessing. */
-  static issuerTag(sub: string): string {
-    return createHash('sha256').update(`link-issuer\n${sub}`).digest('base64url').slice(0, 16);
+  /** Who issued the link, as bound into its token: without the signing key, not linkable to a sub. */
+  issuerTag(sub: string): string {
+    return createHmac('sha256', this.issuerKey).update(sub).digest('base64url').slice(0, 16);
   }
 
   /**

@@ -16,7 +16,7 @@ const SPEC = /^(\d*)-(\d*)$/;
 
 export function decideRange(header: string | undefined, size: number): RangeDecision {
   if (header === undefined) return FULL;
-  const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
+  const m = /^\s*bytes\s*=(.*)$/is.exec(header);
   if (!m) return FULL;
   const specs = (m[1] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (specs.length !== 1) return FULL;

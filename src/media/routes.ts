@@ -101,7 +101,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
     const claimed = { id: c.linkId, tenant: c.tenant, recordingId: c.recordingId };
     if (c.expiresAt <= Date.now()) return deny(visit, 'expired', claimed);
     const link = await links.find(c.tenant, c.linkId);
-    if (!link || link.recordingId !== c.recordingId || LinkSigner.issuerTag(link.issuedBy) !== c.issuer) return deny(visit, 'unknown_link', claimed);
+    if (!link || link.recordingId !== c.recordingId || signer.issuerTag(link.issuedBy) !== c.issuer) return deny(visit, 'unknown_link', claimed);
     if (link.revokedAt) return deny(visit, 'revoked', claimed);
     if (link.expiresAt.getTime() <= Date.now()) return deny(visit, 'expired', claimed);
     if (link.singleUse && link.firstUsedAt && link.firstUsedBy !== visit.fingerprint) return deny(visit, 'used', claimed);

@@ -35,7 +35,7 @@ export function expectedSha256(contentDigest: string | undefined, checksumHeader
     return checksumHeader.trim().toLowerCase();
   }
   if (contentDigest === undefined) return null;
-  const m = /(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/]+={0,2}):/i.exec(contentDigest);
+  const m = /(?:^|,)\s*sha-256\s*=\s*:([a-z0-9+/]+={0,2}):/i.exec(contentDigest);
   if (!m?.[1]) {
     if (/sha-256/i.test(contentDigest)) throw new BadRequestError('Content-Digest sha-256 value is malformed', 'invalid_digest');
     return null;

@@ -84,7 +84,7 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       const { callId } = parseCallId(String(req.params.callId));
       const meta = parseMetadata(req.query as Record<string, unknown>);
       const type = req.get('content-type');
-      if (type && !/^(audio\/[\w.+-]+|application\/octet-stream|video\/webm|binary\/octet-stream)\s*(;.*)?$/i.test(type)) {
+      if (type && !/^(?:audio\/[\w.+-]+|application\/octet-stream|video\/webm|binary\/octet-stream)\s*(?:;.*)?$/i.test(type)) {
         throw new UnsupportedMediaTypeError('PUT takes the raw audio bytes (audio/* or application/octet-stream); use POST with multipart/form-data for forms');
       }
       checkDeclaredLength(req, deps.maxBytes);

@@ -50,7 +50,7 @@ export const auditFilters: (f: SearchFilters) => Record<string, unknown> = audit
 
 export interface CursorScope { readonly tenant: string; readonly agentScope: string | null; readonly filters: SearchFilters }
 
-const SORT_KEY_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00$/;
+const SORT_KEY_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\+00$/;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const CURSOR_KEY_LABEL = 'callvault recordings cursor v1';
 

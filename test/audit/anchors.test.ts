@@ -37,7 +37,7 @@ describe('anchor key', () => {
   test('must be Ed25519', async () => {
     const rsa = path.join(f.dir, 'rsa.pem');
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    await writeFile(rsa, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(rsa, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     await assert.rejects(ensureAnchorKey(rsa, false), /not an Ed25519 key/);
   });
 

@@ -1,17 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/config/schema.js';
+import { serveUntilExit, type ServeExit } from '../helpers/process.js';
 
 /**
  * Configuration is validated once, at start: a bad or contradictory value stops the process with
  * a message naming the variable, before anything (database, files, listener) is started.
  */
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 const DATA_DIR = path.join(os.tmpdir(), 'callvault-config-test-never-created');
 
 function rejects(env: Record<string, string>, variable: string): void {
@@ -126,22 +125,7 @@ describe('loadConfig', () => {
 });
 
 describe('callvault serve with a bad variable', () => {
-  const serve = (env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: { ...process.env, DATABASE_URL: '', DATABASE_ADMIN_URL: '', CALLVAULT_DATA_DIR: DATA_DIR, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    return new Promise((resolve) => child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    }));
-  };
+  const serve = (env: Record<string, string>): Promise<ServeExit> => serveUntilExit({ DATABASE_URL: '', DATABASE_ADMIN_URL: '', CALLVAULT_DATA_DIR: DATA_DIR, ...env });
 
   for (const [env, variable] of [[{ PORT: 'abc' }, 'PORT'], [{ STORAGE_DRIVER: 's3' }, 'S3_BUCKET'], [{ CALLVAULT_MODE: 'production' }, 'TLS_CERT_FILE']] as const) {
     test(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}: exit 78 naming ${variable}, nothing started`, async () => {

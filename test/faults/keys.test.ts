@@ -38,7 +38,8 @@ describe('the key service failing or hanging', () => {
   const callsOf = (op: string): number => kms.calls[op] ?? 0;
 
   before(async () => {
-    vault = await startVault({ keys: 'aws-kms', env: { KMS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), KMS_MAX_ATTEMPTS: String(ATTEMPTS) } });
+    // READINESS_KEY_CHECK_SECONDS=0: /readyz asks the key service on each probe, so a fault shows at once.
+    vault = await startVault({ keys: 'aws-kms', env: { KMS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), KMS_MAX_ATTEMPTS: String(ATTEMPTS), READINESS_KEY_CHECK_SECONDS: '0' } });
     assert.ok(vault.kms);
     kms = vault.kms;
     pbx = await vault.token('pbx');

@@ -1,6 +1,6 @@
 /**
  * Runs `callvault serve` as a child process against a test database, for tests that measure the
- * server from outside (memory) or kill it (crash recovery).
+ * server from outside (memory), kill it (crash recovery) or expect it to refuse to start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -18,6 +18,23 @@ export interface VaultProcess {
   /** Peak resident set size (VmHWM) of the server process, in bytes. */
   peakRss(): Promise<number>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ServeExit { readonly code: number | null; readonly stdout: string; readonly stderr: string; readonly ms: number }
+
+/** Runs `callvault serve` expecting it to stop on its own (a refusal at start); killed after 20 s. */
+export function serveUntilExit(env: Record<string, string>): Promise<ServeExit> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) => child.once('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr, ms: Date.now() - started });
+  }));
 }
 
 export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<VaultProcess> {

@@ -1,0 +1,85 @@
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/schema.js';
+import { isConnectionError, type Db } from './knex.js';
+
+/**
+ * The audit log is append-only because the role the vault connects as cannot change it: the
+ * triggers that refuse UPDATE, DELETE and TRUNCATE bind every role except one that may drop or
+ * replace them, i.e. the table's (or the trigger function's) owner, or a superuser. When
+ * migrations ran with DATABASE_URL alone, the service role is that owner, and anyone holding its
+ * password can disable the triggers and rewrite history. So the vault checks its own role at
+ * start: in production mode it refuses to run with any of these, elsewhere it warns.
+ */
+interface PrivilegeRow {
+  readonly role: string;
+  readonly superuser: boolean;
+  readonly table_owner: string | null;
+  readonly owns_table: boolean | null;
+  readonly owns_function: boolean | null;
+  readonly can_update: boolean | null;
+  readonly can_delete: boolean | null;
+  readonly can_truncate: boolean | null;
+  readonly can_trigger: boolean | null;
+}
+
+const AUDIT_TABLE = 'audit_events';
+const AUDIT_TRIGGER_FUNCTION = 'audit_events_append_only()';
+
+export interface AuditExposure {
+  /** The role DATABASE_URL connects as. */
+  readonly role: string;
+  /** What that role could do to the audit log; empty when it can only read and append. */
+  readonly problems: readonly string[];
+}
+
+/** What the connected role could do to the audit log beyond SELECT and INSERT. */
+export async function auditExposure(db: Db): Promise<AuditExposure> {
+  // MEMBER rather than USAGE: a member without INHERIT still reaches the owner's powers by SET ROLE.
+  const result = await db.raw<{ rows: PrivilegeRow[] }>(`
+    SELECT r.rolname AS role, r.rolsuper AS superuser,
+           pg_get_userbyid(c.relowner) AS table_owner,
+           pg_has_role(r.oid, c.relowner, 'MEMBER') AS owns_table,
+           pg_has_role(r.oid, p.proowner, 'MEMBER') AS owns_function,
+           has_table_privilege(r.oid, c.oid, 'UPDATE') AS can_update,
+           has_table_privilege(r.oid, c.oid, 'DELETE') AS can_delete,
+           has_table_privilege(r.oid, c.oid, 'TRUNCATE') AS can_truncate,
+           has_table_privilege(r.oid, c.oid, 'TRIGGER') AS can_trigger
+      FROM pg_roles r
+      LEFT JOIN pg_class c ON c.oid = to_regclass(?)
+      LEFT JOIN pg_proc p ON p.oid = to_regprocedure(?)
+     WHERE r.rolname = current_user`, [AUDIT_TABLE, AUDIT_TRIGGER_FUNCTION]);
+  const row = result.rows[0];
+  if (!row) throw new Error('the connected role is not in pg_roles');
+  const problems: string[] = [];
+  if (row.superuser) problems.push('is a superuser');
+  if (row.owns_table) problems.push(`owns ${AUDIT_TABLE} (or is a member of its owner, ${row.table_owner ?? '?'}), so it can ALTER the table and DISABLE its triggers`);
+  if (row.owns_function) problems.push(`owns the trigger function ${AUDIT_TRIGGER_FUNCTION}, so it can replace it`);
+  for (const [allowed, verb] of [[row.can_update, 'UPDATE'], [row.can_delete, 'DELETE'], [row.can_truncate, 'TRUNCATE'], [row.can_trigger, 'create triggers on']] as const) {
+    if (allowed) problems.push(`may ${verb} ${AUDIT_TABLE}`);
+  }
+  return { role: row.role, problems };
+}
+
+export const PRIVILEGE_FIX = 'run `callvault migrate` with DATABASE_ADMIN_URL set to a separate owner role, and give DATABASE_URL a role with only SELECT and INSERT on audit_events (docs/operations.md, "Database roles")';
+
+/**
+ * Refuses (production) or warns (elsewhere) when the service role could rewrite the audit log.
+ * A database that cannot be reached is not a pass: production mode does not start without the
+ * answer; elsewhere the vault starts as before (requests answer 503 until the database is back).
+ */
+export async function checkServicePrivileges(db: Db, mode: Config['mode'], logger: { warn(details: object, message: string): void }): Promise<void> {
+  let exposure: AuditExposure;
+  try {
+    exposure = await auditExposure(db);
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    if (mode === 'production') throw new Error('The database is unreachable, so the privileges of the DATABASE_URL role cannot be checked; not starting', { cause: err });
+    logger.warn({ err }, 'the database is unreachable: the privileges of the DATABASE_URL role were not checked');
+    return;
+  }
+  const { role, problems } = exposure;
+  if (problems.length === 0) return;
+  const message = `the database role "${role}" ${problems.join('; ')}. The audit log is only append-only when the vault's role cannot change it: ${PRIVILEGE_FIX}`;
+  if (mode === 'production') throw new ConfigError('DATABASE_URL', message);
+  logger.warn({ role, problems }, message);
+}
