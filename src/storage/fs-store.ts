@@ -110,8 +110,10 @@ export class FsObjectStore implements ObjectStore {
     try {
       await unlink(path);
     } catch (err) {
-      // A directory at this path is a key prefix, not an object: as absent as ENOENT.
-      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return;
+      // Only ENOENT proves the object is gone. EPERM, EACCES, EBUSY, EROFS, EISDIR…: the bytes (or
+      // whatever sits at the key) are still there, and a caller that took this for success would
+      // audit a deletion that did not happen, so it fails and the caller retries.
+      if (isErrno(err, 'ENOENT')) return;
       throw storageFault('delete an object', err);
     }
     await syncDir(dirname(path)).catch((err: unknown) => {
