@@ -67,11 +67,17 @@ describe('orphan sweep', () => {
     assert.equal(young.deleted, 0, 'nothing inside the grace period is touched');
     assert.ok(await vault.deps.store.head(orphanKey));
 
-    await sleep(1_100);
-    const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], { ORPHAN_GRACE: 'PT1S' });
+    await sleep(2_100);
+    const shortGrace = { ORPHAN_GRACE: 'PT2S', HTTP_REQUEST_TIMEOUT_MS: '500' };
+    const leased = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], shortGrace);
+    assert.equal(leased.code, 0, leased.stderr);
+    assert.doesNotMatch(leased.stdout, /^orphan\t/m, 'the killed upload\'s registration still holds its lease');
+    const expired = await su.query(`UPDATE uploads_in_progress SET lease_until = now() - interval '1 second' WHERE object_key = $1`, [orphanKey]);
+    assert.equal(expired.rowCount, 1, 'the upload was registered; its lease runs out as nobody renews it');
+    const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], shortGrace);
     assert.match(dry.stdout, new RegExp(`^orphan\\t${orphanKey}$`, 'm'));
     assert.ok(await vault.deps.store.head(orphanKey), 'a dry run deletes nothing');
-    const run = await runCli(vault, ['retention', 'run', '--once'], { ORPHAN_GRACE: 'PT1S' });
+    const run = await runCli(vault, ['retention', 'run', '--once'], shortGrace);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`deleted orphan\\t${orphanKey}`));
     assert.equal(await vault.deps.store.head(orphanKey), null);
@@ -82,5 +88,6 @@ describe('orphan sweep', () => {
     assert.equal(events[0]?.recording_id, orphanId);
     assert.equal(events[0]?.details.objectKey, orphanKey);
     assert.equal(events[0]?.actor_sub, 'system:retention');
+    assert.equal((await su.query('SELECT 1 FROM uploads_in_progress')).rowCount, 0, 'the expired registration is forgotten');
   });
 });
