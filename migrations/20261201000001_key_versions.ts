@@ -11,8 +11,9 @@ import type { MigrationContext } from '../src/db/migrate.js';
  * and which are gone ('retired': an upload wrapped under it can no longer commit).
  *
  * uploads_in_progress — one row per upload between the start of its body and its commit or
- * abort, kept alive by a heartbeat on lease_until; the orphan sweep leaves the object (or temp
- * file) of a live row alone, whichever replica it streams through.
+ * abort, kept alive by a heartbeat on lease_until and by the advisory lock its process holds
+ * (owner_key); the orphan sweep leaves the object (or temp file) of a live row alone, whichever
+ * replica it streams through.
  */
 export async function up(knex: Knex, ctx: MigrationContext): Promise<void> {
   await knex.schema.createTable('key_versions', (t) => {
@@ -32,6 +33,8 @@ export async function up(knex: Knex, ctx: MigrationContext): Promise<void> {
     t.text('tenant').notNullable();
     t.uuid('recording_id').notNullable();
     t.text('owner').notNullable();
+    // Key of the advisory lock (UPLOAD_LIVENESS_NAMESPACE) the owning process holds while it runs.
+    t.integer('owner_key').notNullable();
     t.timestamp('started_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('lease_until', { useTz: true }).notNullable();
   });

@@ -106,6 +106,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     closers.push(async () => { await rawKeys.close?.(); });
     const keyVersions = new KeyVersionStore(db);
     const uploads = new UploadRegistry(db);
+    closers.push(() => uploads.close());
     const versioned = rawKeys instanceof LocalKeyProvider ? new ActiveVersionKeyProvider(rawKeys, keyVersions) : rawKeys;
     const keys = new InstrumentedKeyProvider(versioned, (operation, outcome) => metrics.keyServiceCalls.inc({ operation, outcome }));
     const keyCache = new DataKeyCache({

@@ -34,7 +34,7 @@ export interface IngestDeps {
   /** The commit refuses a data key whose master key version is being retired (src/keys/versions.ts). */
   readonly keyVersions: Pick<KeyVersionStore, 'assertCommittable'>;
   /** Registers each upload while it streams and commits, for the orphan sweep of every replica. */
-  readonly uploads: Pick<UploadRegistry, 'register' | 'finish' | 'release'>;
+  readonly uploads: Pick<UploadRegistry, 'register' | 'renew' | 'finish' | 'release'>;
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly policies: Pick<PolicyStore, 'resolve'>;
   readonly phones: PhoneHasher;
@@ -130,6 +130,8 @@ export interface CommitResult { readonly created: boolean; readonly recording: R
 export async function commitRecording(deps: IngestDeps, staged: StagedRecording, callId: string, meta: UploadMetadata, actor: Actor, retention?: UploadRetention): Promise<CommitResult> {
   let result: CommitResult;
   try {
+    // The database may have restarted while the body streamed, taking this process's liveness lock.
+    await deps.uploads.renew(staged.objectKey);
     result = await deps.db.transaction(async (trx) => {
       await deps.keyVersions.assertCommittable(staged.keyRef, trx);
       if (!(await deps.uploads.finish(staged.objectKey, trx))) {

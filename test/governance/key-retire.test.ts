@@ -13,6 +13,8 @@ import { heldUpload, json, playbackAfterRestart, row, runCli, streamingUploads, 
  * replica still holds the old version in memory: no upload may answer 201 with a data key that
  * cannot be unwrapped once the version's file is gone and the vault has restarted.
  */
+/** Held bodies sit idle across several CLI runs: keep the idle-body timeout out of the way. */
+const HOLD_OPEN = { HTTP_IDLE_BODY_TIMEOUT_MS: '300000' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function committedIds(vault: TestVault): Promise<string[]> {
@@ -24,7 +26,7 @@ describe('keys retire and uploads held open across it', () => {
   let vault: TestVault;
   let wav: Buffer;
   before(async () => {
-    vault = await startVault();
+    vault = await startVault({ env: HOLD_OPEN });
     wav = await readFile(fixturePath('call-pcm16-8k-stereo.wav'));
   });
   after(async () => { await vault.close(); });

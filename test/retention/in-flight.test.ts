@@ -16,6 +16,8 @@ import { heldUpload, sleep, streamingUploads, superuser, waitFor } from './suppo
  * for longer than the grace period nor an object whose commit has not finished yet may be taken
  * for an orphan.
  */
+/** Held bodies sit idle across several CLI runs: keep the idle-body timeout out of the way. */
+const HOLD_OPEN = { HTTP_IDLE_BODY_TIMEOUT_MS: '300000' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function objectKeys(vault: TestVault): Promise<string[]> {
@@ -36,7 +38,7 @@ describe('orphan sweep and uploads in progress', () => {
   let su: pg.Client;
   let wav: Buffer;
   before(async () => {
-    vault = await startVault();
+    vault = await startVault({ env: HOLD_OPEN });
     su = await superuser(vault);
     wav = await readFile(fixturePath('call-pcm16-8k-stereo.wav'));
   });
