@@ -24,6 +24,8 @@ export type RetireOutcome =
 export async function retireMasterVersion(deps: RotationDeps, version: number, actor: RotationActor, opts: { graceMs: number }): Promise<RetireOutcome> {
   const provider = localProvider(deps);
   const keyRef = `local:v${version}`;
+  // Before any upload recorded an active version, the newest file is the active one.
+  await deps.keyVersions.adoptActive(provider.currentKeyRef());
   const recorded = await deps.keyVersions.get(keyRef);
   if (!recorded && !provider.versions().includes(version)) throw new NotFoundError(`There is no master key ${keyRef}`, 'master_key_not_found');
   if (recorded?.state === 'active') throw new ConflictError(`Master key ${keyRef} is the active version and cannot be retired; rotate first`, 'master_key_current');

@@ -35,6 +35,13 @@ describe('keys retire and uploads held open across it', () => {
   const retire = (version: number, requestTimeoutMs: number) =>
     runCli(vault, ['keys', 'retire', '--version', String(version)], { HTTP_REQUEST_TIMEOUT_MS: String(requestTimeoutMs) });
 
+  test('the active version cannot be retired, even before any upload has recorded it', async () => {
+    const refused = await retire(1, 500);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /local:v1 is the active version and cannot be retired; rotate first/);
+    assert.equal(await vault.deps.keyVersions.active(), 'local:v1');
+  });
+
   test('an upload wrapped under v1 and held open across rotate + retire commits within the grace and plays after a restart', async () => {
     const held = await heldUpload(vault, 'slow-within-grace', wav);
     await waitFor('the upload to stream', async () => (await streamingUploads(vault)) > 0);
