@@ -19,11 +19,14 @@ import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
 import { loadMetricsToken } from './http/metrics-access.js';
 import type { RequestContext } from './http/secure-router.js';
-import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, type KeyProvider } from './keys/index.js';
-import type { AwsKmsKeyProvider, LocalKeyProvider } from './keys/index.js';
+import { ActiveVersionKeyProvider } from './keys/active-version.js';
+import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
+import type { AwsKmsKeyProvider } from './keys/index.js';
+import { KeyVersionStore } from './keys/versions.js';
 import type { IngestDeps } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { RecordingStore } from './recordings/store.js';
+import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
@@ -54,6 +57,10 @@ export interface Deps {
   readonly keyCache: DataKeyCache;
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
+  /** The local master key versions and their states: which one is active is a database fact. */
+  readonly keyVersions: KeyVersionStore;
+  /** Uploads still streaming or committing, on any replica (the orphan sweep skips them). */
+  readonly uploads: UploadRegistry;
   readonly audit: AuditLog;
   readonly tokens: TokenVerifier;
   readonly recordings: RecordingStore;
@@ -104,7 +111,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
     closers.push(async () => { await rawKeys.close?.(); });
-    const keys = new InstrumentedKeyProvider(rawKeys, (operation, outcome) => metrics.keyServiceCalls.inc({ operation, outcome }));
+    const keyVersions = new KeyVersionStore(db);
+    const uploads = new UploadRegistry(db);
+    closers.push(() => uploads.close());
+    const versioned = rawKeys instanceof LocalKeyProvider ? new ActiveVersionKeyProvider(rawKeys, keyVersions) : rawKeys;
+    const keys = new InstrumentedKeyProvider(versioned, (operation, outcome) => metrics.keyServiceCalls.inc({ operation, outcome }));
     const keyCache = new DataKeyCache({
       ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
     });
@@ -128,7 +139,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
     const ingest: IngestDeps = {
-      db, recordings, store, keys, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
+      db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
       maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
       // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
       commitOutcomeWaitMs: 3 * config.database.connectTimeoutMs,
@@ -136,7 +147,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken,
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken,
       ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {

@@ -2,17 +2,23 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
-import { retireMasterVersion, rewrapDataKeys, rotateMasterKey, setTenantKmsKey, type RotationActor } from '../keys/rotation.js';
+import { longestUploadMs } from '../config/schema.js';
+import { retireMasterVersion } from '../keys/retire.js';
+import { rewrapDataKeys, rotateMasterKey, setTenantKmsKey, type RotationActor } from '../keys/rotation.js';
 import { withDeps } from './with-deps.js';
 
 const USAGE = `usage: callvault keys rotate                              add a local master key version and make it current
        callvault keys rotate --tenant T --kms-key-id ID  give tenant T its own KMS key (aws-kms)
        callvault keys rewrap [--tenant T]                re-wrap data keys under the current master key
-       callvault keys retire --version N                 delete local master vN once no data key uses it
+       callvault keys retire --version N                 retire local master vN: start its grace, then (rerun once
+                                                         the grace has passed) delete it if no data key uses it
        callvault keys status                             data keys per master key
 `;
 
-/** `callvault keys`: the key rotation runbook of docs/retention.md, step by step. */
+/**
+ * `callvault keys`: the key rotation runbook of docs/retention.md, step by step. Exit codes: 0
+ * done, 1 refused or failed, 2 usage, 75 (EX_TEMPFAIL) `retire` has to wait for its grace.
+ */
 export async function runKeys(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -65,7 +71,7 @@ async function dispatch(deps: Deps, command: string, f: Flags): Promise<number> 
   }
   if (command === 'rotate') {
     const r = await rotateMasterKey(deps, actor);
-    process.stdout.write(`current master key is now ${r.keyRef} (was ${r.previous}); restart running servers, then run \`callvault keys rewrap\`\n`);
+    process.stdout.write(`current master key is now ${r.keyRef} (was ${r.previous}); every server wraps new uploads under it from now on; run \`callvault keys rewrap\`\n`);
     return 0;
   }
   if (command === 'rewrap') {
@@ -77,14 +83,29 @@ async function dispatch(deps: Deps, command: string, f: Flags): Promise<number> 
     process.stdout.write(`rewrapped ${r.rewrapped} data key(s), ${r.failed} failed${r.failed ? ' (run rewrap again to retry them)' : ''}\n`);
     return r.failed > 0 ? 1 : 0;
   }
-  if (command === 'retire') {
-    await retireMasterVersion(deps, Number(f.version), actor);
-    process.stdout.write(`master key local:v${f.version} retired\n`);
-    return 0;
-  }
+  if (command === 'retire') return retire(deps, Number(f.version), actor);
   const rows = await deps.db('recordings').select('key_ref').count<{ key_ref: string; count: number }[]>('* as count')
     .whereNotNull('wrapped_key').groupBy('key_ref').orderBy('key_ref');
-  process.stdout.write(`current: ${deps.keyAdmin.currentKeyRef()}\n`);
+  process.stdout.write(`current: ${deps.keyAdmin.kind === 'local' ? (await deps.keyVersions.active()) ?? deps.keyAdmin.currentKeyRef() : deps.keyAdmin.currentKeyRef()}\n`);
   for (const r of rows) process.stdout.write(`${r.key_ref}\t${Number(r.count)}\n`);
+  for (const v of await deps.keyVersions.list()) {
+    process.stdout.write(`version ${v.keyRef} ${v.state}${v.state === 'retiring' && v.retireAfter ? ` until ${v.retireAfter.toISOString()}` : ''}\n`);
+  }
   return 0;
+}
+
+const EX_TEMPFAIL = 75;
+
+async function retire(deps: Deps, version: number, actor: RotationActor): Promise<number> {
+  const r = await retireMasterVersion(deps, version, actor, { graceMs: longestUploadMs(deps.config.http.requestTimeoutMs) });
+  if (r.state === 'retired') {
+    process.stdout.write(`master key ${r.keyRef} retired\n`);
+    return 0;
+  }
+  const until = r.retireAfter.toISOString();
+  const head = r.started
+    ? `master key ${r.keyRef} is now retiring: no new data key is wrapped under it, and uploads already in flight under it may still commit until ${until}`
+    : `master key ${r.keyRef} is retiring; its grace period (HTTP_REQUEST_TIMEOUT_MS plus a margin) ends at ${until}`;
+  process.stderr.write(`${head}.\nAfter ${until}, run \`callvault keys rewrap\`, then \`callvault keys retire --version ${version}\` again to delete it.\n`);
+  return EX_TEMPFAIL;
 }

@@ -23,7 +23,8 @@ const USAGE = `Usage: callvault <command>
   keys rotate [--tenant T --kms-key-id ID]
                                           add a master key version, or record a tenant's KMS key
   keys rewrap [--tenant T]                re-wrap data keys under the current master key
-  keys retire --version N                 delete local master key vN once no data key uses it
+  keys retire --version N                 retire local master key vN: starts its grace period;
+                                          rerun after it to delete vN once no data key uses it
   keys status                             data keys per master key
 `;
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { parseIsoDuration, type IsoDuration } from './duration.js';
+import { durationMs, parseIsoDuration, type IsoDuration } from './duration.js';
 import { DEFAULT_RUNTIME_DIR } from '../db/embedded-placement.js';
 
 /**
@@ -42,7 +42,7 @@ const originList = z.string().transform((v, ctx): string[] => {
 // node-postgres reads any scheme; only these two mean PostgreSQL, so "db:5432" is caught here, not at the first query.
 const postgresUrl = url.refine((v) => /^postgres(?:ql)?:\/\//i.test(v), 'must be a postgres:// or postgresql:// URL');
 
-const envSchema = z.object({
+const envObject = z.object({
   CALLVAULT_MODE: z.enum(['embedded', 'production']).default('embedded'),
   CALLVAULT_DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -116,7 +116,7 @@ const envSchema = z.object({
   RETENTION_INTERVAL: z.string().default('PT5M'),
   RETENTION_BATCH_SIZE: int(1, 10_000).default(100),
   RETENTION_LEASE_SECONDS: int(10, 86_400).default(300),
-  ORPHAN_GRACE: isoDuration.default(parseIsoDuration('PT1H') as IsoDuration),
+  ORPHAN_GRACE: isoDuration.default(parseIsoDuration('PT2H') as IsoDuration),
 
   AUDIT_ANCHOR_KEY_FILE: optionalText,
   AUDIT_ANCHOR_INTERVAL: z.string().default('PT1H'),
@@ -134,10 +134,34 @@ const envSchema = z.object({
   METRICS_LISTEN: optionalText,
 });
 
+/**
+ * How long after its start an upload may still be writing its object or committing: the longest
+ * request plus a margin (a tenth of it, at least a second) for the commit that follows the body
+ * and for clock differences between hosts. The orphan sweep's grace must exceed it, and it is
+ * the grace `keys retire` waits before a master key version may go.
+ */
+export function longestUploadMs(requestTimeoutMs: number): number {
+  return requestTimeoutMs + Math.max(1_000, Math.ceil(requestTimeoutMs / 10));
+}
+
+const envSchema = envObject.superRefine((e, ctx) => {
+  if (e.HTTP_REQUEST_TIMEOUT_MS === 0) {
+    ctx.addIssue({ code: 'custom', path: ['HTTP_REQUEST_TIMEOUT_MS'], message: '0 (no limit) leaves no ORPHAN_GRACE that outlasts every upload; set a limit shorter than ORPHAN_GRACE' });
+    return;
+  }
+  const needed = longestUploadMs(e.HTTP_REQUEST_TIMEOUT_MS);
+  if (durationMs(e.ORPHAN_GRACE) <= needed) {
+    ctx.addIssue({
+      code: 'custom', path: ['ORPHAN_GRACE'],
+      message: `must be longer than HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS} ms) plus a margin, i.e. more than ${Math.ceil(needed / 1000)} s, or the orphan sweep could delete an upload still in progress; raise ORPHAN_GRACE or lower HTTP_REQUEST_TIMEOUT_MS`,
+    });
+  }
+});
+
 export type Env = z.infer<typeof envSchema>;
 
 /** Every variable name the schema reads (deployment files are checked against it). */
-export const ENV_VARIABLES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
+export const ENV_VARIABLES: readonly string[] = Object.freeze(Object.keys(envObject.shape));
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -148,7 +172,7 @@ export class ConfigError extends Error {
 
 export function parseEnv(env: NodeJS.ProcessEnv): Env {
   const picked: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
+  for (const key of Object.keys(envObject.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') picked[key] = value;
   }

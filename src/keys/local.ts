@@ -58,10 +58,26 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async generateDataKey(ctx: EncryptionContext, _opts?: { masterKeyId?: string }): Promise<DataKey> {
-    const version = this.currentVersion();
-    const plaintext = randomBytes(DATA_KEY_BYTES);
-    const wrapped = this.wrap(plaintext, ctx, version);
-    return { plaintext, wrapped, keyRef: `local:v${version}` };
+    return this.generateWith(this.currentVersion(), ctx);
+  }
+
+  /**
+   * A data key wrapped under the named version (the one key_versions holds active), loading its
+   * file if another process wrote it after this one last looked.
+   */
+  async generateDataKeyUnder(keyRef: string, ctx: EncryptionContext): Promise<DataKey> {
+    return this.generateWith(await this.loadedVersion(keyRef), ctx);
+  }
+
+  /** rewrap, to the named version rather than the newest file. */
+  async rewrapUnder(wrapped: Buffer, ctx: EncryptionContext, keyRef: string, targetKeyRef: string): Promise<{ wrapped: Buffer; keyRef: string }> {
+    const version = await this.loadedVersion(targetKeyRef);
+    const plaintext = await this.decryptDataKey(wrapped, ctx, keyRef);
+    try {
+      return { wrapped: this.wrap(plaintext, ctx, version), keyRef: `local:v${version}` };
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   async decryptDataKey(wrapped: Buffer, ctx: EncryptionContext, keyRef: string): Promise<Buffer> {
@@ -77,13 +93,7 @@ export class LocalKeyProvider implements KeyProvider {
     keyRef: string,
     _opts?: { masterKeyId?: string },
   ): Promise<{ wrapped: Buffer; keyRef: string }> {
-    const plaintext = await this.decryptDataKey(wrapped, ctx, keyRef);
-    try {
-      const version = this.currentVersion();
-      return { wrapped: this.wrap(plaintext, ctx, version), keyRef: `local:v${version}` };
-    } finally {
-      plaintext.fill(0);
-    }
+    return this.rewrapUnder(wrapped, ctx, keyRef, this.currentKeyRef());
   }
 
   /** Adds master v<N+1> and makes it current; returns its keyRef. Existing wrapped keys keep working. */
@@ -124,6 +134,20 @@ export class LocalKeyProvider implements KeyProvider {
     wipeAll(this.keys);
     this.keys.clear();
     this.closed = true;
+  }
+
+  private generateWith(version: number, ctx: EncryptionContext): DataKey {
+    const plaintext = randomBytes(DATA_KEY_BYTES);
+    const wrapped = this.wrap(plaintext, ctx, version);
+    return { plaintext, wrapped, keyRef: `local:v${version}` };
+  }
+
+  private async loadedVersion(keyRef: string): Promise<number> {
+    this.assertOpen();
+    const version = parseKeyRef(keyRef);
+    if (!this.keys.has(version)) await this.reload();
+    if (!this.keys.has(version)) throw new KeyConfigError(`Master key ${keyRef} is recorded as active but master-v${version}.key is not in ${this.dir}`);
+    return version;
   }
 
   private currentVersion(): number {

@@ -1,17 +1,18 @@
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db } from '../db/knex.js';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { BadRequestError } from '../errors.js';
 import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
 import { mapLimit } from '../retention/concurrency.js';
 import { LocalKeyProvider } from './local.js';
 import type { KeyProvider } from './types.js';
+import type { KeyVersionStore } from './versions.js';
 
 /**
  * Key rotation without touching a single object. Rotation adds a master key (a new local
  * version, or a tenant's new KMS key); rewrap then re-wraps every data key in the database under
  * the current master (KMS ReEncrypt for aws-kms: the plaintext data key never leaves KMS), and a
- * local version that no row uses any more can be retired. Rewrap is resumable: it only picks rows
+ * local version that no row uses any more can be retired (retire.ts). Rewrap is resumable: it only picks rows
  * whose key_ref is not the target yet, and each row is updated on its own, compare-and-set on the
  * wrapped key it read, so a key destroyed meanwhile by an erasure is never brought back.
  */
@@ -23,6 +24,8 @@ export interface RotationDeps {
   readonly keys: KeyProvider;
   /** The same provider, unwrapped, for rotate and retire. */
   readonly keyAdmin: KeyProvider;
+  /** Which local master key version is active, retiring or retired (src/keys/versions.ts). */
+  readonly keyVersions: KeyVersionStore;
   readonly logger?: { warn(obj: object, msg: string): void };
 }
 
@@ -30,27 +33,33 @@ export interface RotationActor {
   readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly userAgent?: string | null; readonly requestId?: string | null;
 }
 
-function event(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
+export function rotationEvent(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
   return {
     tenant, actorSub: actor.sub, actorRole: actor.role, action: 'keys.rotated', outcome: 'allowed',
     ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, requestId: actor.requestId ?? null, details,
   };
 }
 
-function localProvider(deps: RotationDeps): LocalKeyProvider {
+export function localProvider(deps: Pick<RotationDeps, 'keyAdmin'>): LocalKeyProvider {
   if (!(deps.keyAdmin instanceof LocalKeyProvider)) {
     throw new BadRequestError('With KEY_PROVIDER=aws-kms, rotate the KMS key in KMS (automatic rotation keeps its id), or give a tenant a new key with --tenant and --kms-key-id', 'rotation_not_local');
   }
   return deps.keyAdmin;
 }
 
-/** Adds master v<N+1> and makes it current. Existing data keys keep working until rewrapped. */
+/**
+ * Adds master v<N+1> and records it as the active version: every replica wraps new data keys
+ * under it from its next upload on. Existing data keys keep working until rewrapped.
+ */
 export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
   const provider = localProvider(deps);
-  const previous = provider.currentKeyRef();
+  const fallback = provider.currentKeyRef();
   const keyRef = await provider.rotate();
-  await deps.audit.record(event(actor, tenant, { operation: 'rotate', provider: 'local', keyRef, previous }));
-  return { keyRef, previous };
+  return deps.db.transaction(async (trx) => {
+    const previous = (await deps.keyVersions.activate(keyRef, trx)) ?? fallback;
+    await deps.audit.record(rotationEvent(actor, tenant, { operation: 'rotate', provider: 'local', keyRef, previous }), trx);
+    return { keyRef, previous };
+  });
 }
 
 /** Records a tenant's own KMS key (BYOK): new data keys use it at once; rewrap moves the old ones. */
@@ -61,7 +70,7 @@ export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKey
   return deps.db.transaction(async (trx) => {
     const before = await deps.tenants.get(tenant, trx);
     await deps.tenants.update(tenant, { kmsKeyId }, trx);
-    await deps.audit.record(event(actor, tenant, { operation: 'tenant_kms_key', kmsKeyId, previous: before.kmsKeyId }), trx);
+    await deps.audit.record(rotationEvent(actor, tenant, { operation: 'tenant_kms_key', kmsKeyId, previous: before.kmsKeyId }), trx);
     return { kmsKeyId, previous: before.kmsKeyId };
   });
 }
@@ -101,7 +110,7 @@ export async function rewrapDataKeys(deps: RotationDeps, actor: RotationActor, o
   for (const tenant of tenants) {
     const result = await rewrapTenant(deps, tenant, opts);
     results.push(result);
-    await deps.audit.record(event(actor, tenant, { operation: 'rewrap', keyRef: result.keyRef, rewrapped: result.rewrapped, failed: result.failed }));
+    await deps.audit.record(rotationEvent(actor, tenant, { operation: 'rewrap', keyRef: result.keyRef, rewrapped: result.rewrapped, failed: result.failed }));
   }
   return { rewrapped: sum(results, 'rewrapped'), failed: sum(results, 'failed'), tenants: results };
 }
@@ -110,7 +119,7 @@ async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOpti
   const settings = await deps.tenants.get(tenant);
   const target = settings.kmsKeyId && deps.keys.kind === 'aws-kms' ? { masterKeyId: settings.kmsKeyId } : undefined;
   // KMS answers with the key's ARN, which may differ from the configured id or alias: learn it.
-  let keyRef = deps.keys.currentKeyRef(target);
+  let keyRef = deps.keys.kind === 'local' ? (await deps.keyVersions.active()) ?? deps.keys.currentKeyRef() : deps.keys.currentKeyRef(target);
   let after = '00000000-0000-0000-0000-000000000000';
   let rewrapped = 0;
   let failed = 0;
@@ -145,17 +154,6 @@ async function tenantsWithKeys(db: Db): Promise<string[]> {
 export async function countUsing(db: Db, keyRef: string): Promise<number> {
   const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
   return Number(row?.count ?? 0);
-}
-
-/** Deletes local master v<version>; refused while any row still has a data key wrapped under it. */
-export async function retireMasterVersion(deps: RotationDeps, version: number, actor: RotationActor): Promise<void> {
-  const provider = localProvider(deps);
-  const keyRef = `local:v${version}`;
-  if (!provider.versions().includes(version)) throw new NotFoundError(`There is no master key ${keyRef}`, 'master_key_not_found');
-  const inUse = await countUsing(deps.db, keyRef);
-  if (inUse > 0) throw new ConflictError(`${inUse} recording(s) still have data keys wrapped under ${keyRef}; run \`callvault keys rewrap\` first`, 'master_key_in_use');
-  await provider.retire(version);
-  await deps.audit.record(event(actor, null, { operation: 'retire', keyRef }));
 }
 
 function sum(rows: readonly TenantRewrap[], field: 'rewrapped' | 'failed'): number {

@@ -7,6 +7,7 @@ import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import type { Db, Trx } from '../db/knex.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
+import type { KeyVersionStore } from '../keys/versions.js';
 import { AudioSniffer } from '../media/sniff.js';
 import type { PolicyStore } from '../retention/policy-store.js';
 import type { ObjectStore } from '../storage/types.js';
@@ -18,6 +19,7 @@ import type { UploadMetadata } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
 import { sameOrConflict, type AttemptedBody } from './refusals.js';
 import type { RecordingStore } from './store.js';
+import type { UploadLease, UploadRegistry } from './uploads-in-progress.js';
 import type { Recording } from './types.js';
 
 /**
@@ -34,6 +36,10 @@ export interface IngestDeps {
   readonly recordings: Pick<RecordingStore, 'insert' | 'findByCallId'>;
   readonly store: Pick<ObjectStore, 'put' | 'delete'>;
   readonly keys: Pick<KeyProvider, 'generateDataKey'>;
+  /** The commit refuses a data key whose master key version is being retired (src/keys/versions.ts). */
+  readonly keyVersions: Pick<KeyVersionStore, 'assertCommittable'>;
+  /** Registers each upload while it streams and commits, for the orphan sweep of every replica. */
+  readonly uploads: Pick<UploadRegistry, 'register' | 'renew' | 'finish' | 'release'>;
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly policies: Pick<PolicyStore, 'resolve'>;
   readonly phones: PhoneHasher;
@@ -56,6 +62,8 @@ export interface StagedRecording {
   readonly cryptoHeader: Buffer; readonly wrappedKey: Buffer; readonly keyRef: string;
   /** The Object Lock retain-until the object was written with; null without Object Lock. */
   readonly lockedUntil: Date | null;
+  /** The upload's registration (uploads-in-progress.ts), renewed until the commit or discard. */
+  readonly lease: UploadLease;
 }
 
 /** The policy and retainUntil an upload gets: its `policy` parameter, else the tenant default. */
@@ -90,14 +98,17 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   const meter = new MeteredBody(deps.maxBytes, deps.onBytes);
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize });
   const ciphertext = new Coalescer(STORE_WRITE_BYTES, segmentSize * 2);
+  let lease: UploadLease | undefined;
   try {
+    // Before the object can exist: the sweep must never see it unregistered and uncommitted.
+    lease = await deps.uploads.register(objectKey, tenant, id);
     await Promise.all([
       pipeline(detach(body), sniffer, meter, encrypt, ciphertext),
       deps.store.put(objectKey, ciphertext, retention ? { retainUntil: retention.retainUntil } : undefined),
     ]);
   } catch (err) {
     ciphertext.destroy();
-    await deps.store.delete(objectKey).catch(() => undefined);
+    await discardStaged(deps, { objectKey, lease });
     throw uploadFailure(err);
   } finally {
     dataKey.plaintext.fill(0);
@@ -105,7 +116,7 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   const staged: StagedRecording = {
     id, tenant, objectKey, sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream',
     segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef,
-    lockedUntil: deps.objectLock && retention ? retention.retainUntil : null,
+    lockedUntil: deps.objectLock && retention ? retention.retainUntil : null, lease,
   };
   const problem = meter.bytes === 0 ? new BadRequestError('The recording body is empty', 'empty_body')
     : expectedSha256 && expectedSha256 !== staged.sha256 ? new BadRequestError('The body does not match the SHA-256 digest sent with it; nothing was stored', 'digest_mismatch')
@@ -117,8 +128,11 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   return staged;
 }
 
-export async function discardStaged(deps: Pick<IngestDeps, 'store'>, staged: Pick<StagedRecording, 'objectKey'>): Promise<void> {
+/** Deletes the object, then its registration: an object left behind by a failed delete is the sweep's. */
+export async function discardStaged(deps: Pick<IngestDeps, 'store' | 'uploads'>, staged: { readonly objectKey: string; readonly lease?: UploadLease }): Promise<void> {
+  staged.lease?.stop();
   await deps.store.delete(staged.objectKey).catch(() => undefined);
+  await deps.uploads.release(staged.objectKey).catch(() => undefined);
 }
 
 export interface CommitResult { readonly created: boolean; readonly recording: Recording }
@@ -132,7 +146,13 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
   let result: CommitResult;
   let committing = false;
   try {
+    // The database may have restarted while the body streamed, taking this process's liveness lock.
+    await deps.uploads.renew(staged.objectKey);
     result = await deps.db.transaction(async (trx) => {
+      await deps.keyVersions.assertCommittable(staged.keyRef, trx);
+      if (!(await deps.uploads.finish(staged.objectKey, trx))) {
+        throw new DependencyError('database', 'The upload\'s registration lapsed before its commit (the vault could not renew it); nothing was kept, retry the upload');
+      }
       const resolved = retention ?? await resolveRetention(deps, staged.tenant, meta, new Date(), trx);
       const inserted = await deps.recordings.insert({
         ...staged, callId, policy: resolved.policy, retainUntil: retainUntilFor(staged, resolved.retainUntil),
@@ -150,6 +170,8 @@ export async function commitRecording(deps: IngestDeps, staged: StagedRecording,
     if (committing) return settleUnansweredCommit(deps, staged, callId, err);
     await discardStaged(deps, staged);
     throw err instanceof AppError ? err : new DependencyError('database', 'The recording could not be committed; nothing was kept', err);
+  } finally {
+    staged.lease.stop();
   }
   if (!result.created) await discardStaged(deps, staged);
   return result;

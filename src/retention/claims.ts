@@ -38,11 +38,11 @@ export interface Liveness { release(): Promise<void> }
  * transaction-scoped lock in an open transaction is used rather than a session lock so that the
  * pooled connection comes back clean when it is released.
  */
-export async function holdLiveness(db: Db, owner: ClaimOwner): Promise<Liveness> {
+export async function holdLiveness(db: Db, owner: ClaimOwner, namespace = LIVENESS_NAMESPACE): Promise<Liveness> {
   if (owner.key === null) return { release: async () => undefined };
   const trx = await db.transaction();
   try {
-    await trx.raw('SELECT pg_advisory_xact_lock(?::int4, ?::int4)', [LIVENESS_NAMESPACE, owner.key]);
+    await trx.raw('SELECT pg_advisory_xact_lock(?::int4, ?::int4)', [namespace, owner.key]);
   } catch (err) {
     await trx.rollback().catch(() => undefined);
     throw err;

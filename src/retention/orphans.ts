@@ -8,9 +8,16 @@ import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
  * in between leaves an object no row refers to, which nobody can ever read (its wrapped key died
  * with the process). Objects under recordings/ older than the grace period whose id has no live
  * row pointing at them are deleted and audited as 'orphan.deleted'. A put that died before its
- * object was complete left only a temp file (fs store), removed under the same grace period. The
- * grace period must be longer than the slowest upload (HTTP_REQUEST_TIMEOUT_MS), because an object
- * can carry the time its upload began; each candidate is looked up again right before it is deleted.
+ * object was complete left only a temp file (fs store), removed under the same grace period.
+ *
+ * Two things keep the sweep off uploads still in progress on any replica. Every upload is
+ * registered in uploads_in_progress under a renewed lease from before its object exists until
+ * its commit, and the sweep skips the objects and temp files of live registrations however old
+ * they look. And the grace period is longer than the slowest upload (the config schema refuses an
+ * ORPHAN_GRACE that does not exceed HTTP_REQUEST_TIMEOUT_MS plus a margin), because an object
+ * can carry the time its upload began. Each candidate is looked up again right before it is
+ * deleted, after an expired registration of it has been dropped (which waits for a commit that
+ * holds it).
  */
 export interface OrphanSweepOptions {
   /** ORPHAN_GRACE by default. */
@@ -36,11 +43,12 @@ export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date()
   let failed = 0;
   let batch: StoredObjectInfo[] = [];
   const flush = async (): Promise<void> => {
-    const orphans = await unreferenced(deps, batch);
+    const orphans = await unclaimed(deps, batch);
     batch = [];
     for (const o of orphans) {
       if (opts.dryRun) { keys.push(o.key); continue; }
-      if ((await unreferenced(deps, [o])).length === 0) continue;
+      await deps.uploads.dropExpired(o.key);
+      if ((await unclaimed(deps, [o])).length === 0) continue;
       try {
         await deps.store.delete(o.key);
       } catch (err) {
@@ -62,14 +70,23 @@ export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date()
   if (!opts.dryRun && deps.store.sweepTempFiles) {
     // A put killed mid-body never reached recordings/: its partial ciphertext sits in a temp file.
     try {
-      tempFiles = await deps.store.sweepTempFiles(graceMs);
+      tempFiles = await deps.store.sweepTempFiles(graceMs, await deps.uploads.live());
     } catch (err) {
       failed++;
       deps.logger?.warn({ err }, 'temp files of dead uploads could not be removed; the next sweep retries');
     }
   }
+  if (!opts.dryRun) await deps.uploads.purgeExpired(graceMs);
   if ((keys.length > 0 || tempFiles > 0) && !opts.dryRun) deps.logger?.info({ deleted: keys.length, tempFiles, failed }, 'orphan sweep deleted unreferenced objects');
   return { deleted: keys.length, failed, keys, tempFiles };
+}
+
+/** The objects of `infos` that no active or deleting row refers to and no live upload is writing. */
+async function unclaimed(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
+  const orphans = await unreferenced(deps, infos);
+  if (orphans.length === 0) return orphans;
+  const live = await deps.uploads.live(orphans.map((o) => o.key));
+  return orphans.filter((o) => !live.has(o.key));
 }
 
 /** The objects of `infos` that no active or deleting row refers to. */

@@ -4,6 +4,7 @@ import type { Db } from '../db/knex.js';
 import type { Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { DataKeyCache } from '../keys/cache.js';
+import type { UploadRegistry } from '../recordings/uploads-in-progress.js';
 import type { ObjectStore } from '../storage/types.js';
 
 /** What deleting recordings needs; the composition root's Deps satisfies it. */
@@ -17,6 +18,8 @@ export interface DeletionDeps {
 
 export interface RetentionDeps extends DeletionDeps {
   readonly store: Pick<ObjectStore, 'delete' | 'list' | 'sweepTempFiles'>;
+  /** Uploads still streaming or committing on some replica: the orphan sweep leaves them alone. */
+  readonly uploads: Pick<UploadRegistry, 'live' | 'dropExpired' | 'purgeExpired'>;
   readonly metrics?: Pick<Metrics, 'retentionDeleted' | 'retentionSkippedHold' | 'retentionFailed' | 'retentionLag'>;
   readonly config: { readonly retention: Config['retention'] };
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants, type Dir } from 'node:fs';
 import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -53,7 +53,7 @@ export class FsObjectStore implements ObjectStore {
     assertValidContentLength(opts.contentLength);
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const bodyState = watchBody(source);
-    const tmpPath = join(this.tmpDir, randomUUID());
+    const tmpPath = join(this.tmpDir, `${tempPrefix(key)}.${randomUUID()}`);
     const target = this.pathOf(key);
     let renamed = false;
     try {
@@ -110,8 +110,10 @@ export class FsObjectStore implements ObjectStore {
     try {
       await unlink(path);
     } catch (err) {
-      // A directory at this path is a key prefix, not an object: as absent as ENOENT.
-      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return;
+      // Only ENOENT proves the object is gone. EPERM, EACCES, EBUSY, EROFS, EISDIR…: the bytes (or
+      // whatever sits at the key) are still there, and a caller that took this for success would
+      // audit a deletion that did not happen, so it fails and the caller retries.
+      if (isErrno(err, 'ENOENT')) return;
       throw storageFault('delete an object', err);
     }
     await syncDir(dirname(path)).catch((err: unknown) => {
@@ -150,9 +152,11 @@ export class FsObjectStore implements ObjectStore {
 
   /**
    * Removes temp files older than `olderThanMs`, left behind by a crash in the middle of a put.
-   * Younger ones may belong to a put still in progress. Returns how many were removed.
+   * Younger ones may belong to a put still in progress, and so do those of the keys in `keep`
+   * (uploads known to be still streaming, however long they have been idle). Returns how many
+   * were removed.
    */
-  async sweepTempFiles(olderThanMs: number): Promise<number> {
+  async sweepTempFiles(olderThanMs: number, keep: ReadonlySet<string> = new Set()): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.tmpDir);
@@ -161,8 +165,10 @@ export class FsObjectStore implements ObjectStore {
       throw storageFault('list temp files', err);
     }
     const cutoff = Date.now() - olderThanMs;
+    const kept = new Set([...keep].map(tempPrefix));
     let removed = 0;
     for (const name of names) {
+      if (kept.has(name.split('.', 1)[0] ?? '')) continue;
       const path = join(this.tmpDir, name);
       const info = await stat(path).catch(() => null);
       if (!info?.isFile() || info.mtimeMs > cutoff) continue;
@@ -210,6 +216,11 @@ export class FsObjectStore implements ObjectStore {
       await syncDir(dirname(current));
     }
   }
+}
+
+/** Temp files are named after a digest of their key, so a sweep can tell whose they are. */
+function tempPrefix(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
 async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {

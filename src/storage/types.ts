@@ -54,10 +54,11 @@ export interface ObjectStore {
   ping(): Promise<void>;
   /**
    * Stores that stage puts in temp files (fs) remove those older than `olderThanMs`, left behind
-   * by a process that died mid-put; returns how many. S3 has no such files: the bucket's
-   * AbortIncompleteMultipartUpload rule collects unfinished multipart uploads.
+   * by a process that died mid-put, except those of puts to the keys in `keep`; returns how
+   * many. S3 has no such files: the bucket's AbortIncompleteMultipartUpload rule collects
+   * unfinished multipart uploads.
    */
-  sweepTempFiles?(olderThanMs: number): Promise<number>;
+  sweepTempFiles?(olderThanMs: number, keep?: ReadonlySet<string>): Promise<number>;
 }
 
 export class ObjectNotFoundError extends AppError {

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
-import { ConfigError } from '../../src/config/schema.js';
+import { durationMs } from '../../src/config/duration.js';
+import { ConfigError, longestUploadMs } from '../../src/config/schema.js';
 import { serveUntilExit, type ServeExit } from '../helpers/process.js';
 
 /**
@@ -112,6 +113,26 @@ describe('loadConfig', () => {
     assert.deepEqual(config.media.embedOrigins, ['https://crm.example.com', 'http://localhost:3000', 'https://qa.example.com']);
   });
 
+  test('ORPHAN_GRACE must outlast the longest request plus a margin; the message names both', () => {
+    const fails = (env: Record<string, string>, variable: string): void => {
+      assert.throws(() => loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, ...env }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError && err.variable === variable, String(err));
+        assert.match(err.message, /ORPHAN_GRACE/);
+        assert.match(err.message, /HTTP_REQUEST_TIMEOUT_MS/);
+        return true;
+      });
+    };
+    fails({ ORPHAN_GRACE: 'PT1H' }, 'ORPHAN_GRACE');
+    fails({ ORPHAN_GRACE: 'PT30M', HTTP_REQUEST_TIMEOUT_MS: '1800000' }, 'ORPHAN_GRACE');
+    fails({ ORPHAN_GRACE: 'PT2S', HTTP_REQUEST_TIMEOUT_MS: '1500' }, 'ORPHAN_GRACE');
+    fails({ HTTP_REQUEST_TIMEOUT_MS: '0' }, 'HTTP_REQUEST_TIMEOUT_MS');
+    const defaults = loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR });
+    assert.deepEqual([defaults.http.requestTimeoutMs, durationMs(defaults.retention.orphanGrace)], [3_600_000, 7_200_000], 'the defaults pass');
+    assert.equal(durationMs(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, ORPHAN_GRACE: 'PT1H7M', HTTP_REQUEST_TIMEOUT_MS: '3600000' }).retention.orphanGrace), 4_020_000);
+    assert.ok(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, ORPHAN_GRACE: 'PT2S', HTTP_REQUEST_TIMEOUT_MS: '500' }));
+    assert.equal(longestUploadMs(3_600_000), 3_960_000);
+  });
+
   test('the result is deeply frozen', () => {
     const config = loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, PBX_ALLOWED_CIDRS: '10.0.0.0/8' });
     const all = [...objects(config)];
@@ -127,7 +148,7 @@ describe('loadConfig', () => {
 describe('callvault serve with a bad variable', () => {
   const serve = (env: Record<string, string>): Promise<ServeExit> => serveUntilExit({ DATABASE_URL: '', DATABASE_ADMIN_URL: '', CALLVAULT_DATA_DIR: DATA_DIR, ...env });
 
-  for (const [env, variable] of [[{ PORT: 'abc' }, 'PORT'], [{ STORAGE_DRIVER: 's3' }, 'S3_BUCKET'], [{ CALLVAULT_MODE: 'production' }, 'TLS_CERT_FILE']] as const) {
+  for (const [env, variable] of [[{ PORT: 'abc' }, 'PORT'], [{ STORAGE_DRIVER: 's3' }, 'S3_BUCKET'], [{ CALLVAULT_MODE: 'production' }, 'TLS_CERT_FILE'], [{ ORPHAN_GRACE: 'PT1H' }, 'ORPHAN_GRACE']] as const) {
     test(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}: exit 78 naming ${variable}, nothing started`, async () => {
       const res = await serve(env);
       assert.equal(res.code, 78, res.stderr);

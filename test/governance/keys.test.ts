@@ -4,11 +4,11 @@ import { createHash } from 'node:crypto';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { KeyAccessError, LocalKeyProvider, type KeyProvider } from '../../src/keys/index.js';
-import { rewrapDataKeys } from '../../src/keys/rotation.js';
+import { KeyAccessError, type KeyProvider } from '../../src/keys/index.js';
+import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { openPlayback } from '../../src/media/playback.js';
 import { FIXTURE_FILES, fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, json, runCli, upload } from '../retention/support.js';
+import { auditEvents, json, runCli, upload, waitFor } from '../retention/support.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -53,7 +53,17 @@ describe('local master key rotation', () => {
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.match(rotated.stdout, /local:v2 \(was local:v1\)/);
 
-    const refused = await runCli(vault, ['keys', 'retire', '--version', '1']);
+    // The grace is the retiring CLI's HTTP_REQUEST_TIMEOUT_MS plus a margin: 7 s here.
+    const shortGrace = { HTTP_REQUEST_TIMEOUT_MS: '6000' };
+    const started = await runCli(vault, ['keys', 'retire', '--version', '1'], shortGrace);
+    assert.equal(started.code, 75, started.stderr);
+    assert.match(started.stderr, /local:v1 is now retiring/);
+    assert.match(started.stderr, /run `callvault keys rewrap`, then `callvault keys retire --version 1` again/);
+    const early = await runCli(vault, ['keys', 'retire', '--version', '1'], shortGrace);
+    assert.equal(early.code, 75, early.stderr);
+    assert.match(early.stderr, /grace period \(HTTP_REQUEST_TIMEOUT_MS plus a margin\) ends at/);
+    await waitFor('the grace period to pass', async () => (await vault.deps.keyVersions.gracePassed('local:v1')), 20_000);
+    const refused = await runCli(vault, ['keys', 'retire', '--version', '1'], shortGrace);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /4 recording\(s\) still have data keys wrapped under local:v1/);
     await access(path.join(vault.dataDir, 'keys', 'master-v1.key'));
@@ -65,22 +75,22 @@ describe('local master key rotation', () => {
     assert.deepEqual(await keyRefs(vault, ids), ['local:v2']);
     assert.equal(await objectsFingerprint(vault), before, 'no object was rewritten');
 
-    const retired = await runCli(vault, ['keys', 'retire', '--version', '1']);
+    const retired = await runCli(vault, ['keys', 'retire', '--version', '1'], shortGrace);
     assert.equal(retired.code, 0, retired.stderr);
     await assert.rejects(access(path.join(vault.dataDir, 'keys', 'master-v1.key')), 'the old master key file is gone');
     for (const u of uploaded) await plays(vault, 'acme', u.id, u.fixture);
 
     const status = await runCli(vault, ['keys', 'status']);
     assert.match(status.stdout, /^local:v2\t4$/m);
+    assert.match(status.stdout, /^version local:v1 retired$/m);
+    assert.match(status.stdout, /^version local:v2 active$/m);
     const events = await auditEvents(vault, { action: 'keys.rotated' });
-    assert.deepEqual(events.map((e) => e.details.operation), ['rotate', 'rewrap', 'retire']);
-    assert.equal(events[1]?.details.rewrapped, 4);
+    assert.deepEqual(events.map((e) => e.details.operation), ['rotate', 'retire_started', 'rewrap', 'retire']);
+    assert.equal(events[2]?.details.rewrapped, 4);
   });
 
   test('rewrap is resumable: a second run picks up only what the first could not do', async () => {
-    const admin = vault.deps.keyAdmin;
-    assert.ok(admin instanceof LocalKeyProvider);
-    const target = await admin.rotate();
+    const { keyRef: target } = await rotateMasterKey(vault.deps, { sub: 'test', role: null });
     let calls = 0;
     const failing: KeyProvider = Object.create(vault.deps.keys) as KeyProvider;
     failing.rewrap = async (...args) => {

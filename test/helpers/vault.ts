@@ -32,6 +32,8 @@ export interface VaultOptions {
   readonly databaseUrl?: (url: string) => string;
   /** Capture log lines (JSON) here instead of discarding them. */
   readonly logLines?: string[];
+  /** A second replica of this vault: same database and data directory (keys, objects, secrets). */
+  readonly replicaOf?: TestVault;
 }
 
 export interface TestVault {
@@ -50,8 +52,8 @@ export interface TestVault {
 }
 
 export async function startVault(opts: VaultOptions = {}): Promise<TestVault> {
-  const database = await createTestDatabase();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'callvault-vault-'));
+  const database = opts.replicaOf?.database ?? await createTestDatabase();
+  const dataDir = opts.replicaOf?.dataDir ?? await mkdtemp(path.join(os.tmpdir(), 'callvault-vault-'));
   const env: Record<string, string> = {
     CALLVAULT_DATA_DIR: dataDir, DATABASE_URL: opts.databaseUrl?.(database.url) ?? database.url, DATABASE_ADMIN_URL: database.adminUrl,
     PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: opts.logLines ? 'info' : 'silent', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
@@ -88,6 +90,7 @@ export async function startVault(opts: VaultOptions = {}): Promise<TestVault> {
       await deps.close();
       await s3?.stop();
       await kms?.stop();
+      if (opts.replicaOf) return;
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },

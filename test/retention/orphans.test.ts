@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
+import { UPLOAD_LIVENESS_NAMESPACE } from '../../src/recordings/uploads-in-progress.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
@@ -56,22 +57,27 @@ describe('orphan sweep', () => {
     assert.ok(orphanKey);
     const orphanId = orphanKey.split('/').pop();
     await waitFor('the killed upload\'s transaction to roll back', async () => {
-      const busy = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`);
+      // Sessions that only hold a process's liveness lock (this vault's uploads) stay open by design.
+      const busy = await su.query(`SELECT 1 FROM pg_stat_activity a WHERE datname = current_database() AND state = 'idle in transaction'
+        AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${UPLOAD_LIVENESS_NAMESPACE}::oid)`);
       return (busy.rowCount ?? 0) === 0;
     });
     assert.equal(await vault.deps.db('recordings').where({ id: orphanId }).first(), undefined, 'no row was committed');
     assert.equal(await vault.deps.db('recordings').where({ call_id: 'dies-mid-upload' }).first(), undefined);
     assert.ok(await vault.deps.store.head(orphanKey), 'the object was left behind');
 
+    const registered = await su.query(`SELECT 1 FROM uploads_in_progress WHERE object_key = $1 AND lease_until > now()`, [orphanKey]);
+    assert.equal(registered.rowCount, 1, 'the upload is still registered, its lease running; its process, though, is dead');
     const young = await runOrphanSweep(vault.deps, new Date(), { graceMs: 60_000 });
     assert.equal(young.deleted, 0, 'nothing inside the grace period is touched');
     assert.ok(await vault.deps.store.head(orphanKey));
 
-    await sleep(1_100);
-    const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], { ORPHAN_GRACE: 'PT1S' });
+    await sleep(2_100);
+    const shortGrace = { ORPHAN_GRACE: 'PT2S', HTTP_REQUEST_TIMEOUT_MS: '500' };
+    const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], shortGrace);
     assert.match(dry.stdout, new RegExp(`^orphan\\t${orphanKey}$`, 'm'));
     assert.ok(await vault.deps.store.head(orphanKey), 'a dry run deletes nothing');
-    const run = await runCli(vault, ['retention', 'run', '--once'], { ORPHAN_GRACE: 'PT1S' });
+    const run = await runCli(vault, ['retention', 'run', '--once'], shortGrace);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`deleted orphan\\t${orphanKey}`));
     assert.equal(await vault.deps.store.head(orphanKey), null);
@@ -82,5 +88,6 @@ describe('orphan sweep', () => {
     assert.equal(events[0]?.recording_id, orphanId);
     assert.equal(events[0]?.details.objectKey, orphanKey);
     assert.equal(events[0]?.actor_sub, 'system:retention');
+    assert.equal((await su.query('SELECT 1 FROM uploads_in_progress')).rowCount, 0, 'the dead registration is forgotten');
   });
 });

@@ -1,9 +1,14 @@
 /** Shared pieces of the retention, legal-hold, erasure and key-rotation tests. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
+import { createDeps, type Deps } from '../../src/deps.js';
+import { createLogger } from '../../src/http/logger.js';
+import { openPlayback } from '../../src/media/playback.js';
+import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
@@ -111,3 +116,44 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface HeldUpload { readonly response: Promise<HttpResponse>; release(): void }
+
+/**
+ * A PUT whose body stops half-way until release(): an upload held open for as long as the test
+ * needs, with its data key already generated once its temp file exists (see streamingUploads).
+ */
+export async function heldUpload(vault: TestVault, callId: string, body: Buffer): Promise<HeldUpload> {
+  const stream = new PassThrough();
+  const half = Math.floor(body.length / 2);
+  const response = request(vault, {
+    method: 'PUT', path: `/v1/recordings/${encodeURIComponent(callId)}`, body: stream, token: await vault.token('pbx'),
+    headers: { 'content-type': 'audio/wav', 'content-length': String(body.length) },
+  });
+  stream.write(body.subarray(0, half));
+  return { response, release: () => { stream.end(body.subarray(half)); } };
+}
+
+/** Puts streaming into the fs store right now: each has its temp file, opened after its data key was made. */
+export async function streamingUploads(vault: TestVault): Promise<number> {
+  return (await readdir(path.join(vault.dataDir, 'objects', '.tmp')).catch(() => [])).length;
+}
+
+/**
+ * SHA-256 of each recording's playback through a freshly built set of dependencies: what a
+ * restarted vault (nothing cached, master keys read from disk again) would serve.
+ */
+export async function playbackAfterRestart(vault: TestVault, tenant: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const deps: Deps = await createDeps(vault.config, createLogger('silent'));
+  try {
+    const out = new Map<string, string>();
+    for (const id of ids) {
+      const recording = await deps.recordings.findActive(tenant, id);
+      assert.ok(recording, `recording ${id} is active`);
+      out.set(id, (await digestOf(await openPlayback(deps, recording))).sha256);
+    }
+    return out;
+  } finally {
+    await deps.close();
+  }
+}

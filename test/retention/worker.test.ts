@@ -1,10 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { startWorkers } from '../../src/cli/workers.js';
 import { DependencyError } from '../../src/errors.js';
 import { retentionWorkers } from '../../src/retention/schedule.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import type { ObjectStore } from '../../src/storage/types.js';
+import { withImmutableDir } from '../helpers/immutable.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, json, putPolicy, row, sleep, upload } from './support.js';
 
@@ -55,6 +57,28 @@ describe('runRetentionPass', () => {
     assert.equal((await row(vault, a.id)).status, 'deleted');
     assert.equal((await auditEvents(vault, { action: 'recording.deleted', recordingId: a.id })).length, 1);
     assert.equal((await row(vault, held.id)).status, 'active');
+  });
+
+  test('an object the filesystem refuses to delete is not tombstoned; the next pass deletes it', async () => {
+    await putPolicy(vault, 'short', 'PT1S', 'globex');
+    const r = await upload(vault, 'refused-delete', { query: { policy: 'short' }, tenant: 'globex' });
+    const objectKey = (await row(vault, r.id)).object_key;
+    assert.ok(objectKey);
+    await sleep(1_200);
+    const first = await withImmutableDir(path.join(vault.dataDir, 'objects', 'recordings', 'globex'), () => runRetentionPass(vault.deps, new Date()));
+    assert.ok(!first.ids.includes(r.id));
+    assert.equal(first.failed, 1);
+    assert.equal((await row(vault, r.id)).status, 'deleting', 'left for the next pass, not tombstoned');
+    assert.ok((await row(vault, r.id)).wrapped_key, 'the key is kept while the object is');
+    assert.ok(await vault.deps.store.head(objectKey), 'the bytes are still there');
+    assert.deepEqual(await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id }), []);
+
+    const second = await runRetentionPass(vault.deps, new Date());
+    assert.deepEqual(second.ids, [r.id]);
+    assert.equal(await vault.deps.store.head(objectKey), null);
+    const events = await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.details.objectDeleted, true);
   });
 
   test('a recording put on hold before the pass is never claimed, even when overdue', async () => {

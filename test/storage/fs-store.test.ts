@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DependencyError } from '../../src/errors.js';
 import { createObjectStore } from '../../src/storage/index.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
+import { withImmutableDir } from '../helpers/immutable.js';
 import { collect, generatedBody } from './support.js';
 
 describe('FsObjectStore', () => {
@@ -61,9 +62,24 @@ describe('FsObjectStore', () => {
     assert.ok(keys.every((k) => !k.startsWith('.tmp')), keys.join(','));
     assert.equal(await store.head('recordings/acme'), null);
     await assert.rejects(store.get('recordings/acme'), { code: 'object_not_found' });
-    await store.delete('recordings/acme');
+    await assert.rejects(store.delete('recordings/acme'), DependencyError, 'a directory is not an object that was deleted');
     assert.ok((await stat(join(root, 'recordings', 'acme'))).isDirectory());
     await rm(join(root, '.tmp', 'leftover'));
+  });
+
+  test('a delete the filesystem refuses fails and leaves the object; only ENOENT counts as gone', async () => {
+    await store.put('recordings/locked/one', Buffer.from('still here'));
+    await withImmutableDir(join(root, 'recordings', 'locked'), async () => {
+      await assert.rejects(store.delete('recordings/locked/one'), (err) => {
+        assert.ok(err instanceof DependencyError);
+        assert.equal((err.cause as NodeJS.ErrnoException).code, 'EPERM');
+        return true;
+      });
+    });
+    assert.equal((await store.head('recordings/locked/one'))?.sizeBytes, 10, 'the bytes remain');
+    await store.delete('recordings/locked/one');
+    assert.equal(await store.head('recordings/locked/one'), null);
+    await store.delete('recordings/locked/one');
   });
 
   test('ping fails with DependencyError when the root cannot be written', async () => {
