@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
 import { ChainedAuditLog } from './audit/chain-writer.js';
+import { ExportSlots, type AuditExportDeps } from './audit/export-limits.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
 import { pbxClientCertificateGate } from './auth/pbx-gate.js';
@@ -51,6 +52,8 @@ export interface Deps {
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   readonly audit: AuditLog;
+  /** Audit exports: their own small pool, so that slow readers never starve the main one. */
+  readonly auditExport: AuditExportDeps;
   readonly tokens: TokenVerifier;
   readonly recordings: RecordingStore;
   readonly policies: PolicyStore;
@@ -93,6 +96,14 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
     closers.push(() => db.destroy());
+    const exportDb = createDb({
+      url: database.url, poolMax: config.audit.exportPoolMax, connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs, applicationName: 'callvault-audit-export',
+    });
+    closers.push(() => exportDb.destroy());
+    const auditExport: AuditExportDeps = {
+      db: exportDb, slots: new ExportSlots(config.audit.exportMaxConcurrent), idleTimeoutMs: config.audit.exportIdleTimeoutMs,
+    };
     const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
@@ -125,7 +136,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, tokens, recordings, policies, tenants, phones, linkSigningKey,
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, auditExport, tokens, recordings, policies, tenants, phones, linkSigningKey,
       ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: () => readiness(db, store, keys),
       close: async () => {
