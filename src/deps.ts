@@ -12,7 +12,8 @@ import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { createGuards, type ExfiltrationGuard } from './guards/index.js';
+import pg from 'pg';
+import { createGuards, Limits, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
 import type { RequestContext } from './http/secure-router.js';
@@ -31,12 +32,12 @@ import { TenantStore } from './tenants/store.js';
  */
 export interface Guards {
   readonly pbxGate?: (req: Request, ctx: RequestContext) => void;
-  readonly onAuthFailure?: (ip: string) => void;
-  readonly beforeAuth?: (req: Request) => void;
+  readonly onAuthFailure?: (ip: string) => Promise<void>;
+  readonly beforeAuth?: (req: Request) => Promise<void>;
   /** Per-IP rate limit, mounted ahead of every route (src/guards). */
   readonly ipRateLimit?: RequestHandler;
   /** Per-principal rate limit, applied once a bearer token is verified. */
-  readonly principalRateLimit?: (principal: Principal) => void;
+  readonly principalRateLimit?: (principal: Principal) => Promise<void>;
   /** Link issuance and redemption budget per issuing principal. */
   readonly exfiltration?: ExfiltrationGuard;
 }
@@ -104,6 +105,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const auditExport: AuditExportDeps = {
       db: exportDb, slots: new ExportSlots(config.audit.exportMaxConcurrent), idleTimeoutMs: config.audit.exportIdleTimeoutMs,
     };
+    const limits = new Limits(limitsPool(config, database.url, logger, closers), (err) => {
+      logger.warn({ err }, 'request limits cannot reach the database: rate limits and lockout count per replica, link issuance and playback are refused');
+    });
     const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
@@ -137,7 +141,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     };
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, audit, auditExport, tokens, recordings, policies, tenants, phones, linkSigningKey,
-      ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: () => readiness(db, store, keys),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
@@ -147,6 +151,23 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The small pool the shared limits count through (src/guards/limits.ts): apart from the main
+ * pool, so a busy main pool never delays or fails a limit check, and bounded by the connect
+ * timeout so that an unreachable database soon falls back instead of stalling every request.
+ */
+function limitsPool(config: Config, url: string, logger: Logger, closers: Array<() => Promise<void>>): pg.Pool {
+  const timeoutMs = config.database.connectTimeoutMs;
+  const pool = new pg.Pool({
+    connectionString: url, max: config.limits.poolMax, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs,
+    statement_timeout: timeoutMs, idleTimeoutMillis: 30_000, application_name: 'callvault-limits',
+  });
+  // An idle connection dropped by a database restart must not crash the process.
+  pool.on('error', (err) => logger.warn({ err }, 'a request-limits database connection failed'));
+  closers.push(() => pool.end());
+  return pool;
 }
 
 async function readiness(db: Db, store: ObjectStore, keys: KeyProvider): Promise<Record<string, string>> {

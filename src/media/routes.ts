@@ -33,8 +33,8 @@ export interface MediaRouteDeps extends PlaybackDeps {
   readonly config: { readonly links: { readonly singleUseGraceSeconds: number } };
   /** Authentication lockout and the exfiltration guard (src/guards). */
   readonly guards?: {
-    readonly beforeAuth?: (req: Request) => void;
-    readonly onAuthFailure?: (ip: string) => void;
+    readonly beforeAuth?: (req: Request) => Promise<void>;
+    readonly onAuthFailure?: (ip: string) => Promise<void>;
     readonly exfiltration?: Pick<ExfiltrationGuard, 'checkRedeem'>;
   };
 }
@@ -83,7 +83,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
       outcome: 'denied', linkId: link?.id ?? null, recordingId: link?.recordingId ?? null, ip: visit.ip, userAgent: visit.userAgent,
       requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}' },
     }, visit.ip);
-    if (FORGERY.has(reason)) deps.guards?.onAuthFailure?.(visit.ip);
+    if (FORGERY.has(reason)) await deps.guards?.onAuthFailure?.(visit.ip);
     throw DENIALS[reason]();
   };
 
@@ -111,7 +111,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
     const ip = clientIp(req);
     const userAgent = userAgentOf(req);
     const visit: Visit = { ip, userAgent, requestId: requestIdOf(res), fingerprint: signer.clientFingerprint(ip, userAgent) };
-    deps.guards?.beforeAuth?.(req);
+    await deps.guards?.beforeAuth?.(req);
     const { link, recording } = await admit(String(req.params.token), visit);
     // Counted against the issuer, once per link per window however many Range requests follow.
     await deps.guards?.exfiltration?.checkRedeem(link.tenant, link.issuedBy, link.id, visit);

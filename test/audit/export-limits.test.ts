@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { request } from '../helpers/http.js';
+import { assertContract } from '../helpers/openapi.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { sql } from './support.js';
 
@@ -82,6 +83,7 @@ describe('audit exports cannot starve the vault', () => {
 
     const third = await request(vault, { path: '/v1/audit-events?action=audit.exported', token: compA });
     assert.equal(third.status, 429, third.body.toString());
+    assertContract('GET', '/v1/audit-events', third);
     assert.match(String(third.headers['content-type']), /^application\/problem\+json/);
     assert.match(String(third.headers['retry-after']), /^[1-9]\d*$/);
     assert.equal(third.json().code, 'too_many_exports');
