@@ -7,8 +7,10 @@ import { DependencyError } from '../errors.js';
  * The one counting mechanism behind every request guard: fixed windows of `points` per key,
  * counted in PostgreSQL (table `rate_limits`, rate-limiter-flexible's layout) so that every
  * replica spends the same budget. A window starts with a key's first point and lasts
- * `windowSeconds`; a refusal says when it ends. Keys are hashed before they are stored: they
- * hold addresses and subjects, and may be longer than the column or contain NUL.
+ * `windowSeconds`; a refusal says when it ends. Keys are hashed before they are stored, so that
+ * any key fits the column (long subjects, NUL separators) and the table does not list addresses
+ * and subjects in clear; a hash of an address is no secret, though, so only the service role
+ * and the owner may read the table.
  *
  * When the database cannot be reached each limit does what its spec says:
  * - `local`: count in this process for as long as the outage lasts (the budget is then per

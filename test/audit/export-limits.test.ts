@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/schema.js';
 import { request } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
@@ -53,7 +55,7 @@ describe('audit exports cannot starve the vault', () => {
     vault = await startVault({
       env: {
         DATABASE_POOL_MAX: '3', DATABASE_CONNECT_TIMEOUT_MS: '1000', AUDIT_EXPORT_POOL_MAX: '5', AUDIT_EXPORT_MAX_CONCURRENT: '2',
-        AUDIT_EXPORT_IDLE_TIMEOUT: 'PT5S', HTTP_IDLE_BODY_TIMEOUT_MS: '120000',
+        AUDIT_EXPORT_IDLE_TIMEOUT: 'PT8S', HTTP_IDLE_BODY_TIMEOUT_MS: '120000',
       },
     });
     await sql(vault.database.adminUrl, `INSERT INTO audit_events (seq, at, tenant, actor_sub, actor_role, action, outcome, ip, user_agent,
@@ -103,4 +105,12 @@ describe('audit exports cannot starve the vault', () => {
     const again = await request(vault, { path: '/v1/audit-events?action=audit.exported', token: await vault.token('compliance', { sub: 'comp-a' }) });
     assert.equal(again.status, 200, 'the cut-off exports gave their slots back');
   });
+});
+
+test('AUDIT_EXPORT_IDLE_TIMEOUT is a timeout of hours, minutes and seconds', () => {
+  assert.equal(loadConfig({ AUDIT_EXPORT_IDLE_TIMEOUT: 'PT90S' }).audit.exportIdleTimeoutMs, 90_000);
+  assert.equal(loadConfig({}).audit.exportIdleTimeoutMs, 60_000);
+  for (const bad of ['P1D', 'P1M', 'PT25H', 'soon']) {
+    assert.throws(() => loadConfig({ AUDIT_EXPORT_IDLE_TIMEOUT: bad }), (err: unknown) => err instanceof ConfigError && err.variable === 'AUDIT_EXPORT_IDLE_TIMEOUT', bad);
+  }
 });
