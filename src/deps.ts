@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import pg from 'pg';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
 import { ChainedAuditLog } from './audit/chain-writer.js';
@@ -12,7 +13,6 @@ import { loadSecret } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import pg from 'pg';
 import { createGuards, Limits, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
