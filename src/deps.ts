@@ -1,7 +1,9 @@
 import type { Request, RequestHandler } from 'express';
+import pg from 'pg';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
 import { ChainedAuditLog } from './audit/chain-writer.js';
+import { ExportSlots, type AuditExportDeps } from './audit/export-limits.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
 import { pbxClientCertificateGate } from './auth/pbx-gate.js';
@@ -14,7 +16,7 @@ import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { checkServicePrivileges } from './db/privileges.js';
 import { CachedProbe } from './lib/cached-probe.js';
-import { createGuards, type ExfiltrationGuard } from './guards/index.js';
+import { createGuards, Limits, type ExfiltrationGuard } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
 import { loadMetricsToken } from './http/metrics-access.js';
@@ -37,12 +39,12 @@ import { TenantStore } from './tenants/store.js';
  */
 export interface Guards {
   readonly pbxGate?: (req: Request, ctx: RequestContext) => void;
-  readonly onAuthFailure?: (ip: string) => void;
-  readonly beforeAuth?: (req: Request) => void;
+  readonly onAuthFailure?: (ip: string) => Promise<void>;
+  readonly beforeAuth?: (req: Request) => Promise<void>;
   /** Per-IP rate limit, mounted ahead of every route (src/guards). */
   readonly ipRateLimit?: RequestHandler;
   /** Per-principal rate limit, applied once a bearer token is verified. */
-  readonly principalRateLimit?: (principal: Principal) => void;
+  readonly principalRateLimit?: (principal: Principal) => Promise<void>;
   /** Link issuance and redemption budget per issuing principal. */
   readonly exfiltration?: ExfiltrationGuard;
 }
@@ -62,6 +64,8 @@ export interface Deps {
   /** Uploads still streaming or committing, on any replica (the orphan sweep skips them). */
   readonly uploads: UploadRegistry;
   readonly audit: AuditLog;
+  /** Audit exports: their own small pool, so that slow readers never starve the main one. */
+  readonly auditExport: AuditExportDeps;
   readonly tokens: TokenVerifier;
   readonly recordings: RecordingStore;
   readonly policies: PolicyStore;
@@ -107,6 +111,17 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     closers.push(() => db.destroy());
     await checkServicePrivileges(db, config.mode, logger);
+    const exportDb = createDb({
+      url: database.url, poolMax: config.audit.exportPoolMax, connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs, applicationName: 'callvault-audit-export',
+    });
+    closers.push(() => exportDb.destroy());
+    const auditExport: AuditExportDeps = {
+      db: exportDb, slots: new ExportSlots(config.audit.exportMaxConcurrent), idleTimeoutMs: config.audit.exportIdleTimeoutMs,
+    };
+    const limits = new Limits(limitsPool(config, database.url, logger, closers), (err) => {
+      logger.warn({ err }, 'request limits cannot reach the database: rate limits and lockout count per replica, link issuance and playback are refused');
+    });
     const store = await createObjectStore(config.storage);
     if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
     const rawKeys = await createKeyProvider(config.keys);
@@ -147,8 +162,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       onBytes: (n) => metrics.bytesIn.inc(n),
     };
     return {
-      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken,
-      ingest, guards: createGuards(config, { audit, metrics, logger }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
+      ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
@@ -158,6 +173,23 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The small pool the shared limits count through (src/guards/limits.ts): apart from the main
+ * pool, so a busy main pool never delays or fails a limit check, and bounded by the connect
+ * timeout so that an unreachable database soon falls back instead of stalling every request.
+ */
+function limitsPool(config: Config, url: string, logger: Logger, closers: Array<() => Promise<void>>): pg.Pool {
+  const timeoutMs = config.database.connectTimeoutMs;
+  const pool = new pg.Pool({
+    connectionString: url, max: config.limits.poolMax, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs,
+    statement_timeout: timeoutMs, idleTimeoutMillis: 30_000, application_name: 'callvault-limits',
+  });
+  // An idle connection dropped by a database restart must not crash the process.
+  pool.on('error', (err) => logger.warn({ err }, 'a request-limits database connection failed'));
+  closers.push(() => pool.end());
+  return pool;
 }
 
 async function check(fn: () => Promise<unknown>): Promise<string> {

@@ -7,5 +7,6 @@ export {
 } from './anchors.js';
 export { streamAuditExport, type AuditExportFilters, type AuditExportFormat } from './export.js';
 export { verifyEvents, verifyExportFile, verifyTable, type FileVerifyResult, type VerifyOptions } from './verify.js';
+export { ExportSlots, type AuditExportDeps } from './export-limits.js';
 export { handleAuditExport, parseExportQuery, type AuditRouteContext, type AuditRouteDeps } from './routes.js';
 export { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from './cli.js';

@@ -7,6 +7,7 @@ import type { Logger } from '../http/logger.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
+import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
 
 export interface AuditRouteContext {
@@ -17,8 +18,13 @@ export interface AuditRouteContext {
 }
 
 export interface AuditRouteDeps {
+  /** The pool exports read through (src/deps.ts gives them their own). */
   readonly db: Db;
   readonly audit: AuditLog;
+  /** Concurrent exports per principal; unlimited without. */
+  readonly slots?: ExportSlots;
+  /** Cut the response off when the client has not taken the next chunk for this long. */
+  readonly idleTimeoutMs?: number;
   /** Failures after the first byte was sent: the response is cut off, so the client sees an error. */
   readonly onStreamError?: (err: unknown) => void;
 }
@@ -61,11 +67,21 @@ const CONTENT_TYPES: Record<AuditExportFormat, string> = {
 /**
  * GET /v1/audit-events (compliance). The 'audit.exported' event is durable before the query
  * runs, and nothing is sent until the query has produced its first chunk: a failure up to that
- * point is an ordinary error response (503 when the audit log or the database is down).
+ * point is an ordinary error response (503 when the audit log or the database is down). A
+ * principal over its concurrent exports gets 429 before anything is audited or queried.
  */
 export async function handleAuditExport(req: Request, res: Response, ctx: AuditRouteContext, deps: AuditRouteDeps): Promise<void> {
   if (!ctx.principal.roles.includes('compliance')) throw new ForbiddenError('Only the compliance role may export the audit log');
   const { filters, format } = parseExportQuery(req.query, ctx.principal.tenant);
+  const release = deps.slots?.acquire(`${ctx.principal.tenant}\u0000${ctx.principal.sub}`);
+  try {
+    await streamExport(res, ctx, deps, { filters, format });
+  } finally {
+    release?.();
+  }
+}
+
+async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRouteDeps, { filters, format }: ParsedExportQuery): Promise<void> {
   await deps.audit.record({
     tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? 'compliance',
     action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null, ip: ctx.ip,
@@ -87,8 +103,10 @@ export async function handleAuditExport(req: Request, res: Response, ctx: AuditR
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  const idleMs = deps.idleTimeoutMs;
+  const body = idleMs === undefined ? resume(first, chunks) : pulledWithin(resume(first, chunks), idleMs, () => res.destroy(new ExportIdleError(idleMs)));
   try {
-    await pipeline(Readable.from(resume(first, chunks), { objectMode: false }), res);
+    await pipeline(Readable.from(body, { objectMode: false }), res);
   } catch (err) {
     // Headers are gone: the cut-off response is the only signal left, pipeline has made it.
     if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') deps.onStreamError?.(err);
@@ -106,12 +124,16 @@ async function* resume(first: IteratorResult<string>, rest: AsyncGenerator<strin
 }
 
 /** `GET /v1/audit-events` for compliance officers (permission audit:export). */
-export function registerAuditRoutes(router: SecureRouter, deps: AuditRouteDeps & { readonly logger: Logger }): void {
+export function registerAuditRoutes(router: SecureRouter, deps: { readonly audit: AuditLog; readonly auditExport: AuditExportDeps; readonly logger: Logger }): void {
+  const { db, slots, idleTimeoutMs } = deps.auditExport;
   router.route({
     method: 'get', path: '/v1/audit-events', permission: 'audit:export',
     handler: (req, res, ctx) => handleAuditExport(req, res, ctx, {
-      db: deps.db, audit: deps.audit,
-      onStreamError: (err) => deps.logger.error({ err, requestId: ctx.requestId }, 'audit export failed mid-stream'),
+      db, audit: deps.audit, slots, idleTimeoutMs,
+      onStreamError: (err) => {
+        if (err instanceof ExportIdleError) deps.logger.warn({ err, requestId: ctx.requestId }, 'audit export cut off: its client stopped reading');
+        else deps.logger.error({ err, requestId: ctx.requestId }, 'audit export failed mid-stream');
+      },
     }),
   });
 }

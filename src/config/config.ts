@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { approximateSeconds, type IsoDuration } from './duration.js';
+import { approximateSeconds, durationMs, type IsoDuration } from './duration.js';
 import { ConfigError, parseEnv, parseInterval, type Env } from './schema.js';
 
 /** A secret file the vault reads; `generate` is true only for embedded defaults created on first start. */
@@ -52,10 +52,16 @@ export interface Config {
   readonly phone: { readonly hashKey: SecretFile; readonly defaultCountryCode: string };
   readonly recordings: { readonly maxBytes: number; readonly defaultRetention: IsoDuration; readonly maxClockSkew: IsoDuration };
   readonly retention: { readonly interval: IsoDuration | 'off'; readonly batchSize: number; readonly leaseSeconds: number; readonly orphanGrace: IsoDuration };
-  readonly audit: { readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number };
+  readonly audit: {
+    readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number;
+    /** Exports one principal may run at once on one replica, how long one may wait for its reader, and their own pool. */
+    readonly exportMaxConcurrent: number; readonly exportIdleTimeoutMs: number; readonly exportPoolMax: number;
+  };
   readonly limits: {
     readonly ratePerMinute: number; readonly principalRatePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
     readonly pbxAllowedCidrs: readonly string[]; readonly linkRatePerHour: number;
+    /** Connections of the pool that counts the limits in the database, shared by every replica. */
+    readonly poolMax: number;
   };
   readonly observability: {
     /** How long /readyz reuses the key service's answer (0: ask on every probe). */
@@ -112,10 +118,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       anchorKey: secret('AUDIT_ANCHOR_KEY_FILE', e.AUDIT_ANCHOR_KEY_FILE, 'secrets', 'audit-anchor-ed25519.pem'),
       anchorInterval: parseInterval('AUDIT_ANCHOR_INTERVAL', e.AUDIT_ANCHOR_INTERVAL),
       deniedPerMinute: e.AUDIT_DENIED_PER_MINUTE,
+      exportMaxConcurrent: e.AUDIT_EXPORT_MAX_CONCURRENT, exportIdleTimeoutMs: fixedDurationMs('AUDIT_EXPORT_IDLE_TIMEOUT', e.AUDIT_EXPORT_IDLE_TIMEOUT),
+      exportPoolMax: e.AUDIT_EXPORT_POOL_MAX,
     },
     limits: {
       ratePerMinute: e.RATE_LIMIT_PER_MINUTE, principalRatePerMinute: e.RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
-      pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR,
+      pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR, poolMax: e.RATE_LIMIT_POOL_MAX,
     },
     observability: { readinessKeyCheckSeconds: e.READINESS_KEY_CHECK_SECONDS, metrics: metricsConfig(e, production) },
   };
@@ -215,6 +223,14 @@ function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt']
 function isHttpsOrLoopback(uri: string): boolean {
   const u = new URL(uri);
   return u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname));
+}
+
+/** A timeout: hours, minutes and seconds only, at most a day. */
+function fixedDurationMs(variable: string, d: IsoDuration): number {
+  if (d.years || d.months || d.weeks || d.days || durationMs(d) > 86_400_000) {
+    throw new ConfigError(variable, 'must be a duration of hours, minutes and seconds up to PT24H, such as PT60S');
+  }
+  return durationMs(d);
 }
 
 function metricsConfig(e: Env, production: boolean): Config['observability']['metrics'] {

@@ -121,9 +121,13 @@ const envObject = z.object({
   AUDIT_ANCHOR_KEY_FILE: optionalText,
   AUDIT_ANCHOR_INTERVAL: z.string().default('PT1H'),
   AUDIT_DENIED_PER_MINUTE: int(1, 100_000).default(60),
+  AUDIT_EXPORT_MAX_CONCURRENT: int(1, 100).default(2),
+  AUDIT_EXPORT_IDLE_TIMEOUT: isoDuration.default(parseIsoDuration('PT60S') as IsoDuration),
+  AUDIT_EXPORT_POOL_MAX: int(1, 100).default(4),
 
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_POOL_MAX: int(1, 100).default(4),
   AUTH_LOCKOUT_FAILURES: int(1, 10_000).default(20),
   AUTH_LOCKOUT_SECONDS: int(1, 86_400).default(300),
   PBX_ALLOWED_CIDRS: z.string().optional(),

@@ -10,33 +10,35 @@ import type { Metrics } from '../http/metrics.js';
 import { clientIp } from '../http/secure-router.js';
 import { ExfiltrationGuard } from './exfiltration.js';
 import { IpAllowlist, pbxIpGate } from './ip-allowlist.js';
+import type { Limits } from './limits.js';
 import { AuthLockout } from './lockout.js';
-import { TokenBucketLimiter } from './rate-limiter.js';
+import { RateLimiter } from './rate-limiter.js';
 import { sourceKey } from './source.js';
 
-export { BoundedMap } from './bounded-map.js';
 export { ExfiltrationGuard, type AccessContext, type ExfiltrationOptions } from './exfiltration.js';
 export { IpAllowlist, pbxIpGate } from './ip-allowlist.js';
+export { Limit, Limits, LIMITS_TABLE, retryAfterSeconds, type LimitSpec, type Usage } from './limits.js';
 export { AuthLockout, type LockoutOptions } from './lockout.js';
-export { TokenBucketLimiter, type LimitDecision, type RateLimiterOptions } from './rate-limiter.js';
+export { RateLimiter, type LimitDecision, type RateLimiterOptions } from './rate-limiter.js';
 export { sourceKey } from './source.js';
 
 /**
- * The request guards of one process: per-IP and per-principal rate limits, authentication
- * lockout, the pbx IP allowlist and the exfiltration guard. Every counter is in memory, so every
- * limit applies per replica (see docs/operations.md).
+ * The request guards: per-IP and per-principal rate limits, authentication lockout, the pbx IP
+ * allowlist and the exfiltration guard. Every counter lives in the database (src/guards/limits.ts),
+ * so every limit applies to the whole deployment however many replicas serve it (see
+ * docs/operations.md for what happens while the database is unreachable).
  */
 export interface RequestGuards {
   /** Composed pbx gate: the one passed in (mutual TLS), then the IP allowlist. */
   readonly pbxGate?: Gate;
   /** Refuses a locked-out source before any credential is looked at. */
-  readonly beforeAuth: (req: Request) => void;
+  readonly beforeAuth: (req: Request) => Promise<void>;
   /** Counts one failed authentication (bad bearer token, bad media link) from `ip`. */
-  readonly onAuthFailure: (ip: string) => void;
+  readonly onAuthFailure: (ip: string) => Promise<void>;
   /** Express middleware: the per-IP rate limit. */
   readonly ipRateLimit: RequestHandler;
   /** Throws 429 when the verified principal is over its rate. */
-  readonly principalRateLimit: (principal: Principal) => void;
+  readonly principalRateLimit: (principal: Principal) => Promise<void>;
   readonly exfiltration: ExfiltrationGuard;
   readonly lockout: AuthLockout;
 }
@@ -45,6 +47,8 @@ export interface GuardDeps {
   readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly metrics: Pick<Metrics, 'anomalyRefusals'>;
   readonly logger: Pick<Logger, 'warn'>;
+  /** The shared counters (src/guards/limits.ts). */
+  readonly limits: Limits;
 }
 
 /** Paths a load balancer or the container runtime polls; they do no work worth limiting. */
@@ -54,7 +58,7 @@ const UNLIMITED_PATHS = new Set(['/healthz']);
 export function createGuards(config: Config, deps: GuardDeps, opts: { pbxGate?: Gate } = {}): RequestGuards {
   const limits = config.limits;
   const refused = (kind: string): void => deps.metrics.anomalyRefusals.inc({ kind });
-  const lockout = new AuthLockout({
+  const lockout = new AuthLockout(deps.limits, {
     failures: limits.lockoutFailures, windowSeconds: limits.lockoutSeconds, lockoutSeconds: limits.lockoutSeconds,
     onRefused: () => refused('locked_out'),
     onLocked: (ip, failures) => {
@@ -66,20 +70,20 @@ export function createGuards(config: Config, deps: GuardDeps, opts: { pbxGate?: 
     },
   });
   const ipGate = pbxIpGate(IpAllowlist.of(limits.pbxAllowedCidrs), () => refused('ip_not_allowed'));
-  const perIp = new TokenBucketLimiter({ perMinute: limits.ratePerMinute });
-  const perPrincipal = new TokenBucketLimiter({ perMinute: limits.principalRatePerMinute });
+  const perIp = new RateLimiter(deps.limits, { name: 'ip', perMinute: limits.ratePerMinute });
+  const perPrincipal = new RateLimiter(deps.limits, { name: 'principal', perMinute: limits.principalRatePerMinute });
   return {
     pbxGate: composeGates(opts.pbxGate, ipGate),
     beforeAuth: (req) => lockout.assertAllowed(clientIp(req)),
-    onAuthFailure: (ip) => { lockout.recordFailure(ip); },
+    onAuthFailure: async (ip) => { await lockout.recordFailure(ip); },
     ipRateLimit: ipRateLimit(perIp, () => refused('rate_limit_ip')),
-    principalRateLimit: (principal) => {
-      const decision = perPrincipal.take(`${principal.tenant}\u0000${principal.sub}`);
+    principalRateLimit: async (principal) => {
+      const decision = await perPrincipal.take(`${principal.tenant}\u0000${principal.sub}`);
       if (decision.allowed) return;
       refused('rate_limit_principal');
       throw new TooManyRequestsError('Too many requests for this principal; slow down', decision.retryAfterSeconds, 'rate_limited');
     },
-    exfiltration: new ExfiltrationGuard({
+    exfiltration: new ExfiltrationGuard(deps.limits, {
       perHour: limits.linkRatePerHour, audit: deps.audit,
       onRefused: () => refused('download_rate'),
       onAuditFailure: (err) => deps.logger.warn({ err }, 'could not write the anomaly.download_rate audit event'),
@@ -88,10 +92,10 @@ export function createGuards(config: Config, deps: GuardDeps, opts: { pbxGate?: 
   };
 }
 
-function ipRateLimit(limiter: TokenBucketLimiter, onRefused: () => void): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+function ipRateLimit(limiter: RateLimiter, onRefused: () => void): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
     if (UNLIMITED_PATHS.has(req.path)) return next();
-    const decision = limiter.take(sourceKey(clientIp(req)));
+    const decision = await limiter.take(sourceKey(clientIp(req)));
     if (decision.allowed) return next();
     onRefused();
     next(new TooManyRequestsError('Too many requests from this address; slow down', decision.retryAfterSeconds, 'rate_limited'));
@@ -99,12 +103,12 @@ function ipRateLimit(limiter: TokenBucketLimiter, onRefused: () => void): Reques
 }
 
 /** A token verifier that also applies the per-principal rate limit to whoever it verified. */
-export function rateLimitedVerifier(inner: TokenVerifier, limit: ((principal: Principal) => void) | undefined): TokenVerifier {
+export function rateLimitedVerifier(inner: TokenVerifier, limit: ((principal: Principal) => Promise<void>) | undefined): TokenVerifier {
   if (!limit) return inner;
   return {
     verify: async (token) => {
       const principal = await inner.verify(token);
-      limit(principal);
+      await limit(principal);
       return principal;
     },
   };

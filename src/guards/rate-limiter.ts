@@ -1,50 +1,34 @@
-import { BoundedMap } from './bounded-map.js';
+import type { Limit, Limits } from './limits.js';
+import { retryAfterSeconds } from './limits.js';
 
 /**
- * Token buckets, one per key (an IP address, or tenant and subject of a principal): each holds up
- * to `burst` requests and refills at `perMinute` per minute. State lives in this process only, so
- * with N replicas behind a load balancer a client may reach up to N times the configured rate.
+ * Requests per key (a source address, or tenant and subject of a principal): `perMinute` in any
+ * one-minute window that starts with the key's first request, counted across all replicas
+ * (src/guards/limits.ts). While the database is unreachable each replica counts on its own: a
+ * limit that refused everyone would turn a database blip into a full outage, and one that
+ * allowed everything would open the gates exactly when nobody can audit.
  */
 export interface RateLimiterOptions {
+  /** Distinguishes this limiter's keys from other limiters' (e.g. 'ip', 'principal'). */
+  readonly name: string;
   readonly perMinute: number;
-  /** Requests a key may make at once after being idle; defaults to one minute's worth. */
-  readonly burst?: number;
-  /** Keys tracked at once; the least recently seen is forgotten first. */
-  readonly maxKeys?: number;
 }
 
 export type LimitDecision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly retryAfterSeconds: number };
 
-interface Bucket { tokens: number; updated: number }
+export class RateLimiter {
+  private readonly limit: Limit;
 
-export class TokenBucketLimiter {
-  private readonly buckets: BoundedMap<string, Bucket>;
-  private readonly capacity: number;
-  private readonly perMs: number;
-
-  constructor(opts: RateLimiterOptions) {
+  constructor(limits: Limits, opts: RateLimiterOptions) {
     if (!(opts.perMinute > 0)) throw new RangeError('perMinute must be positive');
-    this.capacity = Math.max(1, opts.burst ?? opts.perMinute);
-    this.perMs = opts.perMinute / 60_000;
-    this.buckets = new BoundedMap(opts.maxKeys ?? 50_000);
+    this.limit = limits.limit({ name: `rate-${opts.name}`, points: opts.perMinute, windowSeconds: 60, whenStoreDown: 'local' });
   }
 
-  get trackedKeys(): number {
-    return this.buckets.size;
-  }
-
-  /** Spends one token of `key`'s bucket, or says how long until one is available. */
-  take(key: string, now = Date.now()): LimitDecision {
-    const bucket = this.buckets.getOrCreate(key, () => ({ tokens: this.capacity, updated: now }));
-    const elapsed = Math.max(0, now - bucket.updated);
-    bucket.tokens = Math.min(this.capacity, bucket.tokens + elapsed * this.perMs);
-    bucket.updated = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true };
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)) };
+  /** Spends one request of `key`'s minute, or says how long until the minute is over. */
+  async take(key: string): Promise<LimitDecision> {
+    const usage = await this.limit.consume(key);
+    return usage.allowed ? { allowed: true } : { allowed: false, retryAfterSeconds: retryAfterSeconds(usage) };
   }
 }

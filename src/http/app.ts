@@ -34,7 +34,7 @@ export function buildApp(deps: Deps): Express {
     crossOriginResourcePolicy: { policy: 'same-origin' },
   }));
   app.use(requestTargetGuard);
-  // Per replica, ahead of every route (the cheap /healthz excepted): see src/guards.
+  // Shared by every replica, ahead of every route (the cheap /healthz excepted): see src/guards.
   if (deps.guards.ipRateLimit) app.use(deps.guards.ipRateLimit);
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });

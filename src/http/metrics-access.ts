@@ -40,10 +40,10 @@ function presents(header: string | undefined, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
-export function metricsHandler(metrics: Metrics, token: Buffer | null, onFailure?: (ip: string) => void) {
+export function metricsHandler(metrics: Metrics, token: Buffer | null, onFailure?: (ip: string) => Promise<void>) {
   return async (req: Request, res: Response): Promise<void> => {
     if (token && !presents(req.get('authorization'), token)) {
-      onFailure?.(req.ip ?? 'unknown');
+      await onFailure?.(req.ip ?? 'unknown');
       throw new UnauthorizedError('A valid metrics token is required', 'invalid_metrics_token');
     }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

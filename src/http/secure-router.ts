@@ -40,8 +40,8 @@ export interface SecureRouterDeps {
   readonly tokens: TokenVerifier;
   readonly audit: Pick<AuditLog, 'recordDenied'>;
   /** Called on every authentication failure (lockout bookkeeping); throws to refuse outright. */
-  readonly onAuthFailure?: (ip: string) => void;
-  readonly beforeAuth?: (req: Request) => void;
+  readonly onAuthFailure?: (ip: string) => Promise<void>;
+  readonly beforeAuth?: (req: Request) => Promise<void>;
 }
 
 export function clientIp(req: Request): string {
@@ -117,7 +117,7 @@ export class SecureRouter {
 
   private async authorise(req: Request, res: Response, spec: SecuredRoute): Promise<RequestContext> {
     const base = { requestId: requestIdOf(res), ip: clientIp(req), userAgent: userAgentOf(req) };
-    this.deps.beforeAuth?.(req);
+    await this.deps.beforeAuth?.(req);
     const token = bearerToken(req.get('authorization'));
     let principal: Principal;
     try {
@@ -126,7 +126,7 @@ export class SecureRouter {
     } catch (err) {
       if (err instanceof UnauthorizedError) {
         await this.deny(base, null, err.code, spec);
-        this.deps.onAuthFailure?.(base.ip);
+        await this.deps.onAuthFailure?.(base.ip);
       }
       throw err;
     }

@@ -35,8 +35,8 @@ export interface MediaRouteDeps extends PlaybackDeps {
   readonly config: { readonly media: { readonly embedOrigins: readonly string[] }; readonly http: { readonly publicUrl?: string } };
   /** Authentication lockout and the exfiltration guard (src/guards). */
   readonly guards?: {
-    readonly beforeAuth?: (req: Request) => void;
-    readonly onAuthFailure?: (ip: string) => void;
+    readonly beforeAuth?: (req: Request) => Promise<void>;
+    readonly onAuthFailure?: (ip: string) => Promise<void>;
     readonly exfiltration?: Pick<ExfiltrationGuard, 'checkRedeem'>;
   };
 }
@@ -89,7 +89,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
       outcome: 'denied', linkId: link?.id ?? null, recordingId: link?.recordingId ?? null, ip: visit.ip, userAgent: visit.userAgent,
       requestId: visit.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}', ...(seen ? { fetch: seen } : {}) },
     }, visit.ip);
-    if (FORGERY.has(reason)) deps.guards?.onAuthFailure?.(visit.ip);
+    if (FORGERY.has(reason)) await deps.guards?.onAuthFailure?.(visit.ip);
     throw DENIALS[reason]();
   };
 
@@ -119,7 +119,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
     const visit: Visit = { ip, userAgent, requestId: requestIdOf(res), fingerprint: signer.clientFingerprint(ip, userAgent) };
     const decision = decideEmbedding(req, embedding);
     applyEmbedding(res, decision);
-    deps.guards?.beforeAuth?.(req);
+    await deps.guards?.beforeAuth?.(req);
     const { link, recording } = await admit(String(req.params.token), visit);
     // Before the link is spent or anything is audited as read: a browser would not let the page use the answer.
     if (decision.kind === 'refuse') return deny(visit, 'origin_refused', link, decision.seen);

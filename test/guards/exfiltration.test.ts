@@ -1,9 +1,10 @@
-import { describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEventInput } from '../../src/audit/types.js';
 import type { Principal } from '../../src/auth/permissions.js';
 import { AppError } from '../../src/errors.js';
 import { ExfiltrationGuard } from '../../src/guards/index.js';
+import { testLimits, unreachableLimits, type TestLimits } from '../helpers/limits.js';
 
 class RecordingAudit {
   readonly events: AuditEventInput[] = [];
@@ -16,12 +17,20 @@ class RecordingAudit {
 
 const supervisor = (sub = 'sup-1', tenant = 'acme'): Principal => ({ sub, tenant, roles: ['supervisor'], actingRole: 'supervisor' });
 
+let t: TestLimits;
+before(async () => { t = await testLimits(); });
+beforeEach(async () => { await t.reset(); });
+afterEach(() => { mock.timers.reset(); });
+after(async () => { await t.close(); });
+
+/** A guard on the shared limits; time moves only when the test advances it (the windows read Date). */
 function setup(perHour = 3) {
-  let now = 1_700_000_000_000;
+  mock.timers.reset();
+  mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
   const audit = new RecordingAudit();
   let refusals = 0;
-  const guard = new ExfiltrationGuard({ perHour, audit, onRefused: () => { refusals += 1; }, clock: () => now });
-  return { guard, audit, advance: (ms: number) => { now += ms; }, refusals: () => refusals };
+  const guard = new ExfiltrationGuard(t.limits, { perHour, audit, onRefused: () => { refusals += 1; } });
+  return { guard, audit, advance: (ms: number) => mock.timers.tick(ms), refusals: () => refusals };
 }
 
 async function refusedWith429(p: Promise<void>): Promise<AppError> {
@@ -96,5 +105,23 @@ describe('ExfiltrationGuard: redemption', () => {
     await guard.checkRedeem('acme', 'sup-1', 'link-a');
     await guard.checkRedeem('acme', 'sup-2', 'link-b');
     await refusedWith429(guard.checkRedeem('acme', 'sup-1', 'link-z'));
+  });
+});
+
+describe('ExfiltrationGuard: database unreachable', () => {
+  test('refuses with 503 rather than counting per replica', async () => {
+    const down = unreachableLimits();
+    try {
+      const guard = new ExfiltrationGuard(down.limits, { perHour: 100, audit: new RecordingAudit() });
+      for (const attempt of [guard.checkIssue(supervisor()), guard.checkRedeem('acme', 'sup-1', 'link-a')]) {
+        const err = await attempt.then(() => null, (e: unknown) => e);
+        assert.ok(err instanceof AppError);
+        assert.equal(err.status, 503);
+        assert.equal(err.code, 'database_unavailable');
+      }
+      assert.equal(down.storeErrors.length, 1);
+    } finally {
+      await down.close();
+    }
   });
 });

@@ -40,7 +40,7 @@ describe('per-IP and per-principal rate limits', () => {
     const before = await refusals(vault, 'rate_limit_ip');
     const refused = await request(vault, { path: '/openapi.yaml', headers: from('203.0.113.10') });
     assertTooMany(refused, 'rate_limited');
-    assert.ok(Number(refused.headers['retry-after']) <= 12);
+    assert.ok(Number(refused.headers['retry-after']) <= 60, 'at most until the minute is over');
     assert.equal(await refusals(vault, 'rate_limit_ip'), before + 1);
     assert.equal((await request(vault, { path: '/openapi.yaml', headers: from('203.0.113.11') })).status, 200);
     assert.equal((await request(vault, { path: '/healthz', headers: from('203.0.113.10') })).status, 200);

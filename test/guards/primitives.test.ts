@@ -1,47 +1,65 @@
-import { describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/config/schema.js';
 import { AppError } from '../../src/errors.js';
-import { AuthLockout, BoundedMap, IpAllowlist, sourceKey, TokenBucketLimiter } from '../../src/guards/index.js';
+import { AuthLockout, IpAllowlist, RateLimiter, sourceKey } from '../../src/guards/index.js';
+import { testLimits, unreachableLimits, type TestLimits } from '../helpers/limits.js';
 
-describe('BoundedMap', () => {
-  test('holds at most maxEntries keys and evicts the least recently used', () => {
-    const m = new BoundedMap<string, number>(3);
-    m.set('a', 1); m.set('b', 2); m.set('c', 3);
-    assert.equal(m.get('a'), 1); // a is now the most recent
-    m.set('d', 4);
-    assert.equal(m.size, 3);
-    assert.equal(m.get('b'), undefined, 'b was the least recently used');
-    assert.equal(m.get('a'), 1);
-    for (let i = 0; i < 10_000; i++) m.set(`k${i}`, i);
-    assert.equal(m.size, 3);
-  });
-});
+describe('RateLimiter', () => {
+  let t: TestLimits;
+  before(async () => { t = await testLimits(); });
+  beforeEach(async () => { await t.reset(); });
+  after(async () => { await t.close(); });
 
-describe('TokenBucketLimiter', () => {
-  test('allows a minute of burst, then refuses with a Retry-After that matches the refill rate', () => {
-    const limiter = new TokenBucketLimiter({ perMinute: 60 });
-    const t0 = 1_000_000;
-    for (let i = 0; i < 60; i++) assert.equal(limiter.take('ip', t0).allowed, true, `request ${i}`);
-    const refused = limiter.take('ip', t0);
+  test('allows one minute of budget, then refuses with a Retry-After that says when the minute is over', async (c) => {
+    const clock = c.mock.timers;
+    clock.enable({ apis: ['Date'], now: 1_000_000 });
+    const limiter = new RateLimiter(t.limits, { name: 'test', perMinute: 60 });
+    for (let i = 0; i < 60; i++) assert.equal((await limiter.take('ip')).allowed, true, `request ${i}`);
+    const refused = await limiter.take('ip');
     assert.equal(refused.allowed, false);
-    assert.ok(!refused.allowed && refused.retryAfterSeconds === 1);
-    assert.equal(limiter.take('other', t0).allowed, true, 'keys are independent');
-    assert.equal(limiter.take('ip', t0 + 1_000).allowed, true, 'one token refills per second');
-    assert.equal(limiter.take('ip', t0 + 1_000).allowed, false);
+    assert.ok(!refused.allowed && refused.retryAfterSeconds === 60);
+    assert.equal((await limiter.take('other')).allowed, true, 'keys are independent');
+    clock.tick(59_000);
+    assert.equal((await limiter.take('ip')).allowed, false);
+    clock.tick(1_000);
+    assert.equal((await limiter.take('ip')).allowed, true, 'a new minute, a new budget');
   });
 
-  test('a slow rate reports a long Retry-After', () => {
-    const limiter = new TokenBucketLimiter({ perMinute: 2, burst: 1 });
-    assert.equal(limiter.take('k', 0).allowed, true);
-    const d = limiter.take('k', 0);
-    assert.ok(!d.allowed && d.retryAfterSeconds === 30);
+  test('the window starts with the first request, and Retry-After counts down from it', async (c) => {
+    c.mock.timers.enable({ apis: ['Date'], now: 5_000_000 });
+    const limiter = new RateLimiter(t.limits, { name: 'test', perMinute: 2 });
+    assert.equal((await limiter.take('k')).allowed, true);
+    c.mock.timers.tick(45_000);
+    assert.equal((await limiter.take('k')).allowed, true);
+    const d = await limiter.take('k');
+    assert.ok(!d.allowed && d.retryAfterSeconds === 15);
   });
 
-  test('memory stays bounded under a flood of distinct keys', () => {
-    const limiter = new TokenBucketLimiter({ perMinute: 10, maxKeys: 1_000 });
-    for (let i = 0; i < 50_000; i++) limiter.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i);
-    assert.equal(limiter.trackedKeys, 1_000);
+  test('keys are stored hashed: no address in the table, and any key (NUL, very long) is counted', async () => {
+    const limiter = new RateLimiter(t.limits, { name: 'test', perMinute: 1 });
+    const keys = ['203.0.113.77', `acme\u0000${'s'.repeat(2_000)}`];
+    for (const key of keys) {
+      assert.equal((await limiter.take(key)).allowed, true);
+      assert.equal((await limiter.take(key)).allowed, false);
+    }
+    const rows = (await t.pool.query<{ key: string }>('SELECT key FROM rate_limits')).rows;
+    assert.equal(rows.length, 2);
+    for (const row of rows) assert.doesNotMatch(row.key, /203\.0\.113|acme/);
+    assert.equal(t.storeErrors.length, 0);
+  });
+
+  test('with the database unreachable the limit still holds, counted in this process', async () => {
+    const down = unreachableLimits();
+    try {
+      const limiter = new RateLimiter(down.limits, { name: 'test', perMinute: 2 });
+      assert.equal((await limiter.take('ip')).allowed, true);
+      assert.equal((await limiter.take('ip')).allowed, true);
+      assert.equal((await limiter.take('ip')).allowed, false);
+      assert.equal(down.storeErrors.length, 1, 'the outage is reported, not once per request');
+    } finally {
+      await down.close();
+    }
   });
 });
 
@@ -60,40 +78,60 @@ describe('sourceKey', () => {
 });
 
 describe('AuthLockout', () => {
-  const lockout = (onLocked?: (ip: string) => void) => new AuthLockout({ failures: 3, windowSeconds: 60, lockoutSeconds: 300, onLocked });
+  let t: TestLimits;
+  before(async () => { t = await testLimits(); });
+  beforeEach(async () => { await t.reset(); });
+  after(async () => { await t.close(); });
+  const lockout = (onLocked?: (ip: string) => void) => new AuthLockout(t.limits, { failures: 3, windowSeconds: 60, lockoutSeconds: 300, onLocked });
 
-  test('locks a source out after N failures within the window, with Retry-After, and lifts it later', () => {
+  test('locks a source out after N failures within the window, with Retry-After, and lifts it later', async (c) => {
+    const clock = c.mock.timers;
+    clock.enable({ apis: ['Date'], now: 10_000_000 });
     const locked: string[] = [];
     const l = lockout((ip) => locked.push(ip));
-    const t0 = 10_000_000;
-    l.assertAllowed('198.51.100.1', t0);
-    assert.equal(l.recordFailure('198.51.100.1', t0), false);
-    assert.equal(l.recordFailure('198.51.100.1', t0 + 1_000), false);
-    assert.equal(l.recordFailure('198.51.100.1', t0 + 2_000), true);
+    await l.assertAllowed('198.51.100.1');
+    assert.equal(await l.recordFailure('198.51.100.1'), false);
+    clock.tick(1_000);
+    assert.equal(await l.recordFailure('198.51.100.1'), false);
+    clock.tick(1_000);
+    assert.equal(await l.recordFailure('198.51.100.1'), true);
     assert.deepEqual(locked, ['198.51.100.1'], 'the lockout is reported once');
-    assert.throws(() => l.assertAllowed('198.51.100.1', t0 + 3_000), (err: unknown) => {
+    clock.tick(1_000);
+    assert.equal(await l.recordFailure('198.51.100.1'), false, 'failures while locked out do not lock again');
+    await assert.rejects(l.assertAllowed('198.51.100.1'), (err: unknown) => {
       assert.ok(err instanceof AppError);
       assert.equal(err.status, 429);
       assert.equal(err.code, 'locked_out');
       assert.equal(err.headers['Retry-After'], '299');
       return true;
     });
-    l.assertAllowed('198.51.100.2', t0 + 3_000);
-    l.assertAllowed('198.51.100.1', t0 + 2_000 + 300_000);
+    await l.assertAllowed('198.51.100.2');
+    clock.tick(299_000);
+    await l.assertAllowed('198.51.100.1');
   });
 
-  test('failures spread wider than the window do not lock', () => {
+  test('failures spread wider than the window do not lock', async (c) => {
+    c.mock.timers.enable({ apis: ['Date'], now: 20_000_000 });
     const l = lockout();
-    for (let i = 0; i < 10; i++) assert.equal(l.recordFailure('192.0.2.9', i * 31_000), false);
-    l.assertAllowed('192.0.2.9', 10 * 31_000);
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await l.recordFailure('192.0.2.9'), false);
+      c.mock.timers.tick(31_000);
+    }
+    await l.assertAllowed('192.0.2.9');
   });
 
-  test('an IPv6 attacker cannot escape by rotating addresses inside its /64', () => {
+  test('an IPv6 attacker cannot escape by rotating addresses inside its /64', async () => {
     const l = lockout();
-    l.recordFailure('2001:db8::1', 0);
-    l.recordFailure('2001:db8::2', 0);
-    l.recordFailure('2001:db8::3', 0);
-    assert.throws(() => l.assertAllowed('2001:db8::ffff', 1), /too many failed/i);
+    await l.recordFailure('2001:db8::1');
+    await l.recordFailure('2001:db8::2');
+    await l.recordFailure('2001:db8::3');
+    await assert.rejects(l.assertAllowed('2001:db8::ffff'), /too many failed/i);
+  });
+
+  test('one allowed failure locks on the first', async () => {
+    const l = new AuthLockout(t.limits, { failures: 1, windowSeconds: 60, lockoutSeconds: 60 });
+    assert.equal(await l.recordFailure('192.0.2.77'), true);
+    await assert.rejects(l.assertAllowed('192.0.2.77'), /too many failed/i);
   });
 });
 
