@@ -13,6 +13,8 @@ import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
+export { waitFor } from '../helpers/wait.js';
+
 export const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 
 export interface Receipt { id: string; callId: string; sha256: string; sizeBytes: number; policy: string; retainUntil: string; legalHold: boolean }
@@ -105,14 +107,6 @@ export async function superuser(vault: TestVault): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: vault.database.superuserUrl });
   await c.connect();
   return c;
-}
-
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
