@@ -141,11 +141,14 @@ export async function streamingUploads(vault: TestVault): Promise<number> {
   return (await readdir(path.join(vault.dataDir, 'objects', '.tmp')).catch(() => [])).length;
 }
 
-/** Backdates the temp files of puts in progress (fs store) by `ms`: uploads idle that long, without the wait. */
-export async function ageTempFiles(vault: TestVault, ms: number): Promise<void> {
-  const dir = path.join(vault.dataDir, 'objects', '.tmp');
+/**
+ * Backdates every file under `under` in the fs store by `ms`: objects and temp files as old as
+ * that, for sweeps run in another process, without waiting out a grace period.
+ */
+export async function ageStoredFiles(vault: TestVault, under: 'recordings' | '.tmp', ms: number): Promise<void> {
+  const dir = path.join(vault.dataDir, 'objects', under);
   const then = new Date(Date.now() - ms);
-  for (const name of await readdir(dir)) await utimes(path.join(dir, name), then, then);
+  for (const name of await readdir(dir, { recursive: true })) await utimes(path.join(dir, name), then, then);
 }
 
 /**
