@@ -17,7 +17,7 @@ export interface CallvaultMigration {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
-class DirectoryMigrationSource implements Knex.MigrationSource<string> {
+export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   constructor(private readonly ctx: MigrationContext) {}
 
   async getMigrations(): Promise<string[]> {

@@ -10,6 +10,7 @@ import {
 import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
 import { verifyTable } from '../../src/audit/verify.js';
 import type { ObjectStore, PutOptions } from '../../src/storage/types.js';
+import { waitFor } from '../helpers/wait.js';
 import { auditFixture, event, sql, type AuditFixture } from './support.js';
 
 describe('anchor key', () => {
@@ -111,13 +112,30 @@ describe('anchors', () => {
     const log = new ChainedAuditLog(f.db);
     await log.record(event(10));
     await log.close();
+    // Each run reads the store: a put when it anchors, a list when it checks the head is anchored.
+    const calls: string[] = [];
+    const watched: ObjectStore = Object.assign(Object.create(f.store) as ObjectStore, {
+      put: (key: string, body: Readable | Buffer, opts?: PutOptions) => { calls.push('put'); return f.store.put(key, body, opts); },
+      list: (prefix: string) => { calls.push('list'); return f.store.list(prefix); },
+    });
     const errors: unknown[] = [];
-    const schedule = startAnchorSchedule(f.db, f.store, f.keyFile, 50, (e) => errors.push(e));
-    await new Promise((r) => setTimeout(r, 400));
-    await schedule.stop();
+    const schedule = startAnchorSchedule(f.db, watched, f.keyFile, 50, (e) => errors.push(e));
+    try {
+      await waitFor('two scheduled runs after an anchoring', async () => {
+        const put = calls.indexOf('put');
+        return put >= 0 && calls.slice(put + 1).filter((c) => c === 'list').length >= 2;
+      });
+    } finally {
+      await schedule.stop();
+    }
+    const runs = calls.length;
+    // Absence cannot be polled for: three intervals pass with no run.
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(calls.length, runs, 'no run after stop()');
     const anchors = await loadAnchors(f.store);
     assert.deepEqual(errors, []);
-    assert.equal(anchors.at(-1)?.seq, 13, 'one new anchor: later runs had nothing new');
+    assert.equal(calls.filter((c) => c === 'put').length, 1, 'one new anchor: later runs had nothing new');
+    assert.equal(anchors.at(-1)?.seq, 13);
     const key = await ensureAnchorKey(f.keyFile, false);
     const result = await verifyTable(f.db, f.store, key.publicKeyFile);
     assert.deepEqual([result.ok, result.anchorsMatched], [true, anchors.length]);

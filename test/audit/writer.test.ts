@@ -7,6 +7,7 @@ import { GENESIS_HASH } from '../../src/audit/types.js';
 import { createDb } from '../../src/db/knex.js';
 import { DependencyError } from '../../src/errors.js';
 import { APP_ROLE } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
 import { auditFixture, CountingMetrics, event, sql, type AuditFixture } from './support.js';
 
 function isAuditUnavailable(err: unknown): boolean {
@@ -104,11 +105,13 @@ describe('ChainedAuditLog', () => {
   test('a batch waiting too long for the chain lock fails instead of hanging', async () => {
     const log = new ChainedAuditLog(f.db, { lockTimeoutMs: 200 });
     let release: () => void = () => undefined;
+    let locked = false;
     const held = f.db.transaction(async (trx) => {
       await new ChainedAuditLog(f.db).record(event(1), trx);
+      locked = true;
       await new Promise<void>((resolve) => { release = resolve; });
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the first batch to hold the chain lock', async () => locked);
     await assert.rejects(log.record(event(2)), isAuditUnavailable);
     release();
     await held;

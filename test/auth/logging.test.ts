@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/http/logger.js';
 import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
+import { waitFor } from '../helpers/wait.js';
 import { GENEROUS_LIMITS, upload } from './support.js';
 
 /** Every part of a token that would let someone replay it, or recognise it. */
@@ -55,16 +56,13 @@ describe('request logs of a running vault', () => {
     assert.equal(echoed.headers['x-request-id'], chosen);
     track(echoed);
 
-    await new Promise((r) => setTimeout(r, 50));
+    // A request line is written when the response has closed, a moment after the client has it.
+    const requestLines = (): Array<Record<string, unknown>> => lines.flatMap((l) => l.split('\n').filter(Boolean))
+      .map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+    await waitFor('a request line for every request', async () => seen.every((id) => requestLines().some((l) => l.requestId === id)));
     assertNoneIn(lines, [...secretParts(valid), ...secretParts(tampered), ...secretParts(wrongRole), mediaToken, mediaToken.slice(4), cookie]);
-
-    const parsed = lines.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const requestLines = parsed.filter((l) => l.msg === 'request');
-    for (const id of seen) {
-      assert.ok(requestLines.some((l) => l.requestId === id), `a request line for ${id}`);
-    }
-    for (const l of requestLines) assert.match(String(l.requestId), /^[A-Za-z0-9._-]{8,64}$/);
-    assert.ok(requestLines.some((l) => l.url === '/media/[redacted]'), 'media requests are logged with the token redacted');
+    for (const l of requestLines()) assert.match(String(l.requestId), /^[A-Za-z0-9._-]{8,64}$/);
+    assert.ok(requestLines().some((l) => l.url === '/media/[redacted]'), 'media requests are logged with the token redacted');
   });
 });
 

@@ -12,6 +12,9 @@ import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES } from '../helpers/vault.js';
 import { wavHeader } from '../helpers/audio.js';
 import { digestOf } from '../helpers/digest.js';
+import { waitFor } from '../helpers/wait.js';
+
+export { waitFor };
 
 export const MIB = 1024 * 1024;
 
@@ -95,13 +98,6 @@ export async function waitReady(target: Target, timeoutMs = 20_000): Promise<voi
   await waitFor('/readyz to answer 200', async () => (await send(target, { path: '/readyz' }).catch(() => null))?.status === 200, timeoutMs);
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export const fixture = (name: (typeof FIXTURE_FILES)[number]): Promise<Buffer> => readFile(fixturePath(name));
 

@@ -11,7 +11,8 @@ import { runRetentionPass } from '../../src/retention/worker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { FakeS3Client, s3Error } from '../storage/fake-s3-client.js';
-import { auditEvents, putPolicy, row, sleep } from '../retention/support.js';
+import { later } from '../helpers/wait.js';
+import { auditEvents, putPolicy, row } from '../retention/support.js';
 
 const DAY = 86_400_000;
 /** Midnight UTC yesterday: a start time inside every window these tests use (a closed one is refused). */
@@ -118,8 +119,7 @@ describe('S3 Object Lock pass-through', () => {
     const [event] = await auditEvents(vault, { action: 'recording.deleted', recordingId: erased.body.id as string });
     assert.equal(event?.details.objectDeleted, false);
 
-    await sleep(1_200);
-    const pass = await runRetentionPass(deps, new Date());
+    const pass = await runRetentionPass(deps, later(expiring.body.retainUntil as string));
     assert.equal(pass.failed, 1);
     assert.equal((await row(vault, expiring.body.id as string)).status, 'deleting', 'retention waits for the lock rather than shredding');
   });

@@ -40,13 +40,14 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A database cloned from the migrated template, or an empty one (`empty`) for testing the migrations themselves. */
+export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<TestDatabase> {
   const info = clusterInfo();
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: clusterUrl(info, 'postgres', 'superuser') });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${info.template} OWNER ${OWNER_ROLE}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${opts.empty ? 'template0' : info.template} OWNER ${OWNER_ROLE}`);
   } finally {
     await admin.end();
   }

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { auditRows, issueLink, mediaPath, SyntheticRecording, upload, type IssuedLink } from '../access/support.js';
 import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Every response reaches the request log and the HTTP metrics once, including the Range
@@ -22,12 +23,10 @@ describe('request log and HTTP metrics', () => {
     logLines.map((l) => JSON.parse(l) as RequestLine).filter((l) => l.msg === 'request' && l.requestId === requestId);
   /** The log line is written when the server sees the close, a moment after the client hangs up. */
   const lineFor = async (requestId: string): Promise<RequestLine> => {
-    for (let i = 0; i < 200; i++) {
-      const [line] = requestLines(requestId);
-      if (line) return line;
-      await sleep(25);
-    }
-    throw new Error(`no request log line for ${requestId}`);
+    await waitFor(`a request log line for ${requestId}`, async () => requestLines(requestId).length > 0);
+    const [line] = requestLines(requestId);
+    assert.ok(line);
+    return line;
   };
   const counter = async (name: 'httpAborted' | 'httpRequests', labels: Record<string, string>): Promise<number> => {
     const metric = await vault.deps.metrics[name].get();

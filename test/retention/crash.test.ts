@@ -5,7 +5,7 @@ import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { verifyTable } from '../../src/audit/verify.js';
 import { LIVENESS_NAMESPACE } from '../../src/retention/claims.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, putPolicy, row, runCli, sleep, spawnCli, superuser, upload, waitFor } from './support.js';
+import { auditEvents, makeDue, putPolicy, row, runCli, spawnCli, superuser, upload, waitFor } from './support.js';
 
 /**
  * A worker SIGKILLed after it deleted the object and destroyed the key, but before its tombstone
@@ -30,7 +30,7 @@ describe('a retention worker killed before its tombstone commit', () => {
     const r = await upload(vault, 'crash-1', { query: { policy: 'short' } });
     const objectKey = (await row(vault, r.id)).object_key;
     assert.ok(objectKey);
-    await sleep(1_500);
+    await makeDue(vault, r.id);
 
     await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
     const worker = spawnCli(vault, ['retention', 'run', '--once']);

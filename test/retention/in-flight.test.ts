@@ -9,7 +9,7 @@ import { runOrphanSweep, type OrphanSweepResult } from '../../src/retention/orph
 import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
+import { ageStoredFiles, heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
 
 /**
  * The orphan sweep against uploads that are still in progress: neither a body that has been idle
@@ -50,7 +50,7 @@ describe('orphan sweep and uploads in progress', () => {
   test('an upload held open longer than the grace is not swept, then completes to 201 and plays', async () => {
     const held = await heldUpload(vault, 'idle-past-grace', wav);
     await waitFor('the upload to stream', async () => (await streamingUploads(vault)) > 0);
-    await sleep(800);
+    await ageStoredFiles(vault, '.tmp', 3_600_000);
     const sweep = await runOrphanSweep(vault.deps, new Date(), { graceMs: 300 });
     assert.deepEqual([sweep.deleted, sweep.tempFiles, sweep.failed], [0, 0, 0], 'the idle upload\'s temp file is kept');
     assert.equal(await streamingUploads(vault), 1);

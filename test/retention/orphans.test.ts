@@ -8,7 +8,7 @@ import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, childEnv, runCli, sleep, superuser, upload, waitFor } from './support.js';
+import { ageStoredFiles, auditEvents, childEnv, runCli, superuser, upload, waitFor } from './support.js';
 
 async function objectKeys(vault: TestVault): Promise<string[]> {
   const keys: string[] = [];
@@ -72,7 +72,7 @@ describe('orphan sweep', () => {
     assert.equal(young.deleted, 0, 'nothing inside the grace period is touched');
     assert.ok(await vault.deps.store.head(orphanKey));
 
-    await sleep(2_100);
+    await ageStoredFiles(vault, 'recordings', 3_600_000);
     const shortGrace = { ORPHAN_GRACE: 'PT2S', HTTP_REQUEST_TIMEOUT_MS: '500' };
     const dry = await runCli(vault, ['retention', 'run', '--once', '--dry-run'], shortGrace);
     assert.match(dry.stdout, new RegExp(`^orphan\\t${orphanKey}$`, 'm'));

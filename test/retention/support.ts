@@ -1,7 +1,7 @@
 /** Shared pieces of the retention, legal-hold, erasure and key-rotation tests. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
@@ -12,6 +12,8 @@ import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
+
+export { waitFor } from '../helpers/wait.js';
 
 export const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 
@@ -53,6 +55,14 @@ export interface RawRow {
   id: string; status: string; object_key: string | null; wrapped_key: Buffer | null; key_ref: string | null; crypto_header: Buffer | null;
   from_number: string | null; from_hash: string | null; agent_id: string | null; deleted_at: Date | null; deletion_reason: string | null;
   deletion_note: string | null; legal_hold: boolean; retain_until: Date | null; lease_owner: string | null; sha256: string; call_id: string; tenant: string;
+}
+
+/**
+ * Ends recordings' retention on the database clock: for passes run in another process (the CLI),
+ * whose `now` cannot be given, instead of waiting for a short policy to run out.
+ */
+export async function makeDue(vault: TestVault, ...ids: string[]): Promise<void> {
+  await vault.deps.db('recordings').whereIn('id', ids).update({ retain_until: vault.deps.db.raw("least(retain_until, clock_timestamp() - interval '1 second')") });
 }
 
 export async function row(vault: TestVault, id: string): Promise<RawRow> {
@@ -107,14 +117,6 @@ export async function superuser(vault: TestVault): Promise<pg.Client> {
   return c;
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface HeldUpload { readonly response: Promise<HttpResponse>; release(): void }
@@ -137,6 +139,16 @@ export async function heldUpload(vault: TestVault, callId: string, body: Buffer)
 /** Puts streaming into the fs store right now: each has its temp file, opened after its data key was made. */
 export async function streamingUploads(vault: TestVault): Promise<number> {
   return (await readdir(path.join(vault.dataDir, 'objects', '.tmp')).catch(() => [])).length;
+}
+
+/**
+ * Backdates every file under `under` in the fs store by `ms`: objects and temp files as old as
+ * that, for sweeps run in another process, without waiting out a grace period.
+ */
+export async function ageStoredFiles(vault: TestVault, under: 'recordings' | '.tmp', ms: number): Promise<void> {
+  const dir = path.join(vault.dataDir, 'objects', under);
+  const then = new Date(Date.now() - ms);
+  for (const name of await readdir(dir, { recursive: true })) await utimes(path.join(dir, name), then, then);
 }
 
 /**

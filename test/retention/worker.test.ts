@@ -8,7 +8,8 @@ import { runRetentionPass } from '../../src/retention/worker.js';
 import type { ObjectStore } from '../../src/storage/types.js';
 import { withImmutableDir } from '../helpers/immutable.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, json, putPolicy, row, sleep, upload } from './support.js';
+import { later } from '../helpers/wait.js';
+import { auditEvents, json, putPolicy, row, upload, waitFor } from './support.js';
 
 async function metric(vault: TestVault, name: 'retentionDeleted' | 'retentionFailed' | 'retentionSkippedHold' | 'retentionLag'): Promise<number> {
   return (await vault.deps.metrics[name].get()).values[0]?.value ?? 0;
@@ -27,18 +28,18 @@ describe('runRetentionPass', () => {
     const b = await upload(vault, 'fail-b', { query: { policy: 'short' } });
     const held = await upload(vault, 'fail-held', { query: { policy: 'short' } });
     await json(vault, 'PUT', `/v1/recordings/${held.id}/legal-hold`, await vault.token('compliance'), { reason: 'audit' });
-    await sleep(1_200);
+    const due = later(held.retainUntil);
     const badKey = (await row(vault, a.id)).object_key;
     const flaky: ObjectStore = Object.create(vault.deps.store) as ObjectStore;
     flaky.delete = async (key: string) => {
       if (key === badKey) throw new DependencyError('storage', 'simulated outage');
       return vault.deps.store.delete(key);
     };
-    const dry = await runRetentionPass(vault.deps, new Date(), { dryRun: true });
+    const dry = await runRetentionPass(vault.deps, due, { dryRun: true });
     assert.deepEqual(new Set(dry.ids), new Set([a.id, b.id]));
     assert.equal(dry.skippedHold, 1);
 
-    const first = await runRetentionPass({ ...vault.deps, store: flaky }, new Date());
+    const first = await runRetentionPass({ ...vault.deps, store: flaky }, due);
     assert.deepEqual(first.ids, [b.id]);
     assert.equal(first.failed, 1);
     assert.equal(first.skippedHold, 1);
@@ -50,7 +51,7 @@ describe('runRetentionPass', () => {
     assert.equal(await metric(vault, 'retentionSkippedHold'), 1);
     assert.ok(await metric(vault, 'retentionLag') > 0);
 
-    const second = await runRetentionPass(vault.deps, new Date());
+    const second = await runRetentionPass(vault.deps, due);
     assert.deepEqual(second.ids, [a.id], 'the abandoned claim is taken over at once: its owner has finished');
     assert.equal(second.lagSeconds, 0);
     assert.equal(await metric(vault, 'retentionLag'), 0);
@@ -64,8 +65,8 @@ describe('runRetentionPass', () => {
     const r = await upload(vault, 'refused-delete', { query: { policy: 'short' }, tenant: 'globex' });
     const objectKey = (await row(vault, r.id)).object_key;
     assert.ok(objectKey);
-    await sleep(1_200);
-    const first = await withImmutableDir(path.join(vault.dataDir, 'objects', 'recordings', 'globex'), () => runRetentionPass(vault.deps, new Date()));
+    const due = later(r.retainUntil);
+    const first = await withImmutableDir(path.join(vault.dataDir, 'objects', 'recordings', 'globex'), () => runRetentionPass(vault.deps, due));
     assert.ok(!first.ids.includes(r.id));
     assert.equal(first.failed, 1);
     assert.equal((await row(vault, r.id)).status, 'deleting', 'left for the next pass, not tombstoned');
@@ -73,7 +74,7 @@ describe('runRetentionPass', () => {
     assert.ok(await vault.deps.store.head(objectKey), 'the bytes are still there');
     assert.deepEqual(await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id }), []);
 
-    const second = await runRetentionPass(vault.deps, new Date());
+    const second = await runRetentionPass(vault.deps, due);
     assert.deepEqual(second.ids, [r.id]);
     assert.equal(await vault.deps.store.head(objectKey), null);
     const events = await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id });
@@ -83,14 +84,14 @@ describe('runRetentionPass', () => {
 
   test('a recording put on hold before the pass is never claimed, even when overdue', async () => {
     const r = await upload(vault, 'late-hold', { query: { policy: 'short' } });
-    await sleep(1_200);
+    const due = later(r.retainUntil);
     const hold = await json(vault, 'PUT', `/v1/recordings/${r.id}/legal-hold`, await vault.token('compliance'), { reason: 'subpoena' });
     assert.equal(hold.status, 200);
-    const pass = await runRetentionPass(vault.deps, new Date());
+    const pass = await runRetentionPass(vault.deps, due);
     assert.ok(!pass.ids.includes(r.id));
     const cleared = await json(vault, 'DELETE', `/v1/recordings/${r.id}/legal-hold`, await vault.token('compliance'));
     assert.equal(cleared.status, 204);
-    const after = await runRetentionPass(vault.deps, new Date());
+    const after = await runRetentionPass(vault.deps, due);
     assert.ok(after.ids.includes(r.id), 'once released, an overdue recording goes at the next pass');
   });
 });
@@ -108,11 +109,7 @@ describe('the retention loop inside serve', () => {
     const r = await upload(vault, 'loop-1', { query: { policy: 'short' } });
     const workers = startWorkers(vault.deps);
     try {
-      const deadline = Date.now() + 15_000;
-      while ((await row(vault, r.id)).status !== 'deleted') {
-        assert.ok(Date.now() < deadline, 'deleted by the loop within 15 s');
-        await sleep(200);
-      }
+      await waitFor('the loop to delete the recording', async () => (await row(vault, r.id)).status === 'deleted');
     } finally {
       await workers.stop();
     }
