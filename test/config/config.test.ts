@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/config/schema.js';
+import { CLI_ARGS } from '../helpers/cli.js';
 
 /**
  * Configuration is validated once, at start: a bad or contradictory value stops the process with
  * a message naming the variable, before anything (database, files, listener) is started.
  */
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 const DATA_DIR = path.join(os.tmpdir(), 'callvault-config-test-never-created');
 
 function rejects(env: Record<string, string>, variable: string): void {
@@ -117,7 +117,7 @@ describe('loadConfig', () => {
 describe('callvault serve with a bad variable', () => {
   const serve = (env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, 'serve'], {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], {
       env: { ...process.env, DATABASE_URL: '', DATABASE_ADMIN_URL: '', CALLVAULT_DATA_DIR: DATA_DIR, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -5,9 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CLI_ARGS } from './cli.js';
 import { freePort } from '../../src/db/embedded-postgres.js';
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 
 export interface VaultProcess {
   readonly child: ChildProcess;
@@ -22,7 +21,7 @@ export interface VaultProcess {
 
 export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<VaultProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], {
     env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { tinyWav } from '../access/support.js';
 import { descendants, isGone } from '../faults/process-tree.js';
+import { CLI_ARGS } from '../helpers/cli.js';
 import { request } from '../helpers/http.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
 
@@ -17,7 +18,6 @@ import { spawnVault, type VaultProcess } from '../helpers/process.js';
  * directory, two of them side by side. Each runs its own PostgreSQL on its own port, shuts it
  * down cleanly on SIGTERM, and finds its state again on the next start.
  */
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 const run = promisify(execFile);
 
 /** Embedded mode: whatever the test runner's environment holds, no external database. */
@@ -26,7 +26,7 @@ const embeddedEnv = (dataDir: string, extra: Record<string, string> = {}): Recor
 });
 
 async function token(dataDir: string, role: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, 'token', '--tenant', 'acme', '--role', role, '--sub', `${role}-1`], {
+  const { stdout } = await run(process.execPath, [...CLI_ARGS, 'token', '--tenant', 'acme', '--role', role, '--sub', `${role}-1`], {
     env: { ...process.env, ...embeddedEnv(dataDir) },
   });
   return stdout.trim();
