@@ -94,7 +94,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     closers.push(() => db.destroy());
     const store = await createObjectStore(config.storage);
-    if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
+    if (store instanceof FsObjectStore) {
+      await store.prepare();
+      await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
+    }
     const rawKeys = await createKeyProvider(config.keys);
     closers.push(async () => { await rawKeys.close?.(); });
     const keys = new InstrumentedKeyProvider(rawKeys, (operation, outcome) => metrics.keyServiceCalls.inc({ operation, outcome }));
