@@ -104,6 +104,23 @@ describe('callvault help and parsing come from one table', () => {
     });
   }
 
+  test('every callvault command named in running text exists, with the options it shows', () => {
+    for (const doc of DOCUMENTS) {
+      for (const m of readFileSync(path.join(ROOT, doc), 'utf8').matchAll(/`(?:npx )?callvault ([^`]*)`/g)) {
+        const tokens = (m[1] ?? '').split(/\s+/).filter(Boolean);
+        // The command's words end where options, placeholders (FILE, <id>, […]) or an ellipsis begin.
+        const end = tokens.findIndex((t) => /^[-[<…A-Z]/.test(t));
+        const name = tokens.slice(0, end === -1 ? undefined : end).join(' ');
+        const matching = COMMANDS.filter((c) => `${c.name} `.startsWith(name ? `${name} ` : ''));
+        assert.ok(matching.length > 0, `${doc}: \`callvault ${m[1]}\` names no command`);
+        for (const option of tokens.flatMap((t) => /^\[?--([a-z-]+)/.exec(t)?.[1] ?? [])) {
+          if (option === 'help') continue;
+          assert.ok(matching.some((c) => option in c.options), `${doc}: \`callvault ${m[1]}\`: no --${option}`);
+        }
+      }
+    }
+  });
+
   test('the documents show the commands a newcomer needs', () => {
     const all = DOCUMENTS.flatMap((d) => documentedCommands(readFileSync(path.join(ROOT, d), 'utf8'))).map((a) => a.slice(0, 2).join(' '));
     for (const name of ['token --tenant', 'audit verify', 'audit export', 'migrate']) assert.ok(all.some((c) => c.startsWith(name)), `no code block shows callvault ${name}`);
