@@ -62,7 +62,7 @@ function servingPid(dataDir: string): number {
   throw new Error(`no callvault process serves ${dataDir}`);
 }
 
-interface Started { readonly seconds: number; readonly child: Child; readonly pid: number }
+interface Started { readonly seconds: number; readonly child: Child; readonly pid: number; readonly onExit: () => void }
 
 async function npmStart(opts: StartupOptions, port: number): Promise<Started> {
   const env = { ...baseEnv(), CALLVAULT_DATA_DIR: opts.dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
@@ -70,7 +70,12 @@ async function npmStart(opts: StartupOptions, port: number): Promise<Started> {
   const child = spawnNode({ args: [npmCli(), 'start'], env, cwd: path.dirname(path.dirname(opts.bin)) });
   try {
     await waitReady(child, `https://127.0.0.1:${port}`, path.join(opts.dataDir, 'tls', 'server.crt'), 120_000);
-    return { seconds: (performance.now() - started) / 1000, child, pid: servingPid(opts.dataDir) };
+    const seconds = (performance.now() - started) / 1000;
+    const pid = servingPid(opts.dataDir);
+    // An interrupted bench kills npm only: the vault must still stop (and stop its database).
+    const onExit = (): void => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } };
+    process.once('exit', onExit);
+    return { seconds, child, pid, onExit };
   } catch (err) {
     await child.stop(5_000);
     throw err;
@@ -82,6 +87,7 @@ async function stop(s: Started): Promise<void> {
   const gone = (): boolean => {
     try { return readFileSync(`/proc/${s.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true; } catch { return true; }
   };
+  process.off('exit', s.onExit);
   try { process.kill(s.pid, 'SIGTERM'); } catch { /* already gone */ }
   const deadline = Date.now() + 30_000;
   while (!gone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
