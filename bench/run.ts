@@ -14,6 +14,7 @@ import { runIngest } from './figures/ingest.js';
 import { runRetention } from './figures/retention.js';
 import { runRss } from './figures/rss.js';
 import { runSeek } from './figures/seek.js';
+import { runStartup } from './figures/startup.js';
 import { runUpload } from './figures/upload.js';
 import { buildVault, deploymentNodeOptions } from './lib/build.js';
 import { killChildren, ROOT } from './lib/children.js';
@@ -39,21 +40,22 @@ export interface Settings {
   readonly auditEvents: number;
   readonly auditWriters: number;
   readonly retentionRows: number;
+  readonly startupRepetitions: number;
 }
 
 const FULL: Settings = {
   cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 5, rssBytes: GiB,
   seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
-  auditEvents: 10_000, auditWriters: 10, retentionRows: 2000,
+  auditEvents: 10_000, auditWriters: 10, retentionRows: 2000, startupRepetitions: 7,
 };
 
 const QUICK: Settings = {
   cryptoBytes: 64 * MiB, cryptoRepetitions: 5, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
   seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
-  auditEvents: 2000, auditWriters: 10, retentionRows: 300,
+  auditEvents: 2000, auditWriters: 10, retentionRows: 300, startupRepetitions: 5,
 };
 
-const FIGURES = ['crypto', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention'] as const;
+const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values: flags } = parseArgs({
@@ -78,7 +80,7 @@ const profileFlags = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(
 /** Node flags for the vault process: the container's NODE_OPTIONS unless given on the command line. */
 const vaultOptions = flags['vault-node-options'] !== undefined
   ? flags['vault-node-options'].split(' ').filter(Boolean) : await deploymentNodeOptions();
-const vaultFlags = [...profileFlags, ...vaultOptions];
+const vaultFlags = [...profileFlags, ...(flags['from-source'] ? ['--import', 'tsx'] : []), ...vaultOptions];
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 
 const entries: Entry[] = [];
@@ -103,7 +105,7 @@ async function figure(name: Figure, run: () => Promise<Entry[]>): Promise<void> 
 interface Context {
   readonly cluster: BenchCluster;
   readonly scratch: string;
-  /** bin/callvault.js to run: the compiled build, or the checkout's with --from-source. */
+  /** What node runs: the compiled build's bin/callvault.js, or src/cli/main.ts (through tsx) with --from-source. */
   readonly bin: string;
 }
 
@@ -167,8 +169,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
   try {
     await figure('crypto', () => runCrypto({ bytes: settings.cryptoBytes, repetitions: settings.cryptoRepetitions, log }));
-    if (FIGURES.some((f) => f !== 'crypto' && selected(f))) {
-      const bin = flags['from-source'] ? path.join(ROOT, 'bin', 'callvault.js') : await buildVault();
+    // The newcomer's figures always run the build that `npm ci` leaves, as `npm start` does.
+    await figure('startup', async () => runStartup({ bin: await buildVault(), dataDir: path.join(scratch, 'vault-startup'), repetitions: settings.startupRepetitions, log }));
+    if (FIGURES.some((f) => f !== 'crypto' && f !== 'startup' && selected(f))) {
+      const bin = flags['from-source'] ? path.join(ROOT, 'src', 'cli', 'main.ts') : await buildVault();
       cluster = await startCluster(scratch);
       await measureServers({ cluster, scratch, bin });
     }

@@ -123,7 +123,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       logger.warn({ err }, 'request limits cannot reach the database: rate limits and lockout count per replica, link issuance and playback are refused');
     });
     const store = await createObjectStore(config.storage);
-    if (store instanceof FsObjectStore) await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
+    if (store instanceof FsObjectStore) {
+      await store.prepare();
+      await store.sweepTempFiles(60 * 60_000).catch(() => undefined);
+    }
     const rawKeys = await createKeyProvider(config.keys);
     closers.push(async () => { await rawKeys.close?.(); });
     const keyVersions = new KeyVersionStore(db);

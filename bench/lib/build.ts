@@ -1,6 +1,6 @@
 /**
- * The vault as it ships: compiled JavaScript run by bin/callvault.js, which takes dist/ when no
- * TypeScript sources sit next to it (the container image). Running from sources instead would
+ * The vault as it ships: compiled JavaScript run by bin/callvault.js, which runs dist/ (as after
+ * `npm ci` and in the container image). Running from sources instead would
  * add tsx's loader thread and its transpile caches to every memory figure. Files are transpiled
  * one by one with TypeScript's own transpileModule (the same emit as `npm run build`, without the
  * type check, which `npm run typecheck` covers) into node_modules/.cache, so that packages

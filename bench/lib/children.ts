@@ -33,6 +33,8 @@ export interface SpawnOptions {
   readonly env: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[];
+  /** Working directory; the checkout by default. */
+  readonly cwd?: string;
   readonly onLine?: (line: string) => void;
 }
 
@@ -45,7 +47,7 @@ export function killChildren(): void {
 
 export function spawnNode(opts: SpawnOptions): Child {
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...opts.args], {
-    cwd: ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd ?? ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${opts.args.join(' ')}`);
   running.add(child);

@@ -19,7 +19,7 @@ export interface VaultOptions {
   readonly database: BenchDatabase;
   readonly dataDir: string;
   readonly s3?: S3Target;
-  /** The vault's bin/callvault.js: the compiled build (bench/lib/build.ts) or the checkout's own. */
+  /** What node runs: the compiled build's bin/callvault.js (bench/lib/build.ts), or src/cli/main.ts with tsx. */
   readonly bin: string;
   readonly nodeFlags?: readonly string[];
   readonly env?: Record<string, string>;
@@ -104,7 +104,7 @@ function vaultHandle(name: string, url: string, ca: Buffer, config: Config, chil
 }
 
 /** Polls /readyz until the vault answers 200; the TLS certificate exists by then. */
-async function waitReady(child: Child, url: string, certFile: string, timeoutMs = 60_000): Promise<Buffer> {
+export async function waitReady(child: Child, url: string, certFile: string, timeoutMs = 60_000): Promise<Buffer> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {

@@ -3,32 +3,41 @@ import { createWriteStream } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
-import { loadAnchors, loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
+import { loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
 import { ChainedAuditLog } from './chain-writer.js';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
 import type { Anchor } from './types.js';
 import { verifyExportFile, verifyTable, type FileVerifyResult } from './verify.js';
 
 export interface AuditCliDeps {
-  /** Needed to verify or export the table and to anchor; not for verifying a file. */
+  /** Needed to verify or export the table and to anchor; never for verifying a file. */
   readonly db?: Db;
-  /** Where anchors live; without it (and without --anchors) a file is checked without anchors. */
+  /** Where anchors live, for verifying the table and for anchoring. */
   readonly store?: ObjectStore;
-  readonly anchorKeyFile: string;
-  /** Public anchor key; defaults to the `.pub.pem` beside anchorKeyFile, or is derived from it. */
-  readonly publicKeyFile?: string;
+  /** Private anchor key; its `.pub.pem` sibling is the default public key for verifying the table. */
+  readonly anchorKeyFile?: string;
   /** Create the anchor key if it is missing (embedded mode). */
   readonly generateAnchorKey?: boolean;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
 }
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+export interface VerifyRequest {
+  /** An export file, checked offline; without it the audit table is checked. */
+  readonly file?: string;
+  /** Anchors copied out of audit-anchors/, for a file. */
+  readonly anchorsDir?: string;
+  readonly publicKeyFile?: string;
+  readonly complete?: boolean;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+/** A file whose chain is intact but whose anchors were not checked: not proof against a cut tail. */
+export const EXIT_ANCHORS_UNCHECKED = 3;
 
 function out(deps: AuditCliDeps): (line: string) => void {
   const w = deps.stdout ?? process.stdout;
@@ -39,9 +48,9 @@ function err(deps: AuditCliDeps): (line: string) => void {
   return (line) => { w.write(`${line}\n`); };
 }
 
-function publicKeyFileOf(deps: AuditCliDeps, flag: string | undefined): string | undefined {
+function tablePublicKeyFile(deps: AuditCliDeps, flag: string | undefined): string | undefined {
   if (flag) return flag;
-  if (deps.publicKeyFile) return deps.publicKeyFile;
+  if (!deps.anchorKeyFile) return undefined;
   const sibling = publicKeyPathFor(deps.anchorKeyFile);
   if (existsSync(sibling)) return sibling;
   return existsSync(deps.anchorKeyFile) ? deps.anchorKeyFile : undefined;
@@ -56,60 +65,50 @@ function describe(r: FileVerifyResult, file: string | undefined): string[] {
 }
 
 /**
- * `callvault audit verify [FILE] [--anchors DIR] [--public-key PEM] [--complete]`.
- * Exit 0 when everything checked is intact, 1 naming the first bad seq, 2 on usage errors.
+ * `callvault audit verify [FILE] [--anchors DIR] [--public-key PEM] [--complete]`. A FILE is
+ * checked with nothing but the file, the anchors directory and the public key: no configuration,
+ * database or store. Exit 0 when everything checked is intact, 1 naming the first bad seq, 2 when
+ * verification could not run, 3 when a file's chain is intact but no public key was given, so its
+ * anchors were not checked.
  */
-export async function cliAuditVerify(argv: readonly string[], deps: AuditCliDeps): Promise<number> {
-  let args: ReturnType<typeof parseVerifyArgs>;
-  try {
-    args = parseVerifyArgs(argv);
-  } catch (e) {
-    err(deps)(`usage: callvault audit verify [FILE] [--anchors DIR] [--public-key PEM] [--complete]: ${(e as Error).message}`);
-    return EXIT_USAGE;
-  }
-  const file = args.positionals[0];
+export async function cliAuditVerify(req: VerifyRequest, deps: AuditCliDeps): Promise<number> {
   let result: FileVerifyResult;
+  let key: KeyObject | undefined;
   try {
-    const keyFile = publicKeyFileOf(deps, args.values['public-key']);
-    if (file) {
-      const anchorsOrFailure = await fileAnchors(deps, args.values.anchors);
-      if (typeof anchorsOrFailure === 'string') {
-        err(deps)(`FAILED: ${anchorsOrFailure}`);
+    if (req.file) {
+      key = req.publicKeyFile ? await loadPublicKey(req.publicKeyFile) : undefined;
+      const anchors = key && req.anchorsDir ? await dirAnchors(req.anchorsDir) : [];
+      if (typeof anchors === 'string') {
+        err(deps)(`FAILED: ${anchors}`);
         return EXIT_FAILED;
       }
-      const key: KeyObject | undefined = keyFile ? await loadPublicKey(keyFile) : undefined;
-      result = await verifyExportFile(file, anchorsOrFailure, key, { complete: args.values.complete ?? false });
+      result = await verifyExportFile(req.file, anchors, key, { complete: req.complete ?? false });
     } else {
       if (!deps.db) throw new Error('no database is configured (DATABASE_URL)');
-      result = await verifyTable(deps.db, deps.store, keyFile);
+      result = await verifyTable(deps.db, deps.store, tablePublicKeyFile(deps, req.publicKeyFile));
     }
   } catch (e) {
     err(deps)(`audit verify could not run: ${(e as Error).message}`);
     return EXIT_USAGE;
   }
-  for (const line of describe(result, file)) out(deps)(line);
+  for (const line of describe(result, req.file)) out(deps)(line);
   if (!result.ok) {
     err(deps)(`FAILED at seq ${result.firstBadSeq ?? '?'}: ${result.reason ?? 'verification failed'}`);
     return EXIT_FAILED;
+  }
+  if (req.file && !key) {
+    out(deps)('chain intact; anchors NOT checked (no --public-key): a removed tail or a re-chained history would not show');
+    out(deps)('to check them: callvault audit verify FILE --anchors DIR --public-key PEM');
+    return EXIT_ANCHORS_UNCHECKED;
   }
   if (result.anchorsMatched === 0) out(deps)('warning: no anchor matched, so a removed tail or a re-chained history would not show');
   out(deps)('OK');
   return EXIT_OK;
 }
 
-function parseVerifyArgs(argv: readonly string[]) {
-  const parsed = parseArgs({
-    args: [...argv], allowPositionals: true, strict: true,
-    options: { anchors: { type: 'string' }, 'public-key': { type: 'string' }, complete: { type: 'boolean' } },
-  });
-  if (parsed.positionals.length > 1) throw new Error('at most one FILE');
-  return parsed;
-}
-
-async function fileAnchors(deps: AuditCliDeps, dir: string | undefined): Promise<Anchor[] | string> {
+async function dirAnchors(dir: string): Promise<Anchor[] | string> {
   try {
-    if (dir) return await loadAnchorsFromDir(dir);
-    return deps.store ? await loadAnchors(deps.store) : [];
+    return await loadAnchorsFromDir(dir);
   } catch (e) {
     return (e as Error).message;
   }
@@ -117,8 +116,8 @@ async function fileAnchors(deps: AuditCliDeps, dir: string | undefined): Promise
 
 /** `callvault audit anchor`: signs the current head now. */
 export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
-  if (!deps.db || !deps.store) {
-    err(deps)('audit anchor needs the database and the object store');
+  if (!deps.db || !deps.store || !deps.anchorKeyFile) {
+    err(deps)('audit anchor needs the database, the object store and the anchor key');
     return EXIT_USAGE;
   }
   try {
@@ -131,32 +130,27 @@ export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
   }
 }
 
+export interface ExportRequest { readonly output?: string; readonly tenant?: string; readonly format?: AuditExportFormat }
+
 /**
- * `callvault audit export [--format ndjson|csv] [--tenant T] [--output FILE]`: every event (or
- * one tenant's) for offline verification. Audited like the HTTP export.
+ * `callvault audit export [FILE] [--format ndjson|csv] [--tenant T]`: every event (or one
+ * tenant's) for offline verification, to FILE (created, never overwritten) or stdout. Audited
+ * like the HTTP export.
  */
-export async function cliAuditExport(argv: readonly string[], deps: AuditCliDeps): Promise<number> {
-  let values: { format?: string; tenant?: string; output?: string };
-  try {
-    values = parseArgs({
-      args: [...argv], strict: true,
-      options: { format: { type: 'string' }, tenant: { type: 'string' }, output: { type: 'string' } },
-    }).values;
-    if (values.format !== undefined && values.format !== 'ndjson' && values.format !== 'csv') throw new Error('--format is ndjson or csv');
-    if (!deps.db) throw new Error('no database is configured (DATABASE_URL)');
-  } catch (e) {
-    err(deps)(`usage: callvault audit export [--format ndjson|csv] [--tenant T] [--output FILE]: ${(e as Error).message}`);
+export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Promise<number> {
+  if (!deps.db) {
+    err(deps)('audit export needs the database (DATABASE_URL)');
     return EXIT_USAGE;
   }
-  const format = (values.format ?? 'ndjson') as AuditExportFormat;
+  const format = req.format ?? 'ndjson';
   const log = new ChainedAuditLog(deps.db);
   try {
     await log.record({
-      tenant: values.tenant ?? null, actorSub: 'system:cli', actorRole: null, action: 'audit.exported', outcome: 'allowed',
-      details: { format, tenant: values.tenant, via: 'cli' },
+      tenant: req.tenant ?? null, actorSub: 'system:cli', actorRole: null, action: 'audit.exported', outcome: 'allowed',
+      details: { format, tenant: req.tenant, via: 'cli' },
     });
-    const target = values.output ? createWriteStream(values.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);
-    await pipeline(streamAuditExport(deps.db, { tenant: values.tenant }, format), target);
+    const target = req.output ? createWriteStream(req.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);
+    await pipeline(streamAuditExport(deps.db, { tenant: req.tenant }, format), target);
     return EXIT_OK;
   } catch (e) {
     err(deps)(`audit export failed: ${(e as Error).message}`);

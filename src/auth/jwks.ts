@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import jwksClient from 'jwks-rsa';
+import type { JwksClient, SigningKey } from 'jwks-rsa';
 import { IdentityProviderUnavailableError, rejectToken } from './errors.js';
 import type { JoseHeader } from './token-format.js';
 
@@ -27,7 +27,9 @@ const RATE_LIMITED = 'JwksRateLimitError';
 
 export function jwksKeySource(uri: string, opts: JwksOptions = {}): KeySource {
   const timeoutMs = opts.timeoutMs ?? 5_000;
-  const client = jwksClient({
+  // jwks-rsa (and jose beneath it) is loaded on the first token, never by a vault that uses no JWKS.
+  let client: Promise<JwksClient> | undefined;
+  const connect = async (): Promise<JwksClient> => (await import('jwks-rsa')).default({
     jwksUri: uri,
     cache: true,
     cacheMaxEntries: 32,
@@ -39,9 +41,10 @@ export function jwksKeySource(uri: string, opts: JwksOptions = {}): KeySource {
   });
   return async (header) => {
     if (!header.kid) throw rejectToken('unknown_key', 'Token has no key id (kid)');
-    let signingKey: jwksClient.SigningKey;
+    let signingKey: SigningKey;
     try {
-      signingKey = await client.getSigningKey(header.kid);
+      client ??= connect();
+      signingKey = await (await client).getSigningKey(header.kid);
     } catch (err) {
       const name = err instanceof Error ? err.name : '';
       if (name === SIGNING_KEY_NOT_FOUND || name === RATE_LIMITED) {

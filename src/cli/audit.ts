@@ -1,30 +1,38 @@
 import { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from '../audit/cli.js';
+import type { AuditExportFormat } from '../audit/export.js';
 import { loadConfig } from '../config/config.js';
+import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
 
-const USAGE = `usage: callvault audit verify [FILE] [--anchors DIR] [--public-key PEM] [--complete]
-       callvault audit anchor
-       callvault audit export FILE [--tenant T] [--format ndjson|csv]
-`;
+/** The vault's own audit dependencies: its database, its store and its anchor key. */
+function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<number> {
+  const config = loadConfig();
+  return withDeps((deps) => run({
+    db: deps.db, store: deps.store, anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate,
+  }));
+}
 
 /**
- * `callvault audit …`. Verifying a file needs no database: it runs offline against the public
- * anchor key. Everything else connects with the service's configuration.
+ * `callvault audit verify`. A FILE is verified offline: no configuration is read and nothing is
+ * created, started or opened, so an auditor can run it anywhere with the file, the anchors and
+ * the public key. Without FILE the vault's own table is verified.
  */
-export async function runAudit(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'verify' && sub !== 'anchor' && sub !== 'export') {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const config = loadConfig();
-  const base: AuditCliDeps = { anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate };
-  const offline = sub === 'verify' && rest.some((a) => !a.startsWith('-')) && rest.includes('--anchors');
-  if (offline) return cliAuditVerify(rest, base);
-  return withDeps((deps) => {
-    const full: AuditCliDeps = { ...base, db: deps.db, store: deps.store };
-    if (sub === 'verify') return cliAuditVerify(rest, full);
-    if (sub === 'anchor') return cliAuditAnchor(full);
-    return cliAuditExport(rest, full);
-  });
+export async function runAuditVerify(inv: Invocation): Promise<number> {
+  const request = {
+    file: inv.positionals[0], anchorsDir: optionText(inv, 'anchors'), publicKeyFile: optionText(inv, 'public-key'), complete: inv.values.complete === true,
+  };
+  if (request.file) return cliAuditVerify(request, {});
+  return withAuditDeps((deps) => cliAuditVerify(request, deps));
+}
+
+export function runAuditAnchor(): Promise<number> {
+  return withAuditDeps((deps) => cliAuditAnchor(deps));
+}
+
+export function runAuditExport(inv: Invocation): Promise<number> {
+  const request = {
+    output: inv.positionals[0] ?? optionText(inv, 'output'), tenant: optionText(inv, 'tenant'),
+    format: optionText(inv, 'format') as AuditExportFormat | undefined,
+  };
+  return withAuditDeps((deps) => cliAuditExport(request, deps));
 }

@@ -1,44 +1,25 @@
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { longestUploadMs } from '../config/schema.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
-import { longestUploadMs } from '../config/schema.js';
 import { retireMasterVersion } from '../keys/retire.js';
 import { rewrapDataKeys, rotateMasterKey, setTenantKmsKey, type RotationActor } from '../keys/rotation.js';
+import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
 
-const USAGE = `usage: callvault keys rotate                              add a local master key version and make it current
-       callvault keys rotate --tenant T --kms-key-id ID  give tenant T its own KMS key (aws-kms)
-       callvault keys rewrap [--tenant T]                re-wrap data keys under the current master key
-       callvault keys retire --version N                 retire local master vN: start its grace, then (rerun once
-                                                         the grace has passed) delete it if no data key uses it
-       callvault keys status                             data keys per master key
-`;
+type KeysCommand = 'rotate' | 'rewrap' | 'retire' | 'status';
+interface Flags { tenant?: string; kmsKeyId?: string; version?: string; batchSize?: string }
 
 /**
- * `callvault keys`: the key rotation runbook of docs/retention.md, step by step. Exit codes: 0
+ * `callvault keys …`: the key rotation runbook of docs/retention.md, step by step. Exit codes: 0
  * done, 1 refused or failed, 2 usage, 75 (EX_TEMPFAIL) `retire` has to wait for its grace.
  */
-export async function runKeys(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, strict: true, allowPositionals: true,
-      options: { tenant: { type: 'string' }, 'kms-key-id': { type: 'string' }, version: { type: 'string' }, 'batch-size': { type: 'string' } },
-    });
-  } catch {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const command = positionals.length === 1 ? positionals[0] : undefined;
-  if (!command || !['rotate', 'rewrap', 'retire', 'status'].includes(command) || !validFlags(command, values)) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+export async function runKeys(command: KeysCommand, inv: Invocation): Promise<number> {
+  const text = (name: string): string | undefined => optionText(inv, name);
+  const flags: Flags = { tenant: text('tenant'), kmsKeyId: text('kms-key-id'), version: text('version'), batchSize: text('batch-size') };
   return withDeps(async (deps) => {
     try {
-      return await dispatch(deps, command, values);
+      return await dispatch(deps, command, flags);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       process.stderr.write(`callvault keys ${command}: ${err.message}\n`);
@@ -47,25 +28,16 @@ export async function runKeys(args: string[]): Promise<number> {
   });
 }
 
-type Flags = { tenant?: string; 'kms-key-id'?: string; version?: string; 'batch-size'?: string };
-
-function validFlags(command: string, f: Flags): boolean {
-  if (command === 'rotate') return Boolean(f.tenant) === Boolean(f['kms-key-id']) && !f.version && !f['batch-size'];
-  if (command === 'rewrap') return !f['kms-key-id'] && !f.version && (f['batch-size'] === undefined || /^\d{1,5}$/.test(f['batch-size']));
-  if (command === 'retire') return /^[1-9]\d{0,8}$/.test(f.version ?? '') && !f.tenant && !f['kms-key-id'];
-  return !f.tenant && !f['kms-key-id'] && !f.version;
-}
-
 function cliActor(): RotationActor {
   let name = 'unknown';
   try { name = userInfo().username; } catch { /* no passwd entry, e.g. in a container */ }
   return { sub: `cli:${name}`, role: null };
 }
 
-async function dispatch(deps: Deps, command: string, f: Flags): Promise<number> {
+async function dispatch(deps: Deps, command: KeysCommand, f: Flags): Promise<number> {
   const actor = cliActor();
-  if (command === 'rotate' && f.tenant && f['kms-key-id']) {
-    const r = await setTenantKmsKey(deps, f.tenant, f['kms-key-id'], actor);
+  if (command === 'rotate' && f.tenant && f.kmsKeyId) {
+    const r = await setTenantKmsKey(deps, f.tenant, f.kmsKeyId, actor);
     process.stdout.write(`tenant ${f.tenant} now uses KMS key ${r.kmsKeyId} (was ${r.previous ?? 'the default key'}); run \`callvault keys rewrap --tenant ${f.tenant}\`\n`);
     return 0;
   }
@@ -76,7 +48,7 @@ async function dispatch(deps: Deps, command: string, f: Flags): Promise<number> 
   }
   if (command === 'rewrap') {
     const r = await rewrapDataKeys(deps, actor, {
-      tenant: f.tenant, batchSize: f['batch-size'] ? Number(f['batch-size']) : undefined,
+      tenant: f.tenant, batchSize: f.batchSize ? Number(f.batchSize) : undefined,
       onProgress: (p) => process.stderr.write(`rewrap ${p.tenant}: ${p.rewrapped} done, ${p.failed} failed\n`),
     });
     for (const t of r.tenants) process.stdout.write(`${t.tenant}\t${t.keyRef}\trewrapped ${t.rewrapped}\tfailed ${t.failed}\n`);

@@ -1,14 +1,10 @@
-import { parseArgs } from 'node:util';
 import { durationMs, parseIsoDuration } from '../config/duration.js';
 import type { Deps } from '../deps.js';
 import { runOrphanSweep } from '../retention/orphans.js';
 import { retentionWorkers } from '../retention/schedule.js';
 import { runRetentionPass } from '../retention/worker.js';
+import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
-
-const USAGE = `usage: callvault retention run --once [--dry-run] [--batch-size N] [--no-orphans]
-       callvault retention run [--interval PT5M]      (keep running; stop with SIGTERM)
-`;
 
 /**
  * `callvault retention run`: deletes recordings whose retainUntil has passed (unless held) and
@@ -16,38 +12,17 @@ const USAGE = `usage: callvault retention run --once [--dry-run] [--batch-size N
  * deleted, 1 when some deletions failed (they are retried by the next run). --dry-run prints what
  * would go, one `id<TAB>callId<TAB>tenant<TAB>retainUntil` line per recording.
  */
-export async function runRetention(args: string[]): Promise<number> {
-  const parsed = parse(args);
-  if (!parsed) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+export async function runRetention(inv: Invocation): Promise<number> {
+  const { values } = inv;
+  const batchSize = optionText(inv, 'batch-size');
+  const parsed: Parsed = {
+    once: values.once === true, dryRun: values['dry-run'] === true, orphans: values['no-orphans'] !== true,
+    batchSize: batchSize === undefined ? undefined : Number(batchSize), interval: optionText(inv, 'interval'),
+  };
   return withDeps((deps) => (parsed.once ? runOnce(deps, parsed) : runForever(deps, parsed.interval)));
 }
 
 interface Parsed { once: boolean; dryRun: boolean; orphans: boolean; batchSize?: number; interval?: string }
-
-function parse(args: string[]): Parsed | null {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args, strict: true, allowPositionals: true,
-      options: {
-        once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'batch-size': { type: 'string' },
-        'no-orphans': { type: 'boolean' }, interval: { type: 'string' },
-      },
-    }));
-  } catch {
-    return null;
-  }
-  if (positionals.length !== 1 || positionals[0] !== 'run') return null;
-  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
-  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) return null;
-  if (values['dry-run'] && !values.once) return null;
-  if (values.interval !== undefined && (values.once || !parseIsoDuration(values.interval))) return null;
-  return { once: values.once ?? false, dryRun: values['dry-run'] ?? false, orphans: !values['no-orphans'], batchSize, interval: values.interval };
-}
 
 async function runOnce(deps: Deps, p: Parsed): Promise<number> {
   const now = new Date();

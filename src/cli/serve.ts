@@ -47,20 +47,26 @@ export async function runServe(): Promise<number> {
 }
 
 function printWelcome(config: Config, port: number, logger: Logger): void {
-  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
-  const url = config.http.publicUrl ?? `https://${host}:${port}`;
+  const url = publicUrl(config, port);
   logger.info({ url, mode: config.mode, storage: config.storage.driver, keys: config.keys.kind, database: config.database.embedded ? 'embedded' : 'external' }, 'callvault is listening');
-  const lines = [
-    '',
-    `  callvault is listening on ${url}`,
-    `  data directory: ${config.dataDir}`,
-  ];
+  process.stdout.write(welcomeText(config, port));
+}
+
+function publicUrl(config: Config, port: number): string {
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  return config.http.publicUrl ?? `https://${host}:${port}`;
+}
+
+/** What `serve` prints once it listens; the README's Quick start shows it verbatim. */
+export function welcomeText(config: Config, port: number): string {
+  const url = publicUrl(config, port);
+  const lines = ['', `  callvault is listening on ${url}`, `  data directory: ${config.dataDir}`];
   if (config.http.tls.cert.generate) lines.push(`  TLS certificate (self-signed): ${config.http.tls.cert.file}  (use curl --cacert)`);
   if (config.jwt.devSigningKey) {
-    lines.push('  mint a development token:', '    npx callvault token --tenant acme --role pbx --sub pbx-1');
+    lines.push('  mint a development token:', '    TOKEN=$(npx callvault token --tenant acme --role pbx --sub pbx-1)');
     lines.push('  upload a recording:', `    curl --cacert ${config.http.tls.cert.file} -H "Authorization: Bearer $TOKEN" -T call.wav ${url}/v1/recordings/call-001.wav`);
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  return `${lines.join('\n')}\n\n`;
 }
 
 export type { Deps };

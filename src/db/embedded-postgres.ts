@@ -30,7 +30,10 @@ async function binaries(): Promise<Binaries> {
   };
   const load = loaders[target];
   if (!load) throw new Error(`embedded PostgreSQL is not available for ${target}; set DATABASE_URL to an external server`);
-  return load();
+  // The production image installs without optional packages, so it carries no PostgreSQL binaries.
+  return load().catch(() => {
+    throw new Error('embedded PostgreSQL is not installed here (the container image omits it); set DATABASE_URL to an external server');
+  });
 }
 
 export class EmbeddedPostgres {

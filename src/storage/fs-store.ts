@@ -58,7 +58,7 @@ export class FsObjectStore implements ObjectStore {
     let renamed = false;
     try {
       const sizeBytes = await this.writeTemp(tmpPath, source, opts.contentLength);
-      const firstCreated = await mkdir(dirname(target), { recursive: true });
+      const firstCreated = await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await rename(tmpPath, target);
       renamed = true;
       await this.syncDirsDown(firstCreated, dirname(target));
@@ -181,6 +181,11 @@ export class FsObjectStore implements ObjectStore {
 
   private pathOf(key: string): string {
     return join(this.root, ...key.split('/'));
+  }
+
+  /** Creates the store's directories (mode 0700) if they are missing; `put` does it too. */
+  async prepare(): Promise<void> {
+    await this.ensureTmpDir();
   }
 
   private ensureTmpDir(): Promise<unknown> {

@@ -1,11 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
 import { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from '../../src/audit/cli.js';
+import { runCallvault } from '../helpers/cli.js';
 import { auditFixture, event, type AuditFixture } from './support.js';
 
 class Capture extends Writable {
@@ -36,50 +38,87 @@ describe('callvault audit verify / anchor / export', () => {
 
   test('verify without FILE checks the whole table and the anchors', async () => {
     const d = deps();
-    assert.equal(await cliAuditVerify([], d), 0, d.stderr.text);
+    assert.equal(await cliAuditVerify({}, d), 0, d.stderr.text);
     assert.match(d.stdout.text, /audit_events: checked 13 events \(seq 1\.\.13\), 1 anchor\(s\) matched\nOK\n$/);
   });
 
   test('export then verify FILE offline, with anchors copied out of the store and only the public key', async () => {
     const file = path.join(f.dir, 'cli-export.ndjson');
     const e = deps();
-    assert.equal(await cliAuditExport(['--output', file], e), 0, e.stderr.text);
+    assert.equal(await cliAuditExport({ output: file }, e), 0, e.stderr.text);
     const anchorsDir = path.join(f.dir, 'anchors-copy');
     await cp(path.join(f.store.root, 'audit-anchors'), anchorsDir, { recursive: true });
-    const offline: AuditCliDeps & { stdout: Capture; stderr: Capture } = {
-      anchorKeyFile: path.join(f.dir, 'absent.pem'), stdout: new Capture(), stderr: new Capture(),
-    };
+    const offline: AuditCliDeps & { stdout: Capture; stderr: Capture } = { stdout: new Capture(), stderr: new Capture() };
     const pub = path.join(path.dirname(f.keyFile), 'audit-anchor-ed25519.pub.pem');
-    assert.equal(await cliAuditVerify([file, '--anchors', anchorsDir, '--public-key', pub, '--complete'], offline), 0, offline.stderr.text);
+    assert.equal(await cliAuditVerify({ file, anchorsDir, publicKeyFile: pub, complete: true }, offline), 0, offline.stderr.text);
     // 14: the export recorded its own audit.exported event first.
     assert.match(offline.stdout.text, /checked 14 events \(seq 1\.\.14\), 1 anchor\(s\) matched/);
 
     const edited = path.join(f.dir, 'cli-edited.ndjson');
     await writeFile(edited, (await readFile(file, 'utf8')).replace('"actorSub":"user-5"', '"actorSub":"user-6"'));
     const bad = { ...offline, stdout: new Capture(), stderr: new Capture() };
-    assert.equal(await cliAuditVerify([edited, '--anchors', anchorsDir, '--public-key', pub], bad), 1);
+    assert.equal(await cliAuditVerify({ file: edited, anchorsDir, publicKeyFile: pub }, bad), 1);
     assert.match(bad.stderr.text, /^FAILED at seq 5: event 5 was altered/);
   });
 
-  test('csv export, verified against the anchors in the store', async () => {
+  test('csv export, verified offline; without the public key the chain is checked and exit 3 says the anchors were not', async () => {
     const file = path.join(f.dir, 'cli-export.csv');
     const e = deps();
-    assert.equal(await cliAuditExport(['--format', 'csv', '--output', file], e), 0, e.stderr.text);
-    const d = deps();
-    assert.equal(await cliAuditVerify([file], d), 0, d.stderr.text);
-    assert.match(d.stdout.text, /1 anchor\(s\) matched/);
+    assert.equal(await cliAuditExport({ format: 'csv', output: file }, e), 0, e.stderr.text);
+    const anchorsDir = path.join(f.dir, 'anchors-csv');
+    await cp(path.join(f.store.root, 'audit-anchors'), anchorsDir, { recursive: true });
+    const pub = path.join(path.dirname(f.keyFile), 'audit-anchor-ed25519.pub.pem');
+    const d = { stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditVerify({ file, anchorsDir, publicKeyFile: pub }, d), 0, d.stderr.text);
+    assert.match(d.stdout.text, /1 anchor\(s\) matched\nOK\n$/);
+    const keyless = { stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditVerify({ file, anchorsDir }, keyless), 3, keyless.stderr.text);
+    assert.match(keyless.stdout.text, /0 anchor\(s\) matched\nchain intact; anchors NOT checked \(no --public-key\)/);
+    assert.doesNotMatch(keyless.stdout.text, /^OK$/m);
   });
 
-  test('usage errors exit 2', async () => {
-    for (const argv of [['a', 'b'], ['--bogus']]) {
-      const d = deps();
-      assert.equal(await cliAuditVerify(argv, d), 2);
-      assert.match(d.stderr.text, /usage: callvault audit verify/);
+  test('a missing file or key exits 2; export without a database exits 2', async () => {
+    const missing = { stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditVerify({ file: path.join(f.dir, 'nope.ndjson') }, missing), 2);
+    assert.match(missing.stderr.text, /audit verify could not run/);
+    const noKey = { stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditVerify({ file: path.join(f.dir, 'cli-export.csv'), anchorsDir: f.dir, publicKeyFile: path.join(f.dir, 'absent.pem') }, noKey), 2);
+    const noDb = { stdout: new Capture(), stderr: new Capture() };
+    assert.equal(await cliAuditExport({}, noDb), 2);
+  });
+
+  test('callvault audit verify FILE, run from another directory, works offline and creates nothing', async () => {
+    const file = path.join(f.dir, 'offline.ndjson');
+    assert.equal(await cliAuditExport({ output: file }, deps()), 0);
+    const anchorsDir = path.join(f.dir, 'anchors-offline');
+    await cp(path.join(f.store.root, 'audit-anchors'), anchorsDir, { recursive: true });
+    const pub = path.join(path.dirname(f.keyFile), 'audit-anchor-ed25519.pub.pem');
+    const edited = path.join(f.dir, 'offline-edited.ndjson');
+    await writeFile(edited, (await readFile(file, 'utf8')).replace('"actorSub":"user-5"', '"actorSub":"user-6"'));
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'callvault-auditor-'));
+    try {
+      const chainOnly = await runCallvault(['audit', 'verify', file], { cwd });
+      assert.equal(chainOnly.code, 3, chainOnly.stderr);
+      assert.match(chainOnly.stdout, /^file \S+offline\.ndjson: checked \d+ events \(seq 1\.\.\d+\), 0 anchor\(s\) matched\nchain intact; anchors NOT checked \(no --public-key\)/);
+      assert.doesNotMatch(chainOnly.stdout, /^OK$/m);
+
+      const full = await runCallvault(['audit', 'verify', file, '--anchors', anchorsDir, '--public-key', pub, '--complete'], { cwd });
+      assert.equal(full.code, 0, full.stderr);
+      assert.match(full.stdout, /1 anchor\(s\) matched\nOK\n$/);
+
+      const tampered = await runCallvault(['audit', 'verify', edited, '--anchors', anchorsDir, '--public-key', pub], { cwd });
+      assert.equal(tampered.code, 1);
+      assert.match(tampered.stderr, /^FAILED at seq 5: event 5 was altered/m);
+      const tamperedChainOnly = await runCallvault(['audit', 'verify', edited], { cwd });
+      assert.equal(tamperedChainOnly.code, 1, 'a broken chain is a failure with or without a key');
+
+      const usage = await runCallvault(['audit', 'verify', file, '--public-key', pub], { cwd });
+      assert.equal(usage.code, 2);
+      assert.match(usage.stderr, /--public-key with a FILE needs --anchors DIR/);
+      assert.deepEqual(await readdir(cwd), [], 'no data directory, database or key was created');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
     }
-    const e = deps();
-    assert.equal(await cliAuditExport(['--format', 'xml'], e), 2);
-    const missing = deps();
-    assert.equal(await cliAuditVerify([path.join(f.dir, 'nope.ndjson')], missing), 2);
   });
 
   test('a tampered table exits 1 naming the seq', async () => {
@@ -92,7 +131,7 @@ describe('callvault audit verify / anchor / export', () => {
       await c.end();
     }
     const d = deps();
-    assert.equal(await cliAuditVerify([], d), 1);
+    assert.equal(await cliAuditVerify({}, d), 1);
     assert.match(d.stderr.text, /^FAILED at seq 9: event 9 was altered/);
   });
 });

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { EmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { CLI_ARGS } from '../helpers/cli.js';
 import { scratchDir } from '../helpers/scratch.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 const skip = process.getuid?.() === 0 ? false : 'the postgres system user is only used when the vault runs as root';
 
 const dirs: string[] = [];
@@ -23,7 +23,7 @@ after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: 
 async function migrate(dataDir: string, extra: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   const env = { ...process.env, CALLVAULT_DATA_DIR: dataDir, DATABASE_URL: '', DATABASE_ADMIN_URL: '', ...extra };
   try {
-    const { stderr } = await promisify(execFile)(process.execPath, [BIN, 'migrate'], { env });
+    const { stderr } = await promisify(execFile)(process.execPath, [...CLI_ARGS, 'migrate'], { env });
     return { code: 0, stderr };
   } catch (err) {
     const e = err as { code?: number; stderr?: string };

