@@ -25,6 +25,10 @@ import { ActiveVersionKeyProvider } from './keys/active-version.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
+import { LinkRedemption } from './links/redeem.js';
+import { createLinkService, type LinkService } from './links/service.js';
+import { LinkStore } from './links/store.js';
+import { LinkSigner } from './links/token.js';
 import type { IngestDeps } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { RecordingStore } from './recordings/store.js';
@@ -72,6 +76,10 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** Issuing and revoking playback links. */
+  readonly links: LinkService;
+  /** Redeeming playback links: admission and the deciding use (src/links/redeem.ts). */
+  readonly redemption: LinkRedemption;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
   readonly ingest: IngestDeps;
@@ -156,6 +164,13 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
+    const guards = createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) });
+    const linkStore = new LinkStore(db);
+    const linkSigner = new LinkSigner(linkSigningKey);
+    const links = createLinkService({
+      db, links: linkStore, signer: linkSigner, recordings, audit, defaultTtlSeconds: config.links.defaultTtlSeconds, exfiltration: guards.exfiltration,
+    });
+    const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest: IngestDeps = {
       db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
       maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
@@ -166,7 +181,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     };
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
-      ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      links, redemption, ingest, guards,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
