@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsConstants, type Dir } from 'node:fs';
 import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DependencyError, RangeNotSatisfiableError } from '../errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
+import { FileSink } from './file-sink.js';
 import { ByteCounter, isBodyFailure, watchBody } from './streams.js';
 import {
   ObjectNotFoundError,
@@ -190,8 +192,8 @@ export class FsObjectStore implements ObjectStore {
     await this.ensureTmpDir();
     const handle = await open(tmpPath, 'wx', 0o600);
     try {
-      const counter = pipeline(source, new ByteCounter(contentLength), () => undefined);
-      for await (const chunk of counter as AsyncIterable<Buffer>) await writeFully(handle, chunk);
+      const counter = new ByteCounter(contentLength);
+      await pipeline(source, counter, new FileSink(handle));
       await handle.sync();
       return counter.bytes;
     } finally {
@@ -209,13 +211,6 @@ export class FsObjectStore implements ObjectStore {
     for (let current = dir; current !== dirname(firstCreated); current = dirname(current)) {
       await syncDir(dirname(current));
     }
-  }
-}
-
-async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset);
-    offset += bytesWritten;
   }
 }
 
