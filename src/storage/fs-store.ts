@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DependencyError, RangeNotSatisfiableError } from '../errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
+import { DirSyncer, syncDir } from './dir-sync.js';
 import { FileSink } from './file-sink.js';
 import { ByteCounter, isBodyFailure, watchBody } from './streams.js';
 import {
@@ -43,6 +44,7 @@ export class FsObjectStore implements ObjectStore {
   readonly root: string;
   private readonly tmpDir: string;
   private tmpReady: Promise<unknown> | undefined;
+  private readonly dirSyncer = new DirSyncer();
 
   constructor(options: FsObjectStoreOptions) {
     if (!options.root) throw new Error('FsObjectStore needs a root directory');
@@ -206,20 +208,11 @@ export class FsObjectStore implements ObjectStore {
    * each parent whose new entry would otherwise not survive a crash.
    */
   private async syncDirsDown(firstCreated: string | undefined, dir: string): Promise<void> {
-    await syncDir(dir);
+    await this.dirSyncer.sync(dir);
     if (firstCreated === undefined) return;
     for (let current = dir; current !== dirname(firstCreated); current = dirname(current)) {
       await syncDir(dirname(current));
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
