@@ -78,7 +78,10 @@ export async function runUpload(opts: UploadOptions): Promise<Entry[]> {
   for (let rep = 0; rep < opts.repetitions; rep++) {
     const order = [...sides.slice(rep % sides.length), ...sides.slice(0, rep % sides.length)];
     for (const s of order) runs.get(s)?.push(await once(s, file, opts.bytes));
-    opts.log(`  ${opts.store}: ${sides.map((s) => `${s.name} ${runs.get(s)?.at(-1)?.mbps.toFixed(1)} MB/s`).join(', ')}`);
+    opts.log(`  ${opts.store}: ${sides.map((s) => {
+      const r = runs.get(s)?.at(-1);
+      return `${s.name} ${r?.mbps.toFixed(1)} MB/s, ${r?.cpuPerGB.toFixed(2)} s/GB (event loop ${r?.mainPerGB.toFixed(2)})`;
+    }).join('; ')}`);
   }
   const best = (s: Side): Run => {
     const rs = runs.get(s) ?? [];
