@@ -52,11 +52,14 @@ class SegmentOpener {
   private readonly start: number;
   private readonly endInclusive: number;
   /**
-   * Views of the input chunks that hold the current segment so far: a segment that straddles
-   * chunks is deciphered piece by piece once its last byte is in, never copied together (stream
-   * chunks are not modified once written, so the views stay valid).
+   * Views of the input chunks that hold the current segment so far (stream chunks are not
+   * modified once written, so the views stay valid). A segment split across two chunks, as
+   * 64 KiB reads split every sealed segment, is deciphered in two pieces rather than copied
+   * together; one split across more is copied into `scratch` first, since every piece costs a
+   * cipher call and a chunk downstream, and with 16 KiB reads those cost more than the copy.
    */
   private pieces: Buffer[] = [];
+  private scratch: Buffer | null = null;
   private fill = 0;
   private index: number;
 
@@ -91,7 +94,7 @@ class SegmentOpener {
       this.fill += n;
       off += n;
       if (this.fill === need) {
-        const pieces = this.pieces;
+        const pieces = this.pieces.length <= 2 ? this.pieces : [this.join(this.pieces, need)];
         this.pieces = [];
         this.fill = 0;
         this.open(pieces, emit);
@@ -107,6 +110,14 @@ class SegmentOpener {
   release(): void {
     this.key = null;
     this.pieces = [];
+    this.scratch = null;
+  }
+
+  private join(pieces: readonly Buffer[], length: number): Buffer {
+    this.scratch ??= Buffer.allocUnsafe(this.segmentSize + TAG_BYTES);
+    let at = 0;
+    for (const piece of pieces) at += piece.copy(this.scratch, at);
+    return this.scratch.subarray(0, length);
   }
 
   private sealedSize(index: number): number {
