@@ -1,8 +1,8 @@
 import type { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, type CodeWithStatus } from '../errors.js';
 
 /** Validates a JSON body against `schema`; the first problem becomes a 400 naming the field. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown, code = 'invalid_body'): z.infer<S> {
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown, code: CodeWithStatus<400> = 'invalid_body'): z.infer<S> {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
