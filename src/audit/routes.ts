@@ -6,6 +6,7 @@ import type { Db } from '../db/knex.js';
 import type { Logger } from '../http/logger.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
+import { parseInput } from '../lib/validate.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
@@ -43,13 +44,7 @@ const querySchema = z.strictObject({
 export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
 
 export function parseExportQuery(query: unknown, tenant: string): ParsedExportQuery {
-  const parsed = querySchema.safeParse(query ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : String(issue?.path[0] ?? 'query');
-    throw new BadRequestError(`Invalid query parameter ${where}: ${issue?.message ?? 'invalid value'}`, 'invalid_query');
-  }
-  const { format, ...filters } = parsed.data;
+  const { format, ...filters } = parseInput(querySchema, query ?? {}, { code: 'invalid_query', what: 'query', prefix: 'Invalid query parameter ' });
   if (filters.from && filters.to && filters.from.getTime() > filters.to.getTime()) {
     throw new BadRequestError('Query parameter from must not be after to', 'invalid_query');
   }
