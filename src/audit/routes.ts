@@ -7,6 +7,7 @@ import type { Logger } from '../http/logger.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
 import { parseInput } from '../lib/validate.js';
+import { actorFields, auditActor } from './actor.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
@@ -78,9 +79,8 @@ export async function handleAuditExport(req: Request, res: Response, ctx: AuditR
 
 async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRouteDeps, { filters, format }: ParsedExportQuery): Promise<void> {
   await deps.audit.record({
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? 'compliance',
-    action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null, ip: ctx.ip,
-    userAgent: ctx.userAgent, requestId: ctx.requestId,
+    tenant: ctx.principal.tenant, ...actorFields(auditActor(ctx)), actorRole: ctx.principal.actingRole ?? 'compliance',
+    action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null,
     details: {
       format, from: filters.from?.toISOString(), to: filters.to?.toISOString(), recordingId: filters.recordingId,
       actor: filters.actor, action: filters.action,

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
+import { actorFields, auditActor as buildActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
 import { AppError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { TokenVerifier } from '../auth/jwt.js';
@@ -15,12 +16,13 @@ export interface RequestContext {
   readonly userAgent: string | null;
 }
 
-/** Who did it, from where, under which request: the audit fields every route's event carries. */
+/**
+ * The tenant and actor columns of a route's audit event.
+ * @deprecated build the actor with `auditActor(ctx)` from src/audit/actor.ts and spread
+ * `actorFields(actor)`; this goes once links/routes.ts and recordings/read-routes.ts do.
+ */
 export function auditActor(ctx: RequestContext) {
-  return {
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
-    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
-  };
+  return { tenant: ctx.principal.tenant, ...actorFields(buildActor(ctx)) };
 }
 
 /** The request's body and query as the route's schemas parsed them (raw when it declares none). */
