@@ -1,5 +1,5 @@
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
-import { AppError, DependencyError } from '../errors.js';
+import { AppError, DependencyError, ForbiddenError, type CodeWithStatus } from '../errors.js';
 import type { ExfiltrationGuard } from '../guards/index.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
@@ -42,16 +42,9 @@ export interface RedeemRequest {
 /** What was asked for, not what will be delivered: the client may hang up after the first byte. */
 export interface ReadRequest { readonly range: string | null; readonly start: number; readonly end: number; readonly head: boolean }
 
-/** Refusals of a link carry a code the holder can act on; the audit event carries the precise reason. */
-export class LinkDeniedError extends AppError {
-  constructor(code: 'link_invalid' | 'link_expired' | 'link_revoked' | 'link_used' | 'link_origin_refused', message: string) {
-    super(403, code, message);
-  }
-}
-
 export type DenyReason = 'malformed' | 'bad_signature' | 'expired' | 'unknown_link' | 'revoked' | 'used' | 'recording_unavailable' | 'origin_refused';
 
-export interface Denied { readonly allowed: false; readonly reason: DenyReason; readonly error: LinkDeniedError }
+export interface Denied { readonly allowed: false; readonly reason: DenyReason; readonly error: ForbiddenError }
 export interface Admitted { readonly allowed: true; readonly link: Link; readonly recording: Recording; readonly client: LinkClient }
 export type Admission = Admitted | Denied;
 export type Redemption = { readonly allowed: true; readonly link: Link } | Denied;
@@ -63,16 +56,17 @@ export type Redemption = { readonly allowed: true; readonly link: Link } | Denie
  */
 const FORGERY: ReadonlySet<DenyReason> = new Set(['malformed', 'bad_signature', 'unknown_link']);
 
-const DENIALS: Record<DenyReason, () => LinkDeniedError> = {
-  malformed: () => new LinkDeniedError('link_invalid', 'This link is not valid'),
-  bad_signature: () => new LinkDeniedError('link_invalid', 'This link is not valid'),
-  unknown_link: () => new LinkDeniedError('link_invalid', 'This link is not valid'),
-  recording_unavailable: () => new LinkDeniedError('link_invalid', 'This link no longer leads to a recording'),
-  expired: () => new LinkDeniedError('link_expired', 'This link has expired; ask for a new one'),
-  revoked: () => new LinkDeniedError('link_revoked', 'This link has been revoked'),
-  used: () => new LinkDeniedError('link_used', 'This single-use link has already been used by another client'),
-  origin_refused: () => new LinkDeniedError('link_origin_refused',
-    'This page may not play the link: embed it with <audio crossorigin> from an origin listed in MEDIA_EMBED_ORIGINS, or open the link directly'),
+/** Refusals carry a code the holder can act on (messages from the error registry unless given); the audit event carries the precise reason. */
+const DENIALS: Record<DenyReason, readonly [CodeWithStatus<403>, string?]> = {
+  malformed: ['link_invalid'],
+  bad_signature: ['link_invalid'],
+  unknown_link: ['link_invalid'],
+  recording_unavailable: ['link_invalid', 'This link no longer leads to a recording'],
+  expired: ['link_expired'],
+  revoked: ['link_revoked'],
+  used: ['link_used'],
+  origin_refused: ['link_origin_refused',
+    'This page may not play the link: embed it with <audio crossorigin> from an origin listed in MEDIA_EMBED_ORIGINS, or open the link directly'],
 };
 
 type ClaimedLink = Pick<Link, 'id' | 'tenant' | 'recordingId'>;
@@ -139,6 +133,7 @@ export class LinkRedemption {
       requestId: client.requestId, details: { reason: `link_${reason}`, route: 'GET /media/{token}', ...(fetch ? { fetch } : {}) },
     }, client.ip);
     if (FORGERY.has(reason)) await this.deps.guards?.onAuthFailure?.(client.ip);
-    return { allowed: false, reason, error: DENIALS[reason]() };
+    const [code, message] = DENIALS[reason];
+    return { allowed: false, reason, error: new ForbiddenError(message, code) };
   }
 }

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { auditActor } from '../audit/actor.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import type { LinkService } from './service.js';
 
@@ -23,19 +23,6 @@ function issueSchema(maxTtl: number) {
   });
 }
 
-function parseIssueBody(body: unknown, maxTtl: number): z.infer<ReturnType<typeof issueSchema>> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new BadRequestError('The body must be a JSON object {reason, ttlSeconds?, singleUse?} sent as application/json', 'invalid_body');
-  }
-  const parsed = issueSchema(maxTtl).safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : String(issue?.path[0] ?? 'body');
-    throw new BadRequestError(`${where}: ${issue?.message ?? 'invalid'}`, 'invalid_body');
-  }
-  return parsed.data;
-}
-
 /**
  * Where links point. PUBLIC_URL when set (it must be, behind a proxy or load balancer); else
  * https://localhost on the port this request arrived on. The Host header is never used: a
@@ -48,9 +35,9 @@ export function publicBase(publicUrl: string | undefined, req: Request): string 
 export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): void {
   router.route({
     method: 'post', path: '/v1/recordings/:id/links', permission: 'link:issue',
-    handler: async (req, res, ctx) => {
-      const body = parseIssueBody(req.body, deps.config.links.maxTtlSeconds);
-      const link = await deps.links.issue(ctx, String(req.params.id), body);
+    body: issueSchema(deps.config.links.maxTtlSeconds),
+    handler: async (req, res, ctx, { body }) => {
+      const link = await deps.links.issue(ctx.principal, auditActor(ctx), String(req.params.id), body);
       const issued: IssuedLink = {
         linkId: link.linkId, url: `${publicBase(deps.config.http.publicUrl, req)}/media/${link.token}`, expiresAt: link.expiresAt.toISOString(),
       };
@@ -62,7 +49,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
   router.route({
     method: 'delete', path: '/v1/links/:linkId', permission: 'link:revoke',
     handler: async (req, res, ctx) => {
-      await deps.links.revoke(ctx, String(req.params.linkId));
+      await deps.links.revoke(ctx.principal, auditActor(ctx), String(req.params.linkId));
       res.status(204).end();
     },
   });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
+import type { Principal } from '../auth/permissions.js';
 import type { Db } from '../db/knex.js';
 import { NotFoundError } from '../errors.js';
 import type { ExfiltrationGuard } from '../guards/index.js';
-import { auditActor, type RequestContext } from '../http/secure-router.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { LinkStore } from './store.js';
 import type { LinkSigner } from './token.js';
@@ -29,26 +30,26 @@ export interface LinkRequest { readonly reason: string; readonly ttlSeconds?: nu
 export interface NewLinkToken { readonly linkId: string; readonly token: string; readonly expiresAt: Date }
 
 export interface LinkService {
-  issue(ctx: RequestContext, recordingId: string, request: LinkRequest): Promise<NewLinkToken>;
+  issue(principal: Principal, actor: AuditActor, recordingId: string, request: LinkRequest): Promise<NewLinkToken>;
   /** Idempotent: revoking a revoked link succeeds again and is audited again. */
-  revoke(ctx: RequestContext, linkId: string): Promise<void>;
+  revoke(principal: Principal, actor: AuditActor, linkId: string): Promise<void>;
 }
 
 export function createLinkService(deps: LinkServiceDeps): LinkService {
   return {
-    async issue(ctx, recordingId, request) {
-      await deps.exfiltration?.checkIssue(ctx.principal, ctx);
+    async issue(principal, actor, recordingId, request) {
+      await deps.exfiltration?.checkIssue(principal, actor);
       const ttlSeconds = request.ttlSeconds ?? deps.defaultTtlSeconds;
       const singleUse = request.singleUse ?? false;
-      const tenant = ctx.principal.tenant;
+      const tenant = principal.tenant;
       const link = await deps.db.transaction(async (trx) => {
         const recording = await deps.recordings.findActive(tenant, recordingId, null, trx);
         if (!recording) throw new NotFoundError('No such recording');
         const inserted = await deps.links.insert({
-          id: randomUUID(), tenant, recordingId: recording.id, issuedBy: ctx.principal.sub, reason: request.reason, singleUse, ttlSeconds,
+          id: randomUUID(), tenant, recordingId: recording.id, issuedBy: principal.sub, reason: request.reason, singleUse, ttlSeconds,
         }, trx);
         await deps.audit.record({
-          ...auditActor(ctx), action: 'link.issued', outcome: 'allowed', recordingId: recording.id, linkId: inserted.id,
+          tenant, ...actorFields(actor), action: 'link.issued', outcome: 'allowed', recordingId: recording.id, linkId: inserted.id,
           details: { reason: request.reason, ttlSeconds, singleUse, expiresAt: inserted.expiresAt.toISOString() },
         }, trx);
         return inserted;
@@ -59,12 +60,12 @@ export function createLinkService(deps: LinkServiceDeps): LinkService {
       return { linkId: link.id, token, expiresAt: link.expiresAt };
     },
 
-    async revoke(ctx, linkId) {
+    async revoke(principal, actor, linkId) {
       await deps.db.transaction(async (trx) => {
-        const revoked = await deps.links.revoke(ctx.principal.tenant, linkId, ctx.principal.sub, trx);
+        const revoked = await deps.links.revoke(principal.tenant, linkId, principal.sub, trx);
         if (!revoked) throw new NotFoundError('No such link');
         await deps.audit.record({
-          ...auditActor(ctx), action: 'link.revoked', outcome: 'allowed', recordingId: revoked.link.recordingId, linkId: revoked.link.id,
+          tenant: principal.tenant, ...actorFields(actor), action: 'link.revoked', outcome: 'allowed', recordingId: revoked.link.recordingId, linkId: revoked.link.id,
           details: { alreadyRevoked: revoked.alreadyRevoked },
         }, trx);
       });
