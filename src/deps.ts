@@ -25,7 +25,7 @@ import { ActiveVersionKeyProvider } from './keys/active-version.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
-import type { IngestDeps } from './recordings/ingest.js';
+import { IngestService } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { RecordingStore } from './recordings/store.js';
 import { UploadRegistry } from './recordings/uploads-in-progress.js';
@@ -74,7 +74,8 @@ export interface Deps {
   readonly linkSigningKey: Buffer;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
-  readonly ingest: IngestDeps;
+  /** Uploads: staging, commit, cleanup and their audit (src/recordings/ingest.ts). */
+  readonly ingest: IngestService;
   readonly guards: Guards;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
@@ -156,14 +157,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
-    const ingest: IngestDeps = {
-      db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
-      maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
-      // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
-      commitOutcomeWaitMs: 3 * config.database.connectTimeoutMs,
-      objectLock: config.storage.driver === 's3' && config.storage.objectLockMode !== undefined,
-      onBytes: (n) => metrics.bytesIn.inc(n),
-    };
+    const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
@@ -176,6 +170,18 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw err;
   }
+}
+
+export type IngestSources = Pick<Deps, 'config' | 'metrics' | 'db' | 'recordings' | 'store' | 'keys' | 'keyVersions' | 'uploads' | 'tenants' | 'policies' | 'phones' | 'audit'>;
+
+/** The ingest service over the vault's stores and clients, with its limits from the configuration. */
+export function createIngestService(d: IngestSources): IngestService {
+  return new IngestService(d, {
+    maxBytes: d.config.recordings.maxBytes, maxClockSkewMs: durationMs(d.config.recordings.maxClockSkew),
+    // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
+    commitOutcomeWaitMs: 3 * d.config.database.connectTimeoutMs,
+    onBytes: (n) => d.metrics.bytesIn.inc(n),
+  });
 }
 
 /**

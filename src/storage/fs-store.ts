@@ -41,6 +41,7 @@ function storageFault(action: string, err: unknown): DependencyError {
  */
 export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
+  readonly objectLock = false;
   readonly root: string;
   private readonly tmpDir: string;
   private tmpReady: Promise<unknown> | undefined;

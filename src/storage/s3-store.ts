@@ -83,6 +83,7 @@ export interface S3ObjectStoreOptions {
 export class S3ObjectStore implements ObjectStore {
   readonly driver = 's3' as const;
   readonly bucket: string;
+  readonly objectLock: boolean;
   private readonly client: S3Client;
   private readonly objectLockMode: 'GOVERNANCE' | 'COMPLIANCE' | undefined;
   private readonly partSize: number;
@@ -93,6 +94,7 @@ export class S3ObjectStore implements ObjectStore {
     this.client = options.client;
     this.bucket = options.bucket;
     this.objectLockMode = options.objectLockMode;
+    this.objectLock = options.objectLockMode !== undefined;
     this.partSize = options.partSizeBytes ?? 8 * MIB;
     this.queueSize = options.queueSize ?? 2;
     if (this.partSize < MIN_PART_SIZE) throw new Error(`partSizeBytes must be at least ${MIN_PART_SIZE}`);

@@ -31,6 +31,8 @@ export interface ByteRange {
  */
 export interface ObjectStore {
   readonly driver: 'fs' | 's3';
+  /** Objects are written under S3 Object Lock (retain-until, legal hold); the fs store has none. */
+  readonly objectLock: boolean;
   /**
    * Atomic: either the whole body becomes visible under key, or nothing does. Rejects (and leaves
    * nothing) if body errors; the body's own error is rethrown unchanged. On any failure the body
