@@ -1,8 +1,10 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { isConnectionError } from '../db/knex.js';
 import { AppError } from '../errors.js';
+import { StorageError } from '../storage/errors.js';
 import type { Logger } from './logger.js';
 import { safeUrl } from './logger.js';
+import { storageProblem } from './storage-problems.js';
 
 /**
  * RFC 9457 problem details. Known errors keep their status and code; anything else becomes a
@@ -55,7 +57,8 @@ function clientFault(err: unknown): { status: number; code: string; detail: stri
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (thrown, req, res, _next) => {
+    const err: unknown = thrown instanceof StorageError ? storageProblem(thrown) : thrown;
     if (err instanceof AppError) {
       if (err.status >= 500) logger.error({ err, requestId: requestIdOf(res), url: safeUrl(req.originalUrl) }, 'dependency or integrity failure');
       return sendProblem(res, err.status, err.code, err.message, err.headers);

@@ -4,13 +4,12 @@ import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileH
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DependencyError, RangeNotSatisfiableError } from '../errors.js';
+import { ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError } from './errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import { DirSyncer, syncDir } from './dir-sync.js';
 import { FileSink } from './file-sink.js';
 import { ByteCounter, isBodyFailure, watchBody } from './streams.js';
 import {
-  ObjectNotFoundError,
   type ByteRange,
   type ObjectStore,
   type PutOptions,
@@ -28,8 +27,8 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
   return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
-function storageFault(action: string, err: unknown): DependencyError {
-  return new DependencyError('storage', `Local object store failed to ${action}`, err);
+function storageFault(action: string, err: unknown): StorageUnavailableError {
+  return new StorageUnavailableError(`Local object store failed to ${action}`, err);
 }
 
 /**
@@ -90,11 +89,11 @@ export class FsObjectStore implements ObjectStore {
       const info = await handle.stat();
       if (!info.isFile()) throw new ObjectNotFoundError(key);
       if (!range) return handle.createReadStream();
-      if (range.start >= info.size) throw new RangeNotSatisfiableError(info.size);
+      if (range.start >= info.size) throw new RangeOutsideObjectError(info.size);
       return handle.createReadStream({ start: range.start, end: Math.min(range.endInclusive, info.size - 1) });
     } catch (err) {
       await handle.close();
-      throw err instanceof ObjectNotFoundError || err instanceof RangeNotSatisfiableError ? err : storageFault('read an object', err);
+      throw err instanceof ObjectNotFoundError || err instanceof RangeOutsideObjectError ? err : storageFault('read an object', err);
     }
   }
 
@@ -151,7 +150,7 @@ export class FsObjectStore implements ObjectStore {
       await access(this.root, fsConstants.W_OK);
       await access(this.tmpDir, fsConstants.W_OK);
     } catch (err) {
-      throw new DependencyError('storage', 'Local object store root is not writable', err);
+      throw new StorageUnavailableError('Local object store root is not writable', err);
     }
   }
 

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { AppError } from '../errors.js';
 
 export interface StoredObjectInfo {
   key: string;
@@ -27,7 +26,8 @@ export interface ByteRange {
 /**
  * Where ciphertext lives. Keys look like `recordings/<tenant>/<uuid>` or `audit-anchors/<...>`
  * and are validated by every method (see keys.ts); an invalid key is a programming error and
- * throws a plain Error. Failures of the backing store surface as DependencyError('storage').
+ * throws a plain Error. Failures of the backing store surface as StorageUnavailableError, and
+ * every failure is a StorageError (errors.ts).
  */
 export interface ObjectStore {
   readonly driver: 'fs' | 's3';
@@ -42,7 +42,7 @@ export interface ObjectStore {
   /**
    * Streams bytes [start..endInclusive] (whole object when range omitted); an end past the last
    * byte is clamped to it, as HTTP ranges are. Throws ObjectNotFoundError when absent and
-   * RangeNotSatisfiableError when start is at or past the end of the object.
+   * RangeOutsideObjectError when start is at or past the end of the object.
    */
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<StoredObjectInfo | null>;
@@ -52,7 +52,7 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<StoredObjectInfo>;
   /** No-op unless object lock is configured (fs: no-op). */
   setLegalHold(key: string, on: boolean): Promise<void>;
-  /** Throws DependencyError('storage', …) when unreachable; used by /readyz. */
+  /** Throws StorageUnavailableError when unreachable; used by /readyz. */
   ping(): Promise<void>;
   /**
    * Stores that stage puts in temp files (fs) remove those older than `olderThanMs`, left behind
@@ -61,13 +61,4 @@ export interface ObjectStore {
    * unfinished multipart uploads.
    */
   sweepTempFiles?(olderThanMs: number, keep?: ReadonlySet<string>): Promise<number>;
-}
-
-export class ObjectNotFoundError extends AppError {
-  /** Kept off the message: keys name tenants, and messages may reach clients. */
-  readonly key: string;
-  constructor(key: string) {
-    super(404, 'object_not_found', 'The stored object does not exist');
-    this.key = key;
-  }
 }
