@@ -27,6 +27,7 @@ import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
 import { IngestService } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
+import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
 import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
@@ -72,6 +73,8 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** Search cursors, MACed under a key derived from linkSigningKey. */
+  readonly searchCursors: CursorCodec;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
   /** Uploads: staging, commit, cleanup and their audit (src/recordings/ingest.ts). */
@@ -160,7 +163,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
-      ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      ingest, searchCursors: new CursorCodec(linkSigningKey), guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

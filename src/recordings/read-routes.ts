@@ -3,7 +3,7 @@ import { agentScope, can } from '../auth/permissions.js';
 import { NotFoundError } from '../errors.js';
 import { auditActor, type SecureRouter } from '../http/secure-router.js';
 import type { PhoneHasher } from './phone.js';
-import { auditFilters, CursorCodec, parseSearchQuery } from './search.js';
+import { auditFilters, parseSearchQuery, type CursorCodec } from './search.js';
 import type { RecordingStore } from './store.js';
 import { toReceipt, toView, type RecordingView } from './types.js';
 
@@ -15,14 +15,14 @@ export interface ReadRouteDeps {
   readonly recordings: Pick<RecordingStore, 'search' | 'findActive'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
   readonly audit: Pick<AuditLog, 'record'>;
-  /** Keys the search cursor MAC (a label-derived subkey is used, never this key itself). */
-  readonly linkSigningKey: Buffer;
+  /** Signs and checks the search cursor (built in deps.ts). */
+  readonly searchCursors: Pick<CursorCodec, 'encode' | 'decode'>;
 }
 
 export interface SearchResponse { readonly items: RecordingView[]; readonly nextCursor: string | null }
 
 export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): void {
-  const cursors = new CursorCodec(deps.linkSigningKey);
+  const cursors = deps.searchCursors;
 
   router.route({
     method: 'get', path: '/v1/recordings', permission: 'recording:list',
