@@ -112,7 +112,7 @@ export class IngestService {
   }
 
   /** Refuses a startedAt too far ahead (400) and a window that closed before arrival (422): see arrival.ts. */
-  async resolveRetention(tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, trx?: Trx): Promise<UploadRetention> {
+  private async resolveRetention(tenant: string, meta: Pick<UploadMetadata, 'policy' | 'startedAt'>, trx?: Trx): Promise<UploadRetention> {
     const now = new Date();
     checkStartedAt(meta.startedAt, now, this.settings.maxClockSkewMs);
     const policy = await this.deps.policies.resolve(tenant, meta.policy, trx);
