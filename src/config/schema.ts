@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, parseIsoDuration, type IsoDuration } from './duration.js';
 import { DEFAULT_RUNTIME_DIR } from '../db/embedded-placement.js';
+import { issueWhere } from '../lib/validate.js';
 
 /**
  * Every environment variable the vault reads, in one schema. Parsing happens once at boot; a bad
@@ -182,9 +183,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   }
   const result = envSchema.safeParse(picked);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const variable = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(variable, issue?.message ?? 'invalid value');
+    throw new ConfigError(issueWhere(result.error, 'environment'), result.error.issues[0]?.message ?? 'invalid value');
   }
   return result.data;
 }

@@ -28,7 +28,7 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
     const row = isUuid(id)
       ? await trx('recordings').select<HoldRow | undefined>('status', 'legal_hold', 'legal_hold_case_id').where({ tenant, id }).forUpdate().first()
       : undefined;
-    if (!row || row.status === 'deleted') throw new NotFoundError('No such recording', 'recording_not_found');
+    if (!row || row.status === 'deleted') throw new NotFoundError('No such recording');
     if (row.status === 'deleting') throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
     if (row.legal_hold) return { heldFor: row.legal_hold_case_id };
     return { claimed: await claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub }) };

@@ -38,7 +38,7 @@ function toState(r: HoldRow): HoldState {
 
 async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRow> {
   const row = isUuid(id) ? await trx<HoldRow>('recordings').where({ tenant, id }).forUpdate().first() : undefined;
-  if (!row || row.status === 'deleted') throw new NotFoundError('No such recording', 'recording_not_found');
+  if (!row || row.status === 'deleted') throw new NotFoundError('No such recording');
   if (row.status === 'deleting') throw new ConflictError('This recording is being deleted; it can no longer be held', 'deletion_in_progress');
   return row;
 }

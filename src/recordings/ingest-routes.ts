@@ -25,9 +25,9 @@ export interface IngestRouteDeps {
 export type UploadOutcome = 'created' | 'duplicate' | 'rejected' | 'failed';
 
 function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): SecuredRoute['handler'] {
-  return async (req, res, ctx) => {
+  return async (req, res, ctx, input) => {
     try {
-      await handler(req, res, ctx);
+      await handler(req, res, ctx, input);
     } catch (err) {
       deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');
       throw err;

@@ -1,6 +1,7 @@
 import type { Db, Trx } from '../db/knex.js';
 import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import type { Direction, Recording, RecordingStatus } from './types.js';
+import { isUuid } from '../lib/uuid.js';
 
 /**
  * Data access for recordings. Every read takes the tenant: tenancy is enforced here, on every
@@ -120,7 +121,5 @@ export class RecordingStore {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+/** Moved to src/lib/uuid.ts; re-exported until its importers take it from there. */
+export { isUuid };

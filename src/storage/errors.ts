@@ -1,47 +1,43 @@
 /**
- * What the object store reports, in its own terms: each failure a class with a stable `code`.
- * The store knows nothing of HTTP; the problem handler (src/http/problem.ts) turns these into
- * problem+json answers, and services may catch them by class.
+ * Faults of the object store, in storage terms. They are not HTTP errors: the HTTP layer
+ * (src/http/problem.ts, `problemOf`) decides what a client sees for each.
  */
-export type StorageErrorCode = 'object_not_found' | 'range_not_satisfiable' | 'storage_unavailable' | 'content_length_mismatch';
-
-export abstract class StorageError extends Error {
-  abstract readonly code: StorageErrorCode;
-
-  constructor(message: string, cause?: unknown) {
+export class StorageError extends Error {
+  readonly code: 'object_not_found' | 'range_outside_object' | 'content_length_mismatch' | 'storage_unavailable';
+  constructor(code: StorageError['code'], message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = new.target.name;
+    this.code = code;
   }
 }
 
 export class ObjectNotFoundError extends StorageError {
-  readonly code = 'object_not_found';
   /** Kept off the message: keys name tenants, and messages may reach clients. */
   readonly key: string;
   constructor(key: string) {
-    super('The stored object does not exist');
+    super('object_not_found', 'The stored object does not exist');
     this.key = key;
   }
 }
 
-/** A read starting at or past the end of the object. */
+/** A range that starts at or beyond the end of an object of `sizeBytes`. */
 export class RangeOutsideObjectError extends StorageError {
-  readonly code = 'range_not_satisfiable';
   constructor(readonly sizeBytes: number) {
-    super('The requested range is outside the stored object');
+    super('range_outside_object', 'The requested range is outside the object');
   }
 }
 
-/** The backing store failed or could not be reached; a retry may succeed. */
-export class StorageUnavailableError extends StorageError {
-  readonly code = 'storage_unavailable';
+/** The body written differs in length from the declared contentLength. */
+export class ContentLengthMismatchError extends StorageError {
+  constructor(expected: number, seen: number | string) {
+    super('content_length_mismatch', `The body is ${seen} bytes, not the declared ${expected}`);
+  }
 }
 
-/** A put whose body was longer or shorter than the length declared for it; nothing was stored. */
-export class ContentLengthMismatchError extends StorageError {
-  readonly code = 'content_length_mismatch';
-  constructor(expected: number, seen: string) {
-    super(`The body is ${seen} bytes, not the declared ${expected}`);
+/** The store itself failed (network, permissions, disk); retrying may help. */
+export class StorageUnavailableError extends StorageError {
+  constructor(message: string, cause?: unknown) {
+    super('storage_unavailable', message, cause);
   }
 }
 

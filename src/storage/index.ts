@@ -5,7 +5,7 @@ export { FsObjectStore, type FsObjectStoreOptions } from './fs-store.js';
 export type { S3ObjectStore, S3ObjectStoreOptions, S3ClientOptions } from './s3-store.js';
 export { assertValidKey } from './keys.js';
 export {
-  ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError, StorageUnavailableError, type StorageErrorCode,
+  ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError, StorageUnavailableError,
 } from './errors.js';
 export {
   type ByteRange,

@@ -62,3 +62,5 @@ export interface ObjectStore {
    */
   sweepTempFiles?(olderThanMs: number, keep?: ReadonlySet<string>): Promise<number>;
 }
+
+export { ObjectNotFoundError } from './errors.js';

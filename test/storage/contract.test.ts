@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { storageProblem } from '../../src/http/storage-problems.js';
+import { toAppError } from '../../src/http/problem.js';
 import { ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError, StorageUnavailableError } from '../../src/storage/errors.js';
 import {
   FIXTURE_DIR, FIXTURES, HARNESSES, MIB, collect, generatedBody, liveBytes, readAll, sha256, sha256OfStream,
@@ -60,7 +60,7 @@ for (const { driver, make } of HARNESSES) {
       assert.deepEqual(clamped, original.subarray(last - 2));
       await assert.rejects(h.store.get(key, { start: original.length, endInclusive: original.length + 5 }), (err) => {
         assert.ok(err instanceof RangeOutsideObjectError);
-        assert.equal(storageProblem(err).headers['Content-Range'], `bytes */${original.length}`);
+        assert.equal(toAppError(err)?.headers['Content-Range'], `bytes */${original.length}`);
         return true;
       });
     });
@@ -122,7 +122,7 @@ for (const { driver, make } of HARNESSES) {
         const body = generatedBody(3000, { chunkBytes: 700 });
         await assert.rejects(h.store.put(key, body.stream, { contentLength: declared }), (err) => {
           assert.ok(err instanceof ContentLengthMismatchError);
-          assert.equal(storageProblem(err).status, 400);
+          assert.equal(toAppError(err)?.status, 400);
           assert.equal(err.code, 'content_length_mismatch');
           return true;
         });
@@ -136,7 +136,7 @@ for (const { driver, make } of HARNESSES) {
       const key = newKey();
       await assert.rejects(h.store.get(key), (err) => {
         assert.ok(err instanceof ObjectNotFoundError);
-        assert.equal(storageProblem(err).status, 404);
+        assert.equal(toAppError(err)?.status, 404);
         assert.equal(err.code, 'object_not_found');
         return true;
       });

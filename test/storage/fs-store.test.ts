@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { storageProblem } from '../../src/http/storage-problems.js';
+import { toAppError } from '../../src/http/problem.js';
 import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { createObjectStore } from '../../src/storage/index.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
@@ -99,7 +99,7 @@ describe('FsObjectStore', () => {
     await assert.rejects(broken.ping(), (err) => {
       assert.ok(err instanceof StorageUnavailableError);
       assert.equal(err.code, 'storage_unavailable');
-      assert.equal(storageProblem(err).status, 503);
+      assert.equal(toAppError(err)?.status, 503);
       return true;
     });
     await assert.rejects(broken.put('recordings/acme/x', Buffer.from('x')), StorageUnavailableError);

@@ -6,7 +6,7 @@ import {
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand,
   PutObjectLegalHoldCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { storageProblem } from '../../src/http/storage-problems.js';
+import { toAppError } from '../../src/http/problem.js';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/storage/s3-store.js';
 import { ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { FakeS3Client, s3Error } from './fake-s3-client.js';
@@ -177,7 +177,7 @@ describe('S3ObjectStore failures', () => {
     assert.equal(fake.inputs(GetObjectCommand)[0]?.Range, 'bytes=5-9');
     await assert.rejects(store.get(KEY), ObjectNotFoundError);
     await assert.rejects(store.get(KEY, { start: 100, endInclusive: 120 }), (err) =>
-      err instanceof RangeOutsideObjectError && storageProblem(err).headers['Content-Range'] === 'bytes */100');
+      err instanceof RangeOutsideObjectError && toAppError(err)?.headers['Content-Range'] === 'bytes */100');
     await assert.rejects(store.get(KEY), StorageUnavailableError);
   });
 

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { storageProblem } from '../../src/http/storage-problems.js';
+import { toAppError } from '../../src/http/problem.js';
 import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { createObjectStore } from '../../src/storage/index.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
@@ -20,7 +20,7 @@ describe('S3ObjectStore when s3rver goes away', () => {
     await assert.rejects(s3.store.ping(), (err) => {
       assert.ok(err instanceof StorageUnavailableError);
       assert.equal(err.code, 'storage_unavailable');
-      assert.equal(storageProblem(err).status, 503);
+      assert.equal(toAppError(err)?.status, 503);
       return true;
     });
     await assert.rejects(s3.store.head(key), StorageUnavailableError);
