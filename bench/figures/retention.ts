@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { addDuration } from '../../src/config/duration.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
-import type { Actor } from '../../src/recordings/ingest.js';
+import type { AuditActor } from '../../src/audit/actor.js';
 import { parseMetadata } from '../../src/recordings/metadata.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import type { BenchCluster } from '../lib/cluster.js';
@@ -32,7 +32,7 @@ export interface RetentionOptions {
 
 const CONCURRENCY = 16;
 const OBJECT_BYTES = 16 * 1024;
-const ACTOR: Actor = { sub: 'pbx-bench', role: 'pbx', ip: '127.0.0.1', userAgent: 'callvault-bench', requestId: 'bench' };
+const ACTOR: AuditActor = { sub: 'pbx-bench', role: 'pbx', ip: '127.0.0.1', userAgent: 'callvault-bench', requestId: 'bench' };
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
 import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
-import type { RequestContext, SecureRouter, SecuredRoute } from '../http/secure-router.js';
+import type { SecureRouter, SecuredRoute } from '../http/secure-router.js';
 import { expectedSha256 } from './body.js';
-import type { Actor, FormUpload, IngestService, UploadResult, UploadTarget } from './ingest.js';
+import { auditActor } from '../audit/actor.js';
+import type { FormUpload, IngestService, UploadResult, UploadTarget } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
 import { parseCallId, parseMetadata, type UploadMetadata } from './metadata.js';
 import { toReceipt } from './types.js';
@@ -33,10 +34,6 @@ function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): Secur
       throw err;
     }
   };
-}
-
-function actorOf(ctx: RequestContext): Actor {
-  return { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? 'pbx', ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
 }
 
 function checkDeclaredLength(req: Request, maxBytes: number): void {
@@ -102,7 +99,7 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       checkDeclaredLength(req, deps.maxBytes);
       const expected = expectedSha256(req.get('content-digest'), req.get('x-checksum-sha256'));
       sendReceipt(deps, res, await deps.ingest.upload({
-        tenant: ctx.principal.tenant, actor: actorOf(ctx), expectedSha256: expected, source: { kind: 'raw', callId, meta, body: req },
+        tenant: ctx.principal.tenant, actor: auditActor(ctx), expectedSha256: expected, source: { kind: 'raw', callId, meta, body: req },
       }));
     }),
   });
@@ -117,7 +114,7 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       checkDeclaredLength(req, deps.maxBytes + 1024 * 1024);
       // Content-Digest would cover the whole multipart body, not the recording; only the file's own digest applies here.
       const expected = expectedSha256(undefined, req.get('x-checksum-sha256'));
-      sendReceipt(deps, res, await deps.ingest.upload({ tenant: ctx.principal.tenant, actor: actorOf(ctx), expectedSha256: expected, source: formOf(req) }));
+      sendReceipt(deps, res, await deps.ingest.upload({ tenant: ctx.principal.tenant, actor: auditActor(ctx), expectedSha256: expected, source: formOf(req) }));
     }),
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { AuditLog } from '../audit/types.js';
+import { actorFields, type AuditActor } from '../audit/actor.js';
+import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
 import type { Trx } from '../db/knex.js';
 import { AppError, DependencyError } from '../errors.js';
@@ -48,8 +49,6 @@ export interface IngestSettings extends StageSettings {
   readonly commitOutcomeWaitMs: number;
 }
 
-export interface Actor { readonly sub: string; readonly role: string; readonly ip: string; readonly userAgent: string | null; readonly requestId: string }
-
 /** Which recording an upload is, and what the PBX says about it. */
 export interface UploadTarget { readonly callId: string; readonly meta: UploadMetadata }
 
@@ -69,7 +68,7 @@ export interface FormUpload {
 
 export interface UploadRequest {
   readonly tenant: string;
-  readonly actor: Actor;
+  readonly actor: AuditActor;
   /** The SHA-256 the client sent with the body, if any. */
   readonly expectedSha256: string | null;
   readonly source: RawUpload | FormUpload;
@@ -168,7 +167,7 @@ export class IngestService {
     return { ...written, id, tenant: request.tenant, objectKey: objectKeyFor(request.tenant, id), retention };
   }
 
-  private async commit(slot: StagedSlot, staged: StagedRecording, target: UploadTarget, actor: Actor): Promise<UploadResult> {
+  private async commit(slot: StagedSlot, staged: StagedRecording, target: UploadTarget, actor: AuditActor): Promise<UploadResult> {
     const { deps } = this;
     const { callId, meta } = target;
     let committing = false;
@@ -232,10 +231,9 @@ export class IngestService {
   }
 }
 
-export function uploadEvent(r: Recording, actor: Actor, details: Record<string, unknown>) {
+export function uploadEvent(r: Recording, actor: AuditActor, details: Record<string, unknown>): AuditEventInput {
   return {
-    tenant: r.tenant, actorSub: actor.sub, actorRole: actor.role, action: 'recording.uploaded' as const, outcome: 'allowed' as const,
-    recordingId: r.id, ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId,
+    tenant: r.tenant, ...actorFields(actor), action: 'recording.uploaded', outcome: 'allowed', recordingId: r.id,
     details: { callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType, policy: r.policy, ...details },
   };
 }
