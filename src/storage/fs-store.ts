@@ -4,6 +4,7 @@ import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileH
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isErrno } from '../lib/errno.js';
 import { ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError } from './errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import { DirSyncer, syncDir } from './dir-sync.js';
@@ -21,10 +22,6 @@ const TMP_DIR = '.tmp';
 
 export interface FsObjectStoreOptions {
   root: string;
-}
-
-function isErrno(err: unknown, ...codes: string[]): boolean {
-  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
 function storageFault(action: string, err: unknown): StorageUnavailableError {
