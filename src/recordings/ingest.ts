@@ -8,7 +8,7 @@ import type { Db, Trx } from '../db/knex.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import type { KeyVersionStore } from '../keys/versions.js';
-import { AudioSniffer } from '../media/sniff.js';
+import { AudioSniffer } from './sniff.js';
 import type { PolicyStore } from '../retention/policy-store.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
