@@ -35,7 +35,7 @@ export function buildApp(deps: Deps): Express {
   }));
   app.use(requestTargetGuard);
   // Shared by every replica, ahead of every route (the cheap /healthz excepted): see src/guards.
-  if (deps.guards.ipRateLimit) app.use(deps.guards.ipRateLimit);
+  app.use(deps.guards.ipRateLimit);
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {
