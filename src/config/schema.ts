@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, parseIsoDuration, type IsoDuration } from './duration.js';
-import { DEFAULT_RUNTIME_DIR } from '../db/embedded-placement.js';
+import { DEFAULT_RUNTIME_DIR } from './defaults.js';
 import { issueWhere } from '../lib/validate.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError, DependencyError, NotFoundError } from '../errors.js';
-import { isUuid } from '../recordings/store.js';
+import { isUuid } from '../lib/uuid.js';
 import { claimForErasure } from '../retention/claims.js';
 import { completeDeletions } from '../retention/deletion.js';
 import type { ClaimOwner } from '../retention/types.js';

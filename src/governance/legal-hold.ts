@@ -1,7 +1,7 @@
 import type { Trx } from '../db/knex.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { isUuid } from '../recordings/store.js';
-import { mapLimit } from '../retention/concurrency.js';
+import { isUuid } from '../lib/uuid.js';
+import { mapLimit } from '../lib/map-limit.js';
 import { applyFilter, auditableFilter, type RecordingFilter } from '../recordings/filter.js';
 import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
 

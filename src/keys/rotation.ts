@@ -3,7 +3,7 @@ import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
 import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
-import { mapLimit } from '../retention/concurrency.js';
+import { mapLimit } from '../lib/map-limit.js';
 import { LocalKeyProvider } from './local.js';
 import type { KeyProvider } from './types.js';
 import type { KeyVersionStore } from './versions.js';

@@ -1,5 +1,5 @@
 import type { Db, Trx } from '../db/knex.js';
-import { isUuid } from '../recordings/store.js';
+import { isUuid } from '../lib/uuid.js';
 
 /**
  * Playback links. The row, not the token, says whether a link is still good: revocation and

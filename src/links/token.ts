@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isUuid } from '../recordings/store.js';
+import { isUuid } from '../lib/uuid.js';
 
 /**
  * Playback link tokens: `base64url(payload).base64url(HMAC-SHA256(payload))`. The payload binds

@@ -121,5 +121,3 @@ export class RecordingStore {
   }
 }
 
-/** Moved to src/lib/uuid.ts; re-exported until its importers take it from there. */
-export { isUuid };

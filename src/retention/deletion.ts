@@ -1,7 +1,7 @@
 import type { AuditEventInput } from '../audit/types.js';
 import type { Trx } from '../db/knex.js';
 import { dataKeyCacheKey } from '../keys/cache.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../lib/map-limit.js';
 import type { ClaimOwner, ClaimedRecording, DeletionDeps } from './types.js';
 
 /**

@@ -5,7 +5,7 @@ import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { claimDue, reclaimAbandoned } from '../../src/retention/claims.js';
 import { completeDeletions } from '../../src/retention/deletion.js';
-import { mapLimit } from '../../src/retention/concurrency.js';
+import { mapLimit } from '../../src/lib/map-limit.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents } from './support.js';
