@@ -1,9 +1,10 @@
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError, DependencyError, NotFoundError } from '../errors.js';
-import { isUuid } from '../recordings/store.js';
-import { claimForErasure } from '../retention/claims.js';
+import type { ClaimOwner } from '../db/locks.js';
+import { lockHoldState, activeBySubject } from '../recordings/hold-queries.js';
+import { claimForErasure } from '../recordings/lifecycle-queries.js';
+import { RECORDING_STATUS } from '../recordings/status.js';
 import { completeDeletions } from '../retention/deletion.js';
-import type { ClaimOwner } from '../retention/types.js';
 import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
 
 /**
@@ -25,17 +26,15 @@ function requestOwner(actor: GovernanceActor): ClaimOwner {
 export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: GovernanceActor): Promise<{ objectDeleted: boolean }> {
   const who = requestOwner(actor);
   const attempt = await deps.db.transaction(async (trx) => {
-    const row = isUuid(id)
-      ? await trx('recordings').select<HoldRow | undefined>('status', 'legal_hold', 'legal_hold_case_id').where({ tenant, id }).forUpdate().first()
-      : undefined;
-    if (!row || row.status === 'deleted') throw new NotFoundError('No such recording', 'recording_not_found');
-    if (row.status === 'deleting') throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
-    if (row.legal_hold) return { heldFor: row.legal_hold_case_id };
+    const row = await lockHoldState(trx, tenant, id);
+    if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording', 'recording_not_found');
+    if (row.status === RECORDING_STATUS.deleting) throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
+    if (row.legalHold) return { heldFor: row.caseId };
     return { claimed: await claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub }) };
   });
   if ('heldFor' in attempt) {
     // Refused once the row lock is released: the attempt is on the record although nothing happened.
-    await deps.audit.recordDenied(refusedErasureEvent(tenant, id, note, actor, attempt.heldFor), actor.sub);
+    await deps.audit.recordDenied(refusedErasureEvent(tenant, id, note, actor, attempt.heldFor ?? null), actor.sub);
     throw new ConflictError('This recording is on legal hold and cannot be erased', 'legal_hold');
   }
   const claimed = attempt.claimed;
@@ -47,8 +46,6 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
   }
   return { objectDeleted: outcome.objectKept.length === 0 };
 }
-
-interface HoldRow { status: string; legal_hold: boolean; legal_hold_case_id: string | null }
 
 function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: GovernanceActor, caseId: string | null): AuditEventInput {
   return {
@@ -66,8 +63,6 @@ export interface SubjectErasureResult {
   readonly pending: string[];
 }
 
-interface MatchRow { id: string; call_id: string; legal_hold: boolean; legal_hold_case_id: string | null }
-
 /**
  * Erases every active recording of the tenant whose caller or callee is `phone`, found through
  * the keyed phone hash index (the plain numbers are not indexed). One recording.deleted event per
@@ -76,10 +71,9 @@ interface MatchRow { id: string; call_id: string; legal_hold: boolean; legal_hol
 export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone: string, note: string | null, actor: GovernanceActor): Promise<SubjectErasureResult> {
   const hash = deps.phones.hash(phone);
   const who = requestOwner(actor);
-  const matches = await deps.db('recordings').select<MatchRow[]>('id', 'call_id', 'legal_hold', 'legal_hold_case_id')
-    .where({ tenant, status: 'active' }).andWhere((w) => { w.where({ from_hash: hash }).orWhere({ to_hash: hash }); });
-  const skippedLegalHold = matches.filter((m) => m.legal_hold).map((m) => ({ id: m.id, callId: m.call_id, caseId: m.legal_hold_case_id }));
-  const wanted = matches.filter((m) => !m.legal_hold).map((m) => m.id);
+  const matches = await activeBySubject(deps.db, tenant, hash);
+  const skippedLegalHold = matches.filter((m) => m.legalHold).map((m) => ({ id: m.id, callId: m.callId, caseId: m.caseId }));
+  const wanted = matches.filter((m) => !m.legalHold).map((m) => m.id);
   const claimed = await deps.db.transaction((trx) => claimForErasure(trx, who, tenant, wanted, deps.config.retention.leaseSeconds, { note, by: actor.sub }));
   const erased: string[] = [];
   const pending: string[] = [];

@@ -5,11 +5,13 @@ import type { Logger } from '../http/logger.js';
 import type { RequestContext } from '../http/secure-router.js';
 import type { DataKeyCache } from '../keys/cache.js';
 import type { PhoneHasher } from '../recordings/phone.js';
+import type { RecordingStore } from '../recordings/store.js';
 import type { ObjectStore } from '../storage/types.js';
 
 /** What the legal-hold and erasure services need; the composition root's Deps satisfies it. */
 export interface GovernanceDeps {
   readonly db: Db;
+  readonly recordings: Pick<RecordingStore, 'destroyKeys' | 'tombstone'>;
   readonly store: Pick<ObjectStore, 'delete' | 'setLegalHold'>;
   readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;

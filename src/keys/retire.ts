@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.js';
-import { countUsing, localProvider, rotationEvent, type RotationActor, type RotationDeps } from './rotation.js';
+import { countUsing } from '../recordings/key-queries.js';
+import { localProvider, rotationEvent, type RotationActor, type RotationDeps } from './rotation.js';
 
 /**
  * Retiring a local master key version, in steps that no upload in flight and no replica can

@@ -3,7 +3,8 @@ import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
 import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
-import { mapLimit } from '../retention/concurrency.js';
+import { mapLimit } from '../lib/map-limit.js';
+import { keysNotUnder, replaceWrappedKey, tenantsWithKeys } from '../recordings/key-queries.js';
 import { LocalKeyProvider } from './local.js';
 import type { KeyProvider } from './types.js';
 import type { KeyVersionStore } from './versions.js';
@@ -102,8 +103,6 @@ export interface RewrapOptions {
 export interface TenantRewrap { readonly tenant: string; readonly keyRef: string; readonly rewrapped: number; readonly failed: number }
 export interface RewrapResult { readonly rewrapped: number; readonly failed: number; readonly tenants: TenantRewrap[] }
 
-interface KeyRow { id: string; wrapped_key: Buffer; key_ref: string }
-
 export async function rewrapDataKeys(deps: RotationDeps, actor: RotationActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
   const tenants = opts.tenant ? [opts.tenant] : await tenantsWithKeys(deps.db);
   const results: TenantRewrap[] = [];
@@ -124,14 +123,12 @@ async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOpti
   let rewrapped = 0;
   let failed = 0;
   for (;;) {
-    const rows = await deps.db('recordings').select<KeyRow[]>('id', 'wrapped_key', 'key_ref')
-      .where({ tenant }).whereNot({ status: 'deleted' }).whereNotNull('wrapped_key').whereNotNull('key_ref')
-      .andWhere('key_ref', '<>', keyRef).andWhere('id', '>', after).orderBy('id').limit(opts.batchSize ?? 200);
+    const rows = await keysNotUnder(deps.db, tenant, keyRef, after, opts.batchSize ?? 200);
     if (rows.length === 0) break;
     await mapLimit(rows, opts.concurrency ?? 8, async (r) => {
       try {
-        const next = await deps.keys.rewrap(r.wrapped_key, { tenant, recordingId: r.id }, r.key_ref, target);
-        await deps.db('recordings').update({ wrapped_key: next.wrapped, key_ref: next.keyRef }).where({ id: r.id, wrapped_key: r.wrapped_key });
+        const next = await deps.keys.rewrap(r.wrappedKey, { tenant, recordingId: r.id }, r.keyRef, target);
+        await replaceWrappedKey(deps.db, tenant, r.id, r.wrappedKey, next);
         keyRef = next.keyRef;
         rewrapped++;
       } catch (err) {
@@ -143,17 +140,6 @@ async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOpti
     opts.onProgress?.({ tenant, rewrapped, failed });
   }
   return { tenant, keyRef, rewrapped, failed };
-}
-
-async function tenantsWithKeys(db: Db): Promise<string[]> {
-  const rows = await db('recordings').distinct<{ tenant: string }[]>('tenant').whereNotNull('wrapped_key').whereNot({ status: 'deleted' }).orderBy('tenant');
-  return rows.map((r) => r.tenant);
-}
-
-/** Rows whose data key is still wrapped under `keyRef`. */
-export async function countUsing(db: Db, keyRef: string): Promise<number> {
-  const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
-  return Number(row?.count ?? 0);
 }
 
 function sum(rows: readonly TenantRewrap[], field: 'rewrapped' | 'failed'): number {

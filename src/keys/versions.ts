@@ -1,4 +1,5 @@
 import type { Db, Trx } from '../db/knex.js';
+import { lockXact } from '../db/locks.js';
 import { DependencyError } from '../errors.js';
 
 /**
@@ -30,9 +31,6 @@ interface KeyVersionRow {
 function mapRow(row: KeyVersionRow): KeyVersion {
   return { keyRef: row.key_ref, state: row.state, createdAt: row.created_at, retireAfter: row.retire_after, retiredAt: row.retired_at };
 }
-
-/** Serialises changes of the active version (pg_advisory_xact_lock key, 'cvKV'). */
-const ACTIVATE_LOCK = 0x63764b56;
 
 export class KeyVersionStore {
   constructor(private readonly db: Db) {}
@@ -70,7 +68,8 @@ export class KeyVersionStore {
 
   /** Makes `keyRef` the active version; the previous one becomes inactive (it still decrypts). */
   async activate(keyRef: string, trx: Trx): Promise<string | null> {
-    await trx.raw('SELECT pg_advisory_xact_lock(?::int4)', [ACTIVATE_LOCK]);
+    // Serialises changes of the active version.
+    await lockXact(trx, 'keys.activate');
     const previous = await this.active(trx);
     await trx('key_versions').update({ state: 'inactive' }).where({ state: 'active' });
     await trx.raw(`
