@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { countUsing } from '../recordings/key-queries.js';
+import { KEY_VERSION_STATE } from './versions.js';
 import { localProvider, rotationEvent, type RotationActor, type RotationDeps } from './rotation.js';
 
 /**
@@ -29,12 +30,12 @@ export async function retireMasterVersion(deps: RotationDeps, version: number, a
   await deps.keyVersions.adoptActive(provider.currentKeyRef());
   const recorded = await deps.keyVersions.get(keyRef);
   if (!recorded && !provider.versions().includes(version)) throw new NotFoundError(`There is no master key ${keyRef}`, 'master_key_not_found');
-  if (recorded?.state === 'active') throw new ConflictError(`Master key ${keyRef} is the active version and cannot be retired; rotate first`, 'master_key_current');
-  if (recorded?.state === 'retired') {
+  if (recorded?.state === KEY_VERSION_STATE.active) throw new ConflictError(`Master key ${keyRef} is the active version and cannot be retired; rotate first`, 'master_key_current');
+  if (recorded?.state === KEY_VERSION_STATE.retired) {
     await provider.retire(version);
     return { state: 'retired', keyRef };
   }
-  if (!recorded || recorded.state === 'inactive') {
+  if (!recorded || recorded.state === KEY_VERSION_STATE.inactive) {
     const row = await deps.keyVersions.startRetiring(keyRef, opts.graceMs);
     await deps.audit.record(rotationEvent(actor, null, { operation: 'retire_started', keyRef, retireAfter: row.retireAfter?.toISOString() ?? null }));
     return retiringOrRetired(row.state, keyRef, row.retireAfter, true);
@@ -42,7 +43,7 @@ export async function retireMasterVersion(deps: RotationDeps, version: number, a
   if (!(await deps.keyVersions.gracePassed(keyRef))) return retiringOrRetired(recorded.state, keyRef, recorded.retireAfter, false);
   await deps.db.transaction(async (trx) => {
     const locked = await deps.keyVersions.lockForRetire(keyRef, trx);
-    if (locked?.state !== 'retiring') throw new ConflictError(`Master key ${keyRef} changed state meanwhile (${locked?.state ?? 'gone'}); run retire again`, 'master_key_state_changed');
+    if (locked?.state !== KEY_VERSION_STATE.retiring) throw new ConflictError(`Master key ${keyRef} changed state meanwhile (${locked?.state ?? 'gone'}); run retire again`, 'master_key_state_changed');
     const inUse = await countUsing(trx, keyRef);
     if (inUse > 0) {
       throw new ConflictError(`${inUse} recording(s) still have data keys wrapped under ${keyRef}; run \`callvault keys rewrap\`, then \`callvault keys retire --version ${version}\` again`, 'master_key_in_use');
@@ -55,6 +56,6 @@ export async function retireMasterVersion(deps: RotationDeps, version: number, a
 }
 
 function retiringOrRetired(state: string, keyRef: string, retireAfter: Date | null, started: boolean): RetireOutcome {
-  if (state !== 'retiring' || !retireAfter) throw new ConflictError(`Master key ${keyRef} is ${state}, not retiring; run retire again`, 'master_key_state_changed');
+  if (state !== KEY_VERSION_STATE.retiring || !retireAfter) throw new ConflictError(`Master key ${keyRef} is ${state}, not retiring; run retire again`, 'master_key_state_changed');
   return { state: 'retiring', keyRef, retireAfter, started };
 }
