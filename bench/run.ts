@@ -21,7 +21,7 @@ import { killChildren, ROOT } from './lib/children.js';
 import { startCluster, type BenchCluster } from './lib/cluster.js';
 import { machine } from './lib/machine.js';
 import { GiB, MiB } from './lib/payload.js';
-import { startRawServer, type RawServer } from './lib/raw.js';
+import { startRawServer, startSinkServer, type RawServer, type SinkServer } from './lib/raw.js';
 import { failed, formatMarkdown, formatTable, type Entry } from './lib/results.js';
 import { startS3rver, type S3rverProcess } from './lib/s3rver.js';
 import { startVault, type VaultProcess } from './lib/vault.js';
@@ -45,13 +45,13 @@ export interface Settings {
 
 const FULL: Settings = {
   cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 5, rssBytes: GiB,
-  seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 32,
+  seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000, startupRepetitions: 7,
 };
 
 const QUICK: Settings = {
   cryptoBytes: 64 * MiB, cryptoRepetitions: 5, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
-  seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 32,
+  seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300, startupRepetitions: 5,
 };
 
@@ -109,8 +109,10 @@ interface Context {
   readonly bin: string;
 }
 
-/** Runs `body` with a vault (and its raw-PUT twin) on one store; everything is stopped after. */
-async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: VaultProcess, raw: RawServer) => Promise<void>): Promise<void> {
+interface Baselines { readonly raw?: RawServer; readonly sink?: SinkServer }
+
+/** Runs `body` with a vault and its baselines (fs: the sinks; s3rver: the raw-PUT twin); everything is stopped after. */
+async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: VaultProcess, baselines: Baselines) => Promise<void>): Promise<void> {
   const stops: Array<() => Promise<void>> = [];
   try {
     let s3: S3rverProcess | undefined;
@@ -123,9 +125,10 @@ async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: Vau
       name: store, database: await ctx.cluster.createDatabase(), dataDir: path.join(ctx.scratch, `vault-${store}`), s3, bin: ctx.bin, nodeFlags: vaultFlags,
     });
     stops.push(() => vault.stop());
-    const raw = await startRawServer(vault, s3, profileFlags);
-    stops.push(() => raw.stop());
-    await body(vault, raw);
+    const started = s3 ? { raw: await startRawServer(vault, s3, profileFlags) } : { sink: await startSinkServer(vault, path.join(ctx.scratch, 'sink'), profileFlags) };
+    const server = started.raw ?? started.sink;
+    if (server) stops.push(() => server.stop());
+    await body(vault, started);
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`   stop failed: ${String(err)}`));
   }
@@ -134,15 +137,22 @@ async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: Vau
 async function measureServers(ctx: Context): Promise<void> {
   const s = settings;
   if (selected('upload-fs') || selected('ingest') || selected('seek')) {
-    await withStore(ctx, 'fs', async (vault, raw) => {
-      await figure('upload-fs', async () => [await runUpload({ vault, raw, store: 'fs', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, log })]);
-      await figure('ingest', () => runIngest({ vault, raw, uploads: s.ingestUploads, bytes: s.ingestBytes, clients: s.ingestClients, log }));
+    await withStore(ctx, 'fs', async (vault, { sink }) => {
+      if (!sink) throw new Error('no sink server');
+      const baselines = [
+        { name: 'durable sink (write + fsync)', url: sink.durableUrl, pid: sink.pid, target: { kind: 'ratio-min', value: 0.7 } as const },
+        { name: 'null sink (read + discard)', url: sink.nullUrl, pid: sink.pid, target: { kind: 'ratio-min', value: 0.35 } as const },
+      ];
+      await figure('upload-fs', () => runUpload({ vault, baselines, store: 'fs', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, scratch: ctx.scratch, log }));
+      await figure('ingest', () => runIngest({ vault, sink, uploads: s.ingestUploads, bytes: s.ingestBytes, clients: s.ingestClients, log }));
       await figure('seek', () => runSeek({ vault, seconds: s.seekSeconds, repetitions: s.seekRepetitions, log }));
     });
   }
   if (selected('upload-s3')) {
-    await withStore(ctx, 's3rver', async (vault, raw) => {
-      await figure('upload-s3', async () => [await runUpload({ vault, raw, store: 's3rver', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, log })]);
+    await withStore(ctx, 's3rver', async (vault, { raw }) => {
+      if (!raw) throw new Error('no raw server');
+      const baselines = [{ name: 'raw multipart PUT into s3rver', url: `${raw.url}/raw`, pid: raw.pid, target: { kind: 'ratio-min', value: 0.85 } as const }];
+      await figure('upload-s3', () => runUpload({ vault, baselines, store: 's3rver', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, scratch: ctx.scratch, log }));
     });
   }
   await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: vaultFlags, log }));

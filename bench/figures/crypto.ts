@@ -12,7 +12,7 @@ import {
   AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier,
 } from '@aws-crypto/client-node';
 import { createEncryptStream, createObjectDecryptStream, DEFAULT_SEGMENT_SIZE } from '../../src/crypto/index.js';
-import { entry, type Entry } from '../lib/results.js';
+import { entry, type Entry, type Target } from '../lib/results.js';
 import { CHUNK_BYTES, MiB, poolChunks } from '../lib/payload.js';
 
 export interface CryptoOptions {
@@ -150,16 +150,17 @@ export async function runCrypto(opts: CryptoOptions): Promise<Entry[]> {
 function compare(op: 'encrypt' | 'decrypt', figures: Map<string, Speed>, opts: CryptoOptions): Entry[] {
   const ours = figures.get('callvault format') ?? { cpu: 0, wall: 0 };
   const size = `${Math.round(opts.bytes / MiB)} MiB`;
-  const targets: Array<[string, string, number]> = [
-    ['node AES-256-GCM', 'node AES-256-GCM (ceiling)', 0.5],
-    ['AWS SDK default (4 KiB frames, signed)', 'AWS Encryption SDK default', 5],
-    ['AWS SDK fastest (unsigned, 1 MiB frames)', 'AWS Encryption SDK fastest', 1.5],
+  // The SDK figures stay for comparison; only node's raw AES-256-GCM on the same bytes is a target.
+  const targets: Array<[string, string, Target]> = [
+    ['node AES-256-GCM', 'node AES-256-GCM', { kind: 'ratio-min', value: 0.85 }],
+    ['AWS SDK default (4 KiB frames, signed)', 'AWS Encryption SDK default', { kind: 'none' }],
+    ['AWS SDK fastest (unsigned, 1 MiB frames)', 'AWS Encryption SDK fastest', { kind: 'none' }],
   ];
-  return targets.map(([key, label, min]) => {
+  return targets.map(([key, label, target]) => {
     const base = figures.get(key) ?? { cpu: 0, wall: 0 };
     return entry({
       name: `${op} vs ${label}`, unit: 'MB/s', value: ours.cpu, baseline: base.cpu, baselineName: key,
-      target: { kind: 'ratio-min', value: min },
+      target,
       notes: `${size} streamed in 64 KiB chunks, best of ${opts.repetitions}, MB per CPU-second of the process; `
         + `wall clock ${ours.wall.toFixed(0)} vs ${base.wall.toFixed(0)} MB/s; callvault format with ${DEFAULT_SEGMENT_SIZE / 1024} KiB segments`,
     });

@@ -7,12 +7,12 @@
  * resolve from the checkout's node_modules and nothing lands in the working tree.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
 import { ROOT } from './children.js';
 
-const OUT = path.join(ROOT, 'node_modules', '.cache', 'callvault-bench');
+const OUT = path.join(ROOT, 'node_modules', '.cache', 'callvault-bench-builds');
 
 async function* sources(dir: string): AsyncGenerator<string> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -35,26 +35,33 @@ async function allSources(): Promise<Array<{ file: string; text: string }>> {
  * kept, keyed by a hash of every source, and reused while no source has changed.
  */
 export async function buildVault(): Promise<string> {
-  const bin = path.join(OUT, 'bin', 'callvault.js');
   const files = await allSources();
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${f.file}\0${f.text}\0`);
   hash.update(await readFile(path.join(ROOT, 'bin', 'callvault.js')));
-  const digest = hash.digest('hex');
-  if ((await readFile(path.join(OUT, '.source-hash'), 'utf8').catch(() => '')) === digest) return bin;
-  await rm(OUT, { recursive: true, force: true });
+  // One directory per source hash, written aside and renamed into place: checkouts that share
+  // node_modules may build and run different sources at the same time.
+  const out = path.join(OUT, hash.digest('hex').slice(0, 16));
+  const bin = path.join(out, 'bin', 'callvault.js');
+  if (await access(bin).then(() => true, () => false)) return bin;
+  const tmp = `${out}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
   const options: ts.CompilerOptions = { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false };
   for (const { file, text } of files) {
-    const out = path.join(OUT, 'dist', path.relative(ROOT, file)).replace(/\.ts$/, '.js');
+    const dest = path.join(tmp, 'dist', path.relative(ROOT, file)).replace(/\.ts$/, '.js');
     const { outputText } = ts.transpileModule(text, { compilerOptions: options, fileName: file });
-    await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, outputText);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await writeFile(dest, outputText);
   }
-  await mkdir(path.join(OUT, 'bin'), { recursive: true });
-  await copyFile(path.join(ROOT, 'package.json'), path.join(OUT, 'package.json'));
-  await copyFile(path.join(ROOT, 'openapi.yaml'), path.join(OUT, 'dist', 'openapi.yaml')).catch(() => undefined);
-  await copyFile(path.join(ROOT, 'bin', 'callvault.js'), bin);
-  await writeFile(path.join(OUT, '.source-hash'), digest);
+  await mkdir(path.join(tmp, 'bin'), { recursive: true });
+  await copyFile(path.join(ROOT, 'package.json'), path.join(tmp, 'package.json'));
+  await copyFile(path.join(ROOT, 'openapi.yaml'), path.join(tmp, 'dist', 'openapi.yaml')).catch(() => undefined);
+  await copyFile(path.join(ROOT, 'bin', 'callvault.js'), path.join(tmp, 'bin', 'callvault.js'));
+  await rename(tmp, out).catch(async (err: unknown) => {
+    await rm(tmp, { recursive: true, force: true });
+    // Another run built the same sources first: its build is identical.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  });
   return bin;
 }
 

@@ -4,7 +4,7 @@
  * lands on the server's event loop or in its memory figures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -151,11 +151,24 @@ export async function spawnServer(script: string, env: Record<string, string>, n
 }
 
 /** User + system CPU seconds the process has used so far (/proc/<pid>/stat, fields 14 and 15). */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+export async function cpuSeconds(pid: number, tid?: number): Promise<number> {
+  const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / CLOCK_TICKS;
+}
+
+/**
+ * CPU seconds of the process's main thread (the event loop: JavaScript, TLS, hashing, ciphers)
+ * and of all its other threads together (libuv's thread pool doing file writes and fsyncs, V8's
+ * GC helpers), from /proc/<pid>/task. Threads that ended since are missing from `others`.
+ */
+export async function threadCpuSeconds(pid: number): Promise<{ main: number; others: number }> {
+  let others = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    if (Number(tid) !== pid) others += await cpuSeconds(pid, Number(tid)).catch(() => 0);
+  }
+  return { main: await cpuSeconds(pid, pid), others };
 }
 
 /** USER_HZ: 100 on every Linux architecture node runs on. */

@@ -23,3 +23,21 @@ export async function startRawServer(vault: VaultProcess, s3?: S3Target, nodeFla
   const { child, port }: { child: Child; port: number } = await spawnServer('bench/servers/raw-put.ts', env, nodeFlags);
   return { url: `https://127.0.0.1:${port}`, ca: vault.ca, pid: child.pid, stop: () => child.stop() };
 }
+
+export interface SinkServer {
+  /** `PUT` here reads the body and discards it. */
+  readonly nullUrl: string;
+  /** `PUT` here writes the body to a file and fsyncs it. */
+  readonly durableUrl: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** The null and durable sinks (bench/servers/sink.ts) on the vault's certificate; files go under `dir`. */
+export async function startSinkServer(vault: VaultProcess, dir: string, nodeFlags: readonly string[] = []): Promise<SinkServer> {
+  const tls = vault.config.http.tls;
+  const env = { TLS_CERT_FILE: tls.cert.file, TLS_KEY_FILE: tls.key.file, SINK_DIR: dir };
+  const { child, port } = await spawnServer('bench/servers/sink.ts', env, nodeFlags);
+  const base = `https://127.0.0.1:${port}`;
+  return { nullUrl: `${base}/null`, durableUrl: `${base}/durable`, pid: child.pid, stop: () => child.stop() };
+}

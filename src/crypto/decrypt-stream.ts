@@ -51,7 +51,15 @@ class SegmentOpener {
   private readonly lastSegment: number;
   private readonly start: number;
   private readonly endInclusive: number;
-  private pending: Buffer;
+  /**
+   * Views of the input chunks that hold the current segment so far (stream chunks are not
+   * modified once written, so the views stay valid). A segment split across two chunks, as
+   * 64 KiB reads split every sealed segment, is deciphered in two pieces rather than copied
+   * together; one split across more is copied into `scratch` first, since every piece costs a
+   * cipher call and a chunk downstream, and with 16 KiB reads those cost more than the copy.
+   */
+  private pieces: Buffer[] = [];
+  private scratch: Buffer | null = null;
   private fill = 0;
   private index: number;
 
@@ -69,7 +77,6 @@ class SegmentOpener {
     // An empty range only occurs for the empty recording, whose one segment must still verify.
     this.lastSegment = p.endInclusive < p.start ? this.firstSegment : Math.floor(p.endInclusive / segmentSize);
     this.index = this.firstSegment;
-    this.pending = Buffer.allocUnsafe(segmentSize + TAG_BYTES);
   }
 
   write(chunk: Buffer, emit: Emit): void {
@@ -78,17 +85,19 @@ class SegmentOpener {
       if (this.index > this.lastSegment) throw new IntegrityError('Ciphertext continues past its final segment');
       const need = this.sealedSize(this.index);
       if (this.fill === 0 && chunk.length - off >= need) {
-        this.open(chunk.subarray(off, off + need), emit);
+        this.open([chunk.subarray(off, off + need)], emit);
         off += need;
         continue;
       }
       const n = Math.min(need - this.fill, chunk.length - off);
-      chunk.copy(this.pending, this.fill, off, off + n);
+      this.pieces.push(chunk.subarray(off, off + n));
       this.fill += n;
       off += n;
       if (this.fill === need) {
-        this.open(this.pending.subarray(0, need), emit);
+        const pieces = this.pieces.length <= 2 ? this.pieces : [this.join(this.pieces, need)];
+        this.pieces = [];
         this.fill = 0;
+        this.open(pieces, emit);
       }
     }
   }
@@ -100,7 +109,15 @@ class SegmentOpener {
 
   release(): void {
     this.key = null;
-    this.pending = Buffer.alloc(0);
+    this.pieces = [];
+    this.scratch = null;
+  }
+
+  private join(pieces: readonly Buffer[], length: number): Buffer {
+    this.scratch ??= Buffer.allocUnsafe(this.segmentSize + TAG_BYTES);
+    let at = 0;
+    for (const piece of pieces) at += piece.copy(this.scratch, at);
+    return this.scratch.subarray(0, length);
   }
 
   private sealedSize(index: number): number {
@@ -108,15 +125,16 @@ class SegmentOpener {
     return body + TAG_BYTES;
   }
 
-  private open(sealed: Buffer, emit: Emit): void {
+  /** `sealed`: the segment's body and tag, in order, split anywhere. */
+  private open(sealed: Buffer[], emit: Emit): void {
     if (this.key === null) throw new Error('decrypt stream already finished');
     const index = this.index;
-    const tagAt = sealed.length - TAG_BYTES;
+    const { body, tag } = splitTag(sealed);
     const nonce = segmentNonce(this.noncePrefix, index, index === this.finalSegment);
     const decipher = createDecipheriv('aes-256-gcm', this.key, nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(this.aad);
-    decipher.setAuthTag(sealed.subarray(tagAt));
-    const plaintext = decipher.update(sealed.subarray(0, tagAt));
+    decipher.setAuthTag(tag);
+    const plaintext = body.map((piece) => decipher.update(piece));
     try {
       decipher.final();
     } catch {
@@ -125,8 +143,40 @@ class SegmentOpener {
     this.index += 1;
     const base = index * this.segmentSize;
     const from = index === this.firstSegment ? this.start - base : 0;
-    const to = index === this.lastSegment ? this.endInclusive - base + 1 : plaintext.length;
-    if (to > from) emit(plaintext.subarray(from, to));
+    const to = index === this.lastSegment ? this.endInclusive - base + 1 : Number.POSITIVE_INFINITY;
+    emitSlice(plaintext, from, to, emit);
+  }
+}
+
+/** The last TAG_BYTES of `sealed` as the tag (copied only when it straddles pieces), the rest as body pieces. */
+function splitTag(sealed: Buffer[]): { body: Buffer[]; tag: Buffer } {
+  const last = sealed[sealed.length - 1] ?? Buffer.alloc(0);
+  if (last.length >= TAG_BYTES) {
+    const body = sealed.slice(0, -1);
+    if (last.length > TAG_BYTES) body.push(last.subarray(0, last.length - TAG_BYTES));
+    return { body, tag: last.subarray(last.length - TAG_BYTES) };
+  }
+  const body: Buffer[] = [];
+  const tagParts: Buffer[] = [];
+  let tagLeft = TAG_BYTES;
+  for (let i = sealed.length - 1; i >= 0; i--) {
+    const piece = sealed[i] ?? Buffer.alloc(0);
+    const take = Math.min(tagLeft, piece.length);
+    tagLeft -= take;
+    if (take > 0) tagParts.unshift(piece.subarray(piece.length - take));
+    if (piece.length > take) body.unshift(piece.subarray(0, piece.length - take));
+  }
+  return { body, tag: Buffer.concat(tagParts, TAG_BYTES) };
+}
+
+/** Emits bytes [from, to) of the concatenation of `parts`, without joining them. */
+function emitSlice(parts: readonly Buffer[], from: number, to: number, emit: Emit): void {
+  let at = 0;
+  for (const part of parts) {
+    const lo = Math.max(from - at, 0);
+    const hi = Math.min(to - at, part.length);
+    if (hi > lo) emit(lo === 0 && hi === part.length ? part : part.subarray(lo, hi));
+    at += part.length;
   }
 }
 

@@ -8,6 +8,8 @@ export interface EncryptOptions {
   key: Buffer;
   recordingId: string;
   segmentSize?: number;
+  /** Buffering of each side of the stream, in bytes (node's default when omitted). */
+  highWaterMark?: number;
 }
 
 export type EncryptStream = Transform & { readonly header: Buffer };
@@ -23,13 +25,16 @@ class SegmentSealer extends Transform {
   private readonly aad: Buffer;
   private readonly noncePrefix: Buffer;
   private readonly segmentSize: number;
+  /** Scratch for a segment assembled from several chunks. */
+  private scratch: Buffer;
+  /** The held-back plaintext: `scratch`, or a whole segment viewed in place in one input chunk. */
   private pending: Buffer;
   private fill = 0;
   private index = 0;
   private headerSent = false;
 
   constructor(opts: EncryptOptions) {
-    super();
+    super({ highWaterMark: opts.highWaterMark });
     assertKey(opts.key);
     assertRecordingId(opts.recordingId);
     this.segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -37,7 +42,8 @@ class SegmentSealer extends Transform {
     this.noncePrefix = parseHeader(this.header).noncePrefix;
     this.aad = associatedData(this.header, opts.recordingId);
     this.key = opts.key;
-    this.pending = Buffer.allocUnsafe(this.segmentSize);
+    this.scratch = Buffer.allocUnsafe(this.segmentSize);
+    this.pending = this.scratch;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -72,7 +78,12 @@ class SegmentSealer extends Transform {
     this.push(this.header);
   }
 
-  /** Invariant between calls: 0 <= fill <= S, and a full pending segment has not been sealed. */
+  /**
+   * Invariant between calls: 0 <= fill <= S, a full pending segment has not been sealed, and
+   * pending is scratch unless it is full. Whole segments inside one chunk are never copied: those
+   * followed by more input are sealed in place, and one that ends the chunk is held as a view
+   * (stream chunks are not modified once written, so the view stays valid).
+   */
   private absorb(chunk: Buffer): void {
     const size = this.segmentSize;
     let off = 0;
@@ -80,11 +91,17 @@ class SegmentSealer extends Transform {
       if (this.fill === size) {
         this.seal(this.pending, false);
         this.fill = 0;
+        this.pending = this.scratch;
       }
-      // Whole segments followed by more input in the same chunk are sealed in place, uncopied.
-      if (this.fill === 0 && chunk.length - off > size) {
-        this.seal(chunk.subarray(off, off + size), false);
+      if (this.fill === 0 && chunk.length - off >= size) {
+        const whole = chunk.subarray(off, off + size);
         off += size;
+        if (off < chunk.length) {
+          this.seal(whole, false);
+        } else {
+          this.pending = whole;
+          this.fill = size;
+        }
         continue;
       }
       const n = Math.min(size - this.fill, chunk.length - off);
@@ -108,7 +125,8 @@ class SegmentSealer extends Transform {
 
   private release(): void {
     this.key = null;
-    this.pending = Buffer.alloc(0);
+    this.scratch = Buffer.alloc(0);
+    this.pending = this.scratch;
   }
 }
 

@@ -23,6 +23,7 @@ import type { TlsMaterial } from './tls.js';
  */
 export const MAX_HEADER_BYTES = 16 * 1024;
 export const MAX_HEADERS_COUNT = 100;
+const STREAM_BUFFER_BYTES = 64 * 1024;
 
 export interface RunningServer {
   readonly server: https.Server;
@@ -49,6 +50,9 @@ export async function listen(app: Express, config: Config, tls: TlsMaterial, log
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     // The application refuses a missing Host itself, so that the answer is problem+json.
     requireHostHeader: false,
+    // Four 16 KiB TLS records per request and response stream instead of one, so that a body
+    // paused by backpressure for a moment does not stop the socket after every record.
+    highWaterMark: STREAM_BUFFER_BYTES,
   }, app);
   server.maxHeadersCount = MAX_HEADERS_COUNT;
   const inflight = trackExchanges(server);

@@ -7,8 +7,8 @@ export class MeteredBody extends Transform {
   bytes = 0;
   private readonly hash: Hash = createHash('sha256');
 
-  constructor(private readonly maxBytes: number, private readonly onBytes?: (n: number) => void) {
-    super();
+  constructor(private readonly maxBytes: number, private readonly onBytes?: (n: number) => void, highWaterMark?: number) {
+    super({ highWaterMark });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

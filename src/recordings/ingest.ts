@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AuditLog } from '../audit/types.js';
 import { addDuration } from '../config/duration.js';
@@ -94,20 +94,19 @@ export async function stageRecording(deps: IngestDeps, tenant: string, body: Rea
   const settings = await deps.tenants.get(tenant);
   const dataKey = await deps.keys.generateDataKey({ tenant, recordingId: id }, settings.kmsKeyId ? { masterKeyId: settings.kmsKeyId } : undefined);
   const segmentSize = deps.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-  const sniffer = new AudioSniffer();
-  const meter = new MeteredBody(deps.maxBytes, deps.onBytes);
-  const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize });
-  const ciphertext = new Coalescer(STORE_WRITE_BYTES, segmentSize * 2);
+  const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
+  const meter = new MeteredBody(deps.maxBytes, deps.onBytes, STAGE_BUFFER_BYTES);
+  const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
   let lease: UploadLease | undefined;
   try {
     // Before the object can exist: the sweep must never see it unregistered and uncommitted.
     lease = await deps.uploads.register(objectKey, tenant, id);
     await Promise.all([
-      pipeline(detach(body), sniffer, meter, encrypt, ciphertext),
-      deps.store.put(objectKey, ciphertext, retention ? { retainUntil: retention.retainUntil } : undefined),
+      pipeline(detach(body), sniffer, meter, encrypt),
+      deps.store.put(objectKey, encrypt, retention ? { retainUntil: retention.retainUntil } : undefined),
     ]);
   } catch (err) {
-    ciphertext.destroy();
+    encrypt.destroy();
     await discardStaged(deps, { objectKey, lease });
     throw uploadFailure(err);
   } finally {
@@ -229,39 +228,12 @@ export function uploadEvent(r: Recording, actor: Actor, details: Record<string, 
 }
 
 /**
- * Hands ciphertext to the store in runs of about STORE_WRITE_BYTES instead of one chunk per
- * segment body and one per tag: the fs store makes one write per chunk, and per upload those
- * writes cost far more than the one copy that joins them (bench/NOTES.md). Holds at most one run.
+ * What each stage of the upload pipeline may hold before it pushes back: a few 16 KiB TLS records
+ * and more than one 64 KiB segment, so that a stage never stalls the one before it for a single
+ * record while the next is busy (bench/NOTES.md). Per upload this bounds memory at a few stages
+ * times this, whatever the recording's size.
  */
-const STORE_WRITE_BYTES = 256 * 1024;
-
-class Coalescer extends Transform {
-  private parts: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly runBytes: number, inputBytes: number) {
-    super({ writableHighWaterMark: inputBytes, readableHighWaterMark: runBytes });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.parts.push(chunk);
-    this.size += chunk.length;
-    if (this.size >= this.runBytes) this.release();
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.release();
-    done();
-  }
-
-  private release(): void {
-    if (this.size === 0) return;
-    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
-    this.parts = [];
-    this.size = 0;
-  }
-}
+const STAGE_BUFFER_BYTES = 256 * 1024;
 
 /**
  * The request is piped rather than handed to pipeline(): pipeline destroys every stream on
@@ -269,7 +241,7 @@ class Coalescer extends Transform {
  * 4xx answer.
  */
 function detach(body: Readable): Readable {
-  const out = new PassThrough();
+  const out = new PassThrough({ highWaterMark: STAGE_BUFFER_BYTES });
   const truncated = (): void => {
     if (!out.writableFinished) out.destroy(new BadRequestError('The request body ended before it was complete; nothing was stored', 'truncated_body'));
   };

@@ -2,9 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants, type Dir } from 'node:fs';
 import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DependencyError, RangeNotSatisfiableError } from '../errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
+import { DirSyncer, syncDir } from './dir-sync.js';
+import { FileSink } from './file-sink.js';
 import { ByteCounter, isBodyFailure, watchBody } from './streams.js';
 import {
   ObjectNotFoundError,
@@ -41,6 +44,7 @@ export class FsObjectStore implements ObjectStore {
   readonly root: string;
   private readonly tmpDir: string;
   private tmpReady: Promise<unknown> | undefined;
+  private readonly dirSyncer = new DirSyncer();
 
   constructor(options: FsObjectStoreOptions) {
     if (!options.root) throw new Error('FsObjectStore needs a root directory');
@@ -201,8 +205,8 @@ export class FsObjectStore implements ObjectStore {
     await this.ensureTmpDir();
     const handle = await open(tmpPath, 'wx', 0o600);
     try {
-      const counter = pipeline(source, new ByteCounter(contentLength), () => undefined);
-      for await (const chunk of counter as AsyncIterable<Buffer>) await writeFully(handle, chunk);
+      const counter = new ByteCounter(contentLength);
+      await pipeline(source, counter, new FileSink(handle));
       await handle.sync();
       return counter.bytes;
     } finally {
@@ -215,7 +219,7 @@ export class FsObjectStore implements ObjectStore {
    * each parent whose new entry would otherwise not survive a crash.
    */
   private async syncDirsDown(firstCreated: string | undefined, dir: string): Promise<void> {
-    await syncDir(dir);
+    await this.dirSyncer.sync(dir);
     if (firstCreated === undefined) return;
     for (let current = dir; current !== dirname(firstCreated); current = dirname(current)) {
       await syncDir(dirname(current));
@@ -226,22 +230,6 @@ export class FsObjectStore implements ObjectStore {
 /** Temp files are named after a digest of their key, so a sweep can tell whose they are. */
 function tempPrefix(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
-}
-
-async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset);
-    offset += bytesWritten;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Depth-first and streaming: one open directory handle per level, no listing held in memory. */
