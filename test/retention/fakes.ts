@@ -13,6 +13,7 @@ import type { ClaimOwner } from '../../src/db/locks.js';
 import type { ClaimedRecording, DueRecording } from '../../src/recordings/lifecycle-queries.js';
 import { RECORDING_STATUS, type RecordingStatus } from '../../src/recordings/status.js';
 import type { RetentionDeps, RetentionRecordings } from '../../src/retention/types.js';
+import type { StoredObjectInfo } from '../../src/storage/types.js';
 
 export interface FakeRow {
   readonly id: string; readonly tenant: string; readonly callId: string; objectKey: string | null; readonly sha256: string;
@@ -130,16 +131,21 @@ export class FakeRecordings implements RetentionRecordings {
 /** An object store double: deletes are logged; keys in `failing` refuse to be deleted. */
 export function createFakeObjectStore(log: string[]) {
   const failing = new Set<string>();
+  const objects = new Map<string, StoredObjectInfo>();
   return {
     failing,
+    objects,
     async delete(key: string): Promise<void> {
       if (failing.has(key)) {
         log.push(`delete-object-failed ${key}`);
         throw new Error('storage unavailable');
       }
       log.push(`delete-object ${key}`);
+      objects.delete(key);
     },
-    async* list() { /* no objects: the orphan sweep is not what these tests look at */ },
+    async* list(prefix: string): AsyncGenerator<StoredObjectInfo> {
+      for (const o of [...objects.values()]) if (o.key.startsWith(prefix)) yield o;
+    },
   };
 }
 
@@ -153,16 +159,21 @@ export function createFakeRetentionDeps(opts: { clock?: () => number } = {}) {
   const store = createFakeObjectStore(log);
   const events: AuditEventInput[] = [];
   const wiped: string[] = [];
+  /** Object keys of uploads still in progress somewhere. */
+  const uploading = new Set<string>();
   const deps: RetentionDeps = {
     db: { transaction: async (fn) => fn(FAKE_TRX) },
     recordings,
     store,
     audit: { record: async (event) => { log.push(`audit ${event.action} ${event.recordingId ?? ''}`); events.push(event); } },
     keyCache: { delete: (cacheKey) => { wiped.push(cacheKey); } },
-    uploads: { live: async () => new Set(), dropExpired: async () => undefined, purgeExpired: async () => 0 },
+    uploads: {
+      live: async (keys?: readonly string[]) => new Set((keys ?? [...uploading]).filter((k) => uploading.has(k))),
+      dropExpired: async () => undefined, purgeExpired: async () => 0,
+    },
     config: { retention: { interval: 'off', batchSize: 2, leaseSeconds: 60, orphanGrace: parseIsoDuration('PT1H') ?? assertNever() } },
   };
-  return { deps, log, recordings, store, events, wiped };
+  return { deps, log, recordings, store, events, wiped, uploading };
 }
 
 function assertNever(): never {
