@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { readPrivateFile } from '../config/secrets.js';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
+import { actorFields, auditActor } from './actor.js';
 import { formatAt, isHexHash, jcs, parseCanonicalAt } from './canonical.js';
 import { appendEvents, prepareEvent } from './chain.js';
 import type { Anchor } from './types.js';
@@ -116,7 +117,7 @@ export async function signAnchor(db: Db, store: ObjectStore, keyFile: string, op
   const key = await ensureAnchorKey(keyFile, opts.generateKey ?? false);
   if (trigger === 'scheduled' && await headIsAnchored(db, store)) return null;
   const event = prepareEvent({
-    tenant: null, actorSub: 'system:audit-anchor', actorRole: null, action: 'audit.anchored', outcome: 'allowed',
+    tenant: null, ...actorFields(auditActor('system:audit-anchor')), action: 'audit.anchored', outcome: 'allowed',
     details: { trigger, keyId: key.keyId },
   }, new Date());
   const [head] = await db.transaction((trx) => appendEvents(trx, [event]));

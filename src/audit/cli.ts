@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
+import { actorFields, auditActor } from './actor.js';
 import { loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
 import { ChainedAuditLog } from './chain-writer.js';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
@@ -146,7 +147,7 @@ export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Pr
   const log = new ChainedAuditLog(deps.db);
   try {
     await log.record({
-      tenant: req.tenant ?? null, actorSub: 'system:cli', actorRole: null, action: 'audit.exported', outcome: 'allowed',
+      tenant: req.tenant ?? null, ...actorFields(auditActor('system:cli')), action: 'audit.exported', outcome: 'allowed',
       details: { format, tenant: req.tenant, via: 'cli' },
     });
     const target = req.output ? createWriteStream(req.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);

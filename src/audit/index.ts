@@ -1,4 +1,5 @@
 export * from './types.js';
+export { actorFields, auditActor, type ActorRequest, type AuditActor, type SystemActorName } from './actor.js';
 export { ChainedAuditLog, type ChainedAuditLogOptions } from './chain-writer.js';
 export { canonicalEvent, hashEvent, jcs } from './canonical.js';
 export {

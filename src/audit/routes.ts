@@ -6,6 +6,8 @@ import type { Db } from '../db/knex.js';
 import type { Logger } from '../http/logger.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
+import { parseInput } from '../lib/validate.js';
+import { actorFields, auditActor } from './actor.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
@@ -43,13 +45,7 @@ const querySchema = z.strictObject({
 export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
 
 export function parseExportQuery(query: unknown, tenant: string): ParsedExportQuery {
-  const parsed = querySchema.safeParse(query ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : String(issue?.path[0] ?? 'query');
-    throw new BadRequestError(`Invalid query parameter ${where}: ${issue?.message ?? 'invalid value'}`, 'invalid_query');
-  }
-  const { format, ...filters } = parsed.data;
+  const { format, ...filters } = parseInput(querySchema, query ?? {}, { code: 'invalid_query', what: 'query', prefix: 'Invalid query parameter ' });
   if (filters.from && filters.to && filters.from.getTime() > filters.to.getTime()) {
     throw new BadRequestError('Query parameter from must not be after to', 'invalid_query');
   }
@@ -83,9 +79,8 @@ export async function handleAuditExport(req: Request, res: Response, ctx: AuditR
 
 async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRouteDeps, { filters, format }: ParsedExportQuery): Promise<void> {
   await deps.audit.record({
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? 'compliance',
-    action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null, ip: ctx.ip,
-    userAgent: ctx.userAgent, requestId: ctx.requestId,
+    tenant: ctx.principal.tenant, ...actorFields(auditActor(ctx)), actorRole: ctx.principal.actingRole ?? 'compliance',
+    action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null,
     details: {
       format, from: filters.from?.toISOString(), to: filters.to?.toISOString(), recordingId: filters.recordingId,
       actor: filters.actor, action: filters.action,

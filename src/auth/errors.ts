@@ -1,4 +1,6 @@
-import { AppError, UnauthorizedError } from '../errors.js';
+import { UnauthorizedError } from '../errors.js';
+
+export { IdentityProviderUnavailableError } from '../errors.js';
 
 /**
  * Why a bearer token was refused. The code reaches the client (problem+json `code`) and the
@@ -22,11 +24,4 @@ export type TokenRejection =
 
 export function rejectToken(code: TokenRejection, message: string): UnauthorizedError {
   return new UnauthorizedError(message, code);
-}
-
-/** The identity provider's JWKS endpoint could not be read: not the caller's fault, so 503. */
-export class IdentityProviderUnavailableError extends AppError {
-  constructor(message = 'The identity provider could not be reached to verify the token', cause?: unknown) {
-    super(503, 'identity_provider_unavailable', message, { cause, headers: { 'Retry-After': '5' } });
-  }
 }

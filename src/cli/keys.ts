@@ -3,8 +3,9 @@ import { longestUploadMs } from '../config/schema.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { retireMasterVersion } from '../keys/retire.js';
-import { rewrapDataKeys, rotateMasterKey, setTenantKmsKey, type RotationActor } from '../keys/rotation.js';
+import { rewrapDataKeys, rotateMasterKey, setTenantKmsKey } from '../keys/rotation.js';
 import { countByKeyRef } from '../recordings/key-queries.js';
+import { auditActor, type AuditActor } from '../audit/actor.js';
 import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
 
@@ -29,10 +30,10 @@ export async function runKeys(command: KeysCommand, inv: Invocation): Promise<nu
   });
 }
 
-function cliActor(): RotationActor {
+function cliActor(): AuditActor {
   let name = 'unknown';
   try { name = userInfo().username; } catch { /* no passwd entry, e.g. in a container */ }
-  return { sub: `cli:${name}`, role: null };
+  return auditActor(`cli:${name}`);
 }
 
 async function dispatch(deps: Deps, command: KeysCommand, f: Flags): Promise<number> {
@@ -68,7 +69,7 @@ async function dispatch(deps: Deps, command: KeysCommand, f: Flags): Promise<num
 
 const EX_TEMPFAIL = 75;
 
-async function retire(deps: Deps, version: number, actor: RotationActor): Promise<number> {
+async function retire(deps: Deps, version: number, actor: AuditActor): Promise<number> {
   const r = await retireMasterVersion(deps, version, actor, { graceMs: longestUploadMs(deps.config.http.requestTimeoutMs) });
   if (r.state === 'retired') {
     process.stdout.write(`master key ${r.keyRef} retired\n`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, parseIsoDuration, type IsoDuration } from './duration.js';
+import { issueWhere } from '../lib/validate.js';
 
 /** Where the embedded PostgreSQL server runs from when EMBEDDED_DATABASE_RUNTIME_DIR is unset. */
 export const DEFAULT_RUNTIME_DIR = '/var/lib/callvault-embedded';
@@ -184,9 +185,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   }
   const result = envSchema.safeParse(picked);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const variable = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(variable, issue?.message ?? 'invalid value');
+    throw new ConfigError(issueWhere(result.error, 'environment'), result.error.issues[0]?.message ?? 'invalid value');
   }
   return result.data;
 }

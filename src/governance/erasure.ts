@@ -27,7 +27,7 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
   const who = requestOwner(actor);
   const attempt = await deps.db.transaction(async (trx) => {
     const row = await lockHoldState(trx, tenant, id);
-    if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording', 'recording_not_found');
+    if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording');
     if (row.status === RECORDING_STATUS.deleting) throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
     if (row.legalHold) return { heldFor: row.caseId };
     return { claimed: await claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub }) };

@@ -34,7 +34,7 @@ function toState(r: HoldRecord): HoldState {
 
 async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRecord> {
   const row = await lockHoldState(trx, tenant, id);
-  if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording', 'recording_not_found');
+  if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording');
   if (row.status === RECORDING_STATUS.deleting) throw new ConflictError('This recording is being deleted; it can no longer be held', 'deletion_in_progress');
   return row;
 }

@@ -3,7 +3,7 @@ import { BadRequestError } from '../errors.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { rotateMasterKey, setTenantKmsKey, type RotationDeps } from '../keys/rotation.js';
 import { registerPolicyRoutes, type PolicyRouteDeps } from '../retention/policy-routes.js';
-import { parseBody } from '../lib/parse-body.js';
+import { parseBody } from '../lib/validate.js';
 import { eraseBySubject, eraseRecording } from './erasure.js';
 import { filterSchema, rejectFormerFilterNames, toRecordingFilter } from '../recordings/filter.js';
 import { clearLegalHold, holdByFilter, releaseCase, setLegalHold } from './legal-hold.js';

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { isConnectionError } from '../db/knex.js';
-import { AppError } from '../errors.js';
+import { AppError, BadRequestError, DependencyError, NotFoundError, RangeNotSatisfiableError, ERRORS, titleOf } from '../errors.js';
+import { ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError } from '../storage/errors.js';
 import type { Logger } from './logger.js';
 import { safeUrl } from './logger.js';
 
@@ -18,12 +19,6 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 411: 'Length Required', 413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
-  422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
-};
-
 export function requestIdOf(res: Response): string {
   return typeof res.locals.requestId === 'string' ? res.locals.requestId : 'unknown';
 }
@@ -34,7 +29,7 @@ export function sendProblem(res: Response, status: number, code: string, detail:
     return;
   }
   const body: Problem = {
-    type: `https://callvault.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code, requestId: requestIdOf(res),
+    type: `https://callvault.dev/problems/${code}`, title: titleOf(status), status, detail, code, requestId: requestIdOf(res),
   };
   // Headers of a body that is not being sent go; the error's own (e.g. 416's Content-Range) stay.
   res.removeHeader('Content-Disposition');
@@ -54,19 +49,32 @@ function clientFault(err: unknown): { status: number; code: string; detail: stri
   return null;
 }
 
+/** Storage faults in HTTP terms: the store speaks of objects, the client hears of its request. */
+function fromStorage(err: StorageError): AppError {
+  if (err instanceof ObjectNotFoundError) return new NotFoundError(err.message, 'object_not_found');
+  if (err instanceof RangeOutsideObjectError) return new RangeNotSatisfiableError(err.sizeBytes);
+  if (err instanceof ContentLengthMismatchError) return new BadRequestError(err.message, 'content_length_mismatch');
+  return new DependencyError('storage', err.message, err.cause ?? err);
+}
+
+/** The error a client should see for `err`, or null when it is an internal fault. */
+export function toAppError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (err instanceof StorageError) return fromStorage(err);
+  if (isConnectionError(err)) return new DependencyError('database', undefined, err);
+  return null;
+}
+
 export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (caught, req, res, _next) => {
+    const err = toAppError(caught) ?? caught;
     if (err instanceof AppError) {
       if (err.status >= 500) logger.error({ err, requestId: requestIdOf(res), url: safeUrl(req.originalUrl) }, 'dependency or integrity failure');
       return sendProblem(res, err.status, err.code, err.message, err.headers);
     }
     const fault = clientFault(err);
     if (fault) return sendProblem(res, fault.status, fault.code, fault.detail);
-    if (isConnectionError(err)) {
-      logger.error({ err, requestId: requestIdOf(res), url: safeUrl(req.originalUrl) }, 'database unavailable');
-      return sendProblem(res, 503, 'database_unavailable', 'The database is unavailable; retry shortly', { 'Retry-After': '5' });
-    }
     logger.error({ err, requestId: requestIdOf(res), method: req.method, url: safeUrl(req.originalUrl) }, 'unhandled error');
-    return sendProblem(res, 500, 'internal_error', 'An internal error occurred; quote the requestId when reporting it');
+    return sendProblem(res, 500, 'internal_error', ERRORS.internal_error.message);
   };
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import type { Config } from '../config/config.js';
+import { titleOf } from '../errors.js';
 import type { Logger } from './logger.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -126,14 +127,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, exchange: Exc
   refuse(socket, status, code, detail);
 }
 
-const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Content Too Large', 417: 'Expectation Failed',
-  431: 'Request Header Fields Too Large',
-};
-
 function problemBody(status: number, code: string, detail: string): string {
   return JSON.stringify({
-    type: `https://callvault.dev/problems/${code}`, title: REASONS[status] ?? 'Error', status, detail, code, requestId: randomUUID(),
+    type: `https://callvault.dev/problems/${code}`, title: titleOf(status), status, detail, code, requestId: randomUUID(),
   });
 }
 
@@ -156,7 +152,7 @@ function refuseExpectation(res: ServerResponse): void {
 function refuse(socket: Duplex, status: number, code: string, detail: string): void {
   const body = problemBody(status, code, detail);
   const head = [
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}`, 'Content-Type: application/problem+json',
+    `HTTP/1.1 ${status} ${titleOf(status)}`, 'Content-Type: application/problem+json',
     `Content-Length: ${Buffer.byteLength(body)}`, 'Cache-Control: no-store', 'X-Content-Type-Options: nosniff', 'Connection: close',
   ];
   const timer = setTimeout(() => socket.destroy(), 1_000);

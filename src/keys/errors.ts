@@ -12,13 +12,13 @@ export class KeyAccessError extends AppError {
     code: 'key_access_denied' | 'master_key_missing' = 'key_access_denied',
     cause?: unknown,
   ) {
-    super(500, code, message, { cause });
+    super(code, message, { cause });
   }
 }
 
 /** The key store on disk is unusable as configured (missing, wrong size, permissions too open). */
 export class KeyConfigError extends AppError {
   constructor(message: string, cause?: unknown) {
-    super(500, 'key_config_invalid', message, { cause });
+    super('key_config_invalid', message, { cause });
   }
 }

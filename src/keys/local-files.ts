@@ -40,6 +40,4 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export function isErrno(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
-}
+export { isErrno } from '../lib/errno.js';

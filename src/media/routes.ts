@@ -44,7 +44,7 @@ export interface MediaRouteDeps extends PlaybackDeps {
 /** Refusals of a link carry a code the holder can act on; the audit event carries the precise reason. */
 export class LinkDeniedError extends AppError {
   constructor(code: 'link_invalid' | 'link_expired' | 'link_revoked' | 'link_used' | 'link_origin_refused', message: string) {
-    super(403, code, message);
+    super(code, message);
   }
 }
 

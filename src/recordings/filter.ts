@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, type CodeWithStatus } from '../errors.js';
 import { tagList } from './metadata.js';
 import type { PhoneHasher } from './phone.js';
 import type { Direction } from './types.js';
@@ -56,7 +56,7 @@ const OLD_INSTANT = /^[+-]?\d{4,6}-\d{2}-\d{2}T/;
  * A client written against the former names gets a 400 that names the new parameter, never a
  * silently different search: `tag` is gone, and a timestamp in `from`/`to` is no phone number.
  */
-export function rejectFormerFilterNames(input: unknown, code: string, prefix = ''): void {
+export function rejectFormerFilterNames(input: unknown, code: CodeWithStatus<400>, prefix = ''): void {
   if (!input || typeof input !== 'object') return;
   const fields = input as Record<string, unknown>;
   if (Object.hasOwn(fields, 'tag')) {
@@ -70,7 +70,7 @@ export function rejectFormerFilterNames(input: unknown, code: string, prefix = '
   }
 }
 
-export function toRecordingFilter(input: FilterInput, phones: Pick<PhoneHasher, 'hash'>, code = 'invalid_filter'): RecordingFilter {
+export function toRecordingFilter(input: FilterInput, phones: Pick<PhoneHasher, 'hash'>, code: CodeWithStatus<400> = 'invalid_filter'): RecordingFilter {
   if (input.startedAfter && input.startedBefore && input.startedAfter >= input.startedBefore) {
     throw new BadRequestError('startedAfter must be earlier than startedBefore', code);
   }

@@ -1,6 +1,6 @@
 import type { Db, Trx } from '../db/knex.js';
 import { applyFilter, type RecordingFilter } from './filter.js';
-import { isUuid } from './store.js';
+import { isUuid } from '../lib/uuid.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 
 /**

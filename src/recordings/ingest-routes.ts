@@ -21,9 +21,9 @@ export interface IngestRouteDeps extends IngestDeps {
 export type UploadOutcome = 'created' | 'duplicate' | 'rejected' | 'failed';
 
 function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): SecuredRoute['handler'] {
-  return async (req, res, ctx) => {
+  return async (req, res, ctx, input) => {
     try {
-      await handler(req, res, ctx);
+      await handler(req, res, ctx, input);
     } catch (err) {
       if (err instanceof CallIdRefusedError) await deps.audit.recordDenied(refusedUploadEvent(err, actorOf(ctx)), ctx.principal.sub);
       deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');

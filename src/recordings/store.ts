@@ -5,6 +5,7 @@ import * as lifecycle from './lifecycle-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 import type { Direction, Recording } from './types.js';
+import { isUuid } from '../lib/uuid.js';
 
 /**
  * Data access for recordings. The SQL against the table lives here and in the query modules
@@ -169,7 +170,5 @@ export class RecordingStore {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+/** Moved to src/lib/uuid.ts; re-exported until its importers take it from there. */
+export { isUuid };

@@ -1,5 +1,5 @@
 import { durationMs } from '../config/duration.js';
-import { isUuid } from '../recordings/store.js';
+import { isUuid } from '../lib/uuid.js';
 import type { StoredObjectInfo } from '../storage/types.js';
 import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
 

@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/types.js';
 import { parseIsoDuration } from '../config/duration.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
-import { parseBody } from '../lib/parse-body.js';
+import { parseBody } from '../lib/validate.js';
 import type { RequestContext, SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
 import type { TenantStore } from '../tenants/store.js';

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { AppError } from '../errors.js';
 
 export interface StoredObjectInfo {
   key: string;
@@ -61,11 +60,4 @@ export interface ObjectStore {
   sweepTempFiles?(olderThanMs: number, keep?: ReadonlySet<string>): Promise<number>;
 }
 
-export class ObjectNotFoundError extends AppError {
-  /** Kept off the message: keys name tenants, and messages may reach clients. */
-  readonly key: string;
-  constructor(key: string) {
-    super(404, 'object_not_found', 'The stored object does not exist');
-    this.key = key;
-  }
-}
+export { ObjectNotFoundError } from './errors.js';

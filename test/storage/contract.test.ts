@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError, BadRequestError, DependencyError, RangeNotSatisfiableError } from '../../src/errors.js';
+import { toAppError } from '../../src/http/problem.js';
 import { ObjectNotFoundError } from '../../src/storage/types.js';
 import {
   FIXTURE_DIR, FIXTURES, HARNESSES, MIB, collect, generatedBody, liveBytes, readAll, sha256, sha256OfStream,
@@ -135,7 +136,7 @@ for (const { driver, make } of HARNESSES) {
       const key = newKey();
       await assert.rejects(h.store.get(key), (err) => {
         assert.ok(err instanceof ObjectNotFoundError);
-        assert.equal(err.status, 404);
+        assert.equal(toAppError(err)?.status, 404);
         assert.equal(err.code, 'object_not_found');
         return true;
       });
