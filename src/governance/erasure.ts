@@ -1,3 +1,4 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError, DependencyError, NotFoundError } from '../errors.js';
 import type { ClaimOwner } from '../db/locks.js';
@@ -5,7 +6,7 @@ import { lockHoldState, activeBySubject } from '../recordings/hold-queries.js';
 import { claimForErasure } from '../recordings/lifecycle-queries.js';
 import { RECORDING_STATUS } from '../recordings/status.js';
 import { completeDeletions } from '../retention/deletion.js';
-import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
+import { objectLockEnabled, type GovernanceDeps } from './types.js';
 
 /**
  * Erasure on request: one recording (DELETE /v1/recordings/{id}) or every recording of a data
@@ -19,11 +20,11 @@ import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDep
  * ciphertext, which nothing can decrypt any more, is removed by the orphan sweep once its lock
  * has expired.
  */
-function requestOwner(actor: GovernanceActor): ClaimOwner {
+function requestOwner(actor: AuditActor): ClaimOwner {
   return { owner: `erasure:${actor.requestId ?? actor.sub}`, key: null };
 }
 
-export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: GovernanceActor): Promise<{ objectDeleted: boolean }> {
+export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: AuditActor): Promise<{ objectDeleted: boolean }> {
   const who = requestOwner(actor);
   const attempt = await deps.db.transaction(async (trx) => {
     const row = await lockHoldState(trx, tenant, id);
@@ -47,9 +48,9 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
   return { objectDeleted: outcome.objectKept.length === 0 };
 }
 
-function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: GovernanceActor, caseId: string | null): AuditEventInput {
+function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: AuditActor, caseId: string | null): AuditEventInput {
   return {
-    tenant, ...auditActor(actor), action: 'recording.deleted', outcome: 'denied', recordingId: id,
+    tenant, ...actorFields(actor), action: 'recording.deleted', outcome: 'denied', recordingId: id,
     details: { reason: 'legal_hold', request: 'erasure', scope: 'recording', note, caseId },
   };
 }
@@ -68,7 +69,7 @@ export interface SubjectErasureResult {
  * the keyed phone hash index (the plain numbers are not indexed). One recording.deleted event per
  * recording, plus a summary event with the count, the ids and the held recordings skipped.
  */
-export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone: string, note: string | null, actor: GovernanceActor): Promise<SubjectErasureResult> {
+export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone: string, note: string | null, actor: AuditActor): Promise<SubjectErasureResult> {
   const hash = deps.phones.hash(phone);
   const who = requestOwner(actor);
   const matches = await activeBySubject(deps.db, tenant, hash);
@@ -88,9 +89,9 @@ export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone
   return { erased: erased.length, recordingIds: erased, skippedLegalHold, pending };
 }
 
-function summaryEvent(tenant: string, actor: GovernanceActor, note: string | null, erased: string[], held: SubjectErasureResult['skippedLegalHold'], pending: string[]): AuditEventInput {
+function summaryEvent(tenant: string, actor: AuditActor, note: string | null, erased: string[], held: SubjectErasureResult['skippedLegalHold'], pending: string[]): AuditEventInput {
   return {
-    tenant, ...auditActor(actor), action: 'recording.deleted', outcome: 'allowed', recordingId: null,
+    tenant, ...actorFields(actor), action: 'recording.deleted', outcome: 'allowed', recordingId: null,
     details: {
       reason: 'erasure', scope: 'data_subject', summary: true, note, count: erased.length, recordingIds: erased,
       skippedLegalHold: held.map((h) => h.id), pending,

@@ -1,3 +1,4 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { Trx } from '../db/knex.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { mapLimit } from '../lib/map-limit.js';
@@ -6,7 +7,7 @@ import {
   clearHold, countHeldMatching, holdMatching, lockHoldState, releaseCaseHolds, setHold, type HeldObject, type HoldRecord,
 } from '../recordings/hold-queries.js';
 import { RECORDING_STATUS } from '../recordings/status.js';
-import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
+import { objectLockEnabled, type GovernanceDeps } from './types.js';
 
 /**
  * Legal holds. A held recording is skipped by retention and refused by erasure. The database
@@ -40,7 +41,7 @@ async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRe
 }
 
 /** Sets (or updates the reason and case of) the hold on one recording. */
-export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: string, req: HoldRequest, actor: GovernanceActor): Promise<HoldState> {
+export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: string, req: HoldRequest, actor: AuditActor): Promise<HoldState> {
   return deps.db.transaction(async (trx) => {
     const before = await lockForHold(trx, tenant, id);
     const row = await setHold(trx, tenant, id, { ...req, by: actor.sub });
@@ -48,7 +49,7 @@ export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: str
     // Before the audit event: the event takes the audit chain lock, which must not wait on S3.
     if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, true);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
+      tenant, ...actorFields(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
       details: { reason: req.reason, caseId: req.caseId, ...(before.legalHold ? { previousReason: before.reason, previousCaseId: before.caseId } : {}) },
     }, trx);
     return toState(row);
@@ -56,14 +57,14 @@ export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: str
 }
 
 /** Clears the hold; false when the recording was not held (nothing changes, nothing is audited). */
-export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: string, reason: string | null, actor: GovernanceActor): Promise<boolean> {
+export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: string, reason: string | null, actor: AuditActor): Promise<boolean> {
   return deps.db.transaction(async (trx) => {
     const before = await lockForHold(trx, tenant, id);
     if (!before.legalHold) return false;
     await clearHold(trx, tenant, id);
     if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, false);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
+      tenant, ...actorFields(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
       details: { ...(reason ? { reason } : {}), previousReason: before.reason, caseId: before.caseId },
     }, trx);
     return true;
@@ -85,12 +86,12 @@ export interface BulkHoldResult {
  * one summary audit event (count and ids) in the same transaction, so ten thousand recordings
  * take one statement, not ten thousand. S3 legal holds follow after the commit.
  */
-export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter: RecordingFilter, req: HoldRequest, actor: GovernanceActor): Promise<BulkHoldResult> {
+export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter: RecordingFilter, req: HoldRequest, actor: AuditActor): Promise<BulkHoldResult> {
   const { rows, alreadyHeld } = await deps.db.transaction(async (trx) => {
     const updated = await holdMatching(trx, tenant, filter, { ...req, by: actor.sub });
     const already = (await countHeldMatching(trx, tenant, filter)) - updated.length;
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: null,
+      tenant, ...actorFields(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: null,
       details: { bulk: true, reason: req.reason, caseId: req.caseId, filter: auditableFilter(filter), count: updated.length, alreadyHeld: already, recordingIds: updated.map((u) => u.id) },
     }, trx);
     return { rows: updated, alreadyHeld: already };
@@ -102,11 +103,11 @@ export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter:
 export interface BulkReleaseResult { readonly released: number; readonly recordingIds: string[]; readonly objectLockFailed: string[] }
 
 /** Releases every hold of the tenant placed under `caseId` (one UPDATE, one summary event). */
-export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: string, reason: string | null, actor: GovernanceActor): Promise<BulkReleaseResult> {
+export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: string, reason: string | null, actor: AuditActor): Promise<BulkReleaseResult> {
   const rows = await deps.db.transaction(async (trx) => {
     const updated = await releaseCaseHolds(trx, tenant, caseId);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: null,
+      tenant, ...actorFields(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: null,
       details: { bulk: true, caseId, ...(reason ? { reason } : {}), count: updated.length, recordingIds: updated.map((u) => u.id) },
     }, trx);
     return updated;

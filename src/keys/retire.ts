@@ -1,7 +1,8 @@
+import type { AuditActor } from '../audit/actor.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { countUsing } from '../recordings/key-queries.js';
 import { KEY_VERSION_STATE } from './versions.js';
-import { localProvider, rotationEvent, type RotationActor, type RotationDeps } from './rotation.js';
+import { localProvider, rotationEvent, type RotationDeps } from './rotation.js';
 
 /**
  * Retiring a local master key version, in steps that no upload in flight and no replica can
@@ -23,7 +24,7 @@ export type RetireOutcome =
   | { readonly state: 'retired'; readonly keyRef: string }
   | { readonly state: 'retiring'; readonly keyRef: string; readonly retireAfter: Date; readonly started: boolean };
 
-export async function retireMasterVersion(deps: RotationDeps, version: number, actor: RotationActor, opts: { graceMs: number }): Promise<RetireOutcome> {
+export async function retireMasterVersion(deps: RotationDeps, version: number, actor: AuditActor, opts: { graceMs: number }): Promise<RetireOutcome> {
   const provider = localProvider(deps);
   const keyRef = `local:v${version}`;
   // Before any upload recorded an active version, the newest file is the active one.

@@ -1,3 +1,4 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
@@ -30,14 +31,9 @@ export interface RotationDeps {
   readonly logger?: { warn(obj: object, msg: string): void };
 }
 
-export interface RotationActor {
-  readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly userAgent?: string | null; readonly requestId?: string | null;
-}
-
-export function rotationEvent(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
+export function rotationEvent(actor: AuditActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
   return {
-    tenant, actorSub: actor.sub, actorRole: actor.role, action: 'keys.rotated', outcome: 'allowed',
-    ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, requestId: actor.requestId ?? null, details,
+    tenant, ...actorFields(actor), action: 'keys.rotated', outcome: 'allowed', details,
   };
 }
 
@@ -52,7 +48,7 @@ export function localProvider(deps: Pick<RotationDeps, 'keyAdmin'>): LocalKeyPro
  * Adds master v<N+1> and records it as the active version: every replica wraps new data keys
  * under it from its next upload on. Existing data keys keep working until rewrapped.
  */
-export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
+export async function rotateMasterKey(deps: RotationDeps, actor: AuditActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
   const provider = localProvider(deps);
   const fallback = provider.currentKeyRef();
   const keyRef = await provider.rotate();
@@ -64,7 +60,7 @@ export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, 
 }
 
 /** Records a tenant's own KMS key (BYOK): new data keys use it at once; rewrap moves the old ones. */
-export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: RotationActor): Promise<{ kmsKeyId: string; previous: string | null }> {
+export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: AuditActor): Promise<{ kmsKeyId: string; previous: string | null }> {
   if (deps.keys.kind !== 'aws-kms') throw new BadRequestError('A tenant KMS key needs KEY_PROVIDER=aws-kms', 'kms_not_configured');
   if (!/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(kmsKeyId)) throw new BadRequestError('kmsKeyId is not a KMS key id, ARN or alias', 'invalid_kms_key_id');
   await probeKey(deps.keys, tenant, kmsKeyId);
@@ -103,7 +99,7 @@ export interface RewrapOptions {
 export interface TenantRewrap { readonly tenant: string; readonly keyRef: string; readonly rewrapped: number; readonly failed: number }
 export interface RewrapResult { readonly rewrapped: number; readonly failed: number; readonly tenants: TenantRewrap[] }
 
-export async function rewrapDataKeys(deps: RotationDeps, actor: RotationActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
+export async function rewrapDataKeys(deps: RotationDeps, actor: AuditActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
   const tenants = opts.tenant ? [opts.tenant] : await tenantsWithKeys(deps.db);
   const results: TenantRewrap[] = [];
   for (const tenant of tenants) {

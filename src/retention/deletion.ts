@@ -1,3 +1,4 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import type { Trx } from '../db/knex.js';
 import type { ClaimOwner } from '../db/locks.js';
@@ -18,16 +19,8 @@ import type { DeletionDeps } from './types.js';
  * taken over, its tombstone update matches nothing and writes no event, so each recording is
  * deleted, and audited, exactly once.
  */
-export interface DeletionActor {
-  readonly sub: string;
-  readonly role: string | null;
-  readonly ip?: string | null;
-  readonly userAgent?: string | null;
-  readonly requestId?: string | null;
-}
-
 export interface DeletionOptions {
-  readonly actor: DeletionActor;
+  readonly actor: AuditActor;
   /** Extra details on each recording.deleted event (e.g. scope of a data-subject erasure). */
   readonly details?: Record<string, unknown>;
   /**
@@ -102,8 +95,7 @@ async function tombstone(trx: Trx, deps: DeletionDeps, who: ClaimOwner, rows: re
 
 function deletedEvent(r: ClaimedRecording, opts: DeletionOptions, objectKept: boolean): AuditEventInput {
   return {
-    tenant: r.tenant, actorSub: opts.actor.sub, actorRole: opts.actor.role, action: 'recording.deleted', outcome: 'allowed',
-    recordingId: r.id, ip: opts.actor.ip ?? null, userAgent: opts.actor.userAgent ?? null, requestId: opts.actor.requestId ?? null,
+    tenant: r.tenant, ...actorFields(opts.actor), action: 'recording.deleted', outcome: 'allowed', recordingId: r.id,
     details: {
       reason: r.kind, callId: r.callId, sha256: r.sha256, policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null,
       ...(r.note ? { note: r.note } : {}),

@@ -1,3 +1,4 @@
+import { auditActor } from '../audit/actor.js';
 import { newClaimOwner, type ClaimOwner } from '../db/locks.js';
 import type { ClaimedRecording } from '../recordings/lifecycle-queries.js';
 import { completeDeletions } from './deletion.js';
@@ -52,7 +53,7 @@ export async function runRetentionPass(deps: RetentionDeps, now: Date = new Date
       if (claimed.length === 0) break;
       const ours = await deps.recordings.stillClaimed(who, claimed);
       const outcome = await completeDeletions(deps, who, claimed.filter((r) => ours.has(r.id)), {
-        actor: { sub: SYSTEM_RETENTION_ACTOR, role: null }, concurrency: opts.concurrency,
+        actor: auditActor(SYSTEM_RETENTION_ACTOR), concurrency: opts.concurrency,
       });
       items.push(...outcome.deleted.map(toItem));
       failed += outcome.failed.length;

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { auditActor } from '../../src/audit/actor.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { claimDue, reclaimAbandoned } from '../../src/recordings/lifecycle-queries.js';
@@ -77,7 +78,7 @@ describe('concurrent retention workers', () => {
     await vault.deps.db('recordings').where({ id }).update({ lease_until: vault.deps.db.raw(`now() - interval '1 second'`) });
     const taken = await reclaimAbandoned(vault.deps.db, fast, 10, 60);
     assert.deepEqual(taken.map((c) => c.id), [id]);
-    const actor = { sub: 'system:retention', role: null };
+    const actor = auditActor('system:retention');
     const [late, current] = await Promise.all([
       completeDeletions(vault.deps, slow, claimed, { actor }),
       completeDeletions(vault.deps, fast, taken, { actor }),

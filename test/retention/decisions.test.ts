@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { auditActor } from '../../src/audit/actor.js';
 import { RECORDING_STATUS } from '../../src/recordings/status.js';
 import { completeDeletions } from '../../src/retention/deletion.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
@@ -82,7 +83,7 @@ describe('retention decisions', () => {
     clock += 61_000;
     const taken = await f.recordings.reclaimAbandoned({ owner: 'fast', key: null }, 10, 60);
     assert.deepEqual(taken.map((c) => c.id), [r.id]);
-    const outcome = await completeDeletions(f.deps, slow, claimed, { actor: { sub: 'system:retention', role: null } });
+    const outcome = await completeDeletions(f.deps, slow, claimed, { actor: auditActor('system:retention') });
     assert.deepEqual(outcome.lost, [r.id]);
     assert.deepEqual(outcome.deleted, []);
     assert.equal(r.status, RECORDING_STATUS.deleting);
