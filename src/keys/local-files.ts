@@ -40,4 +40,3 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export { isErrno } from '../lib/errno.js';
