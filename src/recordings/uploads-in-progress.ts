@@ -10,7 +10,7 @@ import { holdLiveness, livenessHeldSql, newClaimOwner, type ClaimOwner, type Liv
  *   - its lease (lease_until), which the uploading process renews while it works, has not run
  *     out: a process that stalls or loses the database stops renewing;
  *   - its process still holds its liveness lock (an advisory lock held like retention workers'
- *     (claims.ts), key owner_key): a process that was killed released it with its connection,
+ *     (src/db/locks.ts), key owner_key): a process that was killed released it with its connection,
  *     so its uploads are orphans at once rather than when their leases run out.
  *
  * The commit removes the registration in its own transaction and fails when it is no longer
