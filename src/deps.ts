@@ -25,8 +25,9 @@ import { ActiveVersionKeyProvider } from './keys/active-version.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
-import type { IngestDeps } from './recordings/ingest.js';
+import { IngestService } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
+import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
 import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
@@ -72,9 +73,12 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** Search cursors, MACed under a key derived from linkSigningKey. */
+  readonly searchCursors: CursorCodec;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
-  readonly ingest: IngestDeps;
+  /** Uploads: staging, commit, cleanup and their audit (src/recordings/ingest.ts). */
+  readonly ingest: IngestService;
   readonly guards: Guards;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
@@ -156,17 +160,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
-    const ingest: IngestDeps = {
-      db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit, maxBytes: config.recordings.maxBytes,
-      maxClockSkewMs: durationMs(config.recordings.maxClockSkew),
-      // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
-      commitOutcomeWaitMs: 3 * config.database.connectTimeoutMs,
-      objectLock: config.storage.driver === 's3' && config.storage.objectLockMode !== undefined,
-      onBytes: (n) => metrics.bytesIn.inc(n),
-    };
+    const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
-      ingest, guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      ingest, searchCursors: new CursorCodec(linkSigningKey), guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
@@ -176,6 +173,18 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw err;
   }
+}
+
+export type IngestSources = Pick<Deps, 'config' | 'metrics' | 'db' | 'recordings' | 'store' | 'keys' | 'keyVersions' | 'uploads' | 'tenants' | 'policies' | 'phones' | 'audit'>;
+
+/** The ingest service over the vault's stores and clients, with its limits from the configuration. */
+export function createIngestService(d: IngestSources): IngestService {
+  return new IngestService(d, {
+    maxBytes: d.config.recordings.maxBytes, maxClockSkewMs: durationMs(d.config.recordings.maxClockSkew),
+    // Long enough to ride out a reconnect (a few connection attempts), short enough for the PBX's HTTP timeout.
+    commitOutcomeWaitMs: 3 * d.config.database.connectTimeoutMs,
+    onBytes: (n) => d.metrics.bytesIn.inc(n),
+  });
 }
 
 /**

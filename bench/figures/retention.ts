@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { addDuration } from '../../src/config/duration.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
-import { commitRecording, stageRecording, type Actor } from '../../src/recordings/ingest.js';
+import type { AuditActor } from '../../src/audit/actor.js';
 import { parseMetadata } from '../../src/recordings/metadata.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import type { BenchCluster } from '../lib/cluster.js';
@@ -32,7 +32,7 @@ export interface RetentionOptions {
 
 const CONCURRENCY = 16;
 const OBJECT_BYTES = 16 * 1024;
-const ACTOR: Actor = { sub: 'pbx-bench', role: 'pbx', ip: '127.0.0.1', userAgent: 'callvault-bench', requestId: 'bench' };
+const ACTOR: AuditActor = { sub: 'pbx-bench', role: 'pbx', ip: '127.0.0.1', userAgent: 'callvault-bench', requestId: 'bench' };
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -42,17 +42,20 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
 }
 
 /**
- * `count` recordings for `tenant`, started at `startedAt` (2000 makes them long overdue). Their
- * retention is passed in as if resolved when they arrived years ago: an upload arriving today
- * with such a startedAt would be refused (422 retention_already_expired).
+ * `count` recordings for `tenant`, uploaded through the ingest service, then dated `startedAt`
+ * (2000 makes them long overdue) with the retainUntil they would have had on arriving then: an
+ * upload arriving today with such a startedAt is refused (422 retention_already_expired).
  */
 async function ingest(deps: Deps, tenant: string, count: number, startedAt: string): Promise<void> {
-  const meta = parseMetadata({ startedAt });
-  const retention = { policy: 'default', retainUntil: addDuration(new Date(startedAt), deps.config.recordings.defaultRetention) };
+  const meta = parseMetadata({});
   await mapLimit(Array.from({ length: count }, (_v, i) => i), CONCURRENCY, async (i) => {
-    const staged = await stageRecording(deps.ingest, tenant, wavStream(OBJECT_BYTES), null);
-    await commitRecording(deps.ingest, staged, `retention-${i}-${randomUUID()}`, meta, ACTOR, retention);
+    await deps.ingest.upload({
+      tenant, actor: ACTOR, expectedSha256: null,
+      source: { kind: 'raw', callId: `retention-${i}-${randomUUID()}`, meta, body: wavStream(OBJECT_BYTES) },
+    });
   });
+  const retainUntil = addDuration(new Date(startedAt), deps.config.recordings.defaultRetention);
+  await deps.db('recordings').where({ tenant }).update({ started_at: new Date(startedAt), retain_until: retainUntil });
 }
 
 /** The baseline: unlink + one UPDATE per recording, `CONCURRENCY` at a time. */

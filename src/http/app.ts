@@ -52,7 +52,8 @@ export function buildApp(deps: Deps): Express {
   app.get('/media/:token', mediaHandler(deps));
 
   const router = new SecureRouter({ ...deps.guards, tokens: rateLimitedVerifier(deps.tokens, deps.guards.principalRateLimit), audit: deps.audit });
-  registerIngestRoutes(router, { ...deps.ingest, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
+  registerIngestRoutes(router, {
+    ingest: deps.ingest, maxBytes: deps.config.recordings.maxBytes, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
   registerReadRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);

@@ -1,16 +1,21 @@
 import type { Request, Response } from 'express';
 import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
-import type { RequestContext, SecureRouter, SecuredRoute } from '../http/secure-router.js';
+import type { SecureRouter, SecuredRoute } from '../http/secure-router.js';
 import { expectedSha256 } from './body.js';
-import { commitRecording, discardStaged, replayUpload, resolveRetention, stageRecording, uploadEvent, type Actor, type IngestDeps, type UploadRetention } from './ingest.js';
+import { auditActor } from '../audit/actor.js';
+import type { FormUpload, IngestService, UploadResult, UploadTarget } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
-import { parseCallId, parseMetadata } from './metadata.js';
-import { CallIdRefusedError, refusedUploadEvent } from './refusals.js';
-import type { RecordingStore } from './store.js';
-import { toReceipt, type Recording } from './types.js';
+import { parseCallId, parseMetadata, type UploadMetadata } from './metadata.js';
+import { toReceipt } from './types.js';
 
-export interface IngestRouteDeps extends IngestDeps {
-  readonly recordings: Pick<RecordingStore, 'insert' | 'findByCallId'>;
+/**
+ * The upload routes parse the request (a raw PUT body, or a multipart form) into an upload
+ * request for the ingest service, and turn its result into the receipt.
+ */
+export interface IngestRouteDeps {
+  readonly ingest: Pick<IngestService, 'upload'>;
+  /** RECORDING_MAX_BYTES: a declared Content-Length above it is refused before any work. */
+  readonly maxBytes: number;
   /** Mutual-TLS and IP-allowlist checks for the pbx role. */
   readonly pbxGate?: SecuredRoute['gate'];
   /** Told how each authorised upload ended (the uploads metric). */
@@ -25,15 +30,10 @@ function counted(deps: IngestRouteDeps, handler: SecuredRoute['handler']): Secur
     try {
       await handler(req, res, ctx, input);
     } catch (err) {
-      if (err instanceof CallIdRefusedError) await deps.audit.recordDenied(refusedUploadEvent(err, actorOf(ctx)), ctx.principal.sub);
       deps.onUpload?.(err instanceof AppError && err.status < 500 ? 'rejected' : 'failed');
       throw err;
     }
   };
-}
-
-function actorOf(ctx: RequestContext): Actor {
-  return { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? 'pbx', ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
 }
 
 function checkDeclaredLength(req: Request, maxBytes: number): void {
@@ -47,12 +47,7 @@ function checkDeclaredLength(req: Request, maxBytes: number): void {
   }
 }
 
-/**
- * A new recording's event was committed with its row; a retried upload that only gets the
- * existing receipt back is an access too, audited (durably) before the receipt leaves.
- */
-async function sendReceipt(deps: IngestRouteDeps, res: Response, ctx: RequestContext, created: boolean, recording: Recording): Promise<void> {
-  if (!created) await deps.audit.record(uploadEvent(recording, actorOf(ctx), { created: false }));
+function sendReceipt(deps: IngestRouteDeps, res: Response, { created, recording }: UploadResult): void {
   deps.onUpload?.(created ? 'created' : 'duplicate');
   res.status(created ? 201 : 200).location(`/v1/recordings/${recording.id}`).json(toReceipt(recording));
 }
@@ -63,17 +58,31 @@ function closeAfterError(req: Request, res: Response): void {
 }
 
 /**
- * The retention of a multipart upload from the fields sent before its file part. Fields that do
- * not parse are left for the commit to reject; metadata sent after the file is settled there.
+ * The metadata of the fields a form sent before its file part, which decide the retention the
+ * object is written under. Fields that do not parse are left for the target to reject once the
+ * whole form is read.
  */
-async function earlyRetention(deps: IngestDeps, tenant: string, fields: Readonly<Record<string, string>>): Promise<UploadRetention> {
-  let meta: ReturnType<typeof parseMetadata>;
+function earlyMetadata(fields: Readonly<Record<string, string>>): UploadMetadata {
   try {
-    meta = parseMetadata(fields);
+    return parseMetadata(fields);
   } catch {
-    meta = parseMetadata({});
+    return parseMetadata({});
   }
-  return resolveRetention(deps, tenant, meta);
+}
+
+function formTarget(fields: Readonly<Record<string, string>>): UploadTarget {
+  if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');
+  return { callId: parseCallId(fields.callId).callId, meta: parseMetadata(fields) };
+}
+
+function formOf(req: Request): FormUpload {
+  return {
+    kind: 'form',
+    read: async (onFile) => {
+      const { fields, file } = await parseMultipartUpload(req, (part, before) => onFile(part, earlyMetadata(before)));
+      return { file, target: () => formTarget(fields) };
+    },
+  };
 }
 
 export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps): void {
@@ -89,12 +98,9 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       }
       checkDeclaredLength(req, deps.maxBytes);
       const expected = expectedSha256(req.get('content-digest'), req.get('x-checksum-sha256'));
-      const existing = await deps.recordings.findByCallId(ctx.principal.tenant, callId);
-      if (existing) return sendReceipt(deps, res, ctx, false, await replayUpload(deps, existing, req, expected));
-      const retention = await resolveRetention(deps, ctx.principal.tenant, meta);
-      const staged = await stageRecording(deps, ctx.principal.tenant, req, expected, retention);
-      const { created, recording } = await commitRecording(deps, staged, callId, meta, actorOf(ctx), retention);
-      await sendReceipt(deps, res, ctx, created, recording);
+      sendReceipt(deps, res, await deps.ingest.upload({
+        tenant: ctx.principal.tenant, actor: auditActor(ctx), expectedSha256: expected, source: { kind: 'raw', callId, meta, body: req },
+      }));
     }),
   });
 
@@ -108,21 +114,7 @@ export function registerIngestRoutes(router: SecureRouter, deps: IngestRouteDeps
       checkDeclaredLength(req, deps.maxBytes + 1024 * 1024);
       // Content-Digest would cover the whole multipart body, not the recording; only the file's own digest applies here.
       const expected = expectedSha256(undefined, req.get('x-checksum-sha256'));
-      const { fields, file: staged } = await parseMultipartUpload(
-        req, async (file, early) => stageRecording(deps, ctx.principal.tenant, file, expected, await earlyRetention(deps, ctx.principal.tenant, early)),
-        (s) => discardStaged(deps, s),
-      );
-      let parsed: { callId: string; meta: ReturnType<typeof parseMetadata> };
-      try {
-        if (!fields.callId) throw new BadRequestError('The callId form field is required', 'missing_call_id');
-        parsed = { callId: parseCallId(fields.callId).callId, meta: parseMetadata(fields) };
-      } catch (err) {
-        await discardStaged(deps, staged);
-        throw err;
-      }
-      // The commit discards the object itself, and only when no row can refer to it.
-      const { created, recording } = await commitRecording(deps, staged, parsed.callId, parsed.meta, actorOf(ctx));
-      await sendReceipt(deps, res, ctx, created, recording);
+      sendReceipt(deps, res, await deps.ingest.upload({ tenant: ctx.principal.tenant, actor: auditActor(ctx), expectedSha256: expected, source: formOf(req) }));
     }),
   });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import { parseInput } from '../lib/validate.js';
 import type { CallMetadata } from './types.js';
 
 /** Metadata a PBX sends with a recording, as query parameters (PUT) or form fields (POST). */
@@ -48,12 +49,7 @@ export function parseMetadata(input: Record<string, unknown>): UploadMetadata {
     if (value.includes('\u0000')) throw new BadRequestError(`${key} must not contain NUL characters`, 'invalid_metadata');
     picked[key] = value;
   }
-  const parsed = schema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadRequestError(`${String(issue?.path[0] ?? 'metadata')}: ${issue?.message ?? 'invalid'}`, 'invalid_metadata');
-  }
-  const m = parsed.data;
+  const m = parseInput(schema, picked, { code: 'invalid_metadata', what: 'metadata' });
   return {
     startedAt: m.startedAt ?? null, durationSeconds: m.durationSeconds ?? null, direction: m.direction ?? null,
     from: m.from ?? null, to: m.to ?? null, agentId: m.agentId ?? null, policy: m.policy ?? null, tags: [...new Set(m.tags ?? [])],

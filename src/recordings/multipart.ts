@@ -6,7 +6,9 @@ import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 /**
  * Streams a multipart/form-data upload: the single file part is handed to `onFile` as it
  * arrives, and text fields are collected wherever they stand (a PBX may send metadata after the
- * file). A second file part, a flood of parts or oversized fields fail the upload.
+ * file). A second file part, a flood of parts or oversized fields fail the upload. A failure
+ * settles only once `onFile` has: what it staged is then the caller's to discard, and it must
+ * not be discarded while still being written.
  */
 export interface MultipartResult<T> { readonly fields: Record<string, string>; readonly file: T }
 
@@ -16,7 +18,6 @@ export function parseMultipartUpload<T>(
   req: Readable & { headers: IncomingHttpHeaders },
   /** Receives the file part and the fields that came before it. */
   onFile: (file: Readable, fieldsBefore: Readonly<Record<string, string>>) => Promise<T>,
-  discard: (file: T) => Promise<void>,
 ): Promise<MultipartResult<T>> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
@@ -35,7 +36,7 @@ export function parseMultipartUpload<T>(
       failed = true;
       req.unpipe(parser);
       if (fileStream && !fileStream.readableEnded) fileStream.destroy(err);
-      if (fileResult) fileResult.then((file) => discard(file).finally(() => reject(err)), () => reject(err));
+      if (fileResult) fileResult.then(() => reject(err), () => reject(err));
       else reject(err);
     };
     parser.on('field', (name: string | undefined, value, info) => {

@@ -1,9 +1,10 @@
 import type { AuditLog } from '../audit/types.js';
 import { agentScope, can } from '../auth/permissions.js';
 import { NotFoundError } from '../errors.js';
-import { auditActor, type SecureRouter } from '../http/secure-router.js';
+import { actorFields, auditActor } from '../audit/actor.js';
+import type { SecureRouter } from '../http/secure-router.js';
 import type { PhoneHasher } from './phone.js';
-import { auditFilters, CursorCodec, parseSearchQuery } from './search.js';
+import { auditFilters, parseSearchQuery, type CursorCodec } from './search.js';
 import type { RecordingStore } from './store.js';
 import { toReceipt, toView, type RecordingView } from './types.js';
 
@@ -15,14 +16,14 @@ export interface ReadRouteDeps {
   readonly recordings: Pick<RecordingStore, 'search' | 'findActive'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
   readonly audit: Pick<AuditLog, 'record'>;
-  /** Keys the search cursor MAC (a label-derived subkey is used, never this key itself). */
-  readonly linkSigningKey: Buffer;
+  /** Signs and checks the search cursor (built in deps.ts). */
+  readonly searchCursors: Pick<CursorCodec, 'encode' | 'decode'>;
 }
 
 export interface SearchResponse { readonly items: RecordingView[]; readonly nextCursor: string | null }
 
 export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): void {
-  const cursors = new CursorCodec(deps.linkSigningKey);
+  const cursors = deps.searchCursors;
 
   router.route({
     method: 'get', path: '/v1/recordings', permission: 'recording:list',
@@ -32,7 +33,7 @@ export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): v
       const after = query.cursor === null ? undefined : cursors.decode(query.cursor, scope);
       const page = await deps.recordings.search({ ...scope, ...query.filters, after, limit: query.limit });
       await deps.audit.record({
-        ...auditActor(ctx), action: 'recording.listed', outcome: 'allowed',
+        tenant: ctx.principal.tenant, ...actorFields(auditActor(ctx)), action: 'recording.listed', outcome: 'allowed',
         details: { filters: auditFilters(query.filters), count: page.items.length, limit: query.limit, page: after ? 'next' : 'first' },
       });
       const body: SearchResponse = { items: page.items.map(toView), nextCursor: page.next ? cursors.encode(page.next, scope) : null };
@@ -53,7 +54,7 @@ export function registerReadRoutes(router: SecureRouter, deps: ReadRouteDeps): v
         : await deps.recordings.findActive(p.tenant, id);
       if (!recording || (!full && recording.uploadedBy !== p.sub)) throw new NotFoundError('No such recording');
       await deps.audit.record({
-        ...auditActor(ctx), action: 'recording.viewed', outcome: 'allowed', recordingId: recording.id,
+        tenant: ctx.principal.tenant, ...actorFields(auditActor(ctx)), action: 'recording.viewed', outcome: 'allowed', recordingId: recording.id,
         details: { view: full ? 'metadata' : 'receipt' },
       });
       res.setHeader('Cache-Control', 'no-store');

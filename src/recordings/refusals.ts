@@ -1,6 +1,6 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError } from '../errors.js';
-import type { Actor } from './ingest.js';
 import type { Recording } from './types.js';
 
 /** What an upload carried: enough to say in the audit log what was refused. */
@@ -25,11 +25,10 @@ export function sameOrConflict(existing: Recording, attempted: AttemptedBody): R
   return existing;
 }
 
-export function refusedUploadEvent(err: CallIdRefusedError, actor: Actor): AuditEventInput {
+export function refusedUploadEvent(err: CallIdRefusedError, actor: AuditActor): AuditEventInput {
   const r = err.existing;
   return {
-    tenant: r.tenant, actorSub: actor.sub, actorRole: actor.role, action: 'recording.uploaded', outcome: 'denied',
-    recordingId: r.id, ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId,
+    tenant: r.tenant, ...actorFields(actor), action: 'recording.uploaded', outcome: 'denied', recordingId: r.id,
     details: { reason: err.code, callId: r.callId, sha256: err.attempted.sha256, sizeBytes: err.attempted.sizeBytes, existingStatus: r.status },
   };
 }

@@ -40,3 +40,7 @@ export class StorageUnavailableError extends StorageError {
     super('storage_unavailable', message, cause);
   }
 }
+
+export function storageFault(action: string, err: unknown): StorageUnavailableError {
+  return new StorageUnavailableError(`Object store failed to ${action}`, err);
+}

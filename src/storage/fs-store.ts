@@ -4,13 +4,13 @@ import { access, mkdir, open, opendir, readdir, rename, stat, unlink, type FileH
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DependencyError, RangeNotSatisfiableError } from '../errors.js';
+import { isErrno } from '../lib/errno.js';
+import { ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError } from './errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import { DirSyncer, syncDir } from './dir-sync.js';
 import { FileSink } from './file-sink.js';
 import { ByteCounter, isBodyFailure, watchBody } from './streams.js';
 import {
-  ObjectNotFoundError,
   type ByteRange,
   type ObjectStore,
   type PutOptions,
@@ -24,12 +24,8 @@ export interface FsObjectStoreOptions {
   root: string;
 }
 
-function isErrno(err: unknown, ...codes: string[]): boolean {
-  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
-}
-
-function storageFault(action: string, err: unknown): DependencyError {
-  return new DependencyError('storage', `Local object store failed to ${action}`, err);
+function storageFault(action: string, err: unknown): StorageUnavailableError {
+  return new StorageUnavailableError(`Local object store failed to ${action}`, err);
 }
 
 /**
@@ -41,6 +37,7 @@ function storageFault(action: string, err: unknown): DependencyError {
  */
 export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
+  readonly objectLock = false;
   readonly root: string;
   private readonly tmpDir: string;
   private tmpReady: Promise<unknown> | undefined;
@@ -89,11 +86,11 @@ export class FsObjectStore implements ObjectStore {
       const info = await handle.stat();
       if (!info.isFile()) throw new ObjectNotFoundError(key);
       if (!range) return handle.createReadStream();
-      if (range.start >= info.size) throw new RangeNotSatisfiableError(info.size);
+      if (range.start >= info.size) throw new RangeOutsideObjectError(info.size);
       return handle.createReadStream({ start: range.start, end: Math.min(range.endInclusive, info.size - 1) });
     } catch (err) {
       await handle.close();
-      throw err instanceof ObjectNotFoundError || err instanceof RangeNotSatisfiableError ? err : storageFault('read an object', err);
+      throw err instanceof ObjectNotFoundError || err instanceof RangeOutsideObjectError ? err : storageFault('read an object', err);
     }
   }
 
@@ -150,7 +147,7 @@ export class FsObjectStore implements ObjectStore {
       await access(this.root, fsConstants.W_OK);
       await access(this.tmpDir, fsConstants.W_OK);
     } catch (err) {
-      throw new DependencyError('storage', 'Local object store root is not writable', err);
+      throw new StorageUnavailableError('Local object store root is not writable', err);
     }
   }
 

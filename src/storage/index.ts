@@ -5,7 +5,9 @@ export { FsObjectStore, type FsObjectStoreOptions } from './fs-store.js';
 export type { S3ObjectStore, S3ObjectStoreOptions, S3ClientOptions } from './s3-store.js';
 export { assertValidKey } from './keys.js';
 export {
-  ObjectNotFoundError,
+  ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError, StorageUnavailableError,
+} from './errors.js';
+export {
   type ByteRange,
   type ObjectStore,
   type PutOptions,

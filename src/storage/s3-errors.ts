@@ -1,5 +1,3 @@
-import { DependencyError } from '../errors.js';
-
 function errorName(err: unknown): string | undefined {
   return err instanceof Error ? err.name : undefined;
 }
@@ -30,8 +28,4 @@ export function isUnsupported(err: unknown): boolean {
   if (name === 'NotImplemented' || name === 'MethodNotAllowed') return true;
   const status = httpStatus(err);
   return status === 501 || status === 405;
-}
-
-export function storageFault(action: string, err: unknown): DependencyError {
-  return new DependencyError('storage', `Object store failed to ${action}`, err);
 }

@@ -13,12 +13,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline, Readable } from 'node:stream';
-import { BadRequestError, DependencyError, RangeNotSatisfiableError } from '../errors.js';
+import { ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError, storageFault } from './errors.js';
 import { assertValidContentLength, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
-import { isNotFound, isUnsupported, isInvalidRange, storageFault } from './s3-errors.js';
+import { isNotFound, isUnsupported, isInvalidRange } from './s3-errors.js';
 import { ByteCounter, isBodyFailure, relay, watchBody } from './streams.js';
 import {
-  ObjectNotFoundError,
   type ByteRange,
   type ObjectStore,
   type PutOptions,
@@ -83,6 +82,7 @@ export interface S3ObjectStoreOptions {
 export class S3ObjectStore implements ObjectStore {
   readonly driver = 's3' as const;
   readonly bucket: string;
+  readonly objectLock: boolean;
   private readonly client: S3Client;
   private readonly objectLockMode: 'GOVERNANCE' | 'COMPLIANCE' | undefined;
   private readonly partSize: number;
@@ -93,6 +93,7 @@ export class S3ObjectStore implements ObjectStore {
     this.client = options.client;
     this.bucket = options.bucket;
     this.objectLockMode = options.objectLockMode;
+    this.objectLock = options.objectLockMode !== undefined;
     this.partSize = options.partSizeBytes ?? 8 * MIB;
     this.queueSize = options.queueSize ?? 2;
     if (this.partSize < MIN_PART_SIZE) throw new Error(`partSizeBytes must be at least ${MIN_PART_SIZE}`);
@@ -103,7 +104,7 @@ export class S3ObjectStore implements ObjectStore {
     assertValidKey(key);
     assertValidContentLength(opts.contentLength);
     if (Buffer.isBuffer(body) && opts.contentLength !== undefined && opts.contentLength !== body.length) {
-      throw new BadRequestError(`The body is ${body.length} bytes, not the declared ${opts.contentLength}`, 'content_length_mismatch');
+      throw new ContentLengthMismatchError(opts.contentLength, String(body.length));
     }
     // The counter enforces contentLength before the upload commits (see ByteCounter).
     const counter = Buffer.isBuffer(body) ? undefined : pipeline(body, new ByteCounter(opts.contentLength), () => undefined);
@@ -203,7 +204,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
-      throw new DependencyError('storage', 'Object store bucket is not reachable', err);
+      throw new StorageUnavailableError('Object store bucket is not reachable', err);
     }
   }
 
@@ -282,6 +283,6 @@ export class S3ObjectStore implements ObjectStore {
 
   private async rangeError(key: string): Promise<Error> {
     const info = await this.head(key);
-    return info ? new RangeNotSatisfiableError(info.sizeBytes) : new ObjectNotFoundError(key);
+    return info ? new RangeOutsideObjectError(info.sizeBytes) : new ObjectNotFoundError(key);
   }
 }

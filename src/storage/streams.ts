@@ -1,9 +1,5 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { AppError, BadRequestError } from '../errors.js';
-
-function lengthMismatch(expected: number, seen: string): BadRequestError {
-  return new BadRequestError(`The body is ${seen} bytes, not the declared ${expected}`, 'content_length_mismatch');
-}
+import { ContentLengthMismatchError } from './errors.js';
 
 /**
  * Counts the bytes that pass and, when a length was declared, fails the stream as soon as the
@@ -23,7 +19,7 @@ export class ByteCounter extends Transform {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytes += buf.length;
     if (this.expected !== undefined && this.bytes > this.expected) {
-      callback(lengthMismatch(this.expected, `more than ${this.expected}`));
+      callback(new ContentLengthMismatchError(this.expected, `more than ${this.expected}`));
       return;
     }
     callback(null, buf);
@@ -31,7 +27,7 @@ export class ByteCounter extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.expected !== undefined && this.bytes !== this.expected) {
-      callback(lengthMismatch(this.expected, String(this.bytes)));
+      callback(new ContentLengthMismatchError(this.expected, String(this.bytes)));
       return;
     }
     callback();
@@ -49,10 +45,10 @@ export function watchBody(body: Readable): { readonly error: unknown } {
 
 /**
  * A failed put is the caller's fault when its body failed (its own error, or it went away without
- * one) or when we refused it (an AppError such as a length mismatch); anything else is the store's.
+ * one) or when we refused it (a length mismatch); anything else is the store's.
  */
 export function isBodyFailure(err: unknown, bodyError: unknown): boolean {
-  if (err === bodyError || err instanceof AppError) return true;
+  if (err === bodyError || err instanceof ContentLengthMismatchError) return true;
   return err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
 

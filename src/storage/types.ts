@@ -26,10 +26,13 @@ export interface ByteRange {
 /**
  * Where ciphertext lives. Keys look like `recordings/<tenant>/<uuid>` or `audit-anchors/<...>`
  * and are validated by every method (see keys.ts); an invalid key is a programming error and
- * throws a plain Error. Failures of the backing store surface as DependencyError('storage').
+ * throws a plain Error. Failures of the backing store surface as StorageUnavailableError, and
+ * every failure is a StorageError (errors.ts).
  */
 export interface ObjectStore {
   readonly driver: 'fs' | 's3';
+  /** Objects are written under S3 Object Lock (retain-until, legal hold); the fs store has none. */
+  readonly objectLock: boolean;
   /**
    * Atomic: either the whole body becomes visible under key, or nothing does. Rejects (and leaves
    * nothing) if body errors; the body's own error is rethrown unchanged. On any failure the body
@@ -39,7 +42,7 @@ export interface ObjectStore {
   /**
    * Streams bytes [start..endInclusive] (whole object when range omitted); an end past the last
    * byte is clamped to it, as HTTP ranges are. Throws ObjectNotFoundError when absent and
-   * RangeNotSatisfiableError when start is at or past the end of the object.
+   * RangeOutsideObjectError when start is at or past the end of the object.
    */
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<StoredObjectInfo | null>;
@@ -49,7 +52,7 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<StoredObjectInfo>;
   /** No-op unless object lock is configured (fs: no-op). */
   setLegalHold(key: string, on: boolean): Promise<void>;
-  /** Throws DependencyError('storage', …) when unreachable; used by /readyz. */
+  /** Throws StorageUnavailableError when unreachable; used by /readyz. */
   ping(): Promise<void>;
   /**
    * Stores that stage puts in temp files (fs) remove those older than `olderThanMs`, left behind

@@ -5,7 +5,7 @@ import { DeleteObjectCommand, PutObjectCommand, PutObjectLegalHoldCommand } from
 import type { Express } from 'express';
 import supertest from 'supertest';
 import type { Config } from '../../src/config/config.js';
-import type { Deps } from '../../src/deps.js';
+import { createIngestService, type Deps } from '../../src/deps.js';
 import { buildApp } from '../../src/http/app.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
@@ -39,7 +39,7 @@ describe('S3 Object Lock pass-through', () => {
       driver: 's3', bucket: 'vault', region: 'us-east-1', forcePathStyle: true, objectLockMode: 'COMPLIANCE',
       maxAttempts: 1, connectTimeoutMs: 1_000, requestTimeoutMs: 1_000,
     };
-    deps = { ...vault.deps, store, config: { ...vault.config, storage }, ingest: { ...vault.deps.ingest, store, objectLock: true } };
+    deps = { ...vault.deps, store, config: { ...vault.config, storage }, ingest: createIngestService({ ...vault.deps, store }) };
     app = buildApp(deps);
     await putPolicy(vault, 'month', 'P30D');
     await putPolicy(vault, 'blink', 'PT1S');

@@ -5,9 +5,8 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AppError, BadRequestError, DependencyError, RangeNotSatisfiableError } from '../../src/errors.js';
 import { toAppError } from '../../src/http/problem.js';
-import { ObjectNotFoundError } from '../../src/storage/types.js';
+import { ContentLengthMismatchError, ObjectNotFoundError, RangeOutsideObjectError, StorageError, StorageUnavailableError } from '../../src/storage/errors.js';
 import {
   FIXTURE_DIR, FIXTURES, HARNESSES, MIB, collect, generatedBody, liveBytes, readAll, sha256, sha256OfStream,
   type StoreHarness,
@@ -60,8 +59,8 @@ for (const { driver, make } of HARNESSES) {
       const clamped = await readAll(await h.store.get(key, { start: last - 2, endInclusive: last + 100 }));
       assert.deepEqual(clamped, original.subarray(last - 2));
       await assert.rejects(h.store.get(key, { start: original.length, endInclusive: original.length + 5 }), (err) => {
-        assert.ok(err instanceof RangeNotSatisfiableError);
-        assert.equal(err.headers['Content-Range'], `bytes */${original.length}`);
+        assert.ok(err instanceof RangeOutsideObjectError);
+        assert.equal(toAppError(err)?.headers['Content-Range'], `bytes */${original.length}`);
         return true;
       });
     });
@@ -112,7 +111,7 @@ for (const { driver, make } of HARNESSES) {
         },
       });
       stream = body.stream;
-      await assert.rejects(h.store.put(key, body.stream), (err) => !(err instanceof DependencyError));
+      await assert.rejects(h.store.put(key, body.stream), (err) => !(err instanceof StorageUnavailableError));
       assert.equal(await h.store.head(key), null);
       assert.deepEqual(await h.tempFiles(), []);
     });
@@ -122,13 +121,14 @@ for (const { driver, make } of HARNESSES) {
         const key = newKey();
         const body = generatedBody(3000, { chunkBytes: 700 });
         await assert.rejects(h.store.put(key, body.stream, { contentLength: declared }), (err) => {
-          assert.ok(err instanceof BadRequestError);
+          assert.ok(err instanceof ContentLengthMismatchError);
+          assert.equal(toAppError(err)?.status, 400);
           assert.equal(err.code, 'content_length_mismatch');
           return true;
         });
         assert.equal(await h.store.head(key), null);
       }
-      await assert.rejects(h.store.put(newKey(), Buffer.alloc(10), { contentLength: 11 }), BadRequestError);
+      await assert.rejects(h.store.put(newKey(), Buffer.alloc(10), { contentLength: 11 }), ContentLengthMismatchError);
       assert.deepEqual(await h.tempFiles(), []);
     });
 
@@ -193,9 +193,9 @@ for (const { driver, make } of HARNESSES) {
 
     test('invalid keys are programming errors (plain Error)', async () => {
       for (const bad of ['../escape', '/abs', 'a\0b', 'a b', 'a//b', '.tmp/x', 'recordings/']) {
-        await assert.rejects(h.store.put(bad, Buffer.from('x')), (err) => !(err instanceof AppError) && err instanceof Error, bad);
-        await assert.rejects(h.store.get(bad), (err) => !(err instanceof AppError), bad);
-        await assert.rejects(h.store.delete(bad), (err) => !(err instanceof AppError), bad);
+        await assert.rejects(h.store.put(bad, Buffer.from('x')), (err) => !(err instanceof StorageError) && err instanceof Error, bad);
+        await assert.rejects(h.store.get(bad), (err) => !(err instanceof StorageError), bad);
+        await assert.rejects(h.store.delete(bad), (err) => !(err instanceof StorageError), bad);
       }
     });
   });

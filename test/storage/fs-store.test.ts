@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DependencyError } from '../../src/errors.js';
+import { toAppError } from '../../src/http/problem.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { createObjectStore } from '../../src/storage/index.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { withImmutableDir } from '../helpers/immutable.js';
@@ -71,7 +72,7 @@ describe('FsObjectStore', () => {
     assert.ok(keys.every((k) => !k.startsWith('.tmp')), keys.join(','));
     assert.equal(await store.head('recordings/acme'), null);
     await assert.rejects(store.get('recordings/acme'), { code: 'object_not_found' });
-    await assert.rejects(store.delete('recordings/acme'), DependencyError, 'a directory is not an object that was deleted');
+    await assert.rejects(store.delete('recordings/acme'), StorageUnavailableError, 'a directory is not an object that was deleted');
     assert.ok((await stat(join(root, 'recordings', 'acme'))).isDirectory());
     await rm(join(root, '.tmp', 'leftover'));
   });
@@ -80,7 +81,7 @@ describe('FsObjectStore', () => {
     await store.put('recordings/locked/one', Buffer.from('still here'));
     await withImmutableDir(join(root, 'recordings', 'locked'), async () => {
       await assert.rejects(store.delete('recordings/locked/one'), (err) => {
-        assert.ok(err instanceof DependencyError);
+        assert.ok(err instanceof StorageUnavailableError);
         assert.equal((err.cause as NodeJS.ErrnoException).code, 'EPERM');
         return true;
       });
@@ -91,17 +92,17 @@ describe('FsObjectStore', () => {
     await store.delete('recordings/locked/one');
   });
 
-  test('ping fails with DependencyError when the root cannot be written', async () => {
+  test('ping fails with StorageUnavailableError when the root cannot be written', async () => {
     const file = join(root, 'plain-file');
     await writeFile(file, 'not a directory');
     const broken = new FsObjectStore({ root: join(file, 'store') });
     await assert.rejects(broken.ping(), (err) => {
-      assert.ok(err instanceof DependencyError);
+      assert.ok(err instanceof StorageUnavailableError);
       assert.equal(err.code, 'storage_unavailable');
-      assert.equal(err.status, 503);
+      assert.equal(toAppError(err)?.status, 503);
       return true;
     });
-    await assert.rejects(broken.put('recordings/acme/x', Buffer.from('x')), DependencyError);
+    await assert.rejects(broken.put('recordings/acme/x', Buffer.from('x')), StorageUnavailableError);
   });
 
   test('createObjectStore builds the fs driver', async () => {

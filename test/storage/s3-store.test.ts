@@ -6,9 +6,9 @@ import {
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand,
   PutObjectLegalHoldCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { DependencyError, RangeNotSatisfiableError } from '../../src/errors.js';
+import { toAppError } from '../../src/http/problem.js';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/storage/s3-store.js';
-import { ObjectNotFoundError } from '../../src/storage/types.js';
+import { ObjectNotFoundError, RangeOutsideObjectError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { FakeS3Client, s3Error } from './fake-s3-client.js';
 import { MIB, generatedBody, readAll } from './support.js';
 
@@ -137,18 +137,18 @@ describe('S3ObjectStore delete', () => {
     assert.deepEqual(fake.inputs(DeleteObjectCommand).map((d) => d.VersionId), [undefined]);
   });
 
-  test('NoSuchKey is success; a store fault is a DependencyError', async () => {
+  test('NoSuchKey is success; a store fault is a StorageUnavailableError', async () => {
     const { fake, store } = setup();
     fake.on(ListObjectVersionsCommand, () => ({ Versions: [{ Key: KEY, VersionId: 'v1' }] }));
     fake.on(DeleteObjectCommand, () => { throw s3Error('NoSuchKey', 404); });
     await store.delete(KEY);
     const broken = setup().fake.on(ListObjectVersionsCommand, () => { throw s3Error('InternalError', 500); });
-    await assert.rejects(new S3ObjectStore({ client: broken.asClient(), bucket: 'vault' }).delete(KEY), DependencyError);
+    await assert.rejects(new S3ObjectStore({ client: broken.asClient(), bucket: 'vault' }).delete(KEY), StorageUnavailableError);
   });
 });
 
 describe('S3ObjectStore failures', () => {
-  test('a failed part aborts the multipart upload and rejects with DependencyError, even if the abort fails', async () => {
+  test('a failed part aborts the multipart upload and rejects with StorageUnavailableError, even if the abort fails', async () => {
     const { fake, store } = setup();
     fake.on(UploadPartCommand, (input) => {
       if (input.PartNumber === 2) throw s3Error('InternalError', 500);
@@ -156,7 +156,7 @@ describe('S3ObjectStore failures', () => {
     });
     fake.on(AbortMultipartUploadCommand, () => { throw s3Error('MethodNotAllowed', 405); });
     await assert.rejects(store.put(KEY, generatedBody(16 * MIB).stream), (err) => {
-      assert.ok(err instanceof DependencyError);
+      assert.ok(err instanceof StorageUnavailableError);
       assert.equal((err.cause as Error).name, 'InternalError');
       return true;
     });
@@ -177,20 +177,20 @@ describe('S3ObjectStore failures', () => {
     assert.equal(fake.inputs(GetObjectCommand)[0]?.Range, 'bytes=5-9');
     await assert.rejects(store.get(KEY), ObjectNotFoundError);
     await assert.rejects(store.get(KEY, { start: 100, endInclusive: 120 }), (err) =>
-      err instanceof RangeNotSatisfiableError && err.headers['Content-Range'] === 'bytes */100');
-    await assert.rejects(store.get(KEY), DependencyError);
+      err instanceof RangeOutsideObjectError && toAppError(err)?.headers['Content-Range'] === 'bytes */100');
+    await assert.rejects(store.get(KEY), StorageUnavailableError);
   });
 
   test('get refuses a response for a different range than asked', async () => {
     const { fake, store } = setup();
     fake.on(GetObjectCommand, () => ({ Body: Readable.from([Buffer.from('0123456789')]), ContentRange: 'bytes 0-9/10' }));
-    await assert.rejects(store.get(KEY, { start: 5, endInclusive: 9 }), DependencyError);
+    await assert.rejects(store.get(KEY, { start: 5, endInclusive: 9 }), StorageUnavailableError);
   });
 
-  test('ping maps a failing HeadBucket to DependencyError', async () => {
+  test('ping maps a failing HeadBucket to StorageUnavailableError', async () => {
     const { fake, store } = setup();
     await store.ping();
     fake.on(HeadBucketCommand, () => { throw s3Error('AccessDenied', 403); });
-    await assert.rejects(store.ping(), (err) => err instanceof DependencyError && err.code === 'storage_unavailable');
+    await assert.rejects(store.ping(), (err) => err instanceof StorageUnavailableError && err.code === 'storage_unavailable');
   });
 });

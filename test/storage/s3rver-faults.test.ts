@@ -1,7 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DependencyError } from '../../src/errors.js';
+import { toAppError } from '../../src/http/problem.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { createObjectStore } from '../../src/storage/index.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
@@ -12,18 +13,18 @@ describe('S3ObjectStore when s3rver goes away', () => {
   before(async () => { s3 = await startS3rver({ store: { partSizeBytes: 5 * MIB } }); });
   after(async () => { await s3.destroy(); });
 
-  test('ping against a stopped server is a DependencyError; after a restart on the same port and directory all is back', async () => {
+  test('ping against a stopped server is a StorageUnavailableError; after a restart on the same port and directory all is back', async () => {
     const key = `recordings/acme/${randomUUID()}`;
     await s3.store.put(key, Buffer.from('survives restarts'));
     await s3.stop();
     await assert.rejects(s3.store.ping(), (err) => {
-      assert.ok(err instanceof DependencyError);
+      assert.ok(err instanceof StorageUnavailableError);
       assert.equal(err.code, 'storage_unavailable');
-      assert.equal(err.status, 503);
+      assert.equal(toAppError(err)?.status, 503);
       return true;
     });
-    await assert.rejects(s3.store.head(key), DependencyError);
-    await assert.rejects(s3.store.get(key), DependencyError);
+    await assert.rejects(s3.store.head(key), StorageUnavailableError);
+    await assert.rejects(s3.store.get(key), StorageUnavailableError);
     await s3.restart();
     await s3.store.ping();
     assert.equal((await readAll(await s3.store.get(key))).toString(), 'survives restarts');
@@ -37,7 +38,7 @@ describe('S3ObjectStore when s3rver goes away', () => {
         if (produced >= 12 * MIB) stopping ??= s3.stop();
       },
     });
-    await assert.rejects(s3.store.put(`${prefix}cut`, body.stream), DependencyError);
+    await assert.rejects(s3.store.put(`${prefix}cut`, body.stream), StorageUnavailableError);
     await stopping;
     assert.ok(body.produced() < 40 * MIB, 'the put gave up before reading the whole body');
     await s3.restart();
@@ -45,7 +46,7 @@ describe('S3ObjectStore when s3rver goes away', () => {
     assert.deepEqual(await collect(s3.store.list(prefix)), []);
   });
 
-  test('storage killed while an object is being read: the stream fails with DependencyError', async () => {
+  test('storage killed while an object is being read: the stream fails with StorageUnavailableError', async () => {
     const key = `recordings/acme/${randomUUID()}`;
     await s3.store.put(key, generatedBody(24 * MIB).stream);
     const stream = await s3.store.get(key);
@@ -59,7 +60,7 @@ describe('S3ObjectStore when s3rver goes away', () => {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
       })(),
-      DependencyError,
+      StorageUnavailableError,
     );
     await stopping;
     assert.ok(received < 24 * MIB);

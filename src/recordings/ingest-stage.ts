@@ -1,0 +1,145 @@
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
+import { AppError, BadRequestError, DependencyError } from '../errors.js';
+import type { KeyProvider } from '../keys/types.js';
+import { AudioSniffer } from '../media/sniff.js';
+import type { ObjectStore } from '../storage/types.js';
+import type { TenantStore } from '../tenants/store.js';
+import { MeteredBody } from './body.js';
+import type { AttemptedBody } from './refusals.js';
+import type { UploadLease, UploadRegistry } from './uploads-in-progress.js';
+
+/**
+ * The streaming half of an upload: the body goes through sniffing, hashing and encryption into
+ * the object store under a fresh id, or (for a retry of a stored callId) is only hashed. Nothing
+ * here deletes an object: the ingest service decides whether a staged object is kept.
+ */
+export interface StageDeps {
+  readonly store: Pick<ObjectStore, 'put'>;
+  readonly keys: Pick<KeyProvider, 'generateDataKey'>;
+  /** Registers each upload while it streams and commits, for the orphan sweep of every replica. */
+  readonly uploads: Pick<UploadRegistry, 'register'>;
+  readonly tenants: Pick<TenantStore, 'get'>;
+}
+
+export interface StageSettings {
+  readonly maxBytes: number;
+  readonly segmentSize?: number;
+  readonly onBytes?: (n: number) => void;
+}
+
+/** What the upload holds while it runs: the object it may have written and its registration. */
+export interface StagedSlot {
+  objectKey: string | null;
+  lease: UploadLease | null;
+  /** Set once a committed row refers, or may refer, to the object. */
+  kept: boolean;
+}
+
+export interface StagedBody extends AttemptedBody {
+  readonly contentType: string; readonly segmentSize: number;
+  readonly cryptoHeader: Buffer; readonly wrappedKey: Buffer; readonly keyRef: string;
+}
+
+export function objectKeyFor(tenant: string, id: string): string {
+  return `recordings/${tenant}/${id}`;
+}
+
+/**
+ * Writes the body, encrypted under a new data key, to `recordings/<tenant>/<id>`. The upload is
+ * registered in `slot` before the object can exist: the sweep must never see it unregistered
+ * and uncommitted. `retainUntil` is the Object Lock date the object is written with.
+ */
+export async function writeEncrypted(
+  deps: StageDeps, settings: StageSettings, slot: StagedSlot,
+  target: { readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date },
+): Promise<StagedBody> {
+  const { tenant, id } = target;
+  const tenantSettings = await deps.tenants.get(tenant);
+  const dataKey = await deps.keys.generateDataKey({ tenant, recordingId: id }, tenantSettings.kmsKeyId ? { masterKeyId: tenantSettings.kmsKeyId } : undefined);
+  const segmentSize = settings.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
+  const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);
+  const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
+  try {
+    slot.objectKey = objectKeyFor(tenant, id);
+    slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
+    await Promise.all([
+      pipeline(detach(target.body), sniffer, meter, encrypt),
+      deps.store.put(slot.objectKey, encrypt, target.retainUntil ? { retainUntil: target.retainUntil } : undefined),
+    ]);
+  } catch (err) {
+    encrypt.destroy();
+    throw uploadFailure(err);
+  } finally {
+    dataKey.plaintext.fill(0);
+  }
+  return {
+    sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream',
+    segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef,
+  };
+}
+
+/**
+ * A retried upload of a callId that already exists: the body is hashed (and size-limited and
+ * sniffed) but neither encrypted nor stored, and no data key is requested.
+ */
+export async function hashOnly(settings: StageSettings, body: Readable): Promise<AttemptedBody> {
+  const sniffer = new AudioSniffer();
+  const meter = new MeteredBody(settings.maxBytes, settings.onBytes);
+  try {
+    await pipeline(detach(body), sniffer, meter, new Writable({ write: (_c, _e, cb) => cb() }));
+  } catch (err) {
+    throw uploadFailure(err);
+  }
+  return { sha256: meter.digestHex(), sizeBytes: meter.bytes };
+}
+
+/** An empty body, or one whose digest is not the one the client sent, is refused (400). */
+export function checkBody(body: AttemptedBody, expectedSha256: string | null): void {
+  if (body.sizeBytes === 0) throw new BadRequestError('The recording body is empty', 'empty_body');
+  if (expectedSha256 && expectedSha256 !== body.sha256) {
+    throw new BadRequestError('The body does not match the SHA-256 digest sent with it; nothing was stored', 'digest_mismatch');
+  }
+}
+
+/**
+ * What each stage of the upload pipeline may hold before it pushes back: a few 16 KiB TLS records
+ * and more than one 64 KiB segment, so that a stage never stalls the one before it for a single
+ * record while the next is busy (bench/NOTES.md). Per upload this bounds memory at a few stages
+ * times this, whatever the recording's size.
+ */
+const STAGE_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * The request is piped rather than handed to pipeline(): pipeline destroys every stream on
+ * failure, and destroying the request would close the socket before the client could read our
+ * 4xx answer.
+ */
+function detach(body: Readable): Readable {
+  const out = new PassThrough({ highWaterMark: STAGE_BUFFER_BYTES });
+  const truncated = (): void => {
+    if (!out.writableFinished) out.destroy(new BadRequestError('The request body ended before it was complete; nothing was stored', 'truncated_body'));
+  };
+  body.once('error', truncated);
+  body.once('aborted', truncated);
+  body.once('close', () => {
+    if ((body as Readable & { complete?: boolean }).complete === false) truncated();
+  });
+  // The body may have died while the caller awaited the database or the key service: its
+  // 'error' and 'close' are then past, and piping it would wait for bytes that never come.
+  if (body.destroyed) truncated();
+  else body.pipe(out);
+  return out;
+}
+
+/** Client-side faults keep their status; a body that stopped mid-way is the client's fault too. */
+function uploadFailure(err: unknown): Error {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED' || (err as Error)?.message === 'aborted') {
+    return new BadRequestError('The request body ended before it was complete; nothing was stored', 'truncated_body');
+  }
+  return new DependencyError('storage', 'The recording could not be stored; nothing was kept', err);
+}
