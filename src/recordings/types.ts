@@ -1,5 +1,7 @@
+import type { RecordingStatus } from './status.js';
+
+export type { RecordingStatus };
 export type Direction = 'inbound' | 'outbound' | 'internal';
-export type RecordingStatus = 'active' | 'deleting' | 'deleted';
 
 /** What the PBX says about the call; immutable once the recording is stored. */
 export interface CallMetadata {

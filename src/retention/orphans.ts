@@ -93,9 +93,7 @@ async function unclaimed(deps: RetentionDeps, infos: readonly StoredObjectInfo[]
 async function unreferenced(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
   const ids = infos.map((i) => idOf(i.key)).filter((id): id is string => id !== null);
   if (ids.length === 0) return [];
-  const rows = await deps.db('recordings').select<{ object_key: string | null }[]>('object_key')
-    .whereRaw('id = ANY(?::uuid[])', [ids]).andWhereNot({ status: 'deleted' });
-  const referenced = new Set(rows.map((r) => r.object_key));
+  const referenced = await deps.recordings.referencedObjectKeys(ids);
   return infos.filter((i) => idOf(i.key) !== null && !referenced.has(i.key));
 }
 
