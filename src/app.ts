@@ -8,7 +8,7 @@ import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
-import { registerIngestRoutes } from './recordings/ingest-routes.js';
+import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
 import { safeUrl } from './http/logger.js';
 import { metricsHandler } from './http/metrics-access.js';

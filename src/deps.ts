@@ -22,7 +22,7 @@ import { ActiveVersionKeyProvider } from './keys/active-version.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
-import { IngestService } from './recordings/ingest.js';
+import { IngestService } from './ingest/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -62,7 +62,7 @@ export interface Deps {
   readonly searchCursors: CursorCodec;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
-  /** Uploads: staging, commit, cleanup and their audit (src/recordings/ingest.ts). */
+  /** Uploads: staging, commit, cleanup and their audit (src/ingest/ingest.ts). */
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;

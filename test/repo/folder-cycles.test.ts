@@ -7,33 +7,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cycles, folderGraph, importSpecifiers } from './folder-graph.js';
 
-/**
- * Debt: folder edges that still close a cycle, each to be removed by the capability that owns
- * it. An entry whose edge disappears must be removed from this list (the test says so).
- */
-const ALLOWED_EDGES: ReadonlySet<string> = new Set([
-  // recordings/ingest.ts (policy-store) and recordings/uploads-in-progress.ts (claims, types)
-  // use retention, while retention uses recordings/metadata.ts and uploads-in-progress.ts.
-  'recordings -> retention',
-]);
-
 describe('folder import graph', () => {
   const graph = folderGraph();
 
-  test('has no cycle between top-level folders of src/ beyond the listed debt', () => {
-    const found = cycles(graph, ALLOWED_EDGES).map((c) => {
+  test('has no cycle between top-level folders of src/', () => {
+    const found = cycles(graph).map((c) => {
       const via = c.slice(0, -1).map((from, i) => graph.get(from)?.get(c[i + 1] ?? '') ?? '?');
       return `${c.join(' -> ')} (first imports: ${via.join(', ')})`;
     });
     assert.deepEqual(found, []);
-  });
-
-  test('every listed debt edge still exists (remove it from the list once it is gone)', () => {
-    const gone = [...ALLOWED_EDGES].filter((edge) => {
-      const [from = '', to = ''] = edge.split(' -> ');
-      return !graph.get(from)?.has(to);
-    });
-    assert.deepEqual(gone, []);
   });
 
   test('the scan sees every form of import', () => {

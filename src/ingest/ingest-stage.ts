@@ -8,7 +8,7 @@ import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
 import { MeteredBody } from './body.js';
 import type { AttemptedBody } from './refusals.js';
-import type { UploadLease, UploadRegistry } from './uploads-in-progress.js';
+import type { UploadLease, UploadRegistry } from '../recordings/uploads-in-progress.js';
 
 /**
  * The streaming half of an upload: the body goes through sniffing, hashing and encryption into
