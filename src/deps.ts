@@ -1,4 +1,3 @@
-import type { Request, RequestHandler } from 'express';
 import pg from 'pg';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
@@ -7,7 +6,6 @@ import { ExportSlots, type AuditExportDeps } from './audit/export-limits.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
 import { pbxClientCertificateGate } from './auth/pbx-gate.js';
-import type { Principal } from './auth/permissions.js';
 import type { Config } from './config/config.js';
 import { durationMs } from './config/duration.js';
 import { loadSecret } from './config/secrets.js';
@@ -16,20 +14,19 @@ import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { checkServicePrivileges } from './db/privileges.js';
 import { CachedProbe } from './lib/cached-probe.js';
-import { createGuards, Limits, type ExfiltrationGuard } from './guards/index.js';
+import { createGuards, Limits, type RequestGuards } from './guards/index.js';
 import type { Logger } from './http/logger.js';
 import { Metrics } from './http/metrics.js';
 import { loadMetricsToken } from './http/metrics-access.js';
-import type { RequestContext } from './http/secure-router.js';
 import { ActiveVersionKeyProvider } from './keys/active-version.js';
 import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvider, type KeyProvider } from './keys/index.js';
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
+import { IngestService } from './ingest/ingest.js';
 import { LinkRedemption } from './links/redeem.js';
 import { createLinkService, type LinkService } from './links/service.js';
 import { LinkStore } from './links/store.js';
 import { LinkSigner } from './links/token.js';
-import { IngestService } from './recordings/ingest.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -42,18 +39,6 @@ import { TenantStore } from './tenants/store.js';
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
  * configuration. Nothing else constructs clients or stores.
  */
-export interface Guards {
-  readonly pbxGate?: (req: Request, ctx: RequestContext) => void;
-  readonly onAuthFailure?: (ip: string) => Promise<void>;
-  readonly beforeAuth?: (req: Request) => Promise<void>;
-  /** Per-IP rate limit, mounted ahead of every route (src/guards). */
-  readonly ipRateLimit?: RequestHandler;
-  /** Per-principal rate limit, applied once a bearer token is verified. */
-  readonly principalRateLimit?: (principal: Principal) => Promise<void>;
-  /** Link issuance and redemption budget per issuing principal. */
-  readonly exfiltration?: ExfiltrationGuard;
-}
-
 export interface Deps {
   readonly config: Config;
   readonly logger: Logger;
@@ -85,9 +70,10 @@ export interface Deps {
   readonly searchCursors: CursorCodec;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
   readonly metricsToken: Buffer | null;
-  /** Uploads: staging, commit, cleanup and their audit (src/recordings/ingest.ts). */
+  /** Uploads: staging, commit, cleanup and their audit (src/ingest/ingest.ts). */
   readonly ingest: IngestService;
-  readonly guards: Guards;
+  /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
+  readonly guards: RequestGuards;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }

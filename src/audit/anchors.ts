@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { readPrivateFile } from '../config/secrets.js';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
+import { IntervalWorker } from '../workers/interval-worker.js';
 import { actorFields, auditActor } from './actor.js';
 import { formatAt, isHexHash, jcs, parseCanonicalAt } from './canonical.js';
 import { appendEvents, prepareEvent } from './chain.js';
@@ -202,17 +203,11 @@ export async function loadAnchorsFromDir(dir: string): Promise<Anchor[]> {
 
 export interface AnchorSchedule { stop(): Promise<void> }
 
-/** Anchors every intervalMs (first run after one interval); errors go to onError and the loop goes on. */
+/**
+ * Anchors every intervalMs (first run after one interval); errors go to onError and the schedule
+ * goes on. A slow run delays the next rather than queueing more behind it.
+ */
 export function startAnchorSchedule(db: Db, store: ObjectStore, keyFile: string, intervalMs: number, onError: (err: unknown) => void): AnchorSchedule {
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() => signAnchor(db, store, keyFile, { trigger: 'scheduled' })).catch(onError);
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const pass = (): Promise<unknown> => signAnchor(db, store, keyFile, { trigger: 'scheduled' });
+  return new IntervalWorker('audit-anchor', intervalMs, pass, onError, { delayFirst: true }).start();
 }

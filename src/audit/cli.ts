@@ -7,14 +7,15 @@ import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
 import { loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
-import { ChainedAuditLog } from './chain-writer.js';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
-import type { Anchor } from './types.js';
+import type { Anchor, AuditLog } from './types.js';
 import { verifyExportFile, verifyTable, type FileVerifyResult } from './verify.js';
 
 export interface AuditCliDeps {
   /** Needed to verify or export the table and to anchor; never for verifying a file. */
   readonly db?: Db;
+  /** The vault's audit log (src/deps.ts): an export is audited like the HTTP one. */
+  readonly audit?: Pick<AuditLog, 'record'>;
   /** Where anchors live, for verifying the table and for anchoring. */
   readonly store?: ObjectStore;
   /** Private anchor key; its `.pub.pem` sibling is the default public key for verifying the table. */
@@ -139,14 +140,13 @@ export interface ExportRequest { readonly output?: string; readonly tenant?: str
  * like the HTTP export.
  */
 export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Promise<number> {
-  if (!deps.db) {
+  if (!deps.db || !deps.audit) {
     err(deps)('audit export needs the database (DATABASE_URL)');
     return EXIT_USAGE;
   }
   const format = req.format ?? 'ndjson';
-  const log = new ChainedAuditLog(deps.db);
   try {
-    await log.record({
+    await deps.audit.record({
       tenant: req.tenant ?? null, ...actorFields(auditActor('system:cli')), action: 'audit.exported', outcome: 'allowed',
       details: { format, tenant: req.tenant, via: 'cli' },
     });
@@ -156,7 +156,5 @@ export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Pr
   } catch (e) {
     err(deps)(`audit export failed: ${(e as Error).message}`);
     return EXIT_FAILED;
-  } finally {
-    await log.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { RequestContext } from '../http/secure-router.js';
+import type { RequestContext } from './context.js';
 
 /**
  * A per-route check that runs after the token has been verified and the permission granted

@@ -1,14 +1,13 @@
 import { cliAuditAnchor, cliAuditExport, cliAuditVerify, type AuditCliDeps } from '../audit/cli.js';
 import type { AuditExportFormat } from '../audit/export.js';
-import { loadConfig } from '../config/config.js';
 import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
 
-/** The vault's own audit dependencies: its database, its store and its anchor key. */
+/** The vault's own audit services: its database, audit log, store and anchor key. */
 function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<number> {
-  const config = loadConfig();
   return withDeps((deps) => run({
-    db: deps.db, store: deps.store, anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate,
+    db: deps.db, audit: deps.audit, store: deps.store,
+    anchorKeyFile: deps.config.audit.anchorKey.file, generateAnchorKey: deps.config.audit.anchorKey.generate,
   }));
 }
 

@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { retireMasterVersion } from '../keys/retire.js';
 import { rewrapDataKeys, rotateMasterKey, setTenantKmsKey } from '../keys/rotation.js';
+import { countByKeyRef } from '../recordings/key-queries.js';
 import { auditActor, type AuditActor } from '../audit/actor.js';
 import { optionText, type Invocation } from './parse.js';
 import { withDeps } from './with-deps.js';
@@ -57,10 +58,9 @@ async function dispatch(deps: Deps, command: KeysCommand, f: Flags): Promise<num
     return r.failed > 0 ? 1 : 0;
   }
   if (command === 'retire') return retire(deps, Number(f.version), actor);
-  const rows = await deps.db('recordings').select('key_ref').count<{ key_ref: string; count: number }[]>('* as count')
-    .whereNotNull('wrapped_key').groupBy('key_ref').orderBy('key_ref');
+  const rows = await countByKeyRef(deps.db);
   process.stdout.write(`current: ${deps.keyAdmin.kind === 'local' ? (await deps.keyVersions.active()) ?? deps.keyAdmin.currentKeyRef() : deps.keyAdmin.currentKeyRef()}\n`);
-  for (const r of rows) process.stdout.write(`${r.key_ref}\t${Number(r.count)}\n`);
+  for (const r of rows) process.stdout.write(`${r.keyRef}\t${r.count}\n`);
   for (const v of await deps.keyVersions.list()) {
     process.stdout.write(`version ${v.keyRef} ${v.state}${v.state === 'retiring' && v.retireAfter ? ` until ${v.retireAfter.toISOString()}` : ''}\n`);
   }

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { createDeps, type Deps } from '../deps.js';
-import { buildApp } from '../http/app.js';
+import { buildApp } from '../app.js';
 import { createLogger, type Logger } from '../http/logger.js';
 import { listenMetrics } from '../http/metrics-access.js';
 import { listen } from '../http/server.js';

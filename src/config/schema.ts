@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, parseIsoDuration, type IsoDuration } from './duration.js';
-import { DEFAULT_RUNTIME_DIR } from '../db/embedded-placement.js';
 import { issueWhere } from '../lib/validate.js';
+
+/** Where the embedded PostgreSQL server runs from when EMBEDDED_DATABASE_RUNTIME_DIR is unset. */
+export const DEFAULT_RUNTIME_DIR = '/var/lib/callvault-embedded';
 
 /**
  * Every environment variable the vault reads, in one schema. Parsing happens once at boot; a bad

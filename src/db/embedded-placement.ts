@@ -27,7 +27,6 @@ export interface Placement {
 }
 
 export const SUPERUSER = 'postgres';
-export const DEFAULT_RUNTIME_DIR = '/var/lib/callvault-embedded';
 
 /** A start that cannot work as set up; the message names the path and the fix. */
 export class EmbeddedDatabaseError extends Error {

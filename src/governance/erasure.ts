@@ -1,10 +1,12 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError, DependencyError, NotFoundError } from '../errors.js';
-import { isUuid } from '../recordings/store.js';
-import { claimForErasure } from '../retention/claims.js';
+import type { ClaimOwner } from '../db/locks.js';
+import { lockHoldState, activeBySubject } from '../recordings/hold-queries.js';
+import { claimForErasure } from '../recordings/lifecycle-queries.js';
+import { RECORDING_STATUS } from '../recordings/status.js';
 import { completeDeletions } from '../retention/deletion.js';
-import type { ClaimOwner } from '../retention/types.js';
-import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
+import { objectLockEnabled, type GovernanceDeps } from './types.js';
 
 /**
  * Erasure on request: one recording (DELETE /v1/recordings/{id}) or every recording of a data
@@ -18,24 +20,22 @@ import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDep
  * ciphertext, which nothing can decrypt any more, is removed by the orphan sweep once its lock
  * has expired.
  */
-function requestOwner(actor: GovernanceActor): ClaimOwner {
+function requestOwner(actor: AuditActor): ClaimOwner {
   return { owner: `erasure:${actor.requestId ?? actor.sub}`, key: null };
 }
 
-export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: GovernanceActor): Promise<{ objectDeleted: boolean }> {
+export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: string, note: string | null, actor: AuditActor): Promise<{ objectDeleted: boolean }> {
   const who = requestOwner(actor);
   const attempt = await deps.db.transaction(async (trx) => {
-    const row = isUuid(id)
-      ? await trx('recordings').select<HoldRow | undefined>('status', 'legal_hold', 'legal_hold_case_id').where({ tenant, id }).forUpdate().first()
-      : undefined;
-    if (!row || row.status === 'deleted') throw new NotFoundError('No such recording');
-    if (row.status === 'deleting') throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
-    if (row.legal_hold) return { heldFor: row.legal_hold_case_id };
+    const row = await lockHoldState(trx, tenant, id);
+    if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording');
+    if (row.status === RECORDING_STATUS.deleting) throw new ConflictError('This recording is already being deleted', 'deletion_in_progress');
+    if (row.legalHold) return { heldFor: row.caseId };
     return { claimed: await claimForErasure(trx, who, tenant, [id], deps.config.retention.leaseSeconds, { note, by: actor.sub }) };
   });
   if ('heldFor' in attempt) {
     // Refused once the row lock is released: the attempt is on the record although nothing happened.
-    await deps.audit.recordDenied(refusedErasureEvent(tenant, id, note, actor, attempt.heldFor), actor.sub);
+    await deps.audit.recordDenied(refusedErasureEvent(tenant, id, note, actor, attempt.heldFor ?? null), actor.sub);
     throw new ConflictError('This recording is on legal hold and cannot be erased', 'legal_hold');
   }
   const claimed = attempt.claimed;
@@ -48,11 +48,9 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
   return { objectDeleted: outcome.objectKept.length === 0 };
 }
 
-interface HoldRow { status: string; legal_hold: boolean; legal_hold_case_id: string | null }
-
-function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: GovernanceActor, caseId: string | null): AuditEventInput {
+function refusedErasureEvent(tenant: string, id: string, note: string | null, actor: AuditActor, caseId: string | null): AuditEventInput {
   return {
-    tenant, ...auditActor(actor), action: 'recording.deleted', outcome: 'denied', recordingId: id,
+    tenant, ...actorFields(actor), action: 'recording.deleted', outcome: 'denied', recordingId: id,
     details: { reason: 'legal_hold', request: 'erasure', scope: 'recording', note, caseId },
   };
 }
@@ -66,20 +64,17 @@ export interface SubjectErasureResult {
   readonly pending: string[];
 }
 
-interface MatchRow { id: string; call_id: string; legal_hold: boolean; legal_hold_case_id: string | null }
-
 /**
  * Erases every active recording of the tenant whose caller or callee is `phone`, found through
  * the keyed phone hash index (the plain numbers are not indexed). One recording.deleted event per
  * recording, plus a summary event with the count, the ids and the held recordings skipped.
  */
-export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone: string, note: string | null, actor: GovernanceActor): Promise<SubjectErasureResult> {
+export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone: string, note: string | null, actor: AuditActor): Promise<SubjectErasureResult> {
   const hash = deps.phones.hash(phone);
   const who = requestOwner(actor);
-  const matches = await deps.db('recordings').select<MatchRow[]>('id', 'call_id', 'legal_hold', 'legal_hold_case_id')
-    .where({ tenant, status: 'active' }).andWhere((w) => { w.where({ from_hash: hash }).orWhere({ to_hash: hash }); });
-  const skippedLegalHold = matches.filter((m) => m.legal_hold).map((m) => ({ id: m.id, callId: m.call_id, caseId: m.legal_hold_case_id }));
-  const wanted = matches.filter((m) => !m.legal_hold).map((m) => m.id);
+  const matches = await activeBySubject(deps.db, tenant, hash);
+  const skippedLegalHold = matches.filter((m) => m.legalHold).map((m) => ({ id: m.id, callId: m.callId, caseId: m.caseId }));
+  const wanted = matches.filter((m) => !m.legalHold).map((m) => m.id);
   const claimed = await deps.db.transaction((trx) => claimForErasure(trx, who, tenant, wanted, deps.config.retention.leaseSeconds, { note, by: actor.sub }));
   const erased: string[] = [];
   const pending: string[] = [];
@@ -94,9 +89,9 @@ export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone
   return { erased: erased.length, recordingIds: erased, skippedLegalHold, pending };
 }
 
-function summaryEvent(tenant: string, actor: GovernanceActor, note: string | null, erased: string[], held: SubjectErasureResult['skippedLegalHold'], pending: string[]): AuditEventInput {
+function summaryEvent(tenant: string, actor: AuditActor, note: string | null, erased: string[], held: SubjectErasureResult['skippedLegalHold'], pending: string[]): AuditEventInput {
   return {
-    tenant, ...auditActor(actor), action: 'recording.deleted', outcome: 'allowed', recordingId: null,
+    tenant, ...actorFields(actor), action: 'recording.deleted', outcome: 'allowed', recordingId: null,
     details: {
       reason: 'erasure', scope: 'data_subject', summary: true, note, count: erased.length, recordingIds: erased,
       skippedLegalHold: held.map((h) => h.id), pending,

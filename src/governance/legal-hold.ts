@@ -1,9 +1,13 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { Trx } from '../db/knex.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { isUuid } from '../recordings/store.js';
-import { mapLimit } from '../retention/concurrency.js';
-import { applyFilter, auditableFilter, type RecordingFilter } from '../recordings/filter.js';
-import { auditActor, objectLockEnabled, type GovernanceActor, type GovernanceDeps } from './types.js';
+import { mapLimit } from '../lib/map-limit.js';
+import { auditableFilter, type RecordingFilter } from '../recordings/filter.js';
+import {
+  clearHold, countHeldMatching, holdMatching, lockHoldState, releaseCaseHolds, setHold, type HeldObject, type HoldRecord,
+} from '../recordings/hold-queries.js';
+import { RECORDING_STATUS } from '../recordings/status.js';
+import { objectLockEnabled, type GovernanceDeps } from './types.js';
 
 /**
  * Legal holds. A held recording is skipped by retention and refused by erasure. The database
@@ -22,56 +26,46 @@ export interface HoldState {
   readonly setAt: string | null;
 }
 
-interface HoldRow {
-  id: string; tenant: string; status: string; object_key: string | null; legal_hold: boolean; legal_hold_reason: string | null;
-  legal_hold_case_id: string | null; legal_hold_by: string | null; legal_hold_at: Date | null;
-}
-
-const HOLD_COLUMNS = ['id', 'status', 'object_key', 'legal_hold', 'legal_hold_reason', 'legal_hold_case_id', 'legal_hold_by', 'legal_hold_at'];
-
-function toState(r: HoldRow): HoldState {
+function toState(r: HoldRecord): HoldState {
   return {
-    recordingId: r.id, legalHold: r.legal_hold, reason: r.legal_hold_reason, caseId: r.legal_hold_case_id,
-    setBy: r.legal_hold_by, setAt: r.legal_hold_at?.toISOString() ?? null,
+    recordingId: r.id, legalHold: r.legalHold, reason: r.reason, caseId: r.caseId,
+    setBy: r.setBy, setAt: r.setAt?.toISOString() ?? null,
   };
 }
 
-async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRow> {
-  const row = isUuid(id) ? await trx<HoldRow>('recordings').where({ tenant, id }).forUpdate().first() : undefined;
-  if (!row || row.status === 'deleted') throw new NotFoundError('No such recording');
-  if (row.status === 'deleting') throw new ConflictError('This recording is being deleted; it can no longer be held', 'deletion_in_progress');
+async function lockForHold(trx: Trx, tenant: string, id: string): Promise<HoldRecord> {
+  const row = await lockHoldState(trx, tenant, id);
+  if (!row || row.status === RECORDING_STATUS.deleted) throw new NotFoundError('No such recording');
+  if (row.status === RECORDING_STATUS.deleting) throw new ConflictError('This recording is being deleted; it can no longer be held', 'deletion_in_progress');
   return row;
 }
 
 /** Sets (or updates the reason and case of) the hold on one recording. */
-export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: string, req: HoldRequest, actor: GovernanceActor): Promise<HoldState> {
+export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: string, req: HoldRequest, actor: AuditActor): Promise<HoldState> {
   return deps.db.transaction(async (trx) => {
     const before = await lockForHold(trx, tenant, id);
-    const [row] = await trx('recordings').where({ id })
-      .update({ legal_hold: true, legal_hold_reason: req.reason, legal_hold_case_id: req.caseId, legal_hold_by: actor.sub, legal_hold_at: trx.fn.now() })
-      .returning<HoldRow[]>(HOLD_COLUMNS);
+    const row = await setHold(trx, tenant, id, { ...req, by: actor.sub });
     if (!row) throw new Error('held recording vanished under its row lock');
     // Before the audit event: the event takes the audit chain lock, which must not wait on S3.
-    if (objectLockEnabled(deps.config) && before.object_key) await deps.store.setLegalHold(before.object_key, true);
+    if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, true);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
-      details: { reason: req.reason, caseId: req.caseId, ...(before.legal_hold ? { previousReason: before.legal_hold_reason, previousCaseId: before.legal_hold_case_id } : {}) },
+      tenant, ...actorFields(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
+      details: { reason: req.reason, caseId: req.caseId, ...(before.legalHold ? { previousReason: before.reason, previousCaseId: before.caseId } : {}) },
     }, trx);
     return toState(row);
   });
 }
 
 /** Clears the hold; false when the recording was not held (nothing changes, nothing is audited). */
-export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: string, reason: string | null, actor: GovernanceActor): Promise<boolean> {
+export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: string, reason: string | null, actor: AuditActor): Promise<boolean> {
   return deps.db.transaction(async (trx) => {
     const before = await lockForHold(trx, tenant, id);
-    if (!before.legal_hold) return false;
-    await trx('recordings').where({ id })
-      .update({ legal_hold: false, legal_hold_reason: null, legal_hold_case_id: null, legal_hold_by: null, legal_hold_at: null });
-    if (objectLockEnabled(deps.config) && before.object_key) await deps.store.setLegalHold(before.object_key, false);
+    if (!before.legalHold) return false;
+    await clearHold(trx, tenant, id);
+    if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, false);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
-      details: { ...(reason ? { reason } : {}), previousReason: before.legal_hold_reason, caseId: before.legal_hold_case_id },
+      tenant, ...actorFields(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
+      details: { ...(reason ? { reason } : {}), previousReason: before.reason, caseId: before.caseId },
     }, trx);
     return true;
   });
@@ -92,15 +86,12 @@ export interface BulkHoldResult {
  * one summary audit event (count and ids) in the same transaction, so ten thousand recordings
  * take one statement, not ten thousand. S3 legal holds follow after the commit.
  */
-export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter: RecordingFilter, req: HoldRequest, actor: GovernanceActor): Promise<BulkHoldResult> {
+export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter: RecordingFilter, req: HoldRequest, actor: AuditActor): Promise<BulkHoldResult> {
   const { rows, alreadyHeld } = await deps.db.transaction(async (trx) => {
-    const updated = await applyFilter(trx('recordings').where({ tenant, status: 'active', legal_hold: false }), filter)
-      .update({ legal_hold: true, legal_hold_reason: req.reason, legal_hold_case_id: req.caseId, legal_hold_by: actor.sub, legal_hold_at: trx.fn.now() })
-      .returning<Array<{ id: string; object_key: string | null }>>(['id', 'object_key']);
-    const counted = await applyFilter(trx('recordings').count<{ count: number }[]>('* as count').where({ tenant, status: 'active', legal_hold: true }), filter).first();
-    const already = Number(counted?.count ?? 0) - updated.length;
+    const updated = await holdMatching(trx, tenant, filter, { ...req, by: actor.sub });
+    const already = (await countHeldMatching(trx, tenant, filter)) - updated.length;
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: null,
+      tenant, ...actorFields(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: null,
       details: { bulk: true, reason: req.reason, caseId: req.caseId, filter: auditableFilter(filter), count: updated.length, alreadyHeld: already, recordingIds: updated.map((u) => u.id) },
     }, trx);
     return { rows: updated, alreadyHeld: already };
@@ -112,13 +103,11 @@ export async function holdByFilter(deps: GovernanceDeps, tenant: string, filter:
 export interface BulkReleaseResult { readonly released: number; readonly recordingIds: string[]; readonly objectLockFailed: string[] }
 
 /** Releases every hold of the tenant placed under `caseId` (one UPDATE, one summary event). */
-export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: string, reason: string | null, actor: GovernanceActor): Promise<BulkReleaseResult> {
+export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: string, reason: string | null, actor: AuditActor): Promise<BulkReleaseResult> {
   const rows = await deps.db.transaction(async (trx) => {
-    const updated = await trx('recordings').where({ tenant, legal_hold: true, legal_hold_case_id: caseId }).whereNot({ status: 'deleted' })
-      .update({ legal_hold: false, legal_hold_reason: null, legal_hold_case_id: null, legal_hold_by: null, legal_hold_at: null })
-      .returning<Array<{ id: string; object_key: string | null }>>(['id', 'object_key']);
+    const updated = await releaseCaseHolds(trx, tenant, caseId);
     await deps.audit.record({
-      tenant, ...auditActor(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: null,
+      tenant, ...actorFields(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: null,
       details: { bulk: true, caseId, ...(reason ? { reason } : {}), count: updated.length, recordingIds: updated.map((u) => u.id) },
     }, trx);
     return updated;
@@ -127,13 +116,13 @@ export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: 
   return { released: rows.length, recordingIds: rows.map((r) => r.id), objectLockFailed };
 }
 
-async function mirrorHolds(deps: GovernanceDeps, rows: ReadonlyArray<{ id: string; object_key: string | null }>, on: boolean): Promise<string[]> {
+async function mirrorHolds(deps: GovernanceDeps, rows: readonly HeldObject[], on: boolean): Promise<string[]> {
   if (!objectLockEnabled(deps.config)) return [];
   const failed: string[] = [];
   await mapLimit(rows, 16, async (r) => {
-    if (!r.object_key) return;
+    if (!r.objectKey) return;
     try {
-      await deps.store.setLegalHold(r.object_key, on);
+      await deps.store.setLegalHold(r.objectKey, on);
     } catch (err) {
       failed.push(r.id);
       deps.logger?.warn({ err, recordingId: r.id }, 'the S3 legal hold of an object could not be changed; the database hold stands');

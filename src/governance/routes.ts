@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { auditActor } from '../audit/actor.js';
 import { BadRequestError } from '../errors.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { rotateMasterKey, setTenantKmsKey, type RotationDeps } from '../keys/rotation.js';
 import { registerPolicyRoutes, type PolicyRouteDeps } from '../retention/policy-routes.js';
-import { parseBody } from './body.js';
+import { parseBody } from '../lib/validate.js';
 import { eraseBySubject, eraseRecording } from './erasure.js';
 import { filterSchema, rejectFormerFilterNames, toRecordingFilter } from '../recordings/filter.js';
 import { clearLegalHold, holdByFilter, releaseCase, setLegalHold } from './legal-hold.js';
-import { actorOf, type GovernanceDeps } from './types.js';
+import type { GovernanceDeps } from './types.js';
 
 /**
  * Governance over HTTP: retention policies and tenant settings (admin), legal holds and erasure
@@ -30,18 +31,16 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
   registerPolicyRoutes(router, deps);
 
   router.route({
-    method: 'put', path: '/v1/recordings/:id/legal-hold', permission: 'legal-hold:manage',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(holdBody, req.body);
-      res.json(await setLegalHold(deps, ctx.principal.tenant, String(req.params.id), { reason: body.reason, caseId: body.caseId ?? null }, actorOf(ctx)));
+    method: 'put', path: '/v1/recordings/:id/legal-hold', permission: 'legal-hold:manage', body: holdBody,
+    handler: async (req, res, ctx, { body }) => {
+      res.json(await setLegalHold(deps, ctx.principal.tenant, String(req.params.id), { reason: body.reason, caseId: body.caseId ?? null }, auditActor(ctx)));
     },
   });
 
   router.route({
-    method: 'delete', path: '/v1/recordings/:id/legal-hold', permission: 'legal-hold:manage',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(clearBody, req.body);
-      await clearLegalHold(deps, ctx.principal.tenant, String(req.params.id), body.reason ?? null, actorOf(ctx));
+    method: 'delete', path: '/v1/recordings/:id/legal-hold', permission: 'legal-hold:manage', body: clearBody,
+    handler: async (req, res, ctx, { body }) => {
+      await clearLegalHold(deps, ctx.principal.tenant, String(req.params.id), body.reason ?? null, auditActor(ctx));
       res.status(204).end();
     },
   });
@@ -52,15 +51,14 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
       rejectFormerFilterNames((req.body as { filter?: unknown } | undefined)?.filter, 'invalid_body', 'filter.');
       const body = parseBody(bulkHoldBody, req.body);
       const filter = toRecordingFilter(body.filter, deps.phones);
-      res.json(await holdByFilter(deps, ctx.principal.tenant, filter, { reason: body.reason, caseId: body.caseId ?? null }, actorOf(ctx)));
+      res.json(await holdByFilter(deps, ctx.principal.tenant, filter, { reason: body.reason, caseId: body.caseId ?? null }, auditActor(ctx)));
     },
   });
 
   router.route({
-    method: 'post', path: '/v1/legal-holds/release', permission: 'legal-hold:manage',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(releaseBody, req.body);
-      res.json(await releaseCase(deps, ctx.principal.tenant, body.caseId, body.reason ?? null, actorOf(ctx)));
+    method: 'post', path: '/v1/legal-holds/release', permission: 'legal-hold:manage', body: releaseBody,
+    handler: async (_req, res, ctx, { body }) => {
+      res.json(await releaseCase(deps, ctx.principal.tenant, body.caseId, body.reason ?? null, auditActor(ctx)));
     },
   });
 
@@ -70,25 +68,23 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
       // DELETE bodies are dropped by some clients and proxies: the reason may come as a query parameter too.
       const query = typeof req.query.reason === 'string' ? { reason: req.query.reason } : {};
       const body = parseBody(eraseBody, req.body && Object.keys(req.body as object).length > 0 ? req.body : query);
-      await eraseRecording(deps, ctx.principal.tenant, String(req.params.id), body.reason ?? null, actorOf(ctx));
+      await eraseRecording(deps, ctx.principal.tenant, String(req.params.id), body.reason ?? null, auditActor(ctx));
       res.status(204).end();
     },
   });
 
   router.route({
-    method: 'post', path: '/v1/erasures', permission: 'recording:erase',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(subjectBody, req.body);
+    method: 'post', path: '/v1/erasures', permission: 'recording:erase', body: subjectBody,
+    handler: async (_req, res, ctx, { body }) => {
       if (!/\d{3}/.test(body.phone)) throw new BadRequestError('phone must be a phone number', 'invalid_phone');
-      res.json(await eraseBySubject(deps, ctx.principal.tenant, body.phone, body.reason, actorOf(ctx)));
+      res.json(await eraseBySubject(deps, ctx.principal.tenant, body.phone, body.reason, auditActor(ctx)));
     },
   });
 
   router.route({
-    method: 'post', path: '/v1/keys/rotate', permission: 'keys:manage',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(rotateBody, req.body);
-      const actor = { sub: ctx.principal.sub, role: ctx.principal.actingRole ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
+    method: 'post', path: '/v1/keys/rotate', permission: 'keys:manage', body: rotateBody,
+    handler: async (_req, res, ctx, { body }) => {
+      const actor = auditActor(ctx);
       if (body.kmsKeyId) {
         const r = await setTenantKmsKey(deps, ctx.principal.tenant, body.kmsKeyId, actor);
         res.json({ tenant: ctx.principal.tenant, kmsKeyId: r.kmsKeyId, previous: r.previous, rewrapNeeded: true });

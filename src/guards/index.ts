@@ -61,12 +61,14 @@ export function createGuards(config: Config, deps: GuardDeps, opts: { pbxGate?: 
   const lockout = new AuthLockout(deps.limits, {
     failures: limits.lockoutFailures, windowSeconds: limits.lockoutSeconds, lockoutSeconds: limits.lockoutSeconds,
     onRefused: () => refused('locked_out'),
-    onLocked: (ip, failures) => {
+    onLocked: async (ip, failures) => {
       deps.logger.warn({ ip, failures, lockoutSeconds: limits.lockoutSeconds }, 'source locked out after repeated authentication failures');
-      void deps.audit.recordDenied({
+      // Awaited so that the lockout is in the log before the refusal is answered; the refusal
+      // itself stands even when the log cannot be written.
+      await deps.audit.recordDenied({
         tenant: null, actorSub: 'anonymous', actorRole: null, action: 'auth.denied', outcome: 'denied', ip,
         details: { reason: 'locked_out', failures, lockoutSeconds: limits.lockoutSeconds },
-      }, ip);
+      }, ip).catch((err: unknown) => deps.logger.warn({ err }, 'the lockout could not be audited'));
     },
   });
   const ipGate = pbxIpGate(IpAllowlist.of(limits.pbxAllowedCidrs), () => refused('ip_not_allowed'));

@@ -16,7 +16,7 @@ export interface LockoutOptions {
   readonly windowSeconds: number;
   readonly lockoutSeconds: number;
   /** Called once, on the replica that counted the locking failure (audit, metrics). */
-  readonly onLocked?: (ip: string, failures: number) => void;
+  readonly onLocked?: (ip: string, failures: number) => Promise<void> | void;
   /** Called for every request refused because its source is locked out. */
   readonly onRefused?: (ip: string) => void;
 }
@@ -50,7 +50,7 @@ export class AuthLockout {
   async recordFailure(ip: string): Promise<boolean> {
     const usage = await this.limit.consume(sourceKey(ip));
     if (usage.allowed || usage.consumed !== this.opts.failures) return false;
-    this.opts.onLocked?.(ip, this.opts.failures);
+    await this.opts.onLocked?.(ip, this.opts.failures);
     return true;
   }
 }

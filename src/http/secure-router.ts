@@ -1,20 +1,13 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import { actorFields, auditActor as buildActor } from '../audit/actor.js';
-import type { AuditLog } from '../audit/types.js';
+import type { RequestContext } from '../auth/context.js';
 import { AppError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import { can, rolesGranting, type Permission, type Principal } from '../auth/permissions.js';
 import { parseBody, parseQuery } from '../lib/validate.js';
 import { requestIdOf } from './problem.js';
 
-/** Who is asking, from where, under which request id: what every handler and audit event needs. */
-export interface RequestContext {
-  readonly principal: Principal;
-  readonly requestId: string;
-  readonly ip: string;
-  readonly userAgent: string | null;
-}
+export type { RequestContext } from '../auth/context.js';
 
 /**
  * The tenant and actor columns of a route's audit event.
@@ -22,7 +15,10 @@ export interface RequestContext {
  * `actorFields(actor)`; this goes once links/routes.ts and recordings/read-routes.ts do.
  */
 export function auditActor(ctx: RequestContext) {
-  return { tenant: ctx.principal.tenant, ...actorFields(buildActor(ctx)) };
+  return {
+    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
+    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+  };
 }
 
 /** The request's body and query as the route's schemas parsed them (raw when it declares none). */
@@ -50,9 +46,23 @@ export interface SecuredRoute<B = unknown, Q = unknown> {
   readonly gate?: (req: Request, ctx: RequestContext) => void;
 }
 
+/** The audit event of a refused request (an 'auth.denied' AuditEventInput). */
+export interface DeniedEvent {
+  readonly tenant: string | null;
+  readonly actorSub: string;
+  readonly actorRole: string | null;
+  readonly action: 'auth.denied';
+  readonly outcome: 'denied';
+  readonly ip: string;
+  readonly userAgent: string | null;
+  readonly requestId: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 export interface SecureRouterDeps {
   readonly tokens: TokenVerifier;
-  readonly audit: Pick<AuditLog, 'recordDenied'>;
+  /** Where refusals are recorded (the audit log's recordDenied); http does not depend on audit. */
+  readonly audit: { recordDenied(event: DeniedEvent, source: string): Promise<void> };
   /** Called on every authentication failure (lockout bookkeeping); throws to refuse outright. */
   readonly onAuthFailure?: (ip: string) => Promise<void>;
   readonly beforeAuth?: (req: Request) => Promise<void>;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { contextPairs } from './context.js';
 import type { EncryptionContext } from './types.js';
 
@@ -14,31 +15,33 @@ export interface DataKeyCacheOptions {
   onLookup?: (result: 'hit' | 'miss') => void;
 }
 
-interface Entry { key: Buffer; timer: NodeJS.Timeout }
 interface Flight { discarded: boolean; promise: Promise<Buffer> }
 
 /**
  * Unwrapped data keys, held briefly so that a burst of range requests on one recording costs one
- * key-service call. Keys leaving the cache (expiry, LRU eviction, delete, clear) are zero-filled
- * at once, on a timer for expiry, so key material does not linger until the next access.
+ * key-service call. Keys leaving the cache (expiry, LRU eviction, replacement, delete, clear) are
+ * zero-filled at once through lru-cache's dispose, on a timer for expiry (ttlAutopurge), so key
+ * material does not linger until the next access.
  *
  * getOrLoad hands out the cached Buffer itself. Callers must not retain it: use it synchronously
  * (e.g. to create a cipher, which copies the key) or copy it, because it may be wiped at any later
  * turn of the event loop.
  */
 export class DataKeyCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Flight>();
-  private readonly maxEntries: number;
-  private readonly ttlMs: number;
   private readonly onLookup: (result: 'hit' | 'miss') => void;
 
   constructor(opts: DataKeyCacheOptions = {}) {
-    this.maxEntries = opts.maxEntries ?? 256;
-    this.ttlMs = opts.ttlMs ?? 60_000;
+    const maxEntries = opts.maxEntries ?? 256;
+    const ttlMs = opts.ttlMs ?? 60_000;
     this.onLookup = opts.onLookup ?? (() => undefined);
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
-    if (!Number.isFinite(this.ttlMs) || this.ttlMs <= 0) throw new RangeError('ttlMs must be a positive number');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError('ttlMs must be a positive number');
+    this.entries = new LRUCache<string, Buffer>({
+      max: maxEntries, ttl: ttlMs, ttlAutopurge: true, updateAgeOnGet: false, allowStale: false,
+      dispose: (key) => { key.fill(0); },
+    });
   }
 
   get size(): number {
@@ -52,10 +55,8 @@ export class DataKeyCache {
   getOrLoad(cacheKey: string, loader: () => Promise<Buffer>): Promise<Buffer> {
     const hit = this.entries.get(cacheKey);
     if (hit !== undefined) {
-      this.entries.delete(cacheKey);
-      this.entries.set(cacheKey, hit);
       this.onLookup('hit');
-      return Promise.resolve(hit.key);
+      return Promise.resolve(hit);
     }
     const inFlight = this.loading.get(cacheKey);
     if (inFlight !== undefined) {
@@ -72,43 +73,24 @@ export class DataKeyCache {
 
   /** Drops and wipes one key, e.g. when its recording is erased; a load in flight is not cached. */
   delete(cacheKey: string): void {
-    const entry = this.entries.get(cacheKey);
-    if (entry !== undefined) this.evict(cacheKey, entry);
+    this.entries.delete(cacheKey);
     this.discardFlight(cacheKey);
   }
 
   /** Drops and wipes every key; loads in flight finish for their callers but are not cached. */
   clear(): void {
-    for (const [cacheKey, entry] of [...this.entries]) this.evict(cacheKey, entry);
+    this.entries.clear();
     for (const cacheKey of [...this.loading.keys()]) this.discardFlight(cacheKey);
   }
 
   private async load(cacheKey: string, flight: Flight, loader: () => Promise<Buffer>): Promise<Buffer> {
     try {
       const key = await loader();
-      if (!flight.discarded) this.insert(cacheKey, key);
+      if (!flight.discarded) this.entries.set(cacheKey, key);
       return key;
     } finally {
       if (this.loading.get(cacheKey) === flight) this.loading.delete(cacheKey);
     }
-  }
-
-  private insert(cacheKey: string, key: Buffer): void {
-    const timer = setTimeout(() => this.evict(cacheKey, entry), this.ttlMs);
-    timer.unref();
-    const entry: Entry = { key, timer };
-    this.entries.set(cacheKey, entry);
-    for (const [oldest, old] of this.entries) {
-      if (this.entries.size <= this.maxEntries) break;
-      this.evict(oldest, old);
-    }
-  }
-
-  private evict(cacheKey: string, entry: Entry): void {
-    if (this.entries.get(cacheKey) !== entry) return;
-    this.entries.delete(cacheKey);
-    clearTimeout(entry.timer);
-    entry.key.fill(0);
   }
 
   private discardFlight(cacheKey: string): void {

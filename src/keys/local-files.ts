@@ -39,5 +39,3 @@ export async function syncDir(dir: string): Promise<void> {
     await handle.close();
   }
 }
-
-export { isErrno } from '../lib/errno.js';

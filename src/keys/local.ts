@@ -3,7 +3,8 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, DependencyError } from '../errors.js';
 import { canonicalContext } from './context.js';
-import { CHECK_MODES, isErrno, MASTER_KEY_BYTES, readMasterKey, syncDir } from './local-files.js';
+import { isErrno } from '../lib/errno.js';
+import { CHECK_MODES, MASTER_KEY_BYTES, readMasterKey, syncDir } from './local-files.js';
 import { KeyAccessError, KeyConfigError } from './errors.js';
 import type { DataKey, EncryptionContext, KeyProvider } from './types.js';
 

@@ -1,9 +1,11 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
 import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
-import { mapLimit } from '../retention/concurrency.js';
+import { mapLimit } from '../lib/map-limit.js';
+import { keysNotUnder, replaceWrappedKey, tenantsWithKeys } from '../recordings/key-queries.js';
 import { LocalKeyProvider } from './local.js';
 import type { KeyProvider } from './types.js';
 import type { KeyVersionStore } from './versions.js';
@@ -29,14 +31,9 @@ export interface RotationDeps {
   readonly logger?: { warn(obj: object, msg: string): void };
 }
 
-export interface RotationActor {
-  readonly sub: string; readonly role: string | null; readonly ip?: string | null; readonly userAgent?: string | null; readonly requestId?: string | null;
-}
-
-export function rotationEvent(actor: RotationActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
+export function rotationEvent(actor: AuditActor, tenant: string | null, details: Record<string, unknown>): AuditEventInput {
   return {
-    tenant, actorSub: actor.sub, actorRole: actor.role, action: 'keys.rotated', outcome: 'allowed',
-    ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, requestId: actor.requestId ?? null, details,
+    tenant, ...actorFields(actor), action: 'keys.rotated', outcome: 'allowed', details,
   };
 }
 
@@ -51,7 +48,7 @@ export function localProvider(deps: Pick<RotationDeps, 'keyAdmin'>): LocalKeyPro
  * Adds master v<N+1> and records it as the active version: every replica wraps new data keys
  * under it from its next upload on. Existing data keys keep working until rewrapped.
  */
-export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
+export async function rotateMasterKey(deps: RotationDeps, actor: AuditActor, tenant: string | null = null): Promise<{ keyRef: string; previous: string }> {
   const provider = localProvider(deps);
   const fallback = provider.currentKeyRef();
   const keyRef = await provider.rotate();
@@ -63,7 +60,7 @@ export async function rotateMasterKey(deps: RotationDeps, actor: RotationActor, 
 }
 
 /** Records a tenant's own KMS key (BYOK): new data keys use it at once; rewrap moves the old ones. */
-export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: RotationActor): Promise<{ kmsKeyId: string; previous: string | null }> {
+export async function setTenantKmsKey(deps: RotationDeps, tenant: string, kmsKeyId: string, actor: AuditActor): Promise<{ kmsKeyId: string; previous: string | null }> {
   if (deps.keys.kind !== 'aws-kms') throw new BadRequestError('A tenant KMS key needs KEY_PROVIDER=aws-kms', 'kms_not_configured');
   if (!/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/.test(kmsKeyId)) throw new BadRequestError('kmsKeyId is not a KMS key id, ARN or alias', 'invalid_kms_key_id');
   await probeKey(deps.keys, tenant, kmsKeyId);
@@ -102,9 +99,7 @@ export interface RewrapOptions {
 export interface TenantRewrap { readonly tenant: string; readonly keyRef: string; readonly rewrapped: number; readonly failed: number }
 export interface RewrapResult { readonly rewrapped: number; readonly failed: number; readonly tenants: TenantRewrap[] }
 
-interface KeyRow { id: string; wrapped_key: Buffer; key_ref: string }
-
-export async function rewrapDataKeys(deps: RotationDeps, actor: RotationActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
+export async function rewrapDataKeys(deps: RotationDeps, actor: AuditActor, opts: RewrapOptions = {}): Promise<RewrapResult> {
   const tenants = opts.tenant ? [opts.tenant] : await tenantsWithKeys(deps.db);
   const results: TenantRewrap[] = [];
   for (const tenant of tenants) {
@@ -124,14 +119,12 @@ async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOpti
   let rewrapped = 0;
   let failed = 0;
   for (;;) {
-    const rows = await deps.db('recordings').select<KeyRow[]>('id', 'wrapped_key', 'key_ref')
-      .where({ tenant }).whereNot({ status: 'deleted' }).whereNotNull('wrapped_key').whereNotNull('key_ref')
-      .andWhere('key_ref', '<>', keyRef).andWhere('id', '>', after).orderBy('id').limit(opts.batchSize ?? 200);
+    const rows = await keysNotUnder(deps.db, tenant, keyRef, after, opts.batchSize ?? 200);
     if (rows.length === 0) break;
     await mapLimit(rows, opts.concurrency ?? 8, async (r) => {
       try {
-        const next = await deps.keys.rewrap(r.wrapped_key, { tenant, recordingId: r.id }, r.key_ref, target);
-        await deps.db('recordings').update({ wrapped_key: next.wrapped, key_ref: next.keyRef }).where({ id: r.id, wrapped_key: r.wrapped_key });
+        const next = await deps.keys.rewrap(r.wrappedKey, { tenant, recordingId: r.id }, r.keyRef, target);
+        await replaceWrappedKey(deps.db, tenant, r.id, r.wrappedKey, next);
         keyRef = next.keyRef;
         rewrapped++;
       } catch (err) {
@@ -143,17 +136,6 @@ async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOpti
     opts.onProgress?.({ tenant, rewrapped, failed });
   }
   return { tenant, keyRef, rewrapped, failed };
-}
-
-async function tenantsWithKeys(db: Db): Promise<string[]> {
-  const rows = await db('recordings').distinct<{ tenant: string }[]>('tenant').whereNotNull('wrapped_key').whereNot({ status: 'deleted' }).orderBy('tenant');
-  return rows.map((r) => r.tenant);
-}
-
-/** Rows whose data key is still wrapped under `keyRef`. */
-export async function countUsing(db: Db, keyRef: string): Promise<number> {
-  const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
-  return Number(row?.count ?? 0);
 }
 
 function sum(rows: readonly TenantRewrap[], field: 'rewrapped' | 'failed'): number {

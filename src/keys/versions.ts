@@ -1,4 +1,5 @@
 import type { Db, Trx } from '../db/knex.js';
+import { lockXact } from '../db/locks.js';
 import { DependencyError } from '../errors.js';
 
 /**
@@ -13,7 +14,13 @@ import { DependencyError } from '../errors.js';
  * (and counted: retire refuses) or the upload sees 'retired' and fails; a 201 whose data key
  * cannot be unwrapped once the version's file is gone cannot happen.
  */
-export type KeyVersionState = 'active' | 'inactive' | 'retiring' | 'retired';
+export const KEY_VERSION_STATE = Object.freeze({
+  active: 'active', inactive: 'inactive', retiring: 'retiring', retired: 'retired',
+} as const);
+
+export type KeyVersionState = (typeof KEY_VERSION_STATE)[keyof typeof KEY_VERSION_STATE];
+
+const V = KEY_VERSION_STATE;
 
 export interface KeyVersion {
   readonly keyRef: string;
@@ -31,15 +38,12 @@ function mapRow(row: KeyVersionRow): KeyVersion {
   return { keyRef: row.key_ref, state: row.state, createdAt: row.created_at, retireAfter: row.retire_after, retiredAt: row.retired_at };
 }
 
-/** Serialises changes of the active version (pg_advisory_xact_lock key, 'cvKV'). */
-const ACTIVATE_LOCK = 0x63764b56;
-
 export class KeyVersionStore {
   constructor(private readonly db: Db) {}
 
   /** The keyRef new data keys are wrapped under; null before any version was recorded. */
   async active(trx?: Trx): Promise<string | null> {
-    const row = await (trx ?? this.db)('key_versions').select<{ key_ref: string }[]>('key_ref').where({ state: 'active' }).first();
+    const row = await (trx ?? this.db)('key_versions').select<{ key_ref: string }[]>('key_ref').where({ state: V.active }).first();
     return row?.key_ref ?? null;
   }
 
@@ -61,7 +65,7 @@ export class KeyVersionStore {
   async adoptActive(keyRef: string): Promise<string> {
     await this.db.raw(`
       INSERT INTO key_versions (key_ref, state)
-      SELECT ?, 'active' WHERE NOT EXISTS (SELECT 1 FROM key_versions WHERE state = 'active')
+      SELECT ?, '${V.active}' WHERE NOT EXISTS (SELECT 1 FROM key_versions WHERE state = '${V.active}')
       ON CONFLICT DO NOTHING`, [keyRef]);
     const active = await this.active();
     if (active === null) throw new DependencyError('database', 'No active master key version is recorded');
@@ -70,12 +74,13 @@ export class KeyVersionStore {
 
   /** Makes `keyRef` the active version; the previous one becomes inactive (it still decrypts). */
   async activate(keyRef: string, trx: Trx): Promise<string | null> {
-    await trx.raw('SELECT pg_advisory_xact_lock(?::int4)', [ACTIVATE_LOCK]);
+    // Serialises changes of the active version.
+    await lockXact(trx, 'keys.activate');
     const previous = await this.active(trx);
-    await trx('key_versions').update({ state: 'inactive' }).where({ state: 'active' });
+    await trx('key_versions').update({ state: V.inactive }).where({ state: V.active });
     await trx.raw(`
-      INSERT INTO key_versions (key_ref, state) VALUES (?, 'active')
-      ON CONFLICT (key_ref) DO UPDATE SET state = 'active', retiring_since = NULL, retire_after = NULL`, [keyRef]);
+      INSERT INTO key_versions (key_ref, state) VALUES (?, '${V.active}')
+      ON CONFLICT (key_ref) DO UPDATE SET state = '${V.active}', retiring_since = NULL, retire_after = NULL`, [keyRef]);
     return previous;
   }
 
@@ -86,9 +91,9 @@ export class KeyVersionStore {
   async startRetiring(keyRef: string, graceMs: number): Promise<KeyVersion> {
     await this.db.raw(`
       INSERT INTO key_versions (key_ref, state, retiring_since, retire_after)
-      VALUES (?, 'retiring', now(), now() + make_interval(secs => ?))
-      ON CONFLICT (key_ref) DO UPDATE SET state = 'retiring', retiring_since = now(), retire_after = EXCLUDED.retire_after
-      WHERE key_versions.state = 'inactive'`, [keyRef, graceMs / 1000]);
+      VALUES (?, '${V.retiring}', now(), now() + make_interval(secs => ?))
+      ON CONFLICT (key_ref) DO UPDATE SET state = '${V.retiring}', retiring_since = now(), retire_after = EXCLUDED.retire_after
+      WHERE key_versions.state = '${V.inactive}'`, [keyRef, graceMs / 1000]);
     const row = await this.get(keyRef);
     if (!row) throw new DependencyError('database', `Master key ${keyRef} vanished from key_versions`);
     return row;
@@ -97,7 +102,7 @@ export class KeyVersionStore {
   /** True once a retiring version's grace has passed, by the database's clock. */
   async gracePassed(keyRef: string, trx?: Trx): Promise<boolean> {
     const result = await (trx ?? this.db).raw<{ rows: Array<{ passed: boolean }> }>(
-      `SELECT retire_after <= now() AS passed FROM key_versions WHERE key_ref = ? AND state = 'retiring'`, [keyRef]);
+      `SELECT retire_after <= now() AS passed FROM key_versions WHERE key_ref = ? AND state = '${V.retiring}'`, [keyRef]);
     return result.rows[0]?.passed === true;
   }
 
@@ -108,7 +113,7 @@ export class KeyVersionStore {
   }
 
   async markRetired(keyRef: string, trx: Trx): Promise<void> {
-    await trx('key_versions').update({ state: 'retired', retired_at: trx.fn.now() }).where({ key_ref: keyRef });
+    await trx('key_versions').update({ state: V.retired, retired_at: trx.fn.now() }).where({ key_ref: keyRef });
   }
 
   /**
@@ -119,7 +124,7 @@ export class KeyVersionStore {
     const result = await trx.raw<{ rows: Array<{ state: KeyVersionState; past: boolean }> }>(
       `SELECT state, coalesce(retire_after <= now(), false) AS past FROM key_versions WHERE key_ref = ? FOR KEY SHARE`, [keyRef]);
     const row = result.rows[0];
-    if (!row || row.state === 'active' || row.state === 'inactive' || (row.state === 'retiring' && !row.past)) return;
+    if (!row || row.state === V.active || row.state === V.inactive || (row.state === V.retiring && !row.past)) return;
     throw new DependencyError('keys', 'The master key version this upload was encrypted under has been retired meanwhile; nothing was kept, retry the upload');
   }
 }

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import { auditableFilter, filterFields, rejectFormerFilterNames, toRecordingFilter } from './filter.js';
 import type { PhoneHasher } from './phone.js';
-import { isUuid, type RecordingSearch, type SearchPosition } from './store.js';
+import { isUuid } from '../lib/uuid.js';
+import type { RecordingSearch, SearchPosition } from './store.js';
 
 /**
  * The query of `GET /v1/recordings` and its opaque cursor. The cursor is the keyset position of

@@ -1,12 +1,19 @@
 import type { Db, Trx } from '../db/knex.js';
+import { holdLiveness, type ClaimOwner, type Liveness } from '../db/locks.js';
 import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
-import type { Direction, Recording, RecordingStatus } from './types.js';
+import * as lifecycle from './lifecycle-queries.js';
+import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
+import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
+import type { Direction, Recording } from './types.js';
 import { isUuid } from '../lib/uuid.js';
 
 /**
- * Data access for recordings. Every read takes the tenant: tenancy is enforced here, on every
- * query, so a handler cannot forget it. Rows that are being deleted or are tombstones are not
- * returned by reads meant for listeners.
+ * Data access for recordings. The SQL against the table lives here and in the query modules
+ * beside it (lifecycle-queries.ts, hold-queries.ts, key-queries.ts); nothing else queries it.
+ * Every read and every update of a tenant's rows names the tenant, so a handler cannot forget
+ * it; only the retention worker's claims sweep all tenants, and they then name each row by
+ * tenant and id. Rows that are being deleted or are tombstones are not returned by reads meant
+ * for listeners.
  */
 export interface RecordingRow {
   id: string; tenant: string; call_id: string; status: RecordingStatus; object_key: string | null;
@@ -54,7 +61,6 @@ export interface RecordingSearch extends RecordingFilter {
 
 export interface SearchPage { readonly items: Recording[]; readonly next: SearchPosition | null }
 
-
 export class RecordingStore {
   constructor(private readonly db: Db) {}
 
@@ -65,7 +71,7 @@ export class RecordingStore {
   /** Inserts unless (tenant, callId) exists; returns null on that conflict. */
   async insert(r: NewRecording, trx?: Trx): Promise<Recording | null> {
     const rows = await this.q(trx).insert({
-      id: r.id, tenant: r.tenant, call_id: r.callId, status: 'active', object_key: r.objectKey, sha256: r.sha256,
+      id: r.id, tenant: r.tenant, call_id: r.callId, status: S.active, object_key: r.objectKey, sha256: r.sha256,
       size_bytes: r.sizeBytes, content_type: r.contentType, segment_size: r.segmentSize, crypto_header: r.cryptoHeader,
       wrapped_key: r.wrappedKey, key_ref: r.keyRef, policy: r.policy, retain_until: r.retainUntil, started_at: r.startedAt,
       duration_seconds: r.durationSeconds, direction: r.direction, from_number: r.from, to_number: r.to,
@@ -85,7 +91,7 @@ export class RecordingStore {
   /** An active recording of this tenant; `agentId` narrows to an agent's own recordings. */
   async findActive(tenant: string, id: string, agentId: string | null = null, trx?: Trx): Promise<Recording | null> {
     if (!isUuid(id)) return null;
-    const query = this.q(trx).where({ tenant, id, status: 'active' });
+    const query = this.q(trx).where({ tenant, id, status: S.active });
     if (agentId !== null) query.andWhere({ agent_id: agentId });
     const row = await query.first();
     return row ? mapRow(row) : null;
@@ -104,7 +110,7 @@ export class RecordingStore {
    */
   async search(s: RecordingSearch, trx?: Trx): Promise<SearchPage> {
     const query = this.q(trx).select<(RecordingRow & { sort_key: string })[]>('*', this.db.raw(`${SORT_KEY}::text AS sort_key`))
-      .where({ tenant: s.tenant, status: 'active' });
+      .where({ tenant: s.tenant, status: S.active });
     if (s.agentScope !== null) query.andWhere({ agent_id: s.agentScope });
     applyFilter(query, s);
     if (s.after !== undefined) query.andWhereRaw(`(${SORT_KEY}, id) < (?::timestamptz, ?::uuid)`, [s.after.sortKey, s.after.id]);
@@ -116,10 +122,51 @@ export class RecordingStore {
 
   async lockActive(tenant: string, id: string, trx: Trx): Promise<Recording | null> {
     if (!isUuid(id)) return null;
-    const row = await this.q(trx).where({ tenant, id, status: 'active' }).forUpdate().first();
+    const row = await this.q(trx).where({ tenant, id, status: S.active }).forUpdate().first();
     return row ? mapRow(row) : null;
+  }
+
+  // The deletion lifecycle (lifecycle-queries.ts), for services that take narrowed deps.
+
+  /** Holds the liveness lock that keeps `who`'s claims from being taken over while it works. */
+  holdClaimLiveness(who: ClaimOwner): Promise<Liveness> {
+    return holdLiveness(this.db, who, 'retention.liveness');
+  }
+
+  claimDue(who: ClaimOwner, now: Date, limit: number, leaseSeconds: number, by: string): Promise<ClaimedRecording[]> {
+    return lifecycle.claimDue(this.db, who, now, limit, leaseSeconds, by);
+  }
+
+  reclaimAbandoned(who: ClaimOwner, limit: number, leaseSeconds: number): Promise<ClaimedRecording[]> {
+    return lifecycle.reclaimAbandoned(this.db, who, limit, leaseSeconds);
+  }
+
+  stillClaimed(who: ClaimOwner, rows: ReadonlyArray<{ tenant: string; id: string }>): Promise<Set<string>> {
+    return lifecycle.stillClaimed(this.db, who, rows);
+  }
+
+  listDue(now: Date, pageSize: number): AsyncGenerator<DueRecording> {
+    return lifecycle.listDue(this.db, now, pageSize);
+  }
+
+  countHeldDue(now: Date): Promise<number> {
+    return lifecycle.countHeldDue(this.db, now);
+  }
+
+  oldestOverdue(now: Date): Promise<Date | null> {
+    return lifecycle.oldestOverdue(this.db, now);
+  }
+
+  destroyKeys(who: ClaimOwner, rows: ReadonlyArray<{ tenant: string; id: string }>): Promise<void> {
+    return lifecycle.destroyKeys(this.db, who, rows);
+  }
+
+  tombstone(who: ClaimOwner, rows: ReadonlyArray<{ tenant: string; id: string }>, revokedBy: string, trx: Trx): Promise<Set<string>> {
+    return lifecycle.tombstone(trx, who, rows, revokedBy);
+  }
+
+  referencedObjectKeys(ids: readonly string[]): Promise<Set<string | null>> {
+    return lifecycle.referencedObjectKeys(this.db, ids);
   }
 }
 
-/** Moved to src/lib/uuid.ts; re-exported until its importers take it from there. */
-export { isUuid };

@@ -1,5 +1,7 @@
+import type { RecordingStatus } from './status.js';
+
+export type { RecordingStatus };
 export type Direction = 'inbound' | 'outbound' | 'internal';
-export type RecordingStatus = 'active' | 'deleting' | 'deleted';
 
 /** What the PBX says about the call; immutable once the recording is stored. */
 export interface CallMetadata {
@@ -49,14 +51,10 @@ export interface Receipt {
   readonly legalHold: boolean;
 }
 
-export interface RecordingView extends Receipt {
-  readonly startedAt: string | null;
-  readonly durationSeconds: number | null;
-  readonly direction: Direction | null;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly agentId: string | null;
-  readonly tags: readonly string[];
+/** The call metadata as the API shows it: times as ISO-8601 strings. */
+type CallMetadataView = Omit<CallMetadata, 'startedAt'> & { readonly startedAt: string | null };
+
+export interface RecordingView extends Receipt, CallMetadataView {
   readonly legalHoldReason?: string | null;
   readonly legalHoldCaseId?: string | null;
 }

@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db, Trx } from '../db/knex.js';
 import { DependencyError } from '../errors.js';
-import { holdLiveness, newClaimOwner, type Liveness } from '../retention/claims.js';
-import type { ClaimOwner } from '../retention/types.js';
+import { holdLiveness, livenessHeldSql, newClaimOwner, type ClaimOwner, type Liveness } from '../db/locks.js';
 
 /**
  * Uploads between the start of their body and their commit or abort, registered in PostgreSQL so
@@ -11,7 +10,7 @@ import type { ClaimOwner } from '../retention/types.js';
  *   - its lease (lease_until), which the uploading process renews while it works, has not run
  *     out: a process that stalls or loses the database stops renewing;
  *   - its process still holds its liveness lock (an advisory lock held like retention workers'
- *     (claims.ts), key owner_key): a process that was killed released it with its connection,
+ *     (src/db/locks.ts), key owner_key): a process that was killed released it with its connection,
  *     so its uploads are orphans at once rather than when their leases run out.
  *
  * The commit removes the registration in its own transaction and fails when it is no longer
@@ -20,19 +19,7 @@ import type { ClaimOwner } from '../retention/types.js';
  */
 export const UPLOAD_LEASE_MS = 120_000;
 
-/** Advisory-lock namespace of uploading processes ('cvUP'), apart from retention workers'. */
-export const UPLOAD_LIVENESS_NAMESPACE = 0x63765550;
-
-/** SQL: some session holds the liveness lock whose key is `key` (an SQL expression). */
-function lockHeldBy(key: string): string {
-  return `EXISTS (
-    SELECT 1 FROM pg_locks l
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.classid = ${UPLOAD_LIVENESS_NAMESPACE}::oid AND l.objid = (${key})::oid)`;
-}
-
-const LIVE = `lease_until > now() AND ${lockHeldBy('uploads_in_progress.owner_key')}`;
+const LIVE = `lease_until > now() AND ${livenessHeldSql('uploads.liveness', 'uploads_in_progress.owner_key')}`;
 
 export interface UploadLease {
   readonly objectKey: string;
@@ -127,7 +114,7 @@ export class UploadRegistry {
     const lost = this.liveness;
     this.liveness = undefined;
     if (lost) await (await lost.catch(() => null))?.release();
-    const next = holdLiveness(this.db, this.who, UPLOAD_LIVENESS_NAMESPACE);
+    const next = holdLiveness(this.db, this.who, 'uploads.liveness');
     this.liveness = next;
     await next.catch((err: unknown) => {
       if (this.liveness === next) this.liveness = undefined;
@@ -136,7 +123,7 @@ export class UploadRegistry {
   }
 
   private async lockHeld(): Promise<boolean> {
-    const result = await this.db.raw<{ rows: Array<{ held: boolean }> }>(`SELECT ${lockHeldBy('?::int4')} AS held`, [this.who.key]);
+    const result = await this.db.raw<{ rows: Array<{ held: boolean }> }>(`SELECT ${livenessHeldSql('uploads.liveness', '?::int4')} AS held`, [this.who.key]);
     return result.rows[0]?.held === true;
   }
 

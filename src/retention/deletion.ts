@@ -1,8 +1,11 @@
+import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import type { Trx } from '../db/knex.js';
+import type { ClaimOwner } from '../db/locks.js';
 import { dataKeyCacheKey } from '../keys/cache.js';
-import { mapLimit } from './concurrency.js';
-import type { ClaimOwner, ClaimedRecording, DeletionDeps } from './types.js';
+import { mapLimit } from '../lib/map-limit.js';
+import type { ClaimedRecording } from '../recordings/lifecycle-queries.js';
+import type { DeletionDeps } from './types.js';
 
 /**
  * Finishing claimed deletions. For each recording, in this order:
@@ -16,16 +19,8 @@ import type { ClaimOwner, ClaimedRecording, DeletionDeps } from './types.js';
  * taken over, its tombstone update matches nothing and writes no event, so each recording is
  * deleted, and audited, exactly once.
  */
-export interface DeletionActor {
-  readonly sub: string;
-  readonly role: string | null;
-  readonly ip?: string | null;
-  readonly userAgent?: string | null;
-  readonly requestId?: string | null;
-}
-
 export interface DeletionOptions {
-  readonly actor: DeletionActor;
+  readonly actor: AuditActor;
   /** Extra details on each recording.deleted event (e.g. scope of a data-subject erasure). */
   readonly details?: Record<string, unknown>;
   /**
@@ -82,33 +77,15 @@ export async function completeDeletions(deps: DeletionDeps, who: ClaimOwner, cla
 }
 
 async function destroyKeys(deps: DeletionDeps, who: ClaimOwner, rows: readonly ClaimedRecording[]): Promise<void> {
-  await deps.db('recordings').update({ wrapped_key: null, crypto_header: null })
-    .whereRaw('id = ANY(?::uuid[])', [rows.map((r) => r.id)]).andWhere({ status: 'deleting', lease_owner: who.owner });
+  await deps.recordings.destroyKeys(who, rows);
   for (const r of rows) {
     if (r.wrappedKey && r.keyRef) deps.keyCache?.delete(dataKeyCacheKey({ tenant: r.tenant, recordingId: r.id }, r.keyRef, r.wrappedKey));
   }
 }
 
-/** The tombstone keeps id, tenant, callId, sha256, size, type, deletedAt and why; nothing else. */
+/** Tombstones the rows still ours and writes their recording.deleted events, in `trx`. */
 async function tombstone(trx: Trx, deps: DeletionDeps, who: ClaimOwner, rows: readonly ClaimedRecording[], objectKept: readonly string[], opts: DeletionOptions): Promise<Set<string>> {
-  const updated = await trx('recordings')
-    .update({
-      status: 'deleted', deleted_at: trx.fn.now(), object_key: null, segment_size: null, crypto_header: null, wrapped_key: null,
-      key_ref: null, policy: null, retain_until: null, started_at: null, duration_seconds: null, direction: null,
-      from_number: null, to_number: null, from_hash: null, to_hash: null, agent_id: null, tags: [], uploaded_by: null,
-      legal_hold: false, legal_hold_reason: null, legal_hold_case_id: null, legal_hold_by: null, legal_hold_at: null,
-      lease_owner: null, lease_until: null, lease_key: null,
-    })
-    .whereRaw('id = ANY(?::uuid[])', [rows.map((r) => r.id)]).andWhere({ status: 'deleting', lease_owner: who.owner })
-    .returning<{ id: string }[]>('id');
-  const done = new Set(updated.map((u) => u.id));
-  if (done.size === 0) return done;
-  // A link to a deleted recording must stop working even if a reader somehow skipped the status check.
-  await trx('links').whereRaw('recording_id = ANY(?::uuid[])', [[...done]])
-    .update({
-      revoked_at: trx.raw('coalesce(revoked_at, now())'), revoked_by: trx.raw('coalesce(revoked_by, ?)', [opts.actor.sub]),
-      expires_at: trx.raw('least(expires_at, now())'),
-    });
+  const done = await deps.recordings.tombstone(who, rows, opts.actor.sub, trx);
   const kept = new Set(objectKept);
   for (const r of rows) {
     if (done.has(r.id)) await deps.audit.record(deletedEvent(r, opts, kept.has(r.id)), trx);
@@ -118,8 +95,7 @@ async function tombstone(trx: Trx, deps: DeletionDeps, who: ClaimOwner, rows: re
 
 function deletedEvent(r: ClaimedRecording, opts: DeletionOptions, objectKept: boolean): AuditEventInput {
   return {
-    tenant: r.tenant, actorSub: opts.actor.sub, actorRole: opts.actor.role, action: 'recording.deleted', outcome: 'allowed',
-    recordingId: r.id, ip: opts.actor.ip ?? null, userAgent: opts.actor.userAgent ?? null, requestId: opts.actor.requestId ?? null,
+    tenant: r.tenant, ...actorFields(opts.actor), action: 'recording.deleted', outcome: 'allowed', recordingId: r.id,
     details: {
       reason: r.kind, callId: r.callId, sha256: r.sha256, policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null,
       ...(r.note ? { note: r.note } : {}),

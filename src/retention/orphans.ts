@@ -1,5 +1,5 @@
 import { durationMs } from '../config/duration.js';
-import { isUuid } from '../recordings/store.js';
+import { isUuid } from '../lib/uuid.js';
 import type { StoredObjectInfo } from '../storage/types.js';
 import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
 
@@ -93,9 +93,7 @@ async function unclaimed(deps: RetentionDeps, infos: readonly StoredObjectInfo[]
 async function unreferenced(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
   const ids = infos.map((i) => idOf(i.key)).filter((id): id is string => id !== null);
   if (ids.length === 0) return [];
-  const rows = await deps.db('recordings').select<{ object_key: string | null }[]>('object_key')
-    .whereRaw('id = ANY(?::uuid[])', [ids]).andWhereNot({ status: 'deleted' });
-  const referenced = new Set(rows.map((r) => r.object_key));
+  const referenced = await deps.recordings.referencedObjectKeys(ids);
   return infos.filter((i) => idOf(i.key) !== null && !referenced.has(i.key));
 }
 

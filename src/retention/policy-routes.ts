@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { actorFields, auditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
 import { parseIsoDuration } from '../config/duration.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
-import { parseBody } from '../governance/body.js';
-import type { RequestContext, SecureRouter } from '../http/secure-router.js';
+import { parseBody } from '../lib/validate.js';
+import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
 import type { TenantStore } from '../tenants/store.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
@@ -37,10 +38,6 @@ function view(p: RetentionPolicy, defaultPolicy: string | null) {
   };
 }
 
-function actor(ctx: RequestContext) {
-  return { actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
-}
-
 export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps): void {
   router.route({
     method: 'get', path: '/v1/retention-policies', permission: 'policy:manage',
@@ -68,7 +65,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
       const { policy, created, settings } = await deps.db.transaction(async (trx) => {
         const result = await deps.policies.upsert({ tenant, name, retain: body.retain, description: body.description ?? null, updatedBy: ctx.principal.sub }, trx);
         await deps.audit.record({
-          tenant, ...actor(ctx), action: 'policy.updated', outcome: 'allowed',
+          tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
           details: { policy: name, retain: body.retain, description: body.description ?? null, created: result.created, previousRetain: result.previous?.retain ?? null },
         }, trx);
         return { ...result, settings: await deps.tenants.get(tenant, trx) };
@@ -86,9 +83,8 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
   });
 
   router.route({
-    method: 'put', path: '/v1/tenant-settings', permission: 'tenant:manage',
-    handler: async (req, res, ctx) => {
-      const body = parseBody(settingsBody, req.body);
+    method: 'put', path: '/v1/tenant-settings', permission: 'tenant:manage', body: settingsBody,
+    handler: async (_req, res, ctx, { body }) => {
       const tenant = ctx.principal.tenant;
       const s = await deps.db.transaction(async (trx) => {
         if (body.defaultPolicy !== null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
@@ -97,7 +93,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
         const before = await deps.tenants.get(tenant, trx);
         const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy }, trx);
         await deps.audit.record({
-          tenant, ...actor(ctx), action: 'policy.updated', outcome: 'allowed',
+          tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
           details: { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy },
         }, trx);
         return after;

@@ -1,6 +1,8 @@
-import { claimDue, countHeldDue, holdLiveness, listDue, newClaimOwner, oldestOverdue, reclaimAbandoned, stillClaimed } from './claims.js';
+import { auditActor } from '../audit/actor.js';
+import { newClaimOwner, type ClaimOwner } from '../db/locks.js';
+import type { ClaimedRecording } from '../recordings/lifecycle-queries.js';
 import { completeDeletions } from './deletion.js';
-import { SYSTEM_RETENTION_ACTOR, type ClaimOwner, type ClaimedRecording, type RetentionDeps } from './types.js';
+import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
 
 /**
  * One retention pass: claims due recordings batch by batch and finishes each through the states
@@ -36,7 +38,7 @@ export interface RetentionPassResult {
 }
 
 export async function runRetentionPass(deps: RetentionDeps, now: Date = new Date(), opts: RetentionPassOptions = {}): Promise<RetentionPassResult> {
-  const skippedHold = await countHeldDue(deps.db, now);
+  const skippedHold = await deps.recordings.countHeldDue(now);
   if (opts.dryRun) return dryRun(deps, now, skippedHold, opts);
   const who = newClaimOwner(opts.owner ?? 'retention');
   const batchSize = opts.batchSize ?? deps.config.retention.batchSize;
@@ -44,14 +46,14 @@ export async function runRetentionPass(deps: RetentionDeps, now: Date = new Date
   const items: RetentionItem[] = [];
   let failed = 0;
   const started = performance.now();
-  const liveness = await holdLiveness(deps.db, who);
+  const liveness = await deps.recordings.holdClaimLiveness(who);
   try {
     for (;;) {
       const claimed = await claimBatch(deps, who, now, batchSize, leaseSeconds);
       if (claimed.length === 0) break;
-      const ours = await stillClaimed(deps.db, who, claimed.map((r) => r.id));
+      const ours = await deps.recordings.stillClaimed(who, claimed);
       const outcome = await completeDeletions(deps, who, claimed.filter((r) => ours.has(r.id)), {
-        actor: { sub: SYSTEM_RETENTION_ACTOR, role: null }, concurrency: opts.concurrency,
+        actor: auditActor(SYSTEM_RETENTION_ACTOR), concurrency: opts.concurrency,
       });
       items.push(...outcome.deleted.map(toItem));
       failed += outcome.failed.length;
@@ -73,14 +75,14 @@ export async function runRetentionPass(deps: RetentionDeps, now: Date = new Date
 
 /** Abandoned claims first (they are the oldest work), then newly due rows. */
 async function claimBatch(deps: RetentionDeps, who: ClaimOwner, now: Date, batchSize: number, leaseSeconds: number): Promise<ClaimedRecording[]> {
-  const reclaimed = await reclaimAbandoned(deps.db, who, batchSize, leaseSeconds);
+  const reclaimed = await deps.recordings.reclaimAbandoned(who, batchSize, leaseSeconds);
   if (reclaimed.length >= batchSize) return reclaimed;
-  return [...reclaimed, ...(await claimDue(deps.db, who, now, batchSize - reclaimed.length, leaseSeconds))];
+  return [...reclaimed, ...(await deps.recordings.claimDue(who, now, batchSize - reclaimed.length, leaseSeconds, SYSTEM_RETENTION_ACTOR))];
 }
 
 async function dryRun(deps: RetentionDeps, now: Date, skippedHold: number, opts: RetentionPassOptions): Promise<RetentionPassResult> {
   const items: RetentionItem[] = [];
-  for await (const r of listDue(deps.db, now, opts.batchSize ?? deps.config.retention.batchSize)) {
+  for await (const r of deps.recordings.listDue(now, opts.batchSize ?? deps.config.retention.batchSize)) {
     items.push({ id: r.id, callId: r.callId, tenant: r.tenant, retainUntil: r.retainUntil?.toISOString() ?? null });
   }
   const lagSeconds = await lag(deps, now);
@@ -88,7 +90,7 @@ async function dryRun(deps: RetentionDeps, now: Date, skippedHold: number, opts:
 }
 
 async function lag(deps: RetentionDeps, now: Date): Promise<number> {
-  const oldest = await oldestOverdue(deps.db, now);
+  const oldest = await deps.recordings.oldestOverdue(now);
   const seconds = oldest ? Math.max(0, (now.getTime() - oldest.getTime()) / 1000) : 0;
   deps.metrics?.retentionLag.set(seconds);
   return seconds;

@@ -20,15 +20,18 @@ class Capture extends Writable {
 
 describe('callvault audit verify / anchor / export', () => {
   let f: AuditFixture;
+  let log: ChainedAuditLog;
   let deps: () => AuditCliDeps & { stdout: Capture; stderr: Capture };
   before(async () => {
     f = await auditFixture();
-    deps = () => ({ db: f.db, store: f.store, anchorKeyFile: f.keyFile, generateAnchorKey: true, stdout: new Capture(), stderr: new Capture() });
-    const log = new ChainedAuditLog(f.db);
+    log = new ChainedAuditLog(f.db);
+    deps = () => ({ db: f.db, audit: log, store: f.store, anchorKeyFile: f.keyFile, generateAnchorKey: true, stdout: new Capture(), stderr: new Capture() });
     for (let i = 1; i <= 12; i++) await log.record(event(i));
-    await log.close();
   });
-  after(() => f.close());
+  after(async () => {
+    await log.close();
+    await f.close();
+  });
 
   test('anchor signs the head and says where it went', async () => {
     const d = deps();

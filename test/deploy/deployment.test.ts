@@ -157,9 +157,9 @@ describe('docker/Dockerfile', () => {
     assert.equal(cfg.extends, './tsconfig.json');
     assert.deepEqual(cfg.include, ['src/**/*.ts', 'migrations/**/*.ts']);
     assert.equal(cfg.compilerOptions.outDir, 'dist');
-    // bin/callvault.js runs the build; the app reads ../../openapi.yaml from dist/src/http/.
+    // bin/callvault.js runs the build; the app reads ../openapi.yaml from dist/src/.
     assert.match(read('bin/callvault.js'), /dist\/src\/cli\/main\.js/);
-    assert.match(read('src/http/app.ts'), /new URL\('\.\.\/\.\.\/openapi\.yaml', import\.meta\.url\)/);
+    assert.match(read('src/app.ts'), /new URL\('\.\.\/openapi\.yaml', import\.meta\.url\)/);
   });
 });
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import { auditActor } from '../../src/audit/actor.js';
 import { KeyAccessError, type KeyProvider } from '../../src/keys/index.js';
 import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { openPlayback } from '../../src/media/playback.js';
@@ -90,7 +91,7 @@ describe('local master key rotation', () => {
   });
 
   test('rewrap is resumable: a second run picks up only what the first could not do', async () => {
-    const { keyRef: target } = await rotateMasterKey(vault.deps, { sub: 'test', role: null });
+    const { keyRef: target } = await rotateMasterKey(vault.deps, auditActor('cli:test'));
     let calls = 0;
     const failing: KeyProvider = Object.create(vault.deps.keys) as KeyProvider;
     failing.rewrap = async (...args) => {
@@ -98,9 +99,9 @@ describe('local master key rotation', () => {
       return vault.deps.keys.rewrap(...args);
     };
     const deps = { ...vault.deps, keys: failing };
-    const first = await rewrapDataKeys(deps, { sub: 'test', role: null }, { concurrency: 1 });
+    const first = await rewrapDataKeys(deps, auditActor('cli:test'), { concurrency: 1 });
     assert.deepEqual([first.rewrapped, first.failed], [2, 2]);
-    const second = await rewrapDataKeys(vault.deps, { sub: 'test', role: null });
+    const second = await rewrapDataKeys(vault.deps, auditActor('cli:test'));
     assert.deepEqual([second.rewrapped, second.failed], [2, 0], 'only the two left over');
     assert.deepEqual(await keyRefs(vault, uploaded.map((u) => u.id)), [target]);
     for (const u of uploaded) await plays(vault, 'acme', u.id, u.fixture);

@@ -6,7 +6,7 @@ import type { Express } from 'express';
 import supertest from 'supertest';
 import type { Config } from '../../src/config/config.js';
 import { createIngestService, type Deps } from '../../src/deps.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';

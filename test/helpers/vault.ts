@@ -13,7 +13,7 @@ import { mintDevToken } from '../../src/auth/dev-issuer.js';
 import type { Role } from '../../src/auth/permissions.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/http/logger.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
 import { loadTls } from '../../src/http/tls.js';

@@ -6,7 +6,7 @@ import { sourceKey } from '../../src/guards/source.js';
 import { scrubText } from '../../src/http/log-redaction.js';
 import { bearerToken, isJwtShaped } from '../../src/http/secure-router.js';
 import { decideRange } from '../../src/media/range.js';
-import { expectedSha256 } from '../../src/recordings/body.js';
+import { expectedSha256 } from '../../src/ingest/body.js';
 
 /**
  * Everything that runs a regular expression over client input before (or without)

@@ -1,5 +1,5 @@
 /**
- * In-memory stand-ins for what the ingest service takes (src/recordings/ingest.ts IngestDeps),
+ * In-memory stand-ins for what the ingest service takes (src/ingest/ingest.ts IngestDeps),
  * for service-level tests of its decisions without PostgreSQL, a store or a key service. The
  * real-server suites (ingest.test.ts, test/faults) cover the real clients.
  */
@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { AuditEventInput } from '../../src/audit/types.js';
 import { parseIsoDuration, type IsoDuration } from '../../src/config/duration.js';
 import type { Trx } from '../../src/db/knex.js';
-import { IngestService, type IngestDeps, type IngestSettings } from '../../src/recordings/ingest.js';
+import { IngestService, type IngestDeps, type IngestSettings } from '../../src/ingest/ingest.js';
 import type { NewRecording } from '../../src/recordings/store.js';
 import type { Recording } from '../../src/recordings/types.js';
 import type { UploadLease } from '../../src/recordings/uploads-in-progress.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AppError } from '../../src/errors.js';
-import type { FormUpload, UploadRequest, UploadTarget } from '../../src/recordings/ingest.js';
+import type { FormUpload, UploadRequest, UploadTarget } from '../../src/ingest/ingest.js';
 import { parseMetadata, type UploadMetadata } from '../../src/recordings/metadata.js';
 import { createFakeIngest, wav, type FakeIngest } from './fakes.js';
 

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { auditActor } from '../../src/audit/actor.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
-import { claimDue, reclaimAbandoned } from '../../src/retention/claims.js';
+import { claimDue, reclaimAbandoned } from '../../src/recordings/lifecycle-queries.js';
 import { completeDeletions } from '../../src/retention/deletion.js';
-import { mapLimit } from '../../src/retention/concurrency.js';
+import { mapLimit } from '../../src/lib/map-limit.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents } from './support.js';
@@ -71,13 +72,13 @@ describe('concurrent retention workers', () => {
     assert.ok(id);
     const slow = { owner: 'slow-worker', key: null };
     const fast = { owner: 'fast-worker', key: null };
-    const claimed = await claimDue(vault.deps.db, slow, new Date(), 10, 60);
+    const claimed = await claimDue(vault.deps.db, slow, new Date(), 10, 60, 'system:retention');
     assert.deepEqual(claimed.map((c) => c.id), [id]);
     assert.deepEqual(await reclaimAbandoned(vault.deps.db, fast, 10, 60), [], 'a live lease is not taken');
     await vault.deps.db('recordings').where({ id }).update({ lease_until: vault.deps.db.raw(`now() - interval '1 second'`) });
     const taken = await reclaimAbandoned(vault.deps.db, fast, 10, 60);
     assert.deepEqual(taken.map((c) => c.id), [id]);
-    const actor = { sub: 'system:retention', role: null };
+    const actor = auditActor('system:retention');
     const [late, current] = await Promise.all([
       completeDeletions(vault.deps, slow, claimed, { actor }),
       completeDeletions(vault.deps, fast, taken, { actor }),

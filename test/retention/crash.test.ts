@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { verifyTable } from '../../src/audit/verify.js';
-import { LIVENESS_NAMESPACE } from '../../src/retention/claims.js';
+import { advisoryLockKey } from '../../src/db/locks.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, makeDue, putPolicy, row, runCli, spawnCli, superuser, upload, waitFor } from './support.js';
 
@@ -55,7 +55,7 @@ describe('a retention worker killed before its tombstone commit', () => {
 
     // The killed worker's backends notice their client is gone and roll back; wait until they have.
     await waitFor('the dead worker\'s sessions to end', async () => {
-      const locks = await su.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid`, [LIVENESS_NAMESPACE]);
+      const locks = await su.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid`, [advisoryLockKey('retention.liveness')]);
       if ((locks.rowCount ?? 0) > 0) return false;
       await su.query('BEGIN');
       try {

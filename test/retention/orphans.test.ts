@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
-import { UPLOAD_LIVENESS_NAMESPACE } from '../../src/recordings/uploads-in-progress.js';
+import { advisoryLockKey } from '../../src/db/locks.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
@@ -59,7 +59,7 @@ describe('orphan sweep', () => {
     await waitFor('the killed upload\'s transaction to roll back', async () => {
       // Sessions that only hold a process's liveness lock (this vault's uploads) stay open by design.
       const busy = await su.query(`SELECT 1 FROM pg_stat_activity a WHERE datname = current_database() AND state = 'idle in transaction'
-        AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${UPLOAD_LIVENESS_NAMESPACE}::oid)`);
+        AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${advisoryLockKey('uploads.liveness')}::oid)`);
       return (busy.rowCount ?? 0) === 0;
     });
     assert.equal(await vault.deps.db('recordings').where({ id: orphanId }).first(), undefined, 'no row was committed');

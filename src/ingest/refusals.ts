@@ -1,7 +1,7 @@
 import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput } from '../audit/types.js';
 import { ConflictError } from '../errors.js';
-import type { Recording } from './types.js';
+import type { Recording } from '../recordings/types.js';
 
 /** What an upload carried: enough to say in the audit log what was refused. */
 export interface AttemptedBody { readonly sha256: string; readonly sizeBytes: number }

@@ -2,22 +2,22 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import type { Deps } from '../deps.js';
-import { rateLimitedVerifier } from '../guards/index.js';
-import { registerLinkRoutes } from '../links/routes.js';
-import { mediaHandler } from '../media/routes.js';
-import { registerAuditRoutes } from '../audit/routes.js';
-import { registerGovernanceRoutes } from '../governance/routes.js';
-import { registerIngestRoutes } from '../recordings/ingest-routes.js';
-import { registerReadRoutes } from '../recordings/read-routes.js';
-import { safeUrl } from './logger.js';
-import { metricsHandler } from './metrics-access.js';
-import { jsonTextGuard, requestTargetGuard } from './input-guard.js';
-import { problemHandler, sendProblem } from './problem.js';
-import { requestContext } from './request-log.js';
-import { SecureRouter } from './secure-router.js';
+import type { Deps } from './deps.js';
+import { rateLimitedVerifier } from './guards/index.js';
+import { registerLinkRoutes } from './links/routes.js';
+import { mediaHandler } from './media/routes.js';
+import { registerAuditRoutes } from './audit/routes.js';
+import { registerGovernanceRoutes } from './governance/routes.js';
+import { registerIngestRoutes } from './ingest/ingest-routes.js';
+import { registerReadRoutes } from './recordings/read-routes.js';
+import { safeUrl } from './http/logger.js';
+import { metricsHandler } from './http/metrics-access.js';
+import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
+import { problemHandler, sendProblem } from './http/problem.js';
+import { requestContext } from './http/request-log.js';
+import { SecureRouter } from './http/secure-router.js';
 
-const OPENAPI_FILE = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
+const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
 /** Builds the HTTP application from its dependencies; listening is the caller's business. */
 export function buildApp(deps: Deps): Express {
@@ -35,7 +35,7 @@ export function buildApp(deps: Deps): Express {
   }));
   app.use(requestTargetGuard);
   // Shared by every replica, ahead of every route (the cheap /healthz excepted): see src/guards.
-  if (deps.guards.ipRateLimit) app.use(deps.guards.ipRateLimit);
+  app.use(deps.guards.ipRateLimit);
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {

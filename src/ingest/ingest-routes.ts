@@ -5,8 +5,8 @@ import { expectedSha256 } from './body.js';
 import { auditActor } from '../audit/actor.js';
 import type { FormUpload, IngestService, UploadResult, UploadTarget } from './ingest.js';
 import { parseMultipartUpload } from './multipart.js';
-import { parseCallId, parseMetadata, type UploadMetadata } from './metadata.js';
-import { toReceipt } from './types.js';
+import { parseCallId, parseMetadata, type UploadMetadata } from '../recordings/metadata.js';
+import { toReceipt } from '../recordings/types.js';
 
 /**
  * The upload routes parse the request (a raw PUT body, or a multipart form) into an upload

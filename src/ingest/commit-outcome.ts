@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isConnectionError } from '../db/knex.js';
 import { DependencyError } from '../errors.js';
-import type { RecordingStore } from './store.js';
-import type { Recording } from './types.js';
+import type { RecordingStore } from '../recordings/store.js';
+import type { Recording } from '../recordings/types.js';
 
 /**
  * When the connection fails after COMMIT was sent, PostgreSQL may or may not have committed:

@@ -3,12 +3,12 @@ import { pipeline } from 'node:stream/promises';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
-import { AudioSniffer } from '../media/sniff.js';
+import { AudioSniffer } from './sniff.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
 import { MeteredBody } from './body.js';
 import type { AttemptedBody } from './refusals.js';
-import type { UploadLease, UploadRegistry } from './uploads-in-progress.js';
+import type { UploadLease, UploadRegistry } from '../recordings/uploads-in-progress.js';
 
 /**
  * The streaming half of an upload: the body goes through sniffing, hashing and encryption into

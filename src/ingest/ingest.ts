@@ -11,12 +11,12 @@ import type { ObjectStore } from '../storage/types.js';
 import { checkRetentionOpen, checkStartedAt } from './arrival.js';
 import { lookUpCommitOutcome } from './commit-outcome.js';
 import { checkBody, hashOnly, objectKeyFor, writeEncrypted, type StageDeps, type StageSettings, type StagedBody, type StagedSlot } from './ingest-stage.js';
-import type { UploadMetadata } from './metadata.js';
-import type { PhoneHasher } from './phone.js';
+import type { UploadMetadata } from '../recordings/metadata.js';
+import type { PhoneHasher } from '../recordings/phone.js';
 import { CallIdRefusedError, refusedUploadEvent, sameOrConflict } from './refusals.js';
-import type { RecordingStore } from './store.js';
-import type { UploadRegistry } from './uploads-in-progress.js';
-import type { Recording } from './types.js';
+import type { RecordingStore } from '../recordings/store.js';
+import type { UploadRegistry } from '../recordings/uploads-in-progress.js';
+import type { Recording } from '../recordings/types.js';
 
 export { objectKeyFor } from './ingest-stage.js';
 
