@@ -23,6 +23,10 @@ import { createKeyProvider, DataKeyCache, InstrumentedKeyProvider, LocalKeyProvi
 import type { AwsKmsKeyProvider } from './keys/index.js';
 import { KeyVersionStore } from './keys/versions.js';
 import { IngestService } from './ingest/ingest.js';
+import { LinkRedemption } from './links/redeem.js';
+import { createLinkService, type LinkService } from './links/service.js';
+import { LinkStore } from './links/store.js';
+import { LinkSigner } from './links/token.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -58,6 +62,10 @@ export interface Deps {
   readonly tenants: TenantStore;
   readonly phones: PhoneHasher;
   readonly linkSigningKey: Buffer;
+  /** Issuing and revoking playback links. */
+  readonly links: LinkService;
+  /** Redeeming playback links: admission and the deciding use (src/links/redeem.ts). */
+  readonly redemption: LinkRedemption;
   /** Search cursors, MACed under a key derived from linkSigningKey. */
   readonly searchCursors: CursorCodec;
   /** SHA-256 of the METRICS_TOKEN_FILE token; null when /metrics takes no token. */
@@ -146,10 +154,17 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
+    const guards = createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) });
+    const linkStore = new LinkStore(db);
+    const linkSigner = new LinkSigner(linkSigningKey);
+    const links = createLinkService({
+      db, links: linkStore, signer: linkSigner, recordings, audit, defaultTtlSeconds: config.links.defaultTtlSeconds, exfiltration: guards.exfiltration,
+    });
+    const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
-      ingest, searchCursors: new CursorCodec(linkSigningKey), guards: createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) }),
+      links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

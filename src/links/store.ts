@@ -2,8 +2,9 @@ import type { Db, Trx } from '../db/knex.js';
 import { isUuid } from '../lib/uuid.js';
 
 /**
- * Playback links. The row, not the token, says whether a link is still good: revocation and
- * single use are decided here, in the database every replica shares. Every query takes the tenant.
+ * Playback links. The row, not the token, says whether a link is still good, and the database
+ * clock is the only clock that says it: expiry, revocation and single use are decided by one SQL
+ * expression, in the database every replica shares. Every query takes the tenant.
  */
 interface LinkRow {
   id: string; tenant: string; recording_id: string; issued_by: string; reason: string; single_use: boolean;
@@ -29,8 +30,25 @@ export interface Link {
 
 export interface NewLink {
   readonly id: string; readonly tenant: string; readonly recordingId: string; readonly issuedBy: string;
-  readonly reason: string; readonly singleUse: boolean; readonly expiresAt: Date;
+  readonly reason: string; readonly singleUse: boolean;
+  /** The link lives this long from the moment the database inserts it. */
+  readonly ttlSeconds: number;
 }
+
+/** Whether a client may use a link now: `used` means a single-use link bound to another client. */
+export type LinkVerdict = 'usable' | 'revoked' | 'expired' | 'used';
+
+export interface LinkState { readonly link: Link; readonly verdict: LinkVerdict }
+
+/**
+ * The single definition of a link's validity, read on the database clock. A single-use link is
+ * bound to the client of its first use for the rest of its lifetime, so a player that pauses and
+ * seeks later is still served, and every other client is refused.
+ */
+const VERDICT = `case when revoked_at is not null then 'revoked'
+  when expires_at <= clock_timestamp() then 'expired'
+  when single_use and first_used_by is not null and first_used_by <> ? then 'used'
+  else 'usable' end as verdict`;
 
 function mapLink(row: LinkRow): Link {
   return {
@@ -47,20 +65,22 @@ export class LinkStore {
     return (trx ?? this.db)<LinkRow>('links');
   }
 
+  /** The expiry is computed by the database, like every later decision about the link. */
   async insert(link: NewLink, trx?: Trx): Promise<Link> {
     const rows = await this.q(trx).insert({
       id: link.id, tenant: link.tenant, recording_id: link.recordingId, issued_by: link.issuedBy, reason: link.reason,
-      single_use: link.singleUse, expires_at: link.expiresAt,
+      single_use: link.singleUse, expires_at: this.db.raw('clock_timestamp() + make_interval(secs => ?)', [link.ttlSeconds]),
     }).returning('*');
     const row = rows[0];
     if (!row) throw new Error('link insert returned no row');
     return mapLink(row);
   }
 
-  async find(tenant: string, id: string, trx?: Trx): Promise<Link | null> {
+  /** The link and what the database clock says of its use by `fingerprint` now; nothing is changed. */
+  async inspect(tenant: string, id: string, fingerprint: string, trx?: Trx): Promise<LinkState | null> {
     if (!isUuid(id)) return null;
-    const row = await this.q(trx).where({ tenant, id }).first();
-    return row ? mapLink(row) : null;
+    const row = await this.q(trx).select('*', this.db.raw(VERDICT, [fingerprint])).where({ tenant, id }).first() as (LinkRow & { verdict: LinkVerdict }) | undefined;
+    return row ? { link: mapLink(row), verdict: row.verdict } : null;
   }
 
   /** Revokes (idempotently); null when the tenant has no such link. */
@@ -75,25 +95,24 @@ export class LinkStore {
   }
 
   /**
-   * Records a use, in one statement, if the link may still be used: not revoked, not expired,
-   * and, when single-use, either never used or first used by this same client. The first use
-   * binds a single-use link to its client for the rest of its lifetime, so a player that pauses
-   * and seeks later is still served, and every other client is refused. Two clients racing for
-   * an unused single-use link: the row lock makes the second re-check after the first commits,
-   * and it then finds the link taken. Null when the use is refused.
+   * The deciding use of a link, in one transaction: the verdict is read under the row lock, and
+   * when it is `usable` the use is recorded and `alongside` (the audit event of the use) runs
+   * before the commit. Two clients racing for an unused single-use link: the second waits on the
+   * lock, re-reads the row the first committed, and finds it bound to someone else. Null when
+   * the tenant has no such link.
    */
-  async claim(tenant: string, id: string, fingerprint: string, trx?: Trx): Promise<Link | null> {
+  async claim(tenant: string, id: string, fingerprint: string, alongside: (trx?: Trx) => Promise<void>): Promise<LinkVerdict | null> {
     if (!isUuid(id)) return null;
-    const rows = await this.q(trx).where({ tenant, id }).whereNull('revoked_at').andWhereRaw('expires_at > clock_timestamp()')
-      .andWhere((w) => {
-        w.where({ single_use: false }).orWhereNull('first_used_at').orWhere({ first_used_by: fingerprint });
-      })
-      .update({
+    return this.db.transaction(async (trx) => {
+      const state = await trx<LinkRow>('links').select(this.db.raw(VERDICT, [fingerprint])).where({ tenant, id }).forUpdate().first() as { verdict: LinkVerdict } | undefined;
+      if (!state) return null;
+      if (state.verdict !== 'usable') return state.verdict;
+      await this.q(trx).where({ tenant, id }).update({
         first_used_at: this.db.raw('coalesce(first_used_at, clock_timestamp())'),
         first_used_by: this.db.raw('coalesce(first_used_by, ?)', [fingerprint]),
-      })
-      .returning('*');
-    const row = rows[0];
-    return row ? mapLink(row) : null;
+      });
+      await alongside(trx);
+      return 'usable';
+    });
   }
 }

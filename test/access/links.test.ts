@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { LinkSigner } from '../../src/links/token.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditRows, auditText, call, issueLink, mediaPath, play, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
 
@@ -126,6 +127,18 @@ describe('issuing and revoking links', () => {
     const [refusal] = await auditRows(vault, { action: 'auth.denied', request_id: String(res.headers['x-request-id']) });
     assert.equal(refusal?.details.reason, 'link_expired');
     assert.equal(refusal?.link_id, link.linkId);
+  });
+
+  test('the database clock alone decides expiry: the expiry signed into the token is not compared with the server clock', async () => {
+    const link = await issueLink(vault, sup, recording.id, { reason: 'database clock', ttlSeconds: 60 });
+    const [row] = await vault.deps.db('links').where({ id: link.linkId });
+    const signer = new LinkSigner(vault.deps.linkSigningKey);
+    const token = signer.sign({ linkId: link.linkId, recordingId: recording.id, tenant: 'acme', issuer: signer.issuerTag(row.issued_by), expiresAt: Date.now() - 3_600_000 });
+    assert.equal((await play(vault, `/media/${token}`)).status, 200, 'the row is live on the database clock');
+    const [issued] = await auditRows(vault, { action: 'link.issued', link_id: link.linkId });
+    assert.equal(Date.parse(String(issued?.details.expiresAt)), new Date(row.expires_at).getTime(), 'the expiry the database computed is the one audited');
+    await expireNow(vault, link);
+    assert.equal((await play(vault, link)).json().code, 'link_expired');
   });
 
   test('an altered token answers 403 and nothing about it is trusted', async () => {
