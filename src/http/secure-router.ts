@@ -9,18 +9,6 @@ import { requestIdOf } from './problem.js';
 
 export type { RequestContext } from '../auth/context.js';
 
-/**
- * The tenant and actor columns of a route's audit event.
- * @deprecated build the actor with `auditActor(ctx)` from src/audit/actor.ts and spread
- * `actorFields(actor)`; this goes once links/routes.ts and recordings/read-routes.ts do.
- */
-export function auditActor(ctx: RequestContext) {
-  return {
-    tenant: ctx.principal.tenant, actorSub: ctx.principal.sub, actorRole: ctx.principal.actingRole ?? null,
-    ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
-  };
-}
-
 /** The request's body and query as the route's schemas parsed them (raw when it declares none). */
 export interface RouteInput<B, Q> {
   readonly body: B;
