@@ -6,7 +6,7 @@ import { lockHoldState, activeBySubject } from '../recordings/hold-queries.js';
 import { claimForErasure } from '../recordings/lifecycle-queries.js';
 import { RECORDING_STATUS } from '../recordings/status.js';
 import { completeDeletions } from '../retention/deletion.js';
-import { objectLockEnabled, type GovernanceDeps } from './types.js';
+import type { GovernanceDeps } from './types.js';
 
 /**
  * Erasure on request: one recording (DELETE /v1/recordings/{id}) or every recording of a data
@@ -40,7 +40,7 @@ export async function eraseRecording(deps: GovernanceDeps, tenant: string, id: s
   }
   const claimed = attempt.claimed;
   const outcome = await completeDeletions(deps, who, claimed, {
-    actor, details: { scope: 'recording' }, shredWhenObjectKept: objectLockEnabled(deps.config),
+    actor, details: { scope: 'recording' }, shredWhenObjectKept: deps.store.objectLock,
   });
   if (outcome.deleted.length !== 1) {
     throw new DependencyError('storage', 'The erasure has started but could not be finished now; the retention worker will complete it', outcome.failed[0]?.error);
@@ -80,7 +80,7 @@ export async function eraseBySubject(deps: GovernanceDeps, tenant: string, phone
   const pending: string[] = [];
   for (const batch of chunks(claimed, deps.config.retention.batchSize)) {
     const outcome = await completeDeletions(deps, who, batch, {
-      actor, details: { scope: 'data_subject' }, shredWhenObjectKept: objectLockEnabled(deps.config),
+      actor, details: { scope: 'data_subject' }, shredWhenObjectKept: deps.store.objectLock,
     });
     erased.push(...outcome.deleted.map((r) => r.id));
     pending.push(...outcome.failed.map((f) => f.id), ...outcome.lost);

@@ -7,7 +7,7 @@ import {
   clearHold, countHeldMatching, holdMatching, lockHoldState, releaseCaseHolds, setHold, type HeldObject, type HoldRecord,
 } from '../recordings/hold-queries.js';
 import { RECORDING_STATUS } from '../recordings/status.js';
-import { objectLockEnabled, type GovernanceDeps } from './types.js';
+import type { GovernanceDeps } from './types.js';
 
 /**
  * Legal holds. A held recording is skipped by retention and refused by erasure. The database
@@ -47,7 +47,7 @@ export async function setLegalHold(deps: GovernanceDeps, tenant: string, id: str
     const row = await setHold(trx, tenant, id, { ...req, by: actor.sub });
     if (!row) throw new Error('held recording vanished under its row lock');
     // Before the audit event: the event takes the audit chain lock, which must not wait on S3.
-    if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, true);
+    if (deps.store.objectLock && before.objectKey) await deps.store.setLegalHold(before.objectKey, true);
     await deps.audit.record({
       tenant, ...actorFields(actor), action: 'legal_hold.set', outcome: 'allowed', recordingId: id,
       details: { reason: req.reason, caseId: req.caseId, ...(before.legalHold ? { previousReason: before.reason, previousCaseId: before.caseId } : {}) },
@@ -62,7 +62,7 @@ export async function clearLegalHold(deps: GovernanceDeps, tenant: string, id: s
     const before = await lockForHold(trx, tenant, id);
     if (!before.legalHold) return false;
     await clearHold(trx, tenant, id);
-    if (objectLockEnabled(deps.config) && before.objectKey) await deps.store.setLegalHold(before.objectKey, false);
+    if (deps.store.objectLock && before.objectKey) await deps.store.setLegalHold(before.objectKey, false);
     await deps.audit.record({
       tenant, ...actorFields(actor), action: 'legal_hold.cleared', outcome: 'allowed', recordingId: id,
       details: { ...(reason ? { reason } : {}), previousReason: before.reason, caseId: before.caseId },
@@ -117,7 +117,7 @@ export async function releaseCase(deps: GovernanceDeps, tenant: string, caseId: 
 }
 
 async function mirrorHolds(deps: GovernanceDeps, rows: readonly HeldObject[], on: boolean): Promise<string[]> {
-  if (!objectLockEnabled(deps.config)) return [];
+  if (!deps.store.objectLock) return [];
   const failed: string[] = [];
   await mapLimit(rows, 16, async (r) => {
     if (!r.objectKey) return;

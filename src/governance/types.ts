@@ -11,15 +11,11 @@ import type { ObjectStore } from '../storage/types.js';
 export interface GovernanceDeps {
   readonly db: Db;
   readonly recordings: Pick<RecordingStore, 'destroyKeys' | 'tombstone'>;
-  readonly store: Pick<ObjectStore, 'delete' | 'setLegalHold'>;
+  /** `objectLock`: objects are written under S3 Object Lock, so legal holds are mirrored onto them. */
+  readonly store: Pick<ObjectStore, 'delete' | 'setLegalHold' | 'objectLock'>;
   readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
   readonly keyCache?: Pick<DataKeyCache, 'delete'>;
   readonly logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
-  readonly config: { readonly storage: Config['storage']; readonly retention: Config['retention'] };
-}
-
-/** True when objects are written under S3 Object Lock, so legal holds are mirrored onto them. */
-export function objectLockEnabled(config: { readonly storage: Config['storage'] }): boolean {
-  return config.storage.driver === 's3' && config.storage.objectLockMode !== undefined;
+  readonly config: { readonly retention: Config['retention'] };
 }
