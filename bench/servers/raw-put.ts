@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { createObjectStore, type ObjectStoreConfig } from '../../src/storage/index.js';
+import { listenAndAnnounce } from './announce.js';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -40,12 +41,4 @@ const server = https.createServer({
     res.writeHead(500, { 'content-type': 'text/plain' }).end(String((err as Error).message));
   });
 });
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(`${JSON.stringify({ listening: address.port })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-});
+listenAndAnnounce(server);

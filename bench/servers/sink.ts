@@ -14,6 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { listenAndAnnounce } from './announce.js';
 
 const dir = process.env.SINK_DIR;
 const cert = process.env.TLS_CERT_FILE;
@@ -51,12 +52,4 @@ const server = https.createServer({
     res.writeHead(500, { 'content-type': 'text/plain' }).end(String((err as Error).message));
   });
 });
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(`${JSON.stringify({ listening: address.port })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-});
+listenAndAnnounce(server);

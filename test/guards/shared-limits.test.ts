@@ -71,7 +71,7 @@ describe('limits hold across replicas sharing one database', () => {
 
   test('exfiltration: a supervisor\'s hourly links are counted across replicas, with one anomaly event', async () => {
     const wav = await readFile(fixturePath('call-ulaw-8k-mono.wav'));
-    const up = await request(a, { method: 'PUT', path: '/v1/recordings/shared-limits.wav', body: wav, token: await a.token('pbx'), headers: fresh() });
+    const up = await request(a, { method: 'PUT', path: '/v1/recordings/limits-across-replicas.wav', body: wav, token: await a.token('pbx'), headers: fresh() });
     assert.equal(up.status, 201, up.body.toString());
     const recordingId = up.json<{ id: string }>().id;
     const supervisor = await a.token('supervisor', { sub: 'sup-replicated' });
