@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { formatAt, parseCanonicalAt } from './canonical.js';
-import { HASH_BYTES } from './merkle.js';
+import { HASH_BYTES, verifyConsistency } from './merkle.js';
 import { NoteError, decodeCanonicalBase64, isKeyName, noteVerifier, openNote, parseNote, signNote, type NoteSignature } from './note.js';
 
 /**
@@ -105,4 +105,20 @@ export function verifyCheckpoint(note: string | Uint8Array, publicKey: KeyObject
   }
   openNote(note, [noteVerifier(checkpoint.origin, publicKey)]);
   return checkpoint;
+}
+
+/**
+ * Checks that the log of checkpoint `newer` extends the log of checkpoint `older`: both signed
+ * by the key under the same origin, and the RFC 9162 consistency proof holds between their roots.
+ */
+export function verifyCheckpointConsistency(
+  older: string | Uint8Array, newer: string | Uint8Array, proof: readonly Uint8Array[], publicKey: KeyObject,
+): { readonly older: Checkpoint; readonly newer: Checkpoint } {
+  const first = verifyCheckpoint(older, publicKey);
+  const second = verifyCheckpoint(newer, publicKey, first.origin);
+  if (first.size > second.size) throw new CheckpointError(`checkpoint of size ${first.size} is newer than the one of size ${second.size}`);
+  if (!verifyConsistency(first.size, second.size, first.rootHash, second.rootHash, proof)) {
+    throw new CheckpointError(`the log of size ${second.size} does not extend the log of size ${first.size}: history was rewritten`);
+  }
+  return { older: first, newer: second };
 }

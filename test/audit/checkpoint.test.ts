@@ -1,8 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { CheckpointError, checkpointText, logOrigin, parseCheckpoint, signCheckpoint, verifyCheckpoint } from '../../src/audit/checkpoint.js';
-import { leafHash } from '../../src/audit/merkle.js';
+import {
+  CheckpointError, checkpointText, logOrigin, parseCheckpoint, signCheckpoint, verifyCheckpoint, verifyCheckpointConsistency,
+} from '../../src/audit/checkpoint.js';
+import { MemorySubtreeStore } from '../../src/audit/merkle-memory.js';
+import { consistencyProof, leafHash, rootHash } from '../../src/audit/merkle.js';
 import { NoteError, formatVerifierKey, noteKeyId, noteVerifier, openNote, parseNote, parseVerifierKey, signNote } from '../../src/audit/note.js';
 
 /** golang.org/x/mod/sumdb/note's documented example (ExampleSign, ExampleOpen): another implementation's bytes. */
@@ -159,5 +162,25 @@ describe('checkpoints (c2sp.org/tlog-checkpoint)', () => {
       assert.throws(() => logOrigin(bad, 'system'), CheckpointError, bad);
     }
     assert.throws(() => logOrigin(ns, { tenant: 'a/b' }), CheckpointError);
+  });
+
+  test('consistency between two checkpoints: an extended log passes, a rewritten one fails', async () => {
+    const store = new MemorySubtreeStore();
+    for (let i = 0; i < 13; i += 1) store.append(leafHash(Buffer.from(`event ${i}`)));
+    const at = async (size: number, s: MemorySubtreeStore = store): Promise<string> =>
+      signCheckpoint({ origin: ORIGIN, size, rootHash: await rootHash(s, size), time: TIME }, keys.privateKey);
+    const [old5, new13] = [await at(5), await at(13)];
+    const proof = await consistencyProof(store, 5, 13);
+    const result = verifyCheckpointConsistency(old5, new13, proof, keys.publicKey);
+    assert.deepEqual([result.older.size, result.newer.size], [5, 13]);
+    assert.throws(() => verifyCheckpointConsistency(new13, old5, proof, keys.publicKey), CheckpointError);
+
+    const rewritten = new MemorySubtreeStore();
+    for (let i = 0; i < 13; i += 1) rewritten.append(leafHash(Buffer.from(i === 2 ? 'edited' : `event ${i}`)));
+    const [forged13, forgedProof] = [await at(13, rewritten), await consistencyProof(rewritten, 5, 13)];
+    assert.throws(() => verifyCheckpointConsistency(old5, forged13, forgedProof, keys.publicKey), /history was rewritten/);
+    const otherLog = signCheckpoint({ ...parseCheckpoint(new13).checkpoint, origin: logOrigin('callvault.example.com/prod-eu', 'system') },
+      keys.privateKey);
+    assert.throws(() => verifyCheckpointConsistency(old5, otherLog, proof, keys.publicKey), CheckpointError);
   });
 });
