@@ -128,14 +128,22 @@ export class FakeRecordings implements RetentionRecordings {
   }
 }
 
-/** An object store double: deletes are logged; keys in `failing` refuse to be deleted. */
+/**
+ * An object store double: deletes are logged; keys in `failing` refuse to be deleted. Each delete
+ * yields once before it settles, so `maxInFlight` shows how many a caller had running at once.
+ */
 export function createFakeObjectStore(log: string[]) {
   const failing = new Set<string>();
   const objects = new Map<string, StoredObjectInfo>();
+  const concurrency = { inFlight: 0, maxInFlight: 0 };
   return {
     failing,
     objects,
+    concurrency,
     async delete(key: string): Promise<void> {
+      concurrency.maxInFlight = Math.max(concurrency.maxInFlight, ++concurrency.inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      concurrency.inFlight--;
       if (failing.has(key)) {
         log.push(`delete-object-failed ${key}`);
         throw new Error('storage unavailable');
