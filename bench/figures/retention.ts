@@ -2,8 +2,9 @@
  * Figure 8: a retention pass over due recordings on the fs store, against the plain work it
  * cannot do without: unlink each object and UPDATE its row, for the same number of recordings
  * at the same concurrency. The pass does more (claims with leases, key destruction, a durable
- * directory fsync per delete, a tombstone, link revocation and a chained `recording.deleted`
- * event per recording), which is what the ratio prices. Both sets are ingested through the
+ * directory fsync shared by the concurrent deletes, a tombstone, link revocation and a chained
+ * `recording.deleted` event per recording, appended for the whole batch at once), which is what
+ * the ratio prices. Both sets are ingested through the
  * vault's own ingest functions beforehand (not timed); the pass runs in this process, as
  * `callvault retention run --once` does.
  */
@@ -90,8 +91,8 @@ export async function runRetention(opts: RetentionOptions): Promise<Entry[]> {
     opts.log(`  retention ${value.toFixed(0)} deletions/s, plain ${baseline.toFixed(0)}/s`);
     return [entry({
       name: 'retention deletions', unit: 'deletions/s', value, baseline, baselineName: 'plain unlink + row UPDATE, same count',
-      target: { kind: 'none' },
-      notes: `${opts.rows} due recordings (fs store), batch ${config.retention.batchSize}, ${CONCURRENCY} deletes in parallel on both sides; the issue sets no target`,
+      target: { kind: 'ratio-min', value: 0.7 },
+      notes: `${opts.rows} due recordings (fs store), batch ${config.retention.batchSize}, ${CONCURRENCY} deletes in parallel on both sides`,
     })];
   } finally {
     await deps.close();

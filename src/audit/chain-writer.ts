@@ -57,11 +57,18 @@ export class ChainedAuditLog implements AuditLog {
   async record(input: AuditEventInput, trx?: Knex.Transaction): Promise<void> {
     const event = prepareEvent(input, new Date());
     if (this.closed) throw new DependencyError('audit', 'The audit log is shut down');
-    if (trx) return this.recordInTransaction(trx, event);
+    if (trx) return this.recordInTransaction(trx, [event]);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
       this.drainSoon();
     });
+  }
+
+  async recordMany(inputs: readonly AuditEventInput[], trx: Knex.Transaction): Promise<void> {
+    const at = new Date();
+    const events = inputs.map((input) => prepareEvent(input, at));
+    if (this.closed) throw new DependencyError('audit', 'The audit log is shut down');
+    return this.recordInTransaction(trx, events);
   }
 
   async recordDenied(input: AuditEventInput, source: string): Promise<void> {
@@ -92,14 +99,15 @@ export class ChainedAuditLog implements AuditLog {
     while (this.draining) await this.draining;
   }
 
-  private async recordInTransaction(trx: Knex.Transaction, event: PreparedEvent): Promise<void> {
+  private async recordInTransaction(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<void> {
+    if (events.length === 0) return;
     try {
-      await appendEvents(trx, [event]);
+      await appendEvents(trx, events);
     } catch (err) {
-      this.metrics.failed();
+      for (let i = 0; i < events.length; i++) this.metrics.failed();
       throw new DependencyError('audit', 'The audit event could not be written', err);
     }
-    this.metrics.written(1);
+    this.metrics.written(events.length);
   }
 
   private drainSoon(): void {

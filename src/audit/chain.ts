@@ -85,9 +85,14 @@ function chainAfter(head: ChainHead, events: readonly PreparedEvent[]): AuditEve
 export async function appendEvents(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<AuditEvent[]> {
   if (events.length === 0) return [];
   const chained = chainAfter(headOf(await trx.raw<HeadResult[]>(LOCK_AND_HEAD)), events);
-  await trx('audit_events').insert(chained.map(toRow));
+  // A statement carries at most 65,535 bind parameters; a row of audit_events takes 15.
+  for (let i = 0; i < chained.length; i += INSERT_ROWS) {
+    await trx('audit_events').insert(chained.slice(i, i + INSERT_ROWS).map(toRow));
+  }
   return chained;
 }
+
+const INSERT_ROWS = 2_000;
 
 /** The parts of a pg client this module uses; knex's pool hands out pg clients. */
 interface PgConnection {

@@ -54,6 +54,11 @@ export interface AuditLog {
    */
   record(event: AuditEventInput, trx?: Knex.Transaction): Promise<void>;
   /**
+   * Many events inside `trx`, in order, under one chain lock and one head read: they commit, or
+   * vanish, with the caller's transaction as a whole. Rejects like record().
+   */
+  recordMany(events: readonly AuditEventInput[], trx: Knex.Transaction): Promise<void>;
+  /**
    * Denied attempts: rate-capped per source (ip or sub); dropped ones are counted and summarised
    * later in one 'audit.denied_suppressed' event. Never throws (a denied request is refused
    * anyway); failures are counted.

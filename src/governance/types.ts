@@ -13,7 +13,7 @@ export interface GovernanceDeps {
   readonly recordings: Pick<RecordingStore, 'destroyKeys' | 'tombstone'>;
   /** `objectLock`: objects are written under S3 Object Lock, so legal holds are mirrored onto them. */
   readonly store: Pick<ObjectStore, 'delete' | 'setLegalHold' | 'objectLock'>;
-  readonly audit: Pick<AuditLog, 'record' | 'recordDenied'>;
+  readonly audit: Pick<AuditLog, 'record' | 'recordMany' | 'recordDenied'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
   readonly keyCache?: Pick<DataKeyCache, 'delete'>;
   readonly logger?: Pick<Logger, 'warn' | 'info' | 'error'>;

@@ -83,13 +83,11 @@ async function destroyKeys(deps: DeletionDeps, who: ClaimOwner, rows: readonly C
   }
 }
 
-/** Tombstones the rows still ours and writes their recording.deleted events, in `trx`. */
+/** Tombstones the rows still ours and writes their recording.deleted events, in `trx`: one statement each for the whole batch. */
 async function tombstone(trx: Trx, deps: DeletionDeps, who: ClaimOwner, rows: readonly ClaimedRecording[], objectKept: readonly string[], opts: DeletionOptions): Promise<Set<string>> {
   const done = await deps.recordings.tombstone(who, rows, opts.actor.sub, trx);
   const kept = new Set(objectKept);
-  for (const r of rows) {
-    if (done.has(r.id)) await deps.audit.record(deletedEvent(r, opts, kept.has(r.id)), trx);
-  }
+  await deps.audit.recordMany(rows.filter((r) => done.has(r.id)).map((r) => deletedEvent(r, opts, kept.has(r.id))), trx);
   return done;
 }
 

@@ -18,7 +18,7 @@ export interface DeletionDeps {
   readonly db: Transactor;
   readonly recordings: Pick<RecordingStore, 'destroyKeys' | 'tombstone'>;
   readonly store: Pick<ObjectStore, 'delete'>;
-  readonly audit: Pick<AuditLog, 'record'>;
+  readonly audit: Pick<AuditLog, 'record' | 'recordMany'>;
   readonly keyCache?: Pick<DataKeyCache, 'delete'>;
   readonly logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
 }

@@ -117,7 +117,8 @@ export class FsObjectStore implements ObjectStore {
       if (isErrno(err, 'ENOENT')) return;
       throw storageFault('delete an object', err);
     }
-    await syncDir(dirname(path)).catch((err: unknown) => {
+    // Concurrent deletes in one directory (a retention batch) share its next fsync.
+    await this.dirSyncer.sync(dirname(path)).catch((err: unknown) => {
       throw storageFault('delete an object', err);
     });
   }

@@ -73,6 +73,25 @@ describe('ChainedAuditLog', () => {
     await log.close();
   });
 
+  test('recordMany appends a large batch in order inside the caller transaction, or none of it', async () => {
+    const log = new ChainedAuditLog(f.db);
+    const start = await count(f);
+    // 5,000 rows of 15 columns are more bind parameters than one statement may carry.
+    const batch = Array.from({ length: 5_000 }, (_, i) => event(i, { action: 'recording.deleted' }));
+    await assert.rejects(f.db.transaction(async (trx) => {
+      await log.recordMany(batch, trx);
+      throw new Error('tombstones failed after the audit insert');
+    }), /tombstones failed/);
+    assert.equal(await count(f), start);
+    await f.db.transaction((trx) => log.recordMany(batch, trx));
+    const rows = await sql<{ seq: string; n: number; tx: string }>(f.tdb.superuserUrl,
+      "SELECT seq, (details->>'n')::int AS n, xmin::text AS tx FROM audit_events WHERE seq > $1 ORDER BY seq", [start]);
+    assert.deepEqual(rows.map((r) => [Number(r.seq), r.n]), batch.map((_e, i) => [start + 1 + i, i]));
+    assert.equal(new Set(rows.map((r) => r.tx)).size, 1, 'one transaction');
+    assert.equal((await verifyTable(f.db, undefined)).ok, true);
+    await log.close();
+  });
+
   test('fail closed: when the insert fails, record rejects with DependencyError(audit) and nothing is half-written', async () => {
     const metrics = new CountingMetrics();
     const log = new ChainedAuditLog(f.db, { metrics });

@@ -8,8 +8,8 @@ import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, makeDue, putPolicy, row, runCli, spawnCli, superuser, upload, waitFor } from './support.js';
 
 /**
- * A worker SIGKILLed after it deleted the object and destroyed the key, but before its tombstone
- * transaction committed. No hook in the worker: the test takes the audit chain lock, which the
+ * A worker SIGKILLed after it deleted a batch's objects and destroyed their keys, but before the
+ * batch's tombstone transaction committed. No hook in the worker: the test takes the audit chain lock, which the
  * tombstone transaction needs for its recording.deleted event and nothing earlier needs, so the
  * worker stops exactly there; the test watches it arrive, kills it, and runs the worker again.
  */
@@ -26,24 +26,25 @@ describe('a retention worker killed before its tombstone commit', () => {
     await vault.close();
   });
 
-  test('is finished cleanly by the next run, with exactly one recording.deleted', async () => {
-    const r = await upload(vault, 'crash-1', { query: { policy: 'short' } });
-    const objectKey = (await row(vault, r.id)).object_key;
-    assert.ok(objectKey);
-    await makeDue(vault, r.id);
+  test('is finished cleanly by the next run, with exactly one recording.deleted each', async () => {
+    const batch = await Promise.all(['crash-1', 'crash-2', 'crash-3'].map((callId) => upload(vault, callId, { query: { policy: 'short' } })));
+    const objectKeys = await Promise.all(batch.map(async (r) => (await row(vault, r.id)).object_key ?? ''));
+    await makeDue(vault, ...batch.map((r) => r.id));
 
     await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
     const worker = spawnCli(vault, ['retention', 'run', '--once']);
     let released = false;
     try {
       await waitFor('the worker to block in its tombstone transaction', async () => {
-        const current = await row(vault, r.id);
-        if (current.status !== 'deleting' || current.wrapped_key !== null) return false;
-        if ((await vault.deps.store.head(objectKey)) !== null) return false;
+        for (const [i, r] of batch.entries()) {
+          const current = await row(vault, r.id);
+          if (current.status !== 'deleting' || current.wrapped_key !== null) return false;
+          if ((await vault.deps.store.head(objectKeys[i] ?? '')) !== null) return false;
+        }
         const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
         return (waiting.rowCount ?? 0) > 0;
       });
-      assert.equal((await row(vault, r.id)).status, 'deleting', 'the tombstone has not committed');
+      for (const r of batch) assert.equal((await row(vault, r.id)).status, 'deleting', 'no tombstone has committed');
       worker.child.kill('SIGKILL');
       const killed = await worker.done;
       assert.equal(killed.signal, 'SIGKILL');
@@ -59,7 +60,7 @@ describe('a retention worker killed before its tombstone commit', () => {
       if ((locks.rowCount ?? 0) > 0) return false;
       await su.query('BEGIN');
       try {
-        await su.query('SELECT id FROM recordings WHERE id = $1 FOR UPDATE NOWAIT', [r.id]);
+        await su.query('SELECT id FROM recordings WHERE id = ANY($1::uuid[]) FOR UPDATE NOWAIT', [batch.map((r) => r.id)]);
         return true;
       } catch {
         return false;
@@ -67,21 +68,22 @@ describe('a retention worker killed before its tombstone commit', () => {
         await su.query('ROLLBACK');
       }
     });
-    const stuck = await row(vault, r.id);
-    assert.equal(stuck.status, 'deleting');
-    assert.deepEqual(await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id }), [], 'the killed transaction wrote nothing');
+    for (const r of batch) assert.equal((await row(vault, r.id)).status, 'deleting');
+    assert.deepEqual(await auditEvents(vault, { action: 'recording.deleted' }), [], 'the killed transaction wrote nothing');
 
     const rerun = await runCli(vault, ['retention', 'run', '--once']);
     assert.equal(rerun.code, 0, rerun.stderr);
-    assert.match(rerun.stdout, new RegExp(`deleted\\t${r.id}\\t${r.callId}`));
-    const tomb = await row(vault, r.id);
-    assert.equal(tomb.status, 'deleted');
-    assert.equal(tomb.wrapped_key, null);
-    assert.equal(tomb.lease_owner, null);
-    assert.equal(await vault.deps.store.head(objectKey), null);
-    const events = await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id });
-    assert.equal(events.length, 1);
-    assert.equal(events[0]?.actor_sub, 'system:retention');
+    for (const [i, r] of batch.entries()) {
+      assert.match(rerun.stdout, new RegExp(`deleted\\t${r.id}\\t${r.callId}`));
+      const tomb = await row(vault, r.id);
+      assert.equal(tomb.status, 'deleted');
+      assert.equal(tomb.wrapped_key, null);
+      assert.equal(tomb.lease_owner, null);
+      assert.equal(await vault.deps.store.head(objectKeys[i] ?? ''), null);
+      const events = await auditEvents(vault, { action: 'recording.deleted', recordingId: r.id });
+      assert.equal(events.length, 1);
+      assert.equal(events[0]?.actor_sub, 'system:retention');
+    }
     const verified = await verifyTable(vault.deps.db, undefined);
     assert.ok(verified.ok, verified.reason);
   });

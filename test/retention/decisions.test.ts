@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditActor } from '../../src/audit/actor.js';
+import { dataKeyCacheKey } from '../../src/keys/cache.js';
 import { RECORDING_STATUS } from '../../src/recordings/status.js';
 import { completeDeletions } from '../../src/retention/deletion.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
@@ -96,5 +97,30 @@ describe('retention decisions', () => {
     const pass = await runRetentionPass(f.deps, NOW, { batchSize: 2 });
     assert.equal(pass.deleted, 5);
     assert.deepEqual(pass.ids, [...rows].reverse().map((r) => r.id), 'oldest retainUntil first');
+  });
+
+  test('a batch deletes its objects concurrently; a failed delete holds back only its own row', async () => {
+    const f = createFakeRetentionDeps();
+    const rows = Array.from({ length: 6 }, (_, i) => f.recordings.add({ retainUntil: before(1000 * (i + 1)) }));
+    const [bad, ...good] = rows as [typeof rows[0], ...typeof rows];
+    f.store.failing.add(bad.objectKey ?? '');
+    const cacheKeys = good.map((r) => dataKeyCacheKey({ tenant: r.tenant, recordingId: r.id }, r.keyRef ?? '', r.wrappedKey ?? Buffer.alloc(0)));
+    const first = await runRetentionPass(f.deps, NOW, { batchSize: 10, concurrency: 4 });
+    assert.equal(f.store.concurrency.maxInFlight, 4, 'four object deletes at a time');
+    assert.deepEqual(new Set(first.ids), new Set(good.map((r) => r.id)));
+    assert.equal(first.failed, 1);
+    assert.deepEqual(f.auditCalls.map((ids) => new Set(ids)), [new Set(good.map((r) => r.id))], 'one audit append for the batch');
+    const tombstones = f.log.filter((l) => l.startsWith('tombstone ') || l.startsWith('audit '));
+    assert.deepEqual(tombstones.slice(0, good.length).map((l) => l.split(' ')[0]), good.map(() => 'tombstone'), 'every tombstone of the batch before its events');
+    assert.equal(bad.status, RECORDING_STATUS.deleting);
+    assert.ok(bad.wrappedKey !== null, 'the failed row keeps its key');
+    assert.ok(!f.events.some((e) => e.recordingId === bad.id));
+    assert.deepEqual(new Set(f.wiped), new Set(cacheKeys), 'the cached keys of the deleted ones are dropped, and only theirs');
+
+    f.store.failing.clear();
+    const second = await runRetentionPass(f.deps, NOW, { batchSize: 10 });
+    assert.deepEqual(second.ids, [bad.id]);
+    assert.equal(bad.status, RECORDING_STATUS.deleted);
+    assert.deepEqual(f.events.map((e) => e.recordingId).sort(), rows.map((r) => r.id).sort(), 'each recording audited exactly once');
   });
 });

@@ -128,14 +128,22 @@ export class FakeRecordings implements RetentionRecordings {
   }
 }
 
-/** An object store double: deletes are logged; keys in `failing` refuse to be deleted. */
+/**
+ * An object store double: deletes are logged; keys in `failing` refuse to be deleted. Each delete
+ * yields once before it settles, so `maxInFlight` shows how many a caller had running at once.
+ */
 export function createFakeObjectStore(log: string[]) {
   const failing = new Set<string>();
   const objects = new Map<string, StoredObjectInfo>();
+  const concurrency = { inFlight: 0, maxInFlight: 0 };
   return {
     failing,
     objects,
+    concurrency,
     async delete(key: string): Promise<void> {
+      concurrency.maxInFlight = Math.max(concurrency.maxInFlight, ++concurrency.inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      concurrency.inFlight--;
       if (failing.has(key)) {
         log.push(`delete-object-failed ${key}`);
         throw new Error('storage unavailable');
@@ -159,13 +167,25 @@ export function createFakeRetentionDeps(opts: { clock?: () => number } = {}) {
   const store = createFakeObjectStore(log);
   const events: AuditEventInput[] = [];
   const wiped: string[] = [];
+  /** The recording ids of each recordMany call: events that commit together. */
+  const auditCalls: string[][] = [];
+  const audit = (event: AuditEventInput) => {
+    log.push(`audit ${event.action} ${event.recordingId ?? ''}`);
+    events.push(event);
+  };
   /** Object keys of uploads still in progress somewhere. */
   const uploading = new Set<string>();
   const deps: RetentionDeps = {
     db: { transaction: async (fn) => fn(FAKE_TRX) },
     recordings,
     store,
-    audit: { record: async (event) => { log.push(`audit ${event.action} ${event.recordingId ?? ''}`); events.push(event); } },
+    audit: {
+      record: async (event) => { audit(event); },
+      recordMany: async (batch) => {
+        for (const event of batch) audit(event);
+        auditCalls.push(batch.map((e) => e.recordingId ?? ''));
+      },
+    },
     keyCache: { delete: (cacheKey) => { wiped.push(cacheKey); } },
     uploads: {
       live: async (keys?: readonly string[]) => new Set((keys ?? [...uploading]).filter((k) => uploading.has(k))),
@@ -173,7 +193,7 @@ export function createFakeRetentionDeps(opts: { clock?: () => number } = {}) {
     },
     config: { retention: { interval: 'off', batchSize: 2, leaseSeconds: 60, orphanGrace: parseIsoDuration('PT1H') ?? assertNever() } },
   };
-  return { deps, log, recordings, store, events, wiped, uploading };
+  return { deps, log, recordings, store, events, auditCalls, wiped, uploading };
 }
 
 function assertNever(): never {
