@@ -105,7 +105,7 @@ export class FakeUploadRegistry {
 
   async register(objectKey: string): Promise<UploadLease> {
     this.live.add(objectKey);
-    return { objectKey, stop: () => undefined };
+    return { objectKey, stop: () => undefined, fresh: () => false };
   }
 
   async renew(objectKey: string): Promise<boolean> {
