@@ -83,6 +83,8 @@ export interface UploadRetention {
   readonly retainUntil: Date;
   /** The metadata it was resolved from. */
   readonly basis: Pick<UploadMetadata, 'policy' | 'startedAt'>;
+  /** The tenant's own KMS key, read with the policy (PolicyStore.resolve). */
+  readonly tenantKmsKeyId: string | null;
 }
 
 interface StagedRecording extends StagedBody {
@@ -117,7 +119,7 @@ export class IngestService {
     const policy = await this.deps.policies.resolve(tenant, meta.policy, trx);
     const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
     checkRetentionOpen(retainUntil, policy.name, now);
-    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt } };
+    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId };
   }
 
   private async uploadRaw(request: UploadRequest, source: RawUpload): Promise<UploadResult> {
@@ -161,7 +163,7 @@ export class IngestService {
   private async stage(slot: StagedSlot, request: UploadRequest, body: Readable, retention: UploadRetention): Promise<StagedRecording> {
     const id = randomUUID();
     const written = await writeEncrypted(this.deps, this.settings, slot, {
-      tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined,
+      tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined, tenantKmsKeyId: retention.tenantKmsKeyId,
     });
     checkBody(written, request.expectedSha256);
     return { ...written, id, tenant: request.tenant, objectKey: objectKeyFor(request.tenant, id), retention };
