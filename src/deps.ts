@@ -161,7 +161,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       db, links: linkStore, signer: linkSigner, recordings, audit, defaultTtlSeconds: config.links.defaultTtlSeconds, exfiltration: guards.exfiltration,
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
-    const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, tenants, policies, phones, audit });
+    const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
@@ -176,7 +176,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
   }
 }
 
-export type IngestSources = Pick<Deps, 'config' | 'metrics' | 'db' | 'recordings' | 'store' | 'keys' | 'keyVersions' | 'uploads' | 'tenants' | 'policies' | 'phones' | 'audit'>;
+export type IngestSources = Pick<Deps, 'config' | 'metrics' | 'db' | 'recordings' | 'store' | 'keys' | 'keyVersions' | 'uploads' | 'policies' | 'phones' | 'audit'>;
 
 /** The ingest service over the vault's stores and clients, with its limits from the configuration. */
 export function createIngestService(d: IngestSources): IngestService {

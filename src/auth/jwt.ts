@@ -9,6 +9,7 @@ import { rejectToken } from './errors.js';
 import { jwksKeySource, type KeySource } from './jwks.js';
 import type { Principal } from './permissions.js';
 import { decodeToken, type JoseHeader } from './token-format.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /**
  * Bearer-token verification following RFC 8725:
@@ -41,21 +42,32 @@ export async function keySourceFromConfig(cfg: Config['jwt']): Promise<KeySource
   throw new Error('no JWT verification key configured');
 }
 
+/** Verified tokens remembered (src/auth/verified-tokens.ts): how many, and for at most how long. */
+const VERIFIED_TOKENS_MAX = 10_000;
+const VERIFIED_TOKEN_MAX_AGE_MS = 60_000;
+
 export class JwtVerifier implements TokenVerifier {
+  private readonly verified = new VerifiedTokens(VERIFIED_TOKENS_MAX, VERIFIED_TOKEN_MAX_AGE_MS);
+
   constructor(private readonly cfg: Config['jwt'], private readonly keys: KeySource) {}
 
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known) return known;
     try {
       const { header } = decodeToken(token, this.cfg.algorithms);
       const key = await this.keys(header);
-      return principalFromClaims(this.verifySignatureAndClaims(token, header, key), this.cfg.claims);
+      const claims = this.verifySignatureAndClaims(token, header, key);
+      const principal = principalFromClaims(claims, this.cfg.claims);
+      this.verified.remember(token, principal, claims.exp);
+      return principal;
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw rejectToken('invalid_token', 'Token could not be verified');
     }
   }
 
-  private verifySignatureAndClaims(token: string, header: JoseHeader, key: KeyObject): Record<string, unknown> {
+  private verifySignatureAndClaims(token: string, header: JoseHeader, key: KeyObject): Record<string, unknown> & { exp: number } {
     let payload: unknown;
     try {
       payload = jwt.verify(token, key, {
@@ -74,7 +86,7 @@ export class JwtVerifier implements TokenVerifier {
     if (lifetimeSeconds(claims.exp, claims.iat) > this.cfg.maxTtlSeconds + this.cfg.clockSkewSeconds) {
       throw rejectToken('token_lifetime_too_long', `Token lifetime exceeds JWT_MAX_TTL (${this.cfg.maxTtlSeconds} s)`);
     }
-    return claims;
+    return { ...claims, exp: claims.exp };
   }
 }
 

@@ -5,7 +5,6 @@ import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import { AudioSniffer } from './sniff.js';
 import type { ObjectStore } from '../storage/types.js';
-import type { TenantStore } from '../tenants/store.js';
 import { MeteredBody } from './body.js';
 import type { AttemptedBody } from './refusals.js';
 import type { UploadLease, UploadRegistry } from '../recordings/uploads-in-progress.js';
@@ -20,7 +19,6 @@ export interface StageDeps {
   readonly keys: Pick<KeyProvider, 'generateDataKey'>;
   /** Registers each upload while it streams and commits, for the orphan sweep of every replica. */
   readonly uploads: Pick<UploadRegistry, 'register'>;
-  readonly tenants: Pick<TenantStore, 'get'>;
 }
 
 export interface StageSettings {
@@ -53,11 +51,14 @@ export function objectKeyFor(tenant: string, id: string): string {
  */
 export async function writeEncrypted(
   deps: StageDeps, settings: StageSettings, slot: StagedSlot,
-  target: { readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date },
+  target: {
+    readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date;
+    /** The tenant's own KMS key, if it has one. */
+    readonly tenantKmsKeyId: string | null;
+  },
 ): Promise<StagedBody> {
   const { tenant, id } = target;
-  const tenantSettings = await deps.tenants.get(tenant);
-  const dataKey = await deps.keys.generateDataKey({ tenant, recordingId: id }, tenantSettings.kmsKeyId ? { masterKeyId: tenantSettings.kmsKeyId } : undefined);
+  const dataKey = await deps.keys.generateDataKey({ tenant, recordingId: id }, target.tenantKmsKeyId ? { masterKeyId: target.tenantKmsKeyId } : undefined);
   const segmentSize = settings.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
   const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);

@@ -83,6 +83,8 @@ export interface UploadRetention {
   readonly retainUntil: Date;
   /** The metadata it was resolved from. */
   readonly basis: Pick<UploadMetadata, 'policy' | 'startedAt'>;
+  /** The tenant's own KMS key, read with the policy (PolicyStore.resolve). */
+  readonly tenantKmsKeyId: string | null;
 }
 
 interface StagedRecording extends StagedBody {
@@ -117,7 +119,7 @@ export class IngestService {
     const policy = await this.deps.policies.resolve(tenant, meta.policy, trx);
     const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
     checkRetentionOpen(retainUntil, policy.name, now);
-    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt } };
+    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId };
   }
 
   private async uploadRaw(request: UploadRequest, source: RawUpload): Promise<UploadResult> {
@@ -161,42 +163,52 @@ export class IngestService {
   private async stage(slot: StagedSlot, request: UploadRequest, body: Readable, retention: UploadRetention): Promise<StagedRecording> {
     const id = randomUUID();
     const written = await writeEncrypted(this.deps, this.settings, slot, {
-      tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined,
+      tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined, tenantKmsKeyId: retention.tenantKmsKeyId,
     });
     checkBody(written, request.expectedSha256);
     return { ...written, id, tenant: request.tenant, objectKey: objectKeyFor(request.tenant, id), retention };
   }
 
   private async commit(slot: StagedSlot, staged: StagedRecording, target: UploadTarget, actor: AuditActor): Promise<UploadResult> {
-    const { deps } = this;
-    const { callId, meta } = target;
-    let committing = false;
+    const state = { committing: false };
     try {
-      // The database may have restarted while the body streamed, taking this process's liveness lock.
-      await deps.uploads.renew(staged.objectKey);
-      const result = await deps.db.transaction(async (trx): Promise<UploadResult> => {
-        await deps.keyVersions.assertCommittable(staged.keyRef, trx);
-        if (!(await deps.uploads.finish(staged.objectKey, trx))) {
-          throw new DependencyError('database', 'The upload\'s registration lapsed before its commit (the vault could not renew it); nothing was kept, retry the upload');
-        }
-        const inserted = await deps.recordings.insert({
-          ...staged, callId, ...(await this.finalRetention(staged, meta, trx)),
-          startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
-          fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
-          agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
-        }, trx);
-        if (!inserted) return { created: false, recording: await this.existingOrThrow(staged, callId) };
-        await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
-        // From here on a failure may come after PostgreSQL committed: only a lookup can tell.
-        committing = true;
-        return { created: true, recording: inserted };
+      // The database may have restarted while the body streamed, taking this process's liveness
+      // lock. A lease a couple of seconds old is not renewed first: finish() checks the lock, and
+      // a refusal is retried once after a renewal, which takes the lock again.
+      const fresh = slot.lease?.fresh() === true;
+      if (!fresh) await this.deps.uploads.renew(staged.objectKey);
+      const result = await this.commitOnce(staged, target, actor, state).catch(async (err: unknown) => {
+        if (!fresh || !(err instanceof RegistrationLapsedError)) throw err;
+        await this.deps.uploads.renew(staged.objectKey);
+        return this.commitOnce(staged, target, actor, state);
       });
       slot.kept = result.created;
       return result;
     } catch (err) {
-      if (committing) return this.settleUnansweredCommit(slot, staged, callId, err);
+      if (state.committing) return this.settleUnansweredCommit(slot, staged, target.callId, err);
       throw err instanceof AppError ? err : new DependencyError('database', 'The recording could not be committed; nothing was kept', err);
     }
+  }
+
+  /** One commit transaction: the row and its audit event, or nothing. */
+  private commitOnce(staged: StagedRecording, target: UploadTarget, actor: AuditActor, state: { committing: boolean }): Promise<UploadResult> {
+    const { deps } = this;
+    const { callId, meta } = target;
+    return deps.db.transaction(async (trx): Promise<UploadResult> => {
+      await deps.keyVersions.assertCommittable(staged.keyRef, trx);
+      if (!(await deps.uploads.finish(staged.objectKey, trx))) throw new RegistrationLapsedError();
+      const inserted = await deps.recordings.insert({
+        ...staged, callId, ...(await this.finalRetention(staged, meta, trx)),
+        startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
+        fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
+        agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
+      }, trx);
+      if (!inserted) return { created: false, recording: await this.existingOrThrow(staged, callId) };
+      await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
+      // From here on a failure may come after PostgreSQL committed: only a lookup can tell.
+      state.committing = true;
+      return { created: true, recording: inserted };
+    });
   }
 
   /**
@@ -228,6 +240,12 @@ export class IngestService {
     const existing = await this.deps.recordings.findByCallId(staged.tenant, callId);
     if (!existing) throw new DependencyError('database', 'The recording row vanished during the upload; retry');
     return sameOrConflict(existing, staged);
+  }
+}
+
+class RegistrationLapsedError extends DependencyError {
+  constructor() {
+    super('database', 'The upload\'s registration lapsed before its commit (the vault could not renew it); nothing was kept, retry the upload');
   }
 }
 

@@ -19,24 +19,38 @@ import { holdLiveness, livenessHeldSql, newClaimOwner, type ClaimOwner, type Liv
  */
 export const UPLOAD_LEASE_MS = 120_000;
 
+/**
+ * A lease registered or renewed this recently has nearly all of its time left, so renewing it
+ * right before the commit would only re-check the liveness lock; the commit's finish() checks
+ * that lock anyway, and the ingest service renews and retries once when finish() says no.
+ */
+const FRESH_MS = 2_000;
+
+/** How long a confirmed liveness lock is trusted before register() asks the database again. */
+const LIVENESS_RECHECK_MS = 1_000;
+
 const LIVE = `lease_until > now() AND ${livenessHeldSql('uploads.liveness', 'uploads_in_progress.owner_key')}`;
 
 export interface UploadLease {
   readonly objectKey: string;
   /** Stops renewing; the registration itself goes with the commit or with release(). */
   stop(): void;
+  /** True while the lease was registered or renewed less than a couple of seconds ago. */
+  fresh(): boolean;
 }
 
 export class UploadRegistry {
   private readonly who: ClaimOwner = newClaimOwner('upload');
   private liveness: Promise<Liveness> | undefined;
   private ensuring: Promise<void> | undefined;
+  private livenessConfirmedAt = 0;
 
   constructor(private readonly db: Db, private readonly leaseMs = UPLOAD_LEASE_MS) {}
 
   async register(objectKey: string, tenant: string, recordingId: string): Promise<UploadLease> {
     try {
-      await this.ensureLiveness();
+      // A registration made while the lock was lost is not live: its commit's finish() refuses it.
+      if (Date.now() - this.livenessConfirmedAt >= LIVENESS_RECHECK_MS) await this.ensureLiveness();
       await this.db('uploads_in_progress').insert({
         object_key: objectKey, tenant, recording_id: recordingId, owner: this.who.owner, owner_key: this.who.key, lease_until: this.leaseEnd(),
       });
@@ -44,14 +58,19 @@ export class UploadRegistry {
       throw new DependencyError('database', 'The upload could not be registered; nothing was stored', err);
     }
     let stopped = false;
+    let renewedAt = Date.now();
     const timer = setInterval(() => {
       this.renew(objectKey)
-        .then((held) => { if (!held) clearInterval(timer); })
+        .then((held) => { if (held) renewedAt = Date.now(); else clearInterval(timer); })
         // A renewal that fails is retried on the next tick; if the lease lapses, the commit fails.
         .catch(() => undefined);
     }, Math.max(1_000, Math.floor(this.leaseMs / 4)));
     timer.unref();
-    return { objectKey, stop: () => { if (!stopped) { stopped = true; clearInterval(timer); } } };
+    return {
+      objectKey,
+      stop: () => { if (!stopped) { stopped = true; clearInterval(timer); } },
+      fresh: () => Date.now() - renewedAt < FRESH_MS,
+    };
   }
 
   /**
@@ -100,6 +119,7 @@ export class UploadRegistry {
   async close(): Promise<void> {
     const held = this.liveness;
     this.liveness = undefined;
+    this.livenessConfirmedAt = 0;
     if (held) await (await held.catch(() => null))?.release();
   }
 
@@ -110,7 +130,12 @@ export class UploadRegistry {
   }
 
   private async reacquireIfLost(): Promise<void> {
-    if (this.liveness !== undefined && (await this.lockHeld())) return;
+    const checkedAt = Date.now();
+    if (this.liveness !== undefined && (await this.lockHeld())) {
+      this.livenessConfirmedAt = checkedAt;
+      return;
+    }
+    this.livenessConfirmedAt = 0;
     const lost = this.liveness;
     this.liveness = undefined;
     if (lost) await (await lost.catch(() => null))?.release();
@@ -120,6 +145,7 @@ export class UploadRegistry {
       if (this.liveness === next) this.liveness = undefined;
       throw err;
     });
+    this.livenessConfirmedAt = checkedAt;
   }
 
   private async lockHeld(): Promise<boolean> {

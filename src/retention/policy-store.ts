@@ -20,7 +20,12 @@ export function mapRow(row: PolicyRow): RetentionPolicy {
 /** The name a recording records when neither the upload nor the tenant names a policy. */
 export const SYSTEM_DEFAULT_POLICY = 'default';
 
-export interface ResolvedPolicy { readonly name: string; readonly retain: IsoDuration }
+export interface ResolvedPolicy {
+  readonly name: string;
+  readonly retain: IsoDuration;
+  /** The tenant's own KMS key (tenants.kms_key_id), read by the same query: an upload needs both. */
+  readonly tenantKmsKeyId: string | null;
+}
 
 /** An IsoDuration written back as ISO-8601 text (`P6Y`, `PT2S`). */
 export function formatIsoDuration(d: IsoDuration): string {
@@ -71,20 +76,22 @@ export class PolicyStore {
    */
   async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
     // One round trip: it runs on every upload.
-    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null }> }>(
-      `SELECT w.wanted, p.name, p.retain
-         FROM (SELECT coalesce(?::text, (SELECT default_policy FROM tenants WHERE id = ?), ?) AS wanted) w
+    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null; kms_key_id: string | null }> }>(
+      `SELECT w.wanted, p.name, p.retain, w.kms_key_id
+         FROM (SELECT coalesce(?::text, t.default_policy, ?) AS wanted, t.kms_key_id
+                 FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = ?) w
          LEFT JOIN retention_policies p ON p.tenant = ? AND p.name = w.wanted`,
-      [name, tenant, SYSTEM_DEFAULT_POLICY, tenant],
+      [name, SYSTEM_DEFAULT_POLICY, tenant, tenant],
     );
     const row = result.rows[0];
+    const tenantKmsKeyId = row?.kms_key_id ?? null;
     if (!row?.name || !row.retain) {
-      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault };
+      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault, tenantKmsKeyId };
       throw new BadRequestError(`Retention policy "${row?.wanted ?? name ?? ''}" does not exist for this tenant`, 'unknown_policy');
     }
     const retain = parseIsoDuration(row.retain);
     if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
-    return { name: row.name, retain };
+    return { name: row.name, retain, tenantKmsKeyId };
   }
 
   /** True when `name` can be resolved for the tenant: one of its policies, or the system default. */

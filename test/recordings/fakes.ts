@@ -94,9 +94,9 @@ export class FakePolicyStore {
   resolved = 0;
   constructor(private readonly retain: IsoDuration) {}
 
-  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration }> {
+  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration; tenantKmsKeyId: null }> {
     this.resolved++;
-    return { name: name ?? 'default', retain: this.retain };
+    return { name: name ?? 'default', retain: this.retain, tenantKmsKeyId: null };
   }
 }
 
@@ -105,7 +105,7 @@ export class FakeUploadRegistry {
 
   async register(objectKey: string): Promise<UploadLease> {
     this.live.add(objectKey);
-    return { objectKey, stop: () => undefined };
+    return { objectKey, stop: () => undefined, fresh: () => false };
   }
 
   async renew(objectKey: string): Promise<boolean> {
@@ -186,7 +186,6 @@ export function createFakeIngest(settings: Partial<IngestSettings> = {}): FakeIn
   const deps: IngestDeps = {
     ...fakes,
     keyVersions: { assertCommittable: async () => undefined },
-    tenants: { get: async (id) => ({ id, defaultPolicy: null, kmsKeyId: null }) },
     phones: { hash: (phone) => `hash:${phone}` },
   };
   return { ...fakes, service: new IngestService(deps, { maxBytes: 1024 * 1024, maxClockSkewMs: 300_000, commitOutcomeWaitMs: 0, ...settings }) };

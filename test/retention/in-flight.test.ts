@@ -59,6 +59,16 @@ describe('orphan sweep and uploads in progress', () => {
     assert.equal((await su.query('SELECT 1 FROM uploads_in_progress')).rowCount, 0, 'the commit removed the registration');
   });
 
+  test('an upload whose process lost its liveness lock while the body streamed takes it again at commit: 201, and it plays', async () => {
+    const held = await heldUpload(vault, 'liveness-lost-mid-upload', wav);
+    await waitFor('the upload to stream', async () => (await streamingUploads(vault)) > 0);
+    await vault.deps.uploads.close();
+    assert.equal((await vault.deps.uploads.live()).size, 0, 'without the lock the registration is not live');
+    held.release();
+    await playsAs(vault, await held.response, wav);
+    assert.equal((await su.query('SELECT 1 FROM uploads_in_progress')).rowCount, 0, 'the commit removed the registration');
+  });
+
   test('the object of an upload whose commit has not finished is not swept, however old it looks', async () => {
     const before = await objectKeys(vault);
     let objectKey: string | undefined;
