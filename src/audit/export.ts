@@ -12,9 +12,9 @@ export interface AuditExportFilters {
   /** Only this tenant's events; undefined exports every event (operators' full-table export). */
   readonly tenant?: string;
   /** Inclusive lower bound on `at`. */
-  readonly from?: Date;
+  readonly after?: Date;
   /** Exclusive upper bound on `at`. */
-  readonly to?: Date;
+  readonly before?: Date;
   readonly recordingId?: string;
   readonly actor?: string;
   readonly action?: string;
@@ -31,8 +31,8 @@ const CHUNK_CHARS = 64 * 1024;
 export function exportQuery(db: Knex, f: AuditExportFilters): Knex.QueryBuilder {
   const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', 'asc');
   if (f.tenant !== undefined) q.where('tenant', f.tenant);
-  if (f.from) q.where('at', '>=', db.raw('?::timestamptz', [formatAt(f.from)]));
-  if (f.to) q.where('at', '<', db.raw('?::timestamptz', [formatAt(f.to)]));
+  if (f.after) q.where('at', '>=', db.raw('?::timestamptz', [formatAt(f.after)]));
+  if (f.before) q.where('at', '<', db.raw('?::timestamptz', [formatAt(f.before)]));
   if (f.recordingId !== undefined) q.where('recording_id', f.recordingId);
   if (f.actor !== undefined) q.where('actor_sub', f.actor);
   if (f.action !== undefined) q.where('action', f.action);

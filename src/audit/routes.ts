@@ -35,8 +35,8 @@ const timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).tran
 const text = z.string().min(1).max(512);
 const querySchema = z.strictObject({
   format: z.enum(['ndjson', 'csv']).default('ndjson'),
-  from: timestamp.optional(),
-  to: timestamp.optional(),
+  after: timestamp.optional(),
+  before: timestamp.optional(),
   recordingId: text.optional(),
   actor: text.optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
@@ -44,12 +44,20 @@ const querySchema = z.strictObject({
 
 export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
 
+/** The export's time bounds were once named like the phone-number filters of search. */
+const RENAMED: Readonly<Record<string, string>> = { from: 'after', to: 'before' };
+
 export function parseExportQuery(query: unknown, tenant: string): ParsedExportQuery {
-  const { format, ...filters } = parseInput(querySchema, query ?? {}, { code: 'invalid_query', what: 'query', prefix: 'Invalid query parameter ' });
-  if (filters.from && filters.to && filters.from.getTime() > filters.to.getTime()) {
-    throw new BadRequestError('Query parameter from must not be after to', 'invalid_query');
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if (query && typeof query === 'object' && old in query) {
+      throw new BadRequestError(`Query parameter ${old} was renamed: use ${now} (time bounds on the event's at)`, 'invalid_query');
+    }
   }
-  for (const bound of [filters.from, filters.to]) {
+  const { format, ...filters } = parseInput(querySchema, query ?? {}, { code: 'invalid_query', what: 'query', prefix: 'Invalid query parameter ' });
+  if (filters.after && filters.before && filters.after.getTime() > filters.before.getTime()) {
+    throw new BadRequestError('Query parameter after must not be later than before', 'invalid_query');
+  }
+  for (const bound of [filters.after, filters.before]) {
     if (bound && (bound.getUTCFullYear() < 1 || bound.getUTCFullYear() > 9999)) throw new BadRequestError('Dates must lie in years 0001-9999', 'invalid_query');
   }
   return { format, filters: { tenant, ...filters } };
@@ -82,7 +90,7 @@ async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRo
     tenant: ctx.principal.tenant, ...actorFields(auditActor(ctx)), actorRole: ctx.principal.actingRole ?? 'compliance',
     action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null,
     details: {
-      format, from: filters.from?.toISOString(), to: filters.to?.toISOString(), recordingId: filters.recordingId,
+      format, after: filters.after?.toISOString(), before: filters.before?.toISOString(), recordingId: filters.recordingId,
       actor: filters.actor, action: filters.action,
     },
   });

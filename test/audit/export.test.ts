@@ -152,7 +152,7 @@ describe('export files verify offline', () => {
     assert.ok(e10 && e20);
     const expected = all.filter((e) => e.at >= e10.at && e.at < e20.at).map((e) => e.seq);
     assert.ok(expected.includes(10) && !expected.includes(20));
-    assert.deepEqual(await read({ from: new Date(e10.at), to: new Date(e20.at) }), expected);
+    assert.deepEqual(await read({ after: new Date(e10.at), before: new Date(e20.at) }), expected);
     assert.deepEqual(await read({ recordingId: e10.recordingId ?? '' }), [10]);
     assert.deepEqual(await read({ tenant: 'acme', actor: 'user-1' }), all.filter((e) => e.actorSub === 'user-1' && e.seq % 3 !== 0).map((e) => e.seq));
     assert.deepEqual(await read({ action: 'link.issued' }), [5, 10, 15, 20, 25, 30]);

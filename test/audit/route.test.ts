@@ -47,14 +47,14 @@ describe('GET /v1/audit-events', () => {
   });
 
   test('streams the tenant NDJSON, uncached, with its own audit.exported event already in it', async () => {
-    const res = await request(app).get('/v1/audit-events?action=audit.exported&from=2000-01-01').expect(200);
+    const res = await request(app).get('/v1/audit-events?action=audit.exported&after=2000-01-01').expect(200);
     assert.equal(res.headers['content-type'], 'application/x-ndjson; charset=utf-8');
     assert.equal(res.headers['cache-control'], 'no-store');
     const lines = res.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
     assert.equal(lines.length, 1, 'the export event was durable before the query ran');
     assert.equal(lines[0]?.actorSub, 'carol');
     assert.equal(lines[0]?.requestId, 'req-export');
-    assert.deepEqual(lines[0]?.details, { format: 'ndjson', action: 'audit.exported', from: '2000-01-01T00:00:00.000Z' });
+    assert.deepEqual(lines[0]?.details, { format: 'ndjson', action: 'audit.exported', after: '2000-01-01T00:00:00.000Z' });
 
     const all = await request(app).get('/v1/audit-events').expect(200);
     const events = all.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
@@ -73,8 +73,8 @@ describe('GET /v1/audit-events', () => {
   });
 
   test('bad query parameters answer 400 and export nothing', async () => {
-    for (const q of ['from=yesterday', 'to=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
-      'from=2026-02-01&to=2026-01-01', 'action=media.read&action=link.issued', 'actor=']) {
+    for (const q of ['after=yesterday', 'before=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
+      'after=2026-02-01&before=2026-01-01', 'from=2026-01-01', 'to=2026-01-01', 'action=media.read&action=link.issued', 'actor=']) {
       const res = await request(app).get(`/v1/audit-events?${q}`);
       assert.equal(res.status, 400, q);
       assert.match(res.text, /invalid_query/);
