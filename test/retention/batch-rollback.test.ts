@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { verifyTable } from '../../src/audit/verify.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
-import { startVault, type TestVault } from '../helpers/vault.js';
+import type { TestVault } from '../helpers/vault.js';
 import { later } from '../helpers/wait.js';
-import { auditEvents, putPolicy, row, superuser, upload } from './support.js';
+import { auditEvents, openShortPolicyVault, row, upload, type ShortPolicyVault } from './support.js';
 
 /**
  * A batch whose tombstone transaction fails after its objects are gone and its keys destroyed.
@@ -13,17 +13,13 @@ import { auditEvents, putPolicy, row, superuser, upload } from './support.js';
  * as an outside actor), so the transaction that tombstones the batch rolls back as a whole.
  */
 describe('a retention batch whose tombstone transaction fails', () => {
+  let opened: ShortPolicyVault;
   let vault: TestVault;
   let su: pg.Client;
-  before(async () => {
-    vault = await startVault();
-    su = await superuser(vault);
-    await putPolicy(vault, 'short', 'PT1S');
-  });
+  before(async () => { opened = await openShortPolicyVault(); ({ vault, su } = opened); });
   after(async () => {
     await su.query('DROP TRIGGER IF EXISTS refuse_deleted ON audit_events; DROP FUNCTION IF EXISTS refuse_deleted()');
-    await su.end();
-    await vault.close();
+    await opened.close();
   });
 
   test('tombstones and audits nothing of the batch; the next pass finishes each recording once', async () => {

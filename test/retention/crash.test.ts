@@ -4,8 +4,8 @@ import type pg from 'pg';
 import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { verifyTable } from '../../src/audit/verify.js';
 import { advisoryLockKey } from '../../src/db/locks.js';
-import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, makeDue, putPolicy, row, runCli, spawnCli, superuser, upload, waitFor } from './support.js';
+import type { TestVault } from '../helpers/vault.js';
+import { auditEvents, makeDue, openShortPolicyVault, row, runCli, spawnCli, upload, waitFor, type ShortPolicyVault } from './support.js';
 
 /**
  * A worker SIGKILLed after it deleted a batch's objects and destroyed their keys, but before the
@@ -14,17 +14,11 @@ import { auditEvents, makeDue, putPolicy, row, runCli, spawnCli, superuser, uplo
  * worker stops exactly there; the test watches it arrive, kills it, and runs the worker again.
  */
 describe('a retention worker killed before its tombstone commit', () => {
+  let opened: ShortPolicyVault;
   let vault: TestVault;
   let su: pg.Client;
-  before(async () => {
-    vault = await startVault();
-    su = await superuser(vault);
-    await putPolicy(vault, 'short', 'PT1S');
-  });
-  after(async () => {
-    await su.end();
-    await vault.close();
-  });
+  before(async () => { opened = await openShortPolicyVault(); ({ vault, su } = opened); });
+  after(() => opened.close());
 
   test('is finished cleanly by the next run, with exactly one recording.deleted each', async () => {
     const batch = await Promise.all(['crash-1', 'crash-2', 'crash-3'].map((callId) => upload(vault, callId, { query: { policy: 'short' } })));

@@ -12,7 +12,7 @@ import { digestOf } from '../helpers/digest.js';
 import { CLI_ARGS } from '../helpers/cli.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
-import { fixturePath, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
+import { fixturePath, startVault, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
 export { waitFor } from '../helpers/wait.js';
 
@@ -114,6 +114,19 @@ export async function superuser(vault: TestVault): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: vault.database.superuserUrl });
   await c.connect();
   return c;
+}
+
+/**
+ * A vault with a `short` (PT1S) policy and a superuser connection, for tests that reach into the
+ * database as an outside actor (locks, triggers, clocks). `close` ends both.
+ */
+export interface ShortPolicyVault { readonly vault: TestVault; readonly su: pg.Client; close(): Promise<void> }
+
+export async function openShortPolicyVault(): Promise<ShortPolicyVault> {
+  const vault = await startVault();
+  const su = await superuser(vault);
+  await putPolicy(vault, 'short', 'PT1S');
+  return { vault, su, close: async () => { await su.end(); await vault.close(); } };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
