@@ -52,8 +52,8 @@ interface Bank {
   readonly freqs: readonly number[];
   /** 2 cos(w), cos(w), sin(w) per frequency. */
   readonly coef: Float64Array; readonly cos: Float64Array; readonly sin: Float64Array;
-  /** The nominal phase turn over one block, w * blockLength, per frequency. */
-  readonly turn: Float64Array;
+  /** The nominal phase turn over one block, w * blockLength, per frequency, and its cos and sin. */
+  readonly turn: Float64Array; readonly turnCos: Float64Array; readonly turnSin: Float64Array;
 }
 
 function bank(freqs: readonly number[], sampleRate: number, block: number): Bank {
@@ -61,6 +61,7 @@ function bank(freqs: readonly number[], sampleRate: number, block: number): Bank
   return {
     freqs, coef: Float64Array.from(w, (x) => 2 * Math.cos(x)), cos: Float64Array.from(w, Math.cos),
     sin: Float64Array.from(w, Math.sin), turn: Float64Array.from(w, (x) => x * block),
+    turnCos: Float64Array.from(w, (x) => Math.cos(x * block)), turnSin: Float64Array.from(w, (x) => Math.sin(x * block)),
   };
 }
 
@@ -68,12 +69,15 @@ function bank(freqs: readonly number[], sampleRate: number, block: number): Bank
  * Four Goertzel filters over x[from, to) at once (independent chains, one pass over the
  * samples). Writes re, im of each into out[0..7], phase-referenced to the block's last sample:
  * both halves of a window share that reference, so magnitudes and phase turns are exact.
+ * Returns the samples' energy, summed in the same pass.
  */
-function goertzel4(x: Float32Array, from: number, to: number, b: Bank, out: Float64Array): void {
+function goertzel4(x: Float32Array, from: number, to: number, b: Bank, out: Float64Array): number {
+  let energy = 0;
   const c0 = b.coef[0] ?? 0; const c1 = b.coef[1] ?? 0; const c2 = b.coef[2] ?? 0; const c3 = b.coef[3] ?? 0;
   let a1 = 0; let a2 = 0; let b1 = 0; let b2 = 0; let d1 = 0; let d2 = 0; let e1 = 0; let e2 = 0;
   for (let n = from; n < to; n++) {
     const v = x[n] ?? 0;
+    energy += v * v;
     const a0 = v + c0 * a1 - a2; a2 = a1; a1 = a0;
     const b0 = v + c1 * b1 - b2; b2 = b1; b1 = b0;
     const d0 = v + c2 * d1 - d2; d2 = d1; d1 = d0;
@@ -85,6 +89,7 @@ function goertzel4(x: Float32Array, from: number, to: number, b: Bank, out: Floa
     out[2 * k] = p - (b.cos[k] ?? 0) * q;
     out[2 * k + 1] = (b.sin[k] ?? 0) * q;
   }
+  return energy;
 }
 
 /** One Goertzel power at angular frequency w over the samples of `parts`, one after the other. */
@@ -121,6 +126,8 @@ export class DtmfDetector {
   private prevCols: Float64Array | null = null;
   private curCols: Float64Array | null = null;
   private prevEnergy = 0;
+  /** Below this a block cannot hold half of an acceptable tone (a quarter of the least, for margin). */
+  private readonly quietEnergy: number;
   private curEnergy = 0;
   private run: { digit: string; start: number; end: number; hits: number; misses: number } | null = null;
 
@@ -129,6 +136,7 @@ export class DtmfDetector {
     if (2 * DTMF_COLUMNS[3] >= sampleRate / 2) throw new RangeError(`DTMF detection needs a sample rate above ${4 * DTMF_COLUMNS[3]} Hz`);
     this.rows = bank(DTMF_ROWS, sampleRate, this.blockLength);
     this.cols = bank(DTMF_COLUMNS, sampleRate, this.blockLength);
+    this.quietEnergy = (DTMF_LIMITS.minAmplitude ** 2 / 2) * this.blockLength / 4;
     this.prev = new Float32Array(this.blockLength);
     this.cur = new Float32Array(this.blockLength);
   }
@@ -166,10 +174,7 @@ export class DtmfDetector {
   }
 
   private endBlock(out: DtmfTone[]): void {
-    let energy = 0;
-    for (let n = 0; n < this.blockLength; n++) energy += (this.cur[n] ?? 0) ** 2;
-    this.curEnergy = energy;
-    goertzel4(this.cur, 0, this.blockLength, this.rows, this.curRows);
+    this.curEnergy = goertzel4(this.cur, 0, this.blockLength, this.rows, this.curRows);
     this.curCols = null;
     if (this.blocks > 0) this.step(this.evaluate(), out);
     this.blocks += 1;
@@ -186,6 +191,9 @@ export class DtmfDetector {
     const n = 2 * this.blockLength;
     const energy = this.prevEnergy + this.curEnergy;
     // Rows first: most windows fail here, and the columns are then never computed.
+    // Halves within halfBalanceDb of each other, each carrying a tone of minAmplitude: a quiet
+    // block rules the window out before any trigonometry.
+    if (Math.min(this.prevEnergy, this.curEnergy) < this.quietEnergy) return null;
     const row = this.group(this.rows, this.prevRows, this.curRows, energy * L.minEnergyShare / 8);
     if (!row) return null;
     this.prevCols ??= this.blockGoertzel(this.prev);
@@ -224,13 +232,13 @@ export class DtmfDetector {
     const L = DTMF_LIMITS;
     const H = this.blockLength;
     let best = -1; let bestMag = 0; let second = 0;
-    const mags = [0, 0, 0, 0];
     for (let k = 0; k < 4; k++) {
       // The window's DFT: the second half's result turned back by one block.
-      const re = (p[2 * k] ?? 0) + Math.cos(b.turn[k] ?? 0) * (c[2 * k] ?? 0) + Math.sin(b.turn[k] ?? 0) * (c[2 * k + 1] ?? 0);
-      const im = (p[2 * k + 1] ?? 0) + Math.cos(b.turn[k] ?? 0) * (c[2 * k + 1] ?? 0) - Math.sin(b.turn[k] ?? 0) * (c[2 * k] ?? 0);
-      const mag = Math.hypot(re, im);
-      mags[k] = mag;
+      const tc = b.turnCos[k] ?? 0; const ts = b.turnSin[k] ?? 0;
+      const cr = c[2 * k] ?? 0; const ci = c[2 * k + 1] ?? 0;
+      const re = (p[2 * k] ?? 0) + tc * cr + ts * ci;
+      const im = (p[2 * k + 1] ?? 0) + tc * ci - ts * cr;
+      const mag = Math.sqrt(re * re + im * im);
       if (mag > bestMag) { second = bestMag; bestMag = mag; best = k; } else if (mag > second) second = mag;
     }
     if (best < 0 || bestMag <= second * 10 ** (L.relativePeakDb / 20)) return null;
