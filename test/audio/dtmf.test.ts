@@ -1,7 +1,25 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeAudio } from '../../src/audio/index.js';
 import { DtmfDetector, type DtmfTone } from '../../src/audio/dtmf.js';
-import { addNoise, addPresses, edgeOfQ24, KEYPAD, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
+import { addNoise, addPresses, edgeOfQ24, FIXTURE_PRESSES, KEYPAD, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
+import { FIXTURE_FILES, fixturePath } from '../helpers/fixtures.js';
+
+const DTMF_FIXTURES = path.resolve(import.meta.dirname, '../fixtures/dtmf');
+const TYPES: Record<string, string> = { wav: 'audio/wav', mp3: 'audio/mpeg', opus: 'audio/ogg; codecs=opus' };
+
+/** Every channel of a recording file through its own detector. */
+async function detectFile(file: string): Promise<DtmfTone[]> {
+  const detectors: DtmfDetector[] = [];
+  const tones: DtmfTone[] = [];
+  for await (const b of decodeAudio([await readFile(file)], TYPES[path.extname(file).slice(1)] ?? '')) {
+    b.channels.forEach((c, i) => { detectors[i] ??= new DtmfDetector(b.sampleRate); tones.push(...(detectors[i] as DtmfDetector).push(c)); });
+  }
+  for (const d of detectors) tones.push(...d.flush());
+  return tones;
+}
 
 const RATES = [8000, 16000, 48000] as const;
 
@@ -83,6 +101,17 @@ describe('DTMF detector (ITU-T Q.23 frequencies, Q.24 acceptance)', () => {
       for (let s = 0; s < seconds[rate]; s++) found.push(...d.push(talkOffSecond(rate, s, rand)));
       found.push(...d.flush());
       assert.deepEqual(found, [], `${rate} Hz`);
+    }
+  });
+
+  test('talk-off: no detection in the speech fixtures, in any of their four formats', async () => {
+    for (const name of FIXTURE_FILES) assert.deepEqual(await detectFile(fixturePath(name)), [], name);
+  });
+
+  test('key presses mixed into the speech fixture survive MP3 and Opus coding and are all found', async () => {
+    for (const file of ['call-dtmf-8k-mono.mp3', 'call-dtmf-8k-mono.opus']) {
+      const tones = await detectFile(path.join(DTMF_FIXTURES, file));
+      assert.equal(tones.map((t) => t.digit).join(''), FIXTURE_PRESSES.map((p) => p.digit).join(''), file);
     }
   });
 

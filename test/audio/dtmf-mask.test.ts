@@ -1,0 +1,123 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeAudio, probeWav, type WavCodec } from '../../src/audio/index.js';
+import { DtmfDetector } from '../../src/audio/dtmf.js';
+import { dtmfMaskStage, type DtmfMaskReport } from '../../src/audio/dtmf-mask.js';
+import { addPresses, frequenciesOf, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
+import { encodeWav } from '../helpers/wav.js';
+
+/** Runs the masking stage over `bytes` handed in chunks of uneven sizes. */
+async function mask(bytes: Buffer, type: string): Promise<{ out: Buffer; report: DtmfMaskReport }> {
+  const report: DtmfMaskReport = { contentType: null, transcoded: false, spans: [] };
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let at = 0, n = 7; at < bytes.length; at += n, n = (n * 13 + 5) % 9000 + 1) yield bytes.subarray(at, at + n);
+  }
+  const parts: Buffer[] = [];
+  for await (const part of dtmfMaskStage(() => type, report)(chunks())) parts.push(part);
+  return { out: Buffer.concat(parts), report };
+}
+
+async function decode(bytes: Buffer, type: string): Promise<{ rate: number; channels: Float32Array[] }> {
+  const blocks: Float32Array[][] = [];
+  let rate = 0;
+  for await (const b of decodeAudio([bytes], type)) { rate = b.sampleRate; blocks.push(b.channels.map((c) => c.slice())); }
+  const count = blocks[0]?.length ?? 0;
+  return { rate, channels: Array.from({ length: count }, (_, c) => concat(blocks.map((b) => b[c] as Float32Array))) };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** Peak amplitude of the tone at `f` Hz within samples [from, to) (Goertzel). */
+export function toneLevel(x: Float32Array, from: number, to: number, f: number, rate: number): number {
+  const c = 2 * Math.cos((2 * Math.PI * f) / rate);
+  let s1 = 0; let s2 = 0;
+  for (let n = from; n < to; n++) { const s0 = (x[n] ?? 0) + c * s1 - s2; s2 = s1; s1 = s0; }
+  return (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - c * s1 * s2))) / (to - from);
+}
+
+/** Speech-like background some 20 dB below the presses, with the presses mixed in. */
+function call(rate: number, seconds: number, presses: readonly Press[]): Float32Array {
+  const rand = seeded(rate);
+  const out = new Float32Array(rate * seconds);
+  for (let s = 0; s < seconds; s++) out.set(talkOffSecond(rate, s, rand).map((v) => v * 0.05), s * rate);
+  addPresses(out, rate, presses, rand);
+  return out;
+}
+
+function assertNoTones(x: Float32Array, rate: number, presses: readonly Press[], label: string): void {
+  const d = new DtmfDetector(rate);
+  assert.deepEqual([...d.push(x), ...d.flush()], [], `${label}: the detector finds no key press left`);
+  for (const p of presses) {
+    const { row, col } = frequenciesOf(p.digit);
+    const from = Math.round(p.at * rate); const to = Math.round((p.at + p.seconds) * rate);
+    for (const f of [row, col]) assert.ok(toneLevel(x, from, to, f, rate) < 1e-3, `${label}: no ${f} Hz energy where ${p.digit} was pressed`);
+  }
+}
+
+const presses: Press[] = [
+  { digit: '1', at: 1.0, seconds: 0.04, level: 0.2 }, { digit: '#', at: 2.31, seconds: 0.12, level: 0.1, twistDb: 6 },
+  { digit: '0', at: 3.003, seconds: 0.05, level: 0.3, twistDb: -6 }, { digit: 'D', at: 4.5, seconds: 0.6, level: 0.2 },
+];
+
+describe('DTMF masking stage', () => {
+  for (const [codec, rate, channels] of [['mulaw', 8000, 1], ['alaw', 8000, 1], ['pcm16', 16000, 2], ['pcm16', 48000, 1]] as const) {
+    test(`WAV ${codec} ${rate} Hz ${channels} ch: key presses silenced in place, every other byte as received`, async () => {
+      const mono = call(rate, 6, presses);
+      const source = Array.from({ length: channels }, (_, c) => (c === 0 ? mono : call(rate, 6, [])));
+      const wav = encodeWav(codec as WavCodec, rate, source);
+      const { out, report } = await mask(wav, 'audio/wav');
+      assert.equal(report.contentType, 'audio/wav');
+      assert.equal(report.transcoded, false);
+      assert.equal(out.length, wav.length);
+      const info = probeWav(wav);
+      assert.ok(info);
+      assert.deepEqual(out.subarray(0, info.dataOffset), wav.subarray(0, info.dataOffset), 'the header is kept');
+      const masked = await decode(out, 'audio/wav');
+      masked.channels.forEach((ch, c) => assertNoTones(ch, rate, c === 0 ? presses : [], `channel ${c}`));
+      // Times only, each press inside a span, and nothing outside the spans changed.
+      assert.equal(report.spans.length, presses.length);
+      presses.forEach((p, i) => {
+        const s = report.spans[i];
+        assert.ok(s && s.startMs <= p.at * 1000 && s.endMs >= (p.at + p.seconds) * 1000, `span ${JSON.stringify(s)} covers press at ${p.at}`);
+        assert.ok(s.endMs - s.startMs <= p.seconds * 1000 + 80, 'a span is the press and its guards, not more');
+      });
+      const frameBytes = info.blockAlign;
+      const inSpan = (frame: number): boolean => report.spans.some((s) => frame * 1000 >= s.startMs * rate - rate && frame * 1000 < s.endMs * rate + rate);
+      for (let at = info.dataOffset; at < wav.length; at += frameBytes) {
+        const frame = (at - info.dataOffset) / frameBytes;
+        if (!inSpan(frame)) assert.equal(out.compare(wav, at, at + frameBytes, at, at + frameBytes), 0, `frame ${frame} is unchanged`);
+      }
+    });
+  }
+
+  test('card entry: the gaps of a 16-digit run and of the 3-digit code after it are masked; a short run keeps its gaps', async () => {
+    const rate = 8000;
+    const card: Press[] = [...'4111111111111111'].map((digit, i) => ({ digit, at: 1 + i * 0.3, seconds: 0.06, level: 0.2 }));
+    const code: Press[] = [...'737'].map((digit, i) => ({ digit, at: 11 + i * 0.4, seconds: 0.06, level: 0.2 }));
+    const menu: Press[] = [...'12'].map((digit, i) => ({ digit, at: 22 + i * 0.5, seconds: 0.06, level: 0.2 }));
+    const all = [...card, ...code, ...menu];
+    const wav = encodeWav('pcm16', rate, [call(rate, 25, all)]);
+    const { out, report } = await mask(wav, 'audio/wav');
+    const first = (ps: Press[]): number => (ps[0] as Press).at * 1000;
+    const last = (ps: Press[]): number => ((ps.at(-1) as Press).at + 0.06) * 1000;
+    assert.equal(report.spans.length, 4, JSON.stringify(report.spans));
+    const [cardSpan, codeSpan, menu1, menu2] = report.spans;
+    assert.ok(cardSpan && cardSpan.startMs <= first(card) && cardSpan.endMs >= last(card) && cardSpan.endMs < last(card) + 100, 'the card number is one span');
+    assert.ok(codeSpan && codeSpan.startMs <= first(code) && codeSpan.endMs >= last(code) && codeSpan.startMs > last(card), 'the code is one span of its own');
+    assert.ok(menu1 && menu2 && menu1.endMs < menu2.startMs, 'a short run is masked press by press');
+    const decoded = (await decode(out, 'audio/wav')).channels[0] as Float32Array;
+    const silent = (fromMs: number, toMs: number): boolean => decoded.subarray(fromMs * 8, toMs * 8).every((v) => v === 0);
+    assert.ok(silent(first(card), last(card)), 'between the card digits: silence');
+    assert.ok(silent(first(code), last(code)), 'between the code digits: silence');
+    assert.ok(!silent(menu1?.endMs ?? 0, menu2?.startMs ?? 0), 'between two menu digits: the call as it was');
+  });
+
+  test('a type the decoders cannot read is refused (415) when masking is on: nothing unchecked is stored', async () => {
+    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
+  });
+});
