@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { decodeAudio, probeWav, type WavCodec } from '../../src/audio/index.js';
 import { DtmfDetector } from '../../src/audio/dtmf.js';
 import { dtmfMaskStage, type DtmfMaskReport } from '../../src/audio/dtmf-mask.js';
@@ -20,7 +21,7 @@ async function mask(bytes: Buffer, type: string): Promise<{ out: Buffer; report:
 async function decode(bytes: Buffer, type: string): Promise<{ rate: number; channels: Float32Array[] }> {
   const blocks: Float32Array[][] = [];
   let rate = 0;
-  for await (const b of decodeAudio([bytes], type)) { rate = b.sampleRate; blocks.push(b.channels.map((c) => c.slice())); }
+  for await (const b of decodeAudio(Readable.from([bytes]), type)) { rate = b.sampleRate; blocks.push(b.channels.map((c) => c.slice())); }
   const count = blocks[0]?.length ?? 0;
   return { rate, channels: Array.from({ length: count }, (_, c) => concat(blocks.map((b) => b[c] as Float32Array))) };
 }
@@ -89,7 +90,7 @@ describe('DTMF masking stage', () => {
       const frameBytes = info.blockAlign;
       const inSpan = (frame: number): boolean => report.spans.some((s) => frame * 1000 >= s.startMs * rate - rate && frame * 1000 < s.endMs * rate + rate);
       for (let at = info.dataOffset; at < wav.length; at += frameBytes) {
-        const frame = (at - info.dataOffset) / frameBytes;
+        const frame: number = (at - info.dataOffset) / frameBytes;
         if (!inSpan(frame)) assert.equal(out.compare(wav, at, at + frameBytes, at, at + frameBytes), 0, `frame ${frame} is unchanged`);
       }
     });

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { decodeAudio } from '../../src/audio/index.js';
 import { DtmfDetector, type DtmfTone } from '../../src/audio/dtmf.js';
 import { addNoise, addPresses, edgeOfQ24, FIXTURE_PRESSES, KEYPAD, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
@@ -14,7 +15,7 @@ const TYPES: Record<string, string> = { wav: 'audio/wav', mp3: 'audio/mpeg', opu
 async function detectFile(file: string): Promise<DtmfTone[]> {
   const detectors: DtmfDetector[] = [];
   const tones: DtmfTone[] = [];
-  for await (const b of decodeAudio([await readFile(file)], TYPES[path.extname(file).slice(1)] ?? '')) {
+  for await (const b of decodeAudio(Readable.from([await readFile(file)]), TYPES[path.extname(file).slice(1)] ?? '')) {
     b.channels.forEach((c, i) => { detectors[i] ??= new DtmfDetector(b.sampleRate); tones.push(...(detectors[i] as DtmfDetector).push(c)); });
   }
   for (const d of detectors) tones.push(...d.flush());

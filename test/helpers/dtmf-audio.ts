@@ -163,8 +163,8 @@ export function edgeOfQ24(rate: number, count: number, seed = 1): { samples: Flo
  * test/fixtures/dtmf/ (see its README): one press, a card number, its code, one more press.
  */
 export const FIXTURE_PRESSES: readonly Press[] = [
-  { digit: '5', at: 1, seconds: 0.08, level: 0.25 },
-  ...[...'4111111111111111'].map((digit, i) => ({ digit, at: 3 + i * 0.25, seconds: 0.07, level: 0.25 })),
-  ...[...'123'].map((digit, i) => ({ digit, at: 10.5 + i * 0.3, seconds: 0.07, level: 0.25 })),
-  { digit: '#', at: 15, seconds: 0.1, level: 0.25 },
+  { digit: '5', at: 1, seconds: 0.08, level: 0.4 },
+  ...[...'4111111111111111'].map((digit, i) => ({ digit, at: 3 + i * 0.25, seconds: 0.07, level: 0.4 })),
+  ...[...'123'].map((digit, i) => ({ digit, at: 10.5 + i * 0.3, seconds: 0.07, level: 0.4 })),
+  { digit: '#', at: 15, seconds: 0.1, level: 0.4 },
 ];
