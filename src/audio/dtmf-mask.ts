@@ -40,19 +40,29 @@ export function canMask(mediaType: string): boolean {
  */
 export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* mask(source) {
+    // The type is known once the sniffer has passed the first bytes on, not when the stage starts.
+    const it = source[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true) return;
     const type = mediaType() ?? '';
     if (!canMask(type)) {
       throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3 or Ogg/Opus`);
     }
+    const all = prepend(first.value, it);
     if (type === 'audio/wav') {
       report.contentType = type;
-      yield* maskWav(source, report);
+      yield* maskWav(all, report);
     } else {
       report.contentType = TRANSCODED_TYPE;
       report.transcoded = true;
-      yield* maskDecoded(source, type, report);
+      yield* maskDecoded(all, type, report);
     }
   };
+}
+
+async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield first;
+  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
 
 async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport): AsyncGenerator<Buffer> {

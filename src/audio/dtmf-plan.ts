@@ -1,4 +1,5 @@
-import { DtmfDetector, type DtmfTone } from './dtmf.js';
+import { DTMF_COLUMNS, DtmfDetector, type DtmfTone } from './dtmf.js';
+import { AudioDecodeError } from './errors.js';
 
 /**
  * Which stretches of a recording DTMF masking silences, decided as the samples stream past. Every
@@ -50,6 +51,8 @@ export class DtmfMaskPlanner {
   private lastDigitEnd = -Infinity;
 
   constructor(readonly sampleRate: number, channels: number) {
+    // The high group's second harmonics must fit below the Nyquist frequency (6.6 kHz and up).
+    if (sampleRate <= 4 * DTMF_COLUMNS[3]) throw new AudioDecodeError(`A recording sampled at ${sampleRate} Hz cannot be checked for DTMF key presses`);
     this.detectors = Array.from({ length: channels }, () => new DtmfDetector(sampleRate));
     this.guard = Math.round(DTMF_MASKING.guardSeconds * sampleRate);
     this.runGap = Math.round(DTMF_MASKING.runGapSeconds * sampleRate);

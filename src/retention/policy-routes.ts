@@ -7,7 +7,7 @@ import { BadRequestError } from '../errors.js';
 import { parseBody } from '../lib/validate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
-import type { TenantStore } from '../tenants/store.js';
+import { DTMF_POLICIES, type TenantSettings, type TenantStore } from '../tenants/store.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
 
 /**
@@ -29,7 +29,13 @@ const policyBody = z.strictObject({
 
 const settingsBody = z.strictObject({
   defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable(),
+  /** Optional: a PUT without it leaves the tenant's DTMF setting as it is. */
+  dtmf: z.enum(DTMF_POLICIES).optional(),
 });
+
+function settingsView(s: TenantSettings) {
+  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, dtmf: s.dtmf };
+}
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
   return {
@@ -77,8 +83,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
   router.route({
     method: 'get', path: '/v1/tenant-settings', permission: 'tenant:manage',
     handler: async (_req, res, ctx) => {
-      const s = await deps.tenants.get(ctx.principal.tenant);
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(await deps.tenants.get(ctx.principal.tenant)));
     },
   });
 
@@ -91,14 +96,17 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
           throw new BadRequestError(`Retention policy "${body.defaultPolicy}" does not exist for this tenant; create it first`, 'unknown_policy');
         }
         const before = await deps.tenants.get(tenant, trx);
-        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy }, trx);
+        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy, dtmf: body.dtmf }, trx);
         await deps.audit.record({
           tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
-          details: { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy },
+          details: {
+            defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy,
+            ...(body.dtmf !== undefined ? { dtmf: body.dtmf, previousDtmf: before.dtmf } : {}),
+          },
         }, trx);
         return after;
       });
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(s));
     },
   });
 }

@@ -2,10 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { decodeAudio } from '../../src/audio/index.js';
 import { DtmfDetector, type DtmfTone } from '../../src/audio/dtmf.js';
-import { addNoise, addPresses, edgeOfQ24, FIXTURE_PRESSES, KEYPAD, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
+import { addNoise, addPresses, decodeAll, edgeOfQ24, FIXTURE_PRESSES, KEYPAD, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
 import { FIXTURE_FILES, fixturePath } from '../helpers/fixtures.js';
 
 const DTMF_FIXTURES = path.resolve(import.meta.dirname, '../fixtures/dtmf');
@@ -13,13 +11,8 @@ const TYPES: Record<string, string> = { wav: 'audio/wav', mp3: 'audio/mpeg', opu
 
 /** Every channel of a recording file through its own detector. */
 async function detectFile(file: string): Promise<DtmfTone[]> {
-  const detectors: DtmfDetector[] = [];
-  const tones: DtmfTone[] = [];
-  for await (const b of decodeAudio(Readable.from([await readFile(file)]), TYPES[path.extname(file).slice(1)] ?? '')) {
-    b.channels.forEach((c, i) => { detectors[i] ??= new DtmfDetector(b.sampleRate); tones.push(...(detectors[i] as DtmfDetector).push(c)); });
-  }
-  for (const d of detectors) tones.push(...d.flush());
-  return tones;
+  const { rate, channels } = await decodeAll(await readFile(file), TYPES[path.extname(file).slice(1)] ?? '');
+  return channels.flatMap((c) => detect(rate, c));
 }
 
 const RATES = [8000, 16000, 48000] as const;

@@ -3,7 +3,12 @@
  * deviation and noise, and the talk-off material (speech-band noise, voiced sounds, music-like
  * tones). Seeded, so every run hears the same sounds.
  */
-import { DTMF_COLUMNS, DTMF_ROWS } from '../../src/audio/dtmf.js';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { decodeAudio } from '../../src/audio/index.js';
+import { DTMF_COLUMNS, DTMF_ROWS, DtmfDetector } from '../../src/audio/dtmf.js';
+import { fixturePath } from './fixtures.js';
 
 export const KEYPAD = '123A456B789C*0#D';
 
@@ -168,3 +173,45 @@ export const FIXTURE_PRESSES: readonly Press[] = [
   ...[...'123'].map((digit, i) => ({ digit, at: 10.5 + i * 0.3, seconds: 0.07, level: 0.4 })),
   { digit: '#', at: 15, seconds: 0.1, level: 0.4 },
 ];
+
+/** A whole (small) recording decoded: its rate and one array per channel. */
+export async function decodeAll(bytes: Buffer, type: string): Promise<{ rate: number; channels: Float32Array[] }> {
+  const blocks: Float32Array[][] = [];
+  let rate = 0;
+  for await (const b of decodeAudio(Readable.from([bytes]), type)) { rate = b.sampleRate; blocks.push(b.channels.map((c) => c.slice())); }
+  return { rate, channels: Array.from({ length: blocks[0]?.length ?? 0 }, (_, c) => concat(blocks.map((b) => b[c] as Float32Array))) };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** Peak amplitude of the tone at `f` Hz within samples [from, to) (one Goertzel filter). */
+export function toneLevel(x: Float32Array, from: number, to: number, f: number, rate: number): number {
+  const c = 2 * Math.cos((2 * Math.PI * f) / rate);
+  let s1 = 0; let s2 = 0;
+  for (let n = from; n < to; n++) { const s0 = (x[n] ?? 0) + c * s1 - s2; s2 = s1; s1 = s0; }
+  return (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - c * s1 * s2))) / (to - from);
+}
+
+/** The detector finds nothing in `x`, and neither tone of any press has energy where it sounded. */
+export function assertNoKeyTones(x: Float32Array, rate: number, presses: readonly Press[], label: string): void {
+  const d = new DtmfDetector(rate);
+  assert.deepEqual([...d.push(x), ...d.flush()], [], `${label}: the detector finds no key press left`);
+  for (const p of presses) {
+    const { row, col } = frequenciesOf(p.digit);
+    const from = Math.round(p.at * rate); const to = Math.round((p.at + p.seconds) * rate);
+    for (const f of [row, col]) assert.ok(toneLevel(x, from, to, f, rate) < 1e-3, `${label}: no ${f} Hz energy where ${p.digit} was pressed`);
+  }
+}
+
+/** The sample call (8 kHz mono) with FIXTURE_PRESSES mixed in, as test/fixtures/dtmf/ was made. */
+export async function callWithPresses(): Promise<Float32Array> {
+  const { channels } = await decodeAll(await readFile(fixturePath('call-ulaw-8k-mono.wav')), 'audio/wav');
+  const speech = channels[0] ?? new Float32Array(0);
+  addPresses(speech, 8000, FIXTURE_PRESSES, seeded(15));
+  return speech;
+}
