@@ -87,3 +87,31 @@ describe('DTMF masking stage', () => {
     await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
   });
 });
+
+describe('DTMF masking holds back only what is undecided', () => {
+  test('tens of milliseconds without key presses or while a key is held; an undecided run at most 30 s, then masked whole', async () => {
+    const rate = 8000;
+    const slowRun: Press[] = Array.from({ length: 12 }, (_, i) => ({ digit: '9', at: 20 + i * 2.9, seconds: 0.06, level: 0.2 }));
+    const wav = encodeWav('pcm16', rate, [call(rate, 70, [{ digit: '3', at: 10, seconds: 5, level: 0.2 }, ...slowRun])]);
+    const report: DtmfMaskReport = { contentType: null, transcoded: false, spans: [] };
+    let consumed = 0;
+    let emitted = 0;
+    const lags: Array<{ at: number; lag: number }> = [];
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < wav.length; at += 1600) {
+        lags.push({ at: consumed / (2 * rate), lag: (consumed - emitted) / (2 * rate) });
+        consumed += Math.min(1600, wav.length - at);
+        yield wav.subarray(at, at + 1600);
+      }
+    }
+    for await (const part of dtmfMaskStage(() => 'audio/wav', report)(source())) emitted += part.length;
+    assert.equal(emitted, wav.length);
+    const worst = (from: number, to: number): number => Math.max(...lags.filter((l) => l.at >= from && l.at < to).map((l) => l.lag));
+    assert.ok(worst(0, 10) < 0.2, `before any press: ${worst(0, 10)} s held`);
+    assert.ok(worst(10.2, 15) < 0.2, `while a key is held: ${worst(10.2, 15)} s held`);
+    assert.ok(worst(15, 70) <= 30.2, `an undecided run: ${worst(15, 70)} s held`);
+    assert.ok(worst(15, 70) > 20, 'the slow run was held while undecided');
+    const run = report.spans.find((s) => s.startMs <= 20000 && s.endMs >= 20000);
+    assert.ok(run && run.endMs >= (20 + 11 * 2.9) * 1000, `the run is masked whole: ${JSON.stringify(report.spans)}`);
+  });
+});
