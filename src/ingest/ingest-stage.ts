@@ -64,8 +64,8 @@ export async function writeEncrypted(
     readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date;
     /** The tenant's own KMS key, if it has one. */
     readonly tenantKmsKeyId: string | null;
-    /** mask: key presses are silenced before encryption (src/audio/dtmf-mask.ts). */
-    readonly dtmf: DtmfPolicy;
+    /** mask: key presses are silenced before encryption (src/audio/dtmf-mask.ts); keep when absent. */
+    readonly dtmf?: DtmfPolicy;
   },
 ): Promise<StagedBody> {
   const { tenant, id } = target;
