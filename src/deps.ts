@@ -27,6 +27,7 @@ import { LinkRedemption } from './links/redeem.js';
 import { createLinkService, type LinkService } from './links/service.js';
 import { LinkStore } from './links/store.js';
 import { LinkSigner } from './links/token.js';
+import { PeaksService } from './peaks/service.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -74,6 +75,8 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
+  readonly peaks: PeaksService;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -162,9 +165,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
+    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
+      peaks,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

@@ -96,6 +96,10 @@ export class FakeRecordings implements RetentionRecordings {
     return new Set(ids.map((id) => this.rows.get(id)).filter((r) => r && r.status !== RECORDING_STATUS.deleted).map((r) => r?.objectKey ?? null));
   }
 
+  async liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return new Set(ids.map((id) => this.rows.get(id)).filter((r) => r && r.status !== RECORDING_STATUS.deleted).map((r) => `${r?.tenant}/${r?.id}`));
+  }
+
   private overdue(r: FakeRow, now: Date): boolean {
     return r.retainUntil !== null && r.retainUntil.getTime() <= now.getTime();
   }
