@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { auditActor } from '../../src/audit/actor.js';
 import { computePeaks, decodeAudio, type Peaks } from '../../src/audio/index.js';
+import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { peaksObjectKey } from '../../src/peaks/object.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
@@ -153,6 +155,21 @@ for (const storage of ['fs', 's3'] as const) {
       assert.equal((await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor)).status, 200);
       assert.equal(await decodes(vault), before + 1, 'computed again');
       assert.notDeepEqual(await storedObject(vault, 'acme', r.id), stale);
+    });
+
+    test('master key rotation and rewrap keep the cached peaks: they follow the recording\'s data key', async () => {
+      const r = await upload(vault, 'peaks-rotation', { fixture: 'call-8k-mono.mp3' });
+      await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor);
+      const before = (await row(vault, r.id)).key_ref;
+      await rotateMasterKey(vault.deps, auditActor('cli:test'));
+      await rewrapDataKeys(vault.deps, auditActor('cli:test'));
+      assert.notEqual((await row(vault, r.id)).key_ref, before);
+      vault.deps.keyCache.clear();
+      const decoded = await decodes(vault);
+      assert.equal((await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor)).status, 200);
+      assert.equal(await decodes(vault), decoded, 'read from the cache under the rewrapped key');
+      const events = await auditEvents(vault, { action: 'media.peaks', recordingId: r.id });
+      assert.deepEqual(events.map((e) => e.details.cached), [false, true]);
     });
 
     test('404 across tenants, outside the agent scope and for unknown ids; 403 without recording:view', async () => {
