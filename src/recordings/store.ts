@@ -98,6 +98,11 @@ export class RecordingStore {
     return row ? mapRow(row) : null;
   }
 
+  /** Which of `ids` are active or being deleted, as `tenant/id` (src/recordings/live-queries.ts). */
+  liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return liveRecordings(this.db, ids);
+  }
+
   /** Any status, for governance operations that must see tombstones. */
   async findAny(tenant: string, id: string, trx?: Trx): Promise<Recording | null> {
     if (!isUuid(id)) return null;
@@ -168,11 +173,6 @@ export class RecordingStore {
 
   referencedObjectKeys(ids: readonly string[]): Promise<Set<string | null>> {
     return lifecycle.referencedObjectKeys(this.db, ids);
-  }
-
-  /** Which of `ids` are active or being deleted, as `tenant/id` (src/recordings/live-queries.ts). */
-  liveRecordings(ids: readonly string[]): Promise<Set<string>> {
-    return liveRecordings(this.db, ids);
   }
 }
 

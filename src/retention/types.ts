@@ -26,10 +26,11 @@ export interface DeletionDeps {
 /** The recordings table as a retention pass and the orphan sweep use it. */
 export type RetentionRecordings = Pick<RecordingStore,
   'destroyKeys' | 'tombstone' | 'holdClaimLiveness' | 'claimDue' | 'reclaimAbandoned' | 'stillClaimed'
-  | 'listDue' | 'countHeldDue' | 'oldestOverdue' | 'referencedObjectKeys' | 'liveRecordings'>;
+  | 'listDue' | 'countHeldDue' | 'oldestOverdue' | 'referencedObjectKeys'>;
 
 export interface RetentionDeps extends DeletionDeps {
-  readonly recordings: RetentionRecordings;
+  /** liveRecordings: the orphan sweep's pass over peaks objects (peaks-sweep.ts). */
+  readonly recordings: RetentionRecordings & Pick<RecordingStore, 'liveRecordings'>;
   readonly store: Pick<ObjectStore, 'delete' | 'list' | 'sweepTempFiles'>;
   /** Uploads still streaming or committing on some replica: the orphan sweep leaves them alone. */
   readonly uploads: Pick<UploadRegistry, 'live' | 'dropExpired' | 'purgeExpired'>;
