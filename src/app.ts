@@ -6,11 +6,11 @@ import type { Deps } from './deps.js';
 import { rateLimitedVerifier } from './guards/index.js';
 import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
+import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
-import { registerPeaksRoutes } from './peaks/routes.js';
 import { safeUrl } from './http/logger.js';
 import { metricsHandler } from './http/metrics-access.js';
 import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
@@ -56,10 +56,10 @@ export function buildApp(deps: Deps): Express {
   registerIngestRoutes(router, {
     ingest: deps.ingest, maxBytes: deps.config.recordings.maxBytes, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
   registerReadRoutes(router, deps);
+  registerPeaksRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
-  registerPeaksRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

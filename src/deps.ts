@@ -48,6 +48,8 @@ export interface Deps {
   readonly store: ObjectStore;
   readonly keys: KeyProvider;
   readonly keyCache: DataKeyCache;
+  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
+  readonly peaks: PeaksService;
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   /** The local master key versions and their states: which one is active is a database fact. */
@@ -75,8 +77,6 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
-  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
-  readonly peaks: PeaksService;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -139,6 +139,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
     });
     closers.push(async () => keyCache.clear());
+    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const audit = new ChainedAuditLog(db, {
       metrics: {
         written: (n) => metrics.auditWrites.inc({ outcome: 'ok' }, n),
@@ -165,11 +166,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
-    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     return {
+      peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
-      peaks,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
