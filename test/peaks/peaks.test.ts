@@ -8,10 +8,11 @@ import { computePeaks, decodeAudio, type Peaks } from '../../src/audio/index.js'
 import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { peaksObjectKey } from '../../src/peaks/object.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
+import { runRetentionPass } from '../../src/retention/worker.js';
 import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, json, row, upload } from '../retention/support.js';
+import { auditEvents, json, putPolicy, row, upload } from '../retention/support.js';
 
 const FORMATS: Readonly<Record<FixtureName, { type: string; channels: number; sampleRate: number }>> = {
   'call-ulaw-8k-mono.wav': { type: 'audio/wav', channels: 1, sampleRate: 8000 },
@@ -201,6 +202,17 @@ for (const storage of ['fs', 's3'] as const) {
       assert.equal(res.status, 422);
       assert.equal(res.json().code, 'audio_undecodable');
       assert.equal(await storedObject(vault, 'acme', r.id), null);
+    });
+
+    test('retention deletes the peaks with the recording', async () => {
+      await putPolicy(vault, 'short', 'PT1S');
+      const r = await upload(vault, 'peaks-retention', { fixture: 'call-16k-mono.opus', query: { policy: 'short' } });
+      await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor);
+      assert.ok(await storedObject(vault, 'acme', r.id));
+      const pass = await runRetentionPass(vault.deps, new Date(Date.now() + 60_000));
+      assert.ok(pass.ids.includes(r.id));
+      assert.equal(await storedObject(vault, 'acme', r.id), null);
+      assert.equal((await row(vault, r.id)).status, 'deleted');
     });
 
     test('the peaks are deleted with the recording; late ones are swept as orphans', async () => {
