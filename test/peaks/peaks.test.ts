@@ -239,3 +239,22 @@ for (const storage of ['fs', 's3'] as const) {
     });
   });
 }
+
+describe('peaks with data keys from KMS', () => {
+  let vault: TestVault;
+  before(async () => { vault = await startVault({ keys: 'aws-kms', storage: 's3' }); });
+  after(async () => { await vault.close(); });
+
+  test('computed under the KMS-unwrapped data key, then read back from the cache', async () => {
+    const r = await upload(vault, 'peaks-kms', { fixture: 'call-pcm16-8k-stereo.wav' });
+    const token = await vault.token('supervisor');
+    const first = await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, token);
+    assert.equal(first.status, 200, first.body.toString());
+    assert.equal(first.json<Peaks>().channels, 2);
+    vault.deps.keyCache.clear();
+    const second = await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, token);
+    assert.deepEqual(second.json(), first.json());
+    const events = await auditEvents(vault, { action: 'media.peaks', recordingId: r.id });
+    assert.deepEqual(events.map((e) => e.details.cached), [false, true]);
+  });
+});
