@@ -231,17 +231,20 @@ export class DtmfDetector {
   private group(b: Bank, p: Float64Array, c: Float64Array, minPower: number): GroupTone | null {
     const L = DTMF_LIMITS;
     const H = this.blockLength;
-    let best = -1; let bestMag = 0; let second = 0;
+    let best = -1; let bestSq = 0; let secondSq = 0;
     for (let k = 0; k < 4; k++) {
       // The window's DFT: the second half's result turned back by one block.
       const tc = b.turnCos[k] ?? 0; const ts = b.turnSin[k] ?? 0;
       const cr = c[2 * k] ?? 0; const ci = c[2 * k + 1] ?? 0;
       const re = (p[2 * k] ?? 0) + tc * cr + ts * ci;
       const im = (p[2 * k + 1] ?? 0) + tc * ci - ts * cr;
-      const mag = Math.sqrt(re * re + im * im);
-      if (mag > bestMag) { second = bestMag; bestMag = mag; best = k; } else if (mag > second) second = mag;
+      const sq = re * re + im * im;
+      if (sq > bestSq) { secondSq = bestSq; bestSq = sq; best = k; } else if (sq > secondSq) secondSq = sq;
     }
-    if (best < 0 || bestMag <= second * 10 ** (L.relativePeakDb / 20)) return null;
+    // The correction below at most doubles an amplitude: what cannot pass even then stops here.
+    if (best < 0 || (4 * bestSq) / H < minPower || 2 * Math.sqrt(bestSq) < L.minAmplitude * H) return null;
+    if (bestSq <= secondSq * 10 ** (L.relativePeakDb / 10)) return null;
+    const bestMag = Math.sqrt(bestSq);
     const pr = p[2 * best] ?? 0; const pi = p[2 * best + 1] ?? 0;
     const cr = c[2 * best] ?? 0; const ci = c[2 * best + 1] ?? 0;
     const halfP = Math.hypot(pr, pi); const halfC = Math.hypot(cr, ci);
@@ -287,9 +290,12 @@ function wrap(angle: number): number {
   return angle - 2 * Math.PI * Math.round(angle / (2 * Math.PI));
 }
 
+/** The largest correction applied: a factor of 2 in amplitude (accepted deviations need less). */
+const MIN_RESPONSE = 0.5;
+
 /** |Dirichlet kernel| of an n-sample rectangular window at `deviation` Hz, 1 on frequency. */
 function windowResponse(deviation: number, n: number, sampleRate: number): number {
   const x = (Math.PI * deviation) / sampleRate;
   if (Math.abs(x) < 1e-9) return 1;
-  return Math.max(0.5, Math.abs(Math.sin(n * x) / (n * Math.sin(x))));
+  return Math.max(MIN_RESPONSE, Math.abs(Math.sin(n * x) / (n * Math.sin(x))));
 }
