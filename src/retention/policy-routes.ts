@@ -28,10 +28,10 @@ const policyBody = z.strictObject({
 });
 
 const settingsBody = z.strictObject({
-  defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable(),
-  /** Optional: a PUT without it leaves the tenant's DTMF setting as it is. */
+  defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable().optional(),
+  /** Optional, like defaultPolicy: a setting left out of a PUT stays as it is. */
   dtmf: z.enum(DTMF_POLICIES).optional(),
-});
+}).refine((b) => b.defaultPolicy !== undefined || b.dtmf !== undefined, 'name defaultPolicy, dtmf or both');
 
 function settingsView(s: TenantSettings) {
   return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, dtmf: s.dtmf };
@@ -92,7 +92,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
     handler: async (_req, res, ctx, { body }) => {
       const tenant = ctx.principal.tenant;
       const s = await deps.db.transaction(async (trx) => {
-        if (body.defaultPolicy !== null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
+        if (body.defaultPolicy != null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
           throw new BadRequestError(`Retention policy "${body.defaultPolicy}" does not exist for this tenant; create it first`, 'unknown_policy');
         }
         const before = await deps.tenants.get(tenant, trx);
@@ -100,7 +100,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
         await deps.audit.record({
           tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
           details: {
-            defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy,
+            ...(body.defaultPolicy !== undefined ? { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy } : {}),
             ...(body.dtmf !== undefined ? { dtmf: body.dtmf, previousDtmf: before.dtmf } : {}),
           },
         }, trx);

@@ -43,10 +43,14 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     const admin = await vault.token('admin');
     const res = await request(vault, {
       method: 'PUT', path: '/v1/tenant-settings', token: admin,
-      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ defaultPolicy: null, dtmf: 'mask' }),
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dtmf: 'mask' }),
     });
     assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
-    assert.equal(res.json<{ dtmf: string }>().dtmf, 'mask');
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask' }, 'the default policy is left as it was');
+    const empty = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(empty.status, 400, 'a PUT that names no setting is refused');
+    const wrong = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{"dtmf":"drop"}' });
+    assert.equal(wrong.status, 400);
   });
   after(async () => { await vault.close(); });
 
