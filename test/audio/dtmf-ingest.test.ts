@@ -125,5 +125,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     const receipt = res.json<Receipt>();
     assert.equal(receipt.sha256, sha(original));
     assert.equal(receipt.dtmf, undefined);
+    const row = await vault.deps.db('recordings').where({ id: receipt.id }).first<{ received_sha256: string | null; dtmf_spans: unknown }>('received_sha256', 'dtmf_spans');
+    assert.deepEqual(row, { received_sha256: null, dtmf_spans: null }, 'nothing about masking is recorded');
   });
 });
