@@ -4,8 +4,10 @@ import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import * as lifecycle from './lifecycle-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
-import type { Direction, Recording } from './types.js';
+import type { Direction, ReceivedBody, Recording } from './types.js';
+import type { MaskedSpan } from '../audio/dtmf-mask.js';
 import { isUuid } from '../lib/uuid.js';
+import { liveRecordings } from './live-queries.js';
 
 /**
  * Data access for recordings. The SQL against the table lives here and in the query modules
@@ -24,6 +26,8 @@ export interface RecordingRow {
   agent_id: string | null; tags: string[]; uploaded_by: string | null; legal_hold: boolean;
   legal_hold_reason: string | null; legal_hold_case_id: string | null; created_at: Date;
   deleted_at: Date | null; deletion_reason: string | null;
+  received_sha256: string | null; received_size_bytes: number | null; received_content_type: string | null;
+  dtmf_spans: MaskedSpan[] | null;
 }
 
 export function mapRow(row: RecordingRow): Recording {
@@ -35,6 +39,9 @@ export function mapRow(row: RecordingRow): Recording {
     from: row.from_number, to: row.to_number, agentId: row.agent_id, tags: row.tags ?? [], uploadedBy: row.uploaded_by,
     legalHold: row.legal_hold, legalHoldReason: row.legal_hold_reason, legalHoldCaseId: row.legal_hold_case_id,
     createdAt: row.created_at, deletedAt: row.deleted_at, deletionReason: row.deletion_reason,
+    received: row.received_sha256 !== null && row.received_size_bytes !== null && row.received_content_type !== null
+      ? { sha256: row.received_sha256, sizeBytes: Number(row.received_size_bytes), contentType: row.received_content_type } : null,
+    dtmfSpans: row.dtmf_spans,
   };
 }
 
@@ -46,6 +53,8 @@ export interface NewRecording {
   readonly direction: Direction | null; readonly from: string | null; readonly to: string | null;
   readonly fromHash: string | null; readonly toHash: string | null; readonly agentId: string | null;
   readonly tags: readonly string[]; readonly uploadedBy: string; readonly legalHold?: boolean;
+  /** Set when DTMF masking stored other bytes than those received. */
+  readonly received?: ReceivedBody | null; readonly dtmfSpans?: readonly MaskedSpan[] | null;
 }
 
 /** Where a page of search results ended: the exact sort key (microseconds, as text) and id. */
@@ -77,6 +86,9 @@ export class RecordingStore {
       duration_seconds: r.durationSeconds, direction: r.direction, from_number: r.from, to_number: r.to,
       from_hash: r.fromHash, to_hash: r.toHash, agent_id: r.agentId, tags: [...r.tags], uploaded_by: r.uploadedBy,
       legal_hold: r.legalHold ?? false,
+      received_sha256: r.received?.sha256 ?? null, received_size_bytes: r.received?.sizeBytes ?? null,
+      received_content_type: r.received?.contentType ?? null,
+      dtmf_spans: r.dtmfSpans ? this.db.raw('?::jsonb', [JSON.stringify(r.dtmfSpans)]) : null,
     }).onConflict(['tenant', 'call_id']).ignore().returning('*');
     const row = rows[0];
     return row ? mapRow(row) : null;
@@ -95,6 +107,11 @@ export class RecordingStore {
     if (agentId !== null) query.andWhere({ agent_id: agentId });
     const row = await query.first();
     return row ? mapRow(row) : null;
+  }
+
+  /** Which of `ids` are active or being deleted, as `tenant/id` (src/recordings/live-queries.ts). */
+  liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return liveRecordings(this.db, ids);
   }
 
   /** Any status, for governance operations that must see tombstones. */
