@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CONSOLE_CSP } from '../../src/console/request.js';
@@ -89,6 +89,10 @@ describe('console over HTTP', () => {
     const asBearer = await request(vault, { path: '/v1/audit-events', headers: { cookie }, token: await vault.token('supervisor') });
     assert.equal(asBearer.status, 403, 'the supervisor token decides, not the compliance session');
     assert.equal((await request(vault, { path: '/v1/audit-events', headers: { cookie } })).status, 200);
+    const [id, secret] = cookie.slice(SESSION.length + 1).split('.');
+    const [row] = await vault.deps.db('console_sessions').where({ id });
+    assert.deepEqual(row?.verifier, createHash('sha256').update(secret ?? '').digest(), 'the row holds SHA-256 of the secret');
+    assert.ok(!JSON.stringify(row).includes(secret ?? '-'), 'and never the secret itself');
     const forged = cookie.replace(/\.[\w-]{43}$/, `.${'A'.repeat(43)}`);
     const refused = await request(vault, { path: '/v1/recordings', headers: { cookie: forged } });
     assert.equal(refused.status, 401);
