@@ -55,8 +55,10 @@ export async function tailCheckpoint(file: string): Promise<string | null> {
     const { size } = await handle.stat();
     const length = Math.min(size, TAIL_BYTES);
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, size - length);
-    const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/\n+$/, '');
-    const line = text.slice(text.lastIndexOf('\n') + 1);
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    let end = text.length;
+    while (end > 0 && text[end - 1] === '\n') end -= 1;
+    const line = text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
     if (!line.startsWith(CHECKPOINT_PREFIX)) return null;
     const doc = JSON.parse(line) as { checkpoint?: unknown };
     return typeof doc.checkpoint === 'string' ? doc.checkpoint : null;
