@@ -69,22 +69,41 @@ export async function tailCheckpoint(file: string): Promise<string | null> {
   }
 }
 
-async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord> {
+/**
+ * Records come in batches, one per chunk read: a million lines would otherwise cost a million
+ * round trips through the async iteration machinery, more than parsing them. A record that
+ * fails to parse ends its batch early with the records before it, then throws on the next pull.
+ */
+async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord[]> {
   let pending = '';
   let lineNo = 0;
+  let failure: unknown = null;
+  const parse = (line: string, batch: ExportRecord[]): void => {
+    lineNo += 1;
+    if (line.length === 0 || failure !== null) return;
+    try {
+      batch.push(parseExportLine(line, lineNo));
+    } catch (err) {
+      failure = err;
+    }
+  };
   for await (const chunk of chunks(file)) {
     const text = pending + chunk;
+    const batch: ExportRecord[] = [];
     let start = 0;
     let nl: number;
     while ((nl = text.indexOf('\n', start)) >= 0) {
-      const line = text.slice(start, nl);
+      parse(text.slice(start, nl), batch);
       start = nl + 1;
-      lineNo += 1;
-      if (line.length > 0) yield parseExportLine(line, lineNo);
     }
     pending = text.slice(start);
+    yield batch;
+    if (failure !== null) throw failure;
   }
-  if (pending.trim().length > 0) yield parseExportLine(pending, lineNo + 1);
+  const last: ExportRecord[] = [];
+  if (pending.trim().length > 0) parse(pending, last);
+  yield last;
+  if (failure !== null) throw failure;
 }
 
 type CsvShape = 'epoch' | 'log' | 'log-filtered';
@@ -97,7 +116,7 @@ function csvShape(header: readonly CsvCell[]): CsvShape {
   throw new LogRecordError(undefined, 'CSV header row is not an export header');
 }
 
-async function* csvRecords(file: string): AsyncGenerator<ExportRecord> {
+async function* csvRecords(file: string): AsyncGenerator<ExportRecord[]> {
   const parser = new CsvParser();
   let recordNo = 0;
   let shape: CsvShape | null = null;
@@ -111,12 +130,12 @@ async function* csvRecords(file: string): AsyncGenerator<ExportRecord> {
       yield shape === 'epoch' ? { kind: 'epoch', event: parseCsvRecord(cells, recordNo) } : parseLogCsvRecord(cells, recordNo, shape === 'log-filtered');
     }
   };
-  for await (const chunk of chunks(file)) yield* take(parser.push(chunk));
-  yield* take(parser.end());
+  for await (const chunk of chunks(file)) yield [...take(parser.push(chunk))];
+  yield [...take(parser.end())];
 }
 
-/** Every record of an export file, in file order; a malformed record throws LogRecordError or AuditRecordError. */
-export function exportRecords(file: string, format: ExportFormat): AsyncGenerator<ExportRecord> {
+/** Every record of an export file, in file order and in batches; a malformed record throws LogRecordError or AuditRecordError. */
+export function exportRecords(file: string, format: ExportFormat): AsyncGenerator<ExportRecord[]> {
   return format === 'ndjson' ? ndjsonRecords(file) : csvRecords(file);
 }
 

@@ -206,38 +206,47 @@ function recordAt(err: Error & { logSeq?: number; seq?: number }): string | null
 }
 
 async function checkLogRecords(reader: RecordReader, checker: LogChecker, tailNote: string | null): Promise<void> {
-  for (let rec = await reader.next(); rec; rec = await reader.next()) {
-    if (rec.kind === 'log') {
-      checker.feed(rec.event, rec.proof, rec.canonical);
-    } else if (rec.kind === 'epoch') {
-      throw new Failure(`seq ${rec.event.seq}`, `event seq ${rec.event.seq} of the single chain comes after per-log events`);
-    } else {
-      if (await reader.next()) throw new Failure(at(checker.lastLogSeq + 1), 'a checkpoint line is followed by more lines: it must be the last');
-      if (rec.note !== tailNote) throw new Failure(null, 'the export carries a second, different checkpoint');
+  while (await reader.fill()) {
+    for (let rec = reader.take(); rec; rec = reader.take()) {
+      if (rec.kind === 'log') {
+        checker.feed(rec.event, rec.proof, rec.canonical);
+      } else if (rec.kind === 'epoch') {
+        throw new Failure(`seq ${rec.event.seq}`, `event seq ${rec.event.seq} of the single chain comes after per-log events`);
+      } else {
+        if (reader.take() ?? await reader.peek()) throw new Failure(at(checker.lastLogSeq + 1), 'a checkpoint line is followed by more lines: it must be the last');
+        if (rec.note !== tailNote) throw new Failure(null, 'the export carries a second, different checkpoint');
+      }
     }
   }
 }
 
-/** One-record lookahead over the file's records, so the epoch part can stop where per-log events begin. */
+/** One-record lookahead over the file's record batches, so the epoch part can stop where per-log events begin. */
 class RecordReader {
-  #peeked: ExportRecord | null | undefined;
+  #batch: ExportRecord[] = [];
+  #index = 0;
   /** A malformed per-log record met while reading epoch events, reported by the per-log pass. */
   #deferred: Error | null = null;
-  constructor(readonly records: AsyncGenerator<ExportRecord>) {}
+  constructor(readonly batches: AsyncGenerator<ExportRecord[]>) {}
 
-  async peek(): Promise<ExportRecord | null> {
+  /** True when a record is ready to take; false at the end of the file. */
+  async fill(): Promise<boolean> {
     if (this.#deferred) throw this.#deferred;
-    if (this.#peeked === undefined) {
-      const r = await this.records.next();
-      this.#peeked = r.done ? null : r.value;
+    while (this.#index >= this.#batch.length) {
+      const r = await this.batches.next();
+      if (r.done) return false;
+      this.#batch = r.value;
+      this.#index = 0;
     }
-    return this.#peeked;
+    return true;
   }
 
-  async next(): Promise<ExportRecord | null> {
-    const rec = await this.peek();
-    this.#peeked = undefined;
-    return rec;
+  /** The next record of the current batch, without waiting; null when the batch is used up. */
+  take(): ExportRecord | null {
+    return this.#index < this.#batch.length ? this.#batch[this.#index++]! : null;
+  }
+
+  async peek(): Promise<ExportRecord | null> {
+    return (await this.fill()) ? this.#batch[this.#index]! : null;
   }
 
   /** Epoch events up to the first other record. */
@@ -252,7 +261,7 @@ class RecordReader {
         return;
       }
       if (rec?.kind !== 'epoch') return;
-      this.#peeked = undefined;
+      this.#index += 1;
       yield rec.event;
     }
   }
