@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { checkpointLine, logNdjsonLine } from '../../src/audit/log-lines.js';
-import { RootAccumulator } from '../../src/audit/merkle-stream.js';
+import { CompactMerkle } from '../../src/audit/merkle-compact.js';
 import { GENESIS_HASH, type LogEvent } from '../../src/audit/types.js';
 
 export const BENCH_NAMESPACE = 'callvault.example.com/bench';
@@ -56,7 +56,7 @@ export interface WrittenExport {
  */
 export async function writeLogExport(file: string, spec: LogSpec, count: number, privateKey: KeyObject): Promise<WrittenExport> {
   const out = createWriteStream(file, { flags: 'wx' });
-  const root = new RootAccumulator();
+  const root = new CompactMerkle();
   let bytes = 0;
   let buffer = '';
   const flush = async (): Promise<void> => {

@@ -4,7 +4,7 @@ import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from './checkpoint
 import { exportFormat, exportRecords, isRecordError, tailCheckpoint } from './export-records.js';
 import { LogRecordError, type ExportRecord, type ProofJson } from './log-lines.js';
 import { verifyInclusion } from './merkle.js';
-import { RootAccumulator } from './merkle-stream.js';
+import { CompactMerkle } from './merkle-compact.js';
 import { GENESIS_HASH, type Anchor, type AuditEvent, type LogEvent } from './types.js';
 import { verifyEvents, type FileVerifyResult } from './verify.js';
 
@@ -64,7 +64,7 @@ class LogChecker {
   lastLogSeq = 0;
   filtered: boolean | null = null;
   #lastHash = GENESIS_HASH;
-  readonly #root = new RootAccumulator();
+  readonly #root = new CompactMerkle();
   readonly #hashes = new EventHasher();
   #olderMatched = false;
 

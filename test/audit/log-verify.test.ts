@@ -12,7 +12,7 @@ import { ndjsonLine } from '../../src/audit/export.js';
 import { cliVerifyFile, type FileVerifyRequest } from '../../src/audit/log-cli.js';
 import { checkpointLine, epochCsvLine, logCanonical, logCsvHeader, logCsvLine, logNdjsonLine, proofJson } from '../../src/audit/log-lines.js';
 import { MemorySubtreeStore } from '../../src/audit/merkle-memory.js';
-import { RootAccumulator } from '../../src/audit/merkle-stream.js';
+import { CompactMerkle } from '../../src/audit/merkle-compact.js';
 import { inclusionProof, rootHash } from '../../src/audit/merkle.js';
 import { GENESIS_HASH, type AuditEvent, type LogEvent } from '../../src/audit/types.js';
 import { BENCH_NAMESPACE, logEvents, type LogSpec } from '../../bench/lib/log-export.js';
@@ -87,7 +87,7 @@ describe('offline verification of per-log exports', () => {
 
   test('the streamed root equals the root from stored subtrees at every size', async () => {
     const store = new MemorySubtreeStore();
-    const acc = new RootAccumulator();
+    const acc = new CompactMerkle();
     assert.deepEqual(acc.root(), await rootHash(store, 0));
     for (let i = 0; i < 130; i += 1) {
       const leaf = logEventLeaf({ ...log.events[0]!, logSeq: i + 1 });
