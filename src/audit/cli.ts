@@ -8,6 +8,7 @@ import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
 import { loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
+import type { AuditCheckpoints } from './checkpoints.js';
 import type { Anchor, AuditLog } from './types.js';
 import { verifyExportFile, verifyTable, type FileVerifyResult } from './verify.js';
 
@@ -24,6 +25,8 @@ export interface AuditCliDeps {
   readonly generateAnchorKey?: boolean;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
+  /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor'>;
 }
 
 export interface VerifyRequest {
@@ -122,10 +125,23 @@ export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
     err(deps)('audit anchor needs the database, the object store and the anchor key');
     return EXIT_USAGE;
   }
+  if (deps.checkpoints) return anchorLogs(deps, deps.checkpoints);
   try {
     const anchor = await signAnchor(deps.db, deps.store, deps.anchorKeyFile, { trigger: 'manual', generateKey: deps.generateAnchorKey ?? false });
     if (anchor) out(deps)(`anchored seq ${anchor.seq} hash ${anchor.hash} at ${anchor.at} -> ${anchor.objectKey} (key ${anchor.keyId.slice(0, 16)})`);
     return EXIT_OK;
+  } catch (e) {
+    err(deps)(`audit anchor failed: ${(e as Error).message}`);
+    return EXIT_FAILED;
+  }
+}
+
+async function anchorLogs(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints, 'anchor'>): Promise<number> {
+  try {
+    const { signed, failed } = await checkpoints.anchor('manual');
+    for (const { origin, checkpoint } of signed) out(deps)(`signed ${origin} at size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}`);
+    for (const { origin, error } of failed) err(deps)(`audit anchor of ${origin} FAILED: ${error.message}`);
+    return failed.length === 0 ? EXIT_OK : EXIT_FAILED;
   } catch (e) {
     err(deps)(`audit anchor failed: ${(e as Error).message}`);
     return EXIT_FAILED;
