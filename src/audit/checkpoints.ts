@@ -5,10 +5,11 @@ import { ensureAnchorKey, isAnchored, lockedUntil, storeAnchor, type AnchorKey }
 import { prepareEvent } from './chain.js';
 import { signCheckpoint, verifyCheckpoint } from './checkpoint.js';
 import { appendToLog } from './log-append.js';
-import { logSize, recomputeLog, type LogState } from './log-check.js';
+import { LogIntegrityError, logSize, recomputeLog, type LogPrefix, type LogState } from './log-check.js';
 import { IntervalWorker } from '../workers/interval-worker.js';
 import { closeEpoch, listLogs, type AuditLogRef, type AuditLogRegistry } from './logs.js';
-import { rootHash } from './merkle.js';
+import { rangeSubtrees, rootHash } from './merkle.js';
+import { compactFromSubtrees } from './merkle-compact.js';
 import { PgSubtreeStore } from './subtrees.js';
 
 /**
@@ -87,9 +88,10 @@ export class AuditCheckpoints {
   /**
    * A signed checkpoint of `log` at `size` (default: its current size): the stored one if there is
    * one, else newly signed. Null for an empty log. Throws CheckpointConflictError when the stored
-   * log does not reproduce the newest signed head.
+   * log does not reproduce the newest signed head. `incremental` checks only what was appended
+   * since that head (see checkedState): for checkpoints signed on a request's path.
    */
-  async checkpoint(log: AuditLogRef, size?: number): Promise<StoredCheckpoint | null> {
+  async checkpoint(log: AuditLogRef, size?: number, check: 'full' | 'incremental' = 'full'): Promise<StoredCheckpoint | null> {
     const key = await this.key();
     return this.deps.db.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [CHECKPOINT_LOCK_CLASS, log.logId]);
@@ -98,7 +100,7 @@ export class AuditCheckpoints {
       const existing = await this.atSize(log.logId, target, trx);
       if (existing) return existing;
       const newest = await this.latest(log.logId, trx);
-      const state = await this.checkedState(log, key, target, newest);
+      const state = await this.checkedState(log, key, target, newest, check === 'full');
       const signedAt = new Date();
       const note = signCheckpoint({ origin: log.origin, size: target, rootHash: state.rootHash, time: signedAt }, key.privateKey);
       // The object first: a head in the table always has its copy outside the database.
@@ -144,8 +146,15 @@ export class AuditCheckpoints {
     return ensureAnchorKey(this.deps.anchorKeyFile, this.deps.generateAnchorKey ?? false);
   }
 
-  /** The state at `target`, after proving that the stored log still reproduces `newest`. */
-  private async checkedState(log: AuditLogRef, key: AnchorKey, target: number, newest: StoredCheckpoint | null): Promise<LogState> {
+  /**
+   * The state at `target`, after proving that the stored log still reproduces `newest`. In full,
+   * every event is recomputed (the hourly and manual passes: an edited event anywhere is found).
+   * Incrementally (on demand, e.g. after an export), only the events after `newest`: the stored
+   * subtrees must fold to its signed root and its last event must still carry its hash, which
+   * catches a re-chained history; an event edited without re-chaining is left to the full pass
+   * and to every verifier of its proof.
+   */
+  private async checkedState(log: AuditLogRef, key: AnchorKey, target: number, newest: StoredCheckpoint | null, full: boolean): Promise<LogState> {
     if (newest) {
       // The table's copy of the head must be the note the key signed, for this log.
       const signed = verifyCheckpoint(newest.checkpoint, key.publicKey, log.origin);
@@ -153,7 +162,16 @@ export class AuditCheckpoints {
         throw new CheckpointConflictError(`${log.origin}: the stored head at size ${newest.size} differs from its signed note`);
       }
     }
-    const states = await recomputeLog(this.deps.db, log, Math.max(target, newest?.size ?? 0), newest ? [newest.size, target] : [target]);
+    const subtrees = new PgSubtreeStore(this.deps.db, log.logId);
+    const prefix = !full && newest && newest.size <= target ? await this.signedPrefix(log, subtrees, newest) : undefined;
+    const upTo = Math.max(target, newest?.size ?? 0);
+    let states: Map<number, LogState>;
+    try {
+      states = await recomputeLog(this.deps.db, log, upTo, newest ? [newest.size, target] : [target], prefix);
+    } catch (err) {
+      if (err instanceof LogIntegrityError) throw new CheckpointConflictError(err.message);
+      throw err;
+    }
     if (newest) {
       const now = states.get(newest.size);
       if (!now || !now.rootHash.equals(newest.rootHash) || now.lastHash !== newest.lastHash) {
@@ -163,10 +181,20 @@ export class AuditCheckpoints {
     const state = states.get(target);
     if (!state) throw new CheckpointConflictError(`${log.origin}: the log has fewer than ${target} events`);
     // Proofs are served from the subtree table: it must agree with the events before its root is signed.
-    if (!(await rootHash(new PgSubtreeStore(this.deps.db, log.logId), target)).equals(state.rootHash)) {
+    if (!(await rootHash(subtrees, target)).equals(state.rootHash)) {
       throw new CheckpointConflictError(`${log.origin}: the stored subtree hashes do not reproduce the root of the events at size ${target}`);
     }
     return state;
+  }
+
+  /** The tree of the newest signed head, rebuilt from the stored subtrees, which must fold to its root. */
+  private async signedPrefix(log: AuditLogRef, subtrees: PgSubtreeStore, newest: StoredCheckpoint): Promise<LogPrefix> {
+    const refs = rangeSubtrees(0, newest.size);
+    const tree = compactFromSubtrees(newest.size, refs, [...await subtrees.getSubtrees(refs)]);
+    if (!tree.root().equals(newest.rootHash)) {
+      throw new CheckpointConflictError(`${log.origin}: the stored subtrees no longer fold to the checkpoint of size ${newest.size}: history was rewritten`);
+    }
+    return { size: newest.size, lastHash: newest.lastHash, tree };
   }
 
   /** Logs with events beyond their newest checkpoint (two index probes per log, one query). */

@@ -6,7 +6,7 @@ import { ensureAnchorKey, isAnchored } from '../../src/audit/anchors.js';
 import { hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
 import { verifyCheckpoint, verifyCheckpointConsistency } from '../../src/audit/checkpoint.js';
 import { AuditCheckpoints, checkpointObjectKey, CheckpointConflictError } from '../../src/audit/checkpoints.js';
-import { logSize } from '../../src/audit/log-check.js';
+import { logSize, recomputeLog } from '../../src/audit/log-check.js';
 import { TenantAuditLog } from '../../src/audit/log-writer.js';
 import { AuditLogRegistry, findEpoch, type AuditLogRef } from '../../src/audit/logs.js';
 import { consistencyProof } from '../../src/audit/merkle.js';
@@ -63,6 +63,18 @@ describe('signed checkpoints of the per-tenant logs', () => {
     assert.deepEqual(signed.map((s) => s.origin).sort(), [`${NAMESPACE}/system`, `${NAMESPACE}/tenant/globex`]);
   });
 
+  test('on demand, a checkpoint is signed after recomputing only what was appended since the newest', async () => {
+    const key = await ensureAnchorKey(f.keyFile, true);
+    const before = (await checkpoints.latest(acme.logId))!;
+    for (let i = 0; i < 5; i++) await writer.record(event(50 + i, { tenant: 'acme' }));
+    const next = (await checkpoints.checkpoint(acme, undefined, 'incremental'))!;
+    assert.equal(next.size, before.size + 5);
+    const state = (await recomputeLog(f.db, acme, next.size)).get(next.size)!;
+    assert.deepEqual(next.rootHash, state.rootHash);
+    const proof = await consistencyProof(new PgSubtreeStore(f.db, acme.logId), before.size, next.size);
+    verifyCheckpointConsistency(before.checkpoint, next.checkpoint, proof, key.publicKey);
+  });
+
   test('a checkpoint at an earlier size is signed on demand and consistent with the newest', async () => {
     const key = await ensureAnchorKey(f.keyFile, true);
     const newest = (await checkpoints.latest(acme.logId))!;
@@ -99,6 +111,12 @@ describe('signed checkpoints of the per-tenant logs', () => {
     const signedBefore = (await checkpoints.latest(acme.logId))!;
     await rewriteHistory(f.tdb.superuserUrl, acme, 3);
     await writer.record(event(8, { tenant: 'acme' }));
+    // On a request's path only the new events are recomputed; the re-chained head is enough.
+    await assert.rejects(checkpoints.checkpoint(acme, undefined, 'incremental'), (err: unknown) => {
+      assert.ok(err instanceof CheckpointConflictError);
+      assert.match(err.message, /history was rewritten/);
+      return true;
+    });
     const { signed, failed } = await checkpoints.anchor('manual');
     assert.deepEqual(failed.map((x) => x.origin), [acme.origin]);
     assert.ok(failed[0]?.error instanceof CheckpointConflictError);
