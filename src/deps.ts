@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
+import { AuditCheckpoints } from './audit/checkpoints.js';
 import { TenantAuditLog } from './audit/log-writer.js';
 import { AuditLogRegistry } from './audit/logs.js';
 import { ExportSlots, type AuditExportDeps } from './audit/export-limits.js';
@@ -57,6 +58,7 @@ export interface Deps {
   readonly audit: AuditLog;
   /** The per-tenant audit logs: which log a tenant writes to, and their signed checkpoints. */
   readonly auditLogs: AuditLogRegistry;
+  readonly checkpoints: AuditCheckpoints;
   /** Told after events of a log were written by this process (follow-mode exports wait on it). */
   readonly onAuditAppended: (listener: (logId: number) => void) => () => void;
   /** Audit exports: their own small pool, so that slow readers never starve the main one. */
@@ -153,6 +155,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     closers.push(() => audit.close());
     if (config.jwt.devSigningKey) await ensureDevSigningKey(config.jwt.devSigningKey);
     await ensureAnchorKey(config.audit.anchorKey.file, config.audit.anchorKey.generate);
+    const checkpoints = new AuditCheckpoints({
+      db, store, logs: auditLogs, anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate,
+    });
     const tokens = new JwtVerifier(config.jwt, await keySourceFromConfig(config.jwt));
     const phones = new PhoneHasher(await loadSecret(config.phone.hashKey, 'PHONE_HASH_KEY_FILE'), config.phone.defaultCountryCode);
     const linkSigningKey = await loadSecret(config.links.signingKey, 'LINK_SIGNING_KEY_FILE');
@@ -170,7 +175,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
-      auditLogs, onAuditAppended: (listener) => audit.onAppended(listener),
+      auditLogs, checkpoints, onAuditAppended: (listener) => audit.onAppended(listener),
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {

@@ -7,8 +7,8 @@ import { actorFields, auditActor } from './actor.js';
 import { publicKeyPathFor, signAnchor } from './anchors.js';
 import { Readable, type Writable } from 'node:stream';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
-import { signingCheckpoints } from './export-checkpoints.js';
 import { logExportChunks, planLogExport, type LogExportDeps } from './log-export.js';
+import type { AuditCheckpoints } from './checkpoints.js';
 import type { AuditLog } from './types.js';
 import { verifyTable, type FileVerifyResult } from './verify.js';
 import { EXIT_FAILED, EXIT_NOT_FULLY_CHECKED, EXIT_OK, EXIT_USAGE, cliVerifyFile } from './log-cli.js';
@@ -28,6 +28,8 @@ export interface AuditCliDeps {
   readonly stderr?: Writable;
   /** The per-tenant logs: `--tenant` exports one with its checkpoint. */
   readonly auditLogs?: LogExportDeps['logs'];
+  /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor' | 'checkpoint'>;
 }
 
 export interface VerifyRequest {
@@ -103,6 +105,7 @@ export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
     err(deps)('audit anchor needs the database, the object store and the anchor key');
     return EXIT_USAGE;
   }
+  if (deps.checkpoints) return anchorLogs(deps, deps.checkpoints);
   try {
     const anchor = await signAnchor(deps.db, deps.store, deps.anchorKeyFile, { trigger: 'manual', generateKey: deps.generateAnchorKey ?? false });
     if (anchor) out(deps)(`anchored seq ${anchor.seq} hash ${anchor.hash} at ${anchor.at} -> ${anchor.objectKey} (key ${anchor.keyId.slice(0, 16)})`);
@@ -113,11 +116,22 @@ export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
   }
 }
 
+async function anchorLogs(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints, 'anchor'>): Promise<number> {
+  try {
+    const { signed, failed } = await checkpoints.anchor('manual');
+    for (const { origin, checkpoint } of signed) out(deps)(`signed ${origin} at size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}`);
+    for (const { origin, error } of failed) err(deps)(`audit anchor of ${origin} FAILED: ${error.message}`);
+    return failed.length === 0 ? EXIT_OK : EXIT_FAILED;
+  } catch (e) {
+    err(deps)(`audit anchor failed: ${(e as Error).message}`);
+    return EXIT_FAILED;
+  }
+}
+
 export interface ExportRequest { readonly output?: string; readonly tenant?: string; readonly format?: AuditExportFormat }
 
 /** One tenant's export as the API serves it: epoch events, the log 1..size, its checkpoint. */
-async function tenantExport(db: Db, logs: LogExportDeps['logs'], anchorKey: { file: string; generate: boolean }, tenant: string, format: AuditExportFormat): Promise<Readable> {
-  const deps: LogExportDeps = { db, mainDb: db, logs, checkpoints: signingCheckpoints(db, anchorKey) };
+async function tenantExport(deps: LogExportDeps, tenant: string, format: AuditExportFormat): Promise<Readable> {
   const plan = await planLogExport(deps, tenant);
   return Readable.from(logExportChunks(deps, { tenant }, format, plan), { objectMode: false });
 }
@@ -139,8 +153,8 @@ export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Pr
       tenant: req.tenant ?? null, ...actorFields(auditActor('system:cli')), action: 'audit.exported', outcome: 'allowed',
       details: { format, tenant: req.tenant, via: 'cli' },
     });
-    const source = deps.auditLogs && req.tenant !== undefined
-      ? await tenantExport(deps.db, deps.auditLogs, { file: deps.anchorKeyFile ?? '', generate: deps.generateAnchorKey ?? false }, req.tenant, format)
+    const source = deps.auditLogs && deps.checkpoints && req.tenant !== undefined
+      ? await tenantExport({ db: deps.db, mainDb: deps.db, logs: deps.auditLogs, checkpoints: deps.checkpoints }, req.tenant, format)
       : streamAuditExport(deps.db, { tenant: req.tenant }, format);
     const target = req.output ? createWriteStream(req.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);
     await pipeline(source, target);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.js';
+import type { AuditCheckpoints } from './checkpoints.js';
 import { filterQuery, ndjsonLine, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { logSize } from './log-check.js';
 import { checkpointLine, epochCsvLine, logCsvHeader, logCsvLine, logNdjsonLine, proofJson, type ProofJson } from './log-lines.js';
@@ -17,11 +18,6 @@ import type { LogEvent } from './types.js';
  * while the export streams are left for the next one.
  */
 
-/** Signed checkpoints of a log at a given size, signing one if none is stored. */
-export interface CheckpointSource {
-  checkpointAt(log: AuditLogRef, size: number): Promise<string>;
-}
-
 export interface LogExportPlan {
   /** Null when the tenant has never had an event in a per-tenant log. */
   readonly log: AuditLogRef | null;
@@ -36,7 +32,8 @@ export interface LogExportDeps {
   /** The main pool: head and subtree reads, short queries that must not wait behind the cursors. */
   readonly mainDb: Knex;
   readonly logs: { find(tenant: string | null): Promise<AuditLogRef | null> };
-  readonly checkpoints: CheckpointSource;
+  /** Signed checkpoints at a given size, signing one (after checking the log) if none is stored. */
+  readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
 /** Fixes what an export covers: the log's size now, and its checkpoint at that size. */
@@ -44,7 +41,9 @@ export async function planLogExport(deps: Pick<LogExportDeps, 'mainDb' | 'logs' 
   const log = await deps.logs.find(tenant);
   if (!log) return { log: null, size: 0, checkpoint: null };
   const size = await logSize(deps.mainDb, log.logId);
-  return { log, size, checkpoint: size === 0 ? null : await deps.checkpoints.checkpointAt(log, size) };
+  // Incremental: only the events since the newest signed head are rechecked on a request's path.
+  const signed = size === 0 ? null : await deps.checkpoints.checkpoint(log, size, 'incremental');
+  return { log, size, checkpoint: signed?.checkpoint ?? null };
 }
 
 /** True when the filters leave out events, so each needs its own proof of inclusion. */

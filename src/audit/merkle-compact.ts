@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, nodeHash } from './merkle.js';
+import { EMPTY_ROOT, nodeHash, type SubtreeRef } from './merkle.js';
 
 /**
  * The root of a growing RFC 9162 tree in O(log n) memory: only the right edge (one perfect
@@ -8,6 +8,14 @@ import { EMPTY_ROOT, nodeHash } from './merkle.js';
 export class CompactMerkle {
   readonly #edge = new Map<number, Buffer>();
   #size = 0;
+
+  /** The tree of `size` leaves whose right edge is `edge` (level, hash): one entry per set bit of size. */
+  static restore(size: number, edge: readonly (readonly [number, Buffer])[]): CompactMerkle {
+    const tree = new CompactMerkle();
+    for (const [level, hash] of edge) tree.#edge.set(level, hash);
+    tree.#size = size;
+    return tree;
+  }
 
   get size(): number {
     return this.#size;
@@ -36,4 +44,9 @@ export class CompactMerkle {
     }
     return acc ?? EMPTY_ROOT;
   }
+}
+
+/** A CompactMerkle already holding the first `size` leaves, from the perfect subtrees of [0, size) (rangeSubtrees order). */
+export function compactFromSubtrees(size: number, refs: readonly SubtreeRef[], hashes: readonly Buffer[]): CompactMerkle {
+  return CompactMerkle.restore(size, refs.map((r, i) => [r.level, hashes[i]!] as const));
 }

@@ -9,10 +9,9 @@ import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
 import { parseInput } from '../lib/validate.js';
 import { actorFields, auditActor } from './actor.js';
 import type { Knex } from 'knex';
-import type { SecretFile } from '../config/config.js';
 import type { AuditExportFilters, AuditExportFormat } from './export.js';
-import { signingCheckpoints } from './export-checkpoints.js';
-import { logExportChunks, planLogExport, type CheckpointSource, type LogExportPlan } from './log-export.js';
+import type { AuditCheckpoints } from './checkpoints.js';
+import { logExportChunks, planLogExport, type LogExportPlan } from './log-export.js';
 import type { AuditLogRef } from './logs.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
@@ -37,7 +36,7 @@ export interface AuditRouteDeps {
   /** The main pool: log heads and subtrees, read beside the export's cursors. */
   readonly mainDb: Knex;
   readonly logs: { find(tenant: string | null): Promise<AuditLogRef | null> };
-  readonly checkpoints: CheckpointSource;
+  readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
 const timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v));
@@ -147,12 +146,12 @@ export interface AuditRoutesDeps {
   readonly logger: Logger;
   readonly db: Db;
   readonly auditLogs: { find(tenant: string | null): Promise<AuditLogRef | null> };
-  readonly config: { readonly audit: { readonly anchorKey: SecretFile } };
+  readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
 export function registerAuditRoutes(router: SecureRouter, deps: AuditRoutesDeps): void {
   const { db, slots, idleTimeoutMs } = deps.auditExport;
-  const checkpoints = signingCheckpoints(deps.db, deps.config.audit.anchorKey);
+  const { checkpoints } = deps;
   router.route({
     method: 'get', path: '/v1/audit-events', permission: 'audit:export',
     handler: (req, res, ctx) => handleAuditExport(req, res, ctx, {

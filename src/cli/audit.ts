@@ -8,6 +8,7 @@ function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<nu
   return withDeps((deps) => run({
     db: deps.db, audit: deps.audit, store: deps.store, auditLogs: deps.auditLogs,
     anchorKeyFile: deps.config.audit.anchorKey.file, generateAnchorKey: deps.config.audit.anchorKey.generate,
+    checkpoints: deps.checkpoints,
   }));
 }
 

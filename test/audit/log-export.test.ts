@@ -5,7 +5,6 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { publicKeyPathFor } from '../../src/audit/anchors.js';
 import { cliAuditExport, describe as describeEpoch } from '../../src/audit/cli.js';
-import { signingCheckpoints } from '../../src/audit/export-checkpoints.js';
 import { cliVerifyFile } from '../../src/audit/log-cli.js';
 import { runCallvault } from '../helpers/cli.js';
 import { request } from '../helpers/http.js';
@@ -116,7 +115,8 @@ describe('the API export verifies offline as evidence of its own', () => {
     const size = Number(/^<\/v1\/audit-checkpoints\?size=(\d+)>; rel="checkpoint"$/.exec(link ?? '')?.[1]);
     assert.equal(size, 33);
     const log = (await vault.deps.auditLogs.find('acme'))!;
-    const checkpoint = await signingCheckpoints(vault.deps.db, vault.config.audit.anchorKey).checkpointAt(log, size);
+    // What GET /v1/audit-checkpoints?size=N serves: the head the export signed.
+    const checkpoint = (await vault.deps.checkpoints.atSize(log.logId, size))!.checkpoint;
     const ok = await verify(text, checkpoint, 'csv');
     assert.equal(ok.code, 0, ok.err);
     const dropped = await verify(text.replace(/\r\n[^\r]*"req-5"[^\r]*\r\n/, '\r\n'), checkpoint, 'csv');
@@ -129,7 +129,7 @@ describe('the API export verifies offline as evidence of its own', () => {
     const d = vault.deps;
     const stderr = new Capture();
     const code = await cliAuditExport({ output: file, tenant: 'acme' }, {
-      db: d.db, audit: d.audit, auditLogs: d.auditLogs, anchorKeyFile: vault.config.audit.anchorKey.file, stderr,
+      db: d.db, audit: d.audit, auditLogs: d.auditLogs, checkpoints: d.checkpoints, anchorKeyFile: vault.config.audit.anchorKey.file, stderr,
     });
     assert.equal(code, 0, stderr.text);
     const res = await runCallvault(['audit', 'verify', file, '--public-key', pub]);

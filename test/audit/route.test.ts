@@ -7,7 +7,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import { ensureAnchorKey } from '../../src/audit/anchors.js';
-import { signingCheckpoints } from '../../src/audit/export-checkpoints.js';
+import { AuditCheckpoints } from '../../src/audit/checkpoints.js';
 import { TenantAuditLog } from '../../src/audit/log-writer.js';
 import { verifyLogExport } from '../../src/audit/log-verify.js';
 import { AuditLogRegistry } from '../../src/audit/logs.js';
@@ -26,7 +26,7 @@ function buildApp(f: AuditFixture, log: TenantAuditLog): express.Express {
       requestId: 'req-export', ip: '192.0.2.1', userAgent: 'supertest',
     };
     await handleAuditExport(req, res, ctx, {
-      db: f.db, audit: log, mainDb: f.db, logs: log.logs, checkpoints: signingCheckpoints(f.db, { file: f.keyFile, generate: true }),
+      db: f.db, audit: log, mainDb: f.db, logs: log.logs, checkpoints: new AuditCheckpoints({ db: f.db, store: f.store, logs: log.logs, anchorKeyFile: f.keyFile, generateAnchorKey: true }),
     });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -12,9 +12,7 @@ import { PgSubtreeStore } from '../../src/audit/subtrees.js';
 import { verifyTable } from '../../src/audit/verify.js';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { DependencyError } from '../../src/errors.js';
-import { auditFixture, event, sql, type AuditFixture } from './support.js';
-
-export const NAMESPACE = 'callvault.example.com/test';
+import { auditFixture, event, NAMESPACE, sql, type AuditFixture } from './support.js';
 
 /** Every event of a log, as stored, in logSeq order. */
 async function logEvents(db: Db, log: AuditLogRef): Promise<ReturnType<typeof rowToLogEvent>[]> {
