@@ -7,6 +7,7 @@ import { rateLimitedVerifier } from './guards/index.js';
 import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { registerAuditLogRoutes } from './audit/log-routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
@@ -58,6 +59,7 @@ export function buildApp(deps: Deps): Express {
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
+  registerAuditLogRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

@@ -5,9 +5,9 @@ import { filterQuery, ndjsonLine, type AuditExportFilters, type AuditExportForma
 import { logSize } from './log-check.js';
 import { checkpointLine, epochCsvLine, logCsvHeader, logCsvLine, logNdjsonLine, proofJson, type ProofJson } from './log-lines.js';
 import type { AuditLogRef } from './logs.js';
-import { inclusionProof, type SubtreeRef, type SubtreeStore } from './merkle.js';
+import type { SubtreeStore } from './merkle.js';
 import { EVENT_COLUMNS, LOG_EVENT_COLUMNS, rowToLogEvent, streamEvents, streamRows, type LogEventRow } from './rows.js';
-import { PgSubtreeStore } from './subtrees.js';
+import { batchInclusionProofs, PgSubtreeStore } from './subtrees.js';
 import type { LogEvent } from './types.js';
 
 /**
@@ -51,46 +51,13 @@ export function isFiltered(f: AuditExportFilters): boolean {
   return f.after !== undefined || f.before !== undefined || f.recordingId !== undefined || f.actor !== undefined || f.action !== undefined;
 }
 
-interface Pending { readonly refs: readonly SubtreeRef[]; resolve(hashes: readonly Buffer[]): void; reject(err: unknown): void }
-
-/**
- * Gathers the subtree reads of proofs requested together into one query: the proofs of a batch
- * of filtered events cost one round trip, not one each.
- */
-export class CoalescingSubtreeStore implements SubtreeStore {
-  #pending: Pending[] = [];
-  constructor(private readonly inner: SubtreeStore) {}
-
-  getSubtrees(refs: readonly SubtreeRef[]): Promise<readonly Buffer[]> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ refs, resolve, reject });
-      if (this.#pending.length === 1) queueMicrotask(() => { void this.#flush(); });
-    });
-  }
-
-  async #flush(): Promise<void> {
-    const batch = this.#pending;
-    this.#pending = [];
-    try {
-      const hashes = await this.inner.getSubtrees(batch.flatMap((p) => p.refs));
-      let at = 0;
-      for (const p of batch) {
-        p.resolve(hashes.slice(at, at + p.refs.length));
-        at += p.refs.length;
-      }
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    }
-  }
-}
-
 const PROOF_BATCH = 256;
 const CHUNK_CHARS = 64 * 1024;
 
 async function* withProofs(events: AsyncIterable<LogEvent>, store: SubtreeStore, size: number): AsyncGenerator<[LogEvent, ProofJson]> {
   let batch: LogEvent[] = [];
   const prove = async (): Promise<[LogEvent, ProofJson][]> => {
-    const proofs = await Promise.all(batch.map((e) => inclusionProof(store, e.logSeq - 1, size)));
+    const proofs = await batchInclusionProofs(store, batch.map((e) => e.logSeq - 1), size);
     const out = batch.map((e, i): [LogEvent, ProofJson] => [e, proofJson(size, proofs[i]!)]);
     batch = [];
     return out;
@@ -119,7 +86,7 @@ async function* exportLines(deps: LogExportDeps, filters: AuditExportFilters, fo
   if (!plan.log || plan.size === 0) return;
   const events = logRows(deps, filters, { ...plan, log: plan.log });
   if (filtered) {
-    const store = new CoalescingSubtreeStore(new PgSubtreeStore(deps.mainDb, plan.log.logId));
+    const store = new PgSubtreeStore(deps.mainDb, plan.log.logId);
     for await (const [e, proof] of withProofs(events, store, plan.size)) yield format === 'csv' ? logCsvLine(e, proof) : logNdjsonLine(e, proof);
   } else {
     for await (const e of events) yield format === 'csv' ? logCsvLine(e) : logNdjsonLine(e);

@@ -12,9 +12,10 @@ import type { Knex } from 'knex';
 import type { AuditExportFilters, AuditExportFormat } from './export.js';
 import type { AuditCheckpoints } from './checkpoints.js';
 import { logExportChunks, planLogExport, type LogExportPlan } from './log-export.js';
-import type { AuditLogRef } from './logs.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, type AuditLog } from './types.js';
+import { handleAuditFollow, isFollowRequest, type FollowDeps } from './follow.js';
+import type { AuditLogRegistry } from './logs.js';
 
 export interface AuditRouteContext {
   readonly principal: { readonly sub: string; readonly tenant: string; readonly roles: readonly string[]; readonly actingRole?: string };
@@ -35,7 +36,7 @@ export interface AuditRouteDeps {
   readonly onStreamError?: (err: unknown) => void;
   /** The main pool: log heads and subtrees, read beside the export's cursors. */
   readonly mainDb: Knex;
-  readonly logs: { find(tenant: string | null): Promise<AuditLogRef | null> };
+  readonly logs: Pick<AuditLogRegistry, 'find'>;
   readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
@@ -139,22 +140,28 @@ async function* resume(first: IteratorResult<string>, rest: AsyncGenerator<strin
   }
 }
 
-/** `GET /v1/audit-events` for compliance officers (permission audit:export). */
 export interface AuditRoutesDeps {
   readonly audit: AuditLog;
   readonly auditExport: AuditExportDeps;
   readonly logger: Logger;
+  /** The main pool: log heads and subtrees for exports. */
   readonly db: Db;
-  readonly auditLogs: { find(tenant: string | null): Promise<AuditLogRef | null> };
+  /** Follow mode (src/audit/follow.ts) and exports: the tenant's log and this process's appends to it. */
+  readonly auditLogs: AuditLogRegistry;
+  readonly onAuditAppended: FollowDeps['onAppended'];
   readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
+/** `GET /v1/audit-events` for compliance officers (permission audit:export); `follow=true` keeps it open. */
 export function registerAuditRoutes(router: SecureRouter, deps: AuditRoutesDeps): void {
   const { db, slots, idleTimeoutMs } = deps.auditExport;
   const { checkpoints } = deps;
   router.route({
     method: 'get', path: '/v1/audit-events', permission: 'audit:export',
-    handler: (req, res, ctx) => handleAuditExport(req, res, ctx, {
+    handler: (req, res, ctx) => isFollowRequest(req.query) ? handleAuditFollow(req, res, ctx, {
+      db, audit: deps.audit, auditLogs: deps.auditLogs, onAppended: deps.onAuditAppended, slots, idleTimeoutMs,
+      onStreamError: (err) => deps.logger.warn({ err, requestId: ctx.requestId }, 'audit follow stream ended with an error'),
+    }) : handleAuditExport(req, res, ctx, {
       db, audit: deps.audit, slots, idleTimeoutMs, mainDb: deps.db, logs: deps.auditLogs, checkpoints,
       onStreamError: (err) => {
         if (err instanceof ExportIdleError) deps.logger.warn({ err, requestId: ctx.requestId }, 'audit export cut off: its client stopped reading');

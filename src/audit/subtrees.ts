@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SubtreeRef, SubtreeStore } from './merkle.js';
+import { inclusionProof, type SubtreeRef, type SubtreeStore } from './merkle.js';
 
 /** A subtree that the table does not hold: the tree asked for is larger than the log. */
 export class MissingSubtreeError extends Error {}
@@ -28,4 +28,29 @@ export class PgSubtreeStore implements SubtreeStore {
       return hash;
     });
   }
+}
+
+/** Records what a proof asks for and answers placeholders: the first pass of batchInclusionProofs. */
+class RefCollector implements SubtreeStore {
+  readonly refs: SubtreeRef[] = [];
+  getSubtrees(refs: readonly SubtreeRef[]): Promise<readonly Buffer[]> {
+    this.refs.push(...refs);
+    return Promise.resolve(refs.map(() => PLACEHOLDER));
+  }
+}
+
+const PLACEHOLDER = Buffer.alloc(32);
+
+/**
+ * The inclusion proofs of many leaves in the tree of `size` with one fetch from `store`: the
+ * subtrees every proof needs are collected first, fetched together, then the proofs are folded.
+ */
+export async function batchInclusionProofs(store: SubtreeStore, indexes: readonly number[], size: number): Promise<Buffer[][]> {
+  const collector = new RefCollector();
+  for (const index of indexes) await inclusionProof(collector, index, size);
+  const unique = [...new Map(collector.refs.map((r) => [`${r.level}/${r.index}`, r])).values()];
+  const hashes = await store.getSubtrees(unique);
+  const known = new Map(unique.map((r, i) => [`${r.level}/${r.index}`, hashes[i]!]));
+  const memo: SubtreeStore = { getSubtrees: (refs) => Promise.resolve(refs.map((r) => known.get(`${r.level}/${r.index}`)!)) };
+  return Promise.all(indexes.map((index) => inclusionProof(memo, index, size)));
 }
