@@ -26,7 +26,7 @@ export interface AuditCliDeps {
   readonly stdout?: Writable;
   readonly stderr?: Writable;
   /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
-  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor'>;
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor' | 'verifyAll'>;
 }
 
 export interface VerifyRequest {
@@ -92,8 +92,23 @@ export async function cliAuditVerify(req: VerifyRequest, deps: AuditCliDeps): Pr
     return EXIT_FAILED;
   }
   if (result.anchorsMatched === 0) out(deps)('warning: no anchor matched, so a removed tail or a re-chained history would not show');
+  if (deps.checkpoints && !await verifyLogTables(deps, deps.checkpoints)) return EXIT_FAILED;
   out(deps)('OK');
   return EXIT_OK;
+}
+
+/** Each per-tenant log of the table, recomputed and held against its newest checkpoint. */
+async function verifyLogTables(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints, 'verifyAll'>): Promise<boolean> {
+  let ok = true;
+  for (const log of await checkpoints.verifyAll()) {
+    const signed = log.checkpointSize > 0 ? `its checkpoint of size ${log.checkpointSize} matches` : 'no checkpoint signed yet';
+    out(deps)(`${log.origin}: checked ${log.size} events (logSeq 1..${log.size}), ${log.ok ? signed : 'FAILED'}`);
+    if (!log.ok) {
+      err(deps)(`FAILED: ${log.reason ?? 'verification failed'}`);
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 /** `callvault audit anchor`: signs the current head now. */
