@@ -201,6 +201,21 @@ describe('every route leaves its audit event', () => {
     assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id']]);
   });
 
+  test("the tenant log's checkpoints and proofs write nothing; a recording's access history is audit.exported", async () => {
+    const history = await send({ role: 'compliance', path: `/v1/recordings/${first.id}/access-history` });
+    await expectEvents('GET /v1/recordings/{id}/access-history', history, 200, [{
+      action: 'audit.exported', actorSub: 'compliance-1', actorRole: 'compliance', recordingId: first.id, details: { view: 'access-history' },
+    }]);
+    const size = history.json<{ checkpoint: { size: number } }>().checkpoint.size;
+    for (const [route, path] of [
+      ['GET /v1/audit-checkpoints/latest', '/v1/audit-checkpoints/latest'], ['GET /v1/audit-checkpoints', `/v1/audit-checkpoints?size=${size}`],
+      ['GET /v1/audit-checkpoints/consistency', `/v1/audit-checkpoints/consistency?from=1&to=${size}`],
+      ['GET /v1/audit-events/{logSeq}/proof', `/v1/audit-events/1/proof?size=${size}`],
+    ] as const) {
+      await expectEvents(route, await send({ role: 'compliance', path }), 200, []);
+    }
+  });
+
   test('every route and every action of the contract was exercised above', async () => {
     const { secured } = registeredRoutes(vault.app);
     assert.deepEqual([...secured, 'GET /media/{token}'].filter((r) => !covered.has(r)), [], 'routes without an audit check');
