@@ -143,7 +143,6 @@ const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'rec
   : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
 const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
 const DETAILS_KEY = ',"details":';
-const CONTROL = /[\u0000-\u001f]/;
 const HEX_TAIL = /^,"prevHash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"$/;
 const PROOF_KEY = ',"proof":{"treeSize":';
 
@@ -166,6 +165,12 @@ function valueEnd(line: string, pos: number, kind: number): number {
   return backslash >= 0 && backslash < close ? -1 : close + 1;
 }
 
+/** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
 
 export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
@@ -180,7 +185,7 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
     t.push(line.slice(pos, end));
     pos = end;
   }
-  if (!line.startsWith(DETAILS_KEY, pos) || CONTROL.test(line)) return null;
+  if (!line.startsWith(DETAILS_KEY, pos) || hasControlCharacter(line)) return null;
   pos += DETAILS_KEY.length;
   const proofAt = line.lastIndexOf(PROOF_KEY);
   const end = proofAt < 0 ? line.length - 1 : proofAt;
