@@ -197,8 +197,10 @@ describe('every route leaves its audit event', () => {
   test('the export: audit.exported, durable before the first line, so the export carries it', async () => {
     const res = await send({ role: 'compliance', path: '/v1/audit-events?action=audit.exported' });
     await expectEvents('GET /v1/audit-events', res, 200, [{ action: 'audit.exported', actorSub: 'compliance-1', actorRole: 'compliance', details: { format: 'ndjson', action: 'audit.exported' } }]);
-    const lines = res.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { requestId: string });
-    assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id']]);
+    const lines = res.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { requestId?: string; checkpoint?: string });
+    // The export's own event, then the checkpoint it is proven against.
+    assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id'], undefined]);
+    assert.equal(typeof lines[1]?.checkpoint, 'string');
   });
 
   test("the tenant log's checkpoints and proofs write nothing; a recording's access history is audit.exported", async () => {
