@@ -83,6 +83,8 @@ export interface AnchorPassResult {
 }
 
 export class AuditCheckpoints {
+  readonly #signing = new Map<number, Promise<unknown>>();
+
   constructor(private readonly deps: CheckpointDeps) {}
 
   /** The newest signed checkpoint of a log, or null when none was signed yet. */
@@ -104,6 +106,20 @@ export class AuditCheckpoints {
    * since that head (see checkedState): for checkpoints signed on a request's path.
    */
   async checkpoint(log: AuditLogRef, size?: number, check: 'full' | 'incremental' = 'full'): Promise<StoredCheckpoint | null> {
+    if (size !== undefined) {
+      const stored = await this.atSize(log.logId, size);
+      if (stored) return stored;
+    }
+    // Signers of one log in this process queue here, holding no connection while they wait.
+    const previous = this.#signing.get(log.logId) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.sign(log, size, check));
+    const tail = mine.catch(() => undefined);
+    this.#signing.set(log.logId, tail);
+    void tail.then(() => { if (this.#signing.get(log.logId) === tail) this.#signing.delete(log.logId); });
+    return mine;
+  }
+
+  private async sign(log: AuditLogRef, size: number | undefined, check: 'full' | 'incremental'): Promise<StoredCheckpoint | null> {
     const key = await this.key();
     return this.deps.db.transaction(async (trx) => {
       // Recomputing a large log is one long read; waiting for another signer of the log is bounded.
