@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAudit } from './figures/audit.js';
+import { runAuditLogs } from './figures/audit-logs.js';
 import { runCrypto } from './figures/crypto.js';
 import { runDtmf } from './figures/dtmf.js';
 import { runIngest } from './figures/ingest.js';
@@ -46,6 +47,9 @@ export interface Settings {
   readonly dtmfRepetitions: number;
   readonly dtmfPresses: number;
   readonly dtmfTalkOffSeconds: number;
+  readonly auditLogEvents: number;
+  readonly auditVerifyEvents: number;
+  readonly auditProofEvents: number;
 }
 
 const FULL: Settings = {
@@ -53,6 +57,7 @@ const FULL: Settings = {
   seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000, startupRepetitions: 7,
   dtmfBytes: 64 * MiB, dtmfRepetitions: 4, dtmfPresses: 1000, dtmfTalkOffSeconds: 600,
+  auditLogEvents: 10_000, auditVerifyEvents: 1_000_000, auditProofEvents: 1_000_000,
 };
 
 const QUICK: Settings = {
@@ -60,9 +65,10 @@ const QUICK: Settings = {
   seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300, startupRepetitions: 5,
   dtmfBytes: 16 * MiB, dtmfRepetitions: 3, dtmfPresses: 1000, dtmfTalkOffSeconds: 600,
+  auditLogEvents: 2000, auditVerifyEvents: 100_000, auditProofEvents: 100_000,
 };
 
-const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention', 'dtmf'] as const;
+const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention', 'dtmf', 'audit-logs'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values: flags } = parseArgs({
@@ -168,6 +174,7 @@ async function measureServers(ctx: Context): Promise<void> {
   await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: vaultFlags, log }));
   await figure('audit', () => runAudit({ cluster: ctx.cluster, events: s.auditEvents, writers: s.auditWriters, log }));
   await figure('retention', () => runRetention({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'retention'), rows: s.retentionRows, log }));
+  await figure('audit-logs', () => runAuditLogs({ cluster: ctx.cluster, events: s.auditLogEvents, verifyEvents: s.auditVerifyEvents, proofEvents: s.auditProofEvents, scratch: ctx.scratch, log }));
 }
 
 async function main(): Promise<void> {

@@ -6,8 +6,9 @@ import { withDeps } from './with-deps.js';
 /** The vault's own audit services: its database, audit log, store and anchor key. */
 function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<number> {
   return withDeps((deps) => run({
-    db: deps.db, audit: deps.audit, store: deps.store,
+    db: deps.db, audit: deps.audit, store: deps.store, auditLogs: deps.auditLogs,
     anchorKeyFile: deps.config.audit.anchorKey.file, generateAnchorKey: deps.config.audit.anchorKey.generate,
+    checkpoints: deps.checkpoints,
   }));
 }
 
@@ -17,8 +18,17 @@ function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<nu
  * the public key. Without FILE the vault's own table is verified.
  */
 export async function runAuditVerify(inv: Invocation): Promise<number> {
+  const [file, newer] = inv.positionals;
+  const publicKeyFile = optionText(inv, 'public-key');
+  if (inv.values.consistency === true && file && newer && publicKeyFile) {
+    const { cliVerifyConsistency } = await import('../audit/log-cli.js');
+    return cliVerifyConsistency({
+      older: file, newer, publicKeyFile, proofFile: optionText(inv, 'proof'), vault: optionText(inv, 'vault'), tokenFile: optionText(inv, 'token-file'),
+      caFile: optionText(inv, 'ca'),
+    }, {});
+  }
   const request = {
-    file: inv.positionals[0], anchorsDir: optionText(inv, 'anchors'), publicKeyFile: optionText(inv, 'public-key'), complete: inv.values.complete === true,
+    file, anchorsDir: optionText(inv, 'anchors'), publicKeyFile, complete: inv.values.complete === true, checkpointFile: optionText(inv, 'checkpoint'),
   };
   if (request.file) return cliAuditVerify(request, {});
   return withAuditDeps((deps) => cliAuditVerify(request, deps));
@@ -34,4 +44,22 @@ export function runAuditExport(inv: Invocation): Promise<number> {
     format: optionText(inv, 'format') as AuditExportFormat | undefined,
   };
   return withAuditDeps((deps) => cliAuditExport(request, deps));
+}
+
+/** `callvault audit tail`: a client of the vault's API; reads no configuration. SIGINT or SIGTERM end --follow. */
+export async function runAuditTail(inv: Invocation): Promise<number> {
+  const { runTail } = await import('../audit/tail.js');
+  const stop = new AbortController();
+  const end = (): void => stop.abort();
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  try {
+    return await runTail({
+      vault: optionText(inv, 'vault') ?? '', tokenFile: optionText(inv, 'token-file') ?? '', caFile: optionText(inv, 'ca'),
+      after: Number(optionText(inv, 'after') ?? 0), follow: inv.values.follow === true, signal: stop.signal,
+    }, process.stdout, process.stderr);
+  } finally {
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+  }
 }

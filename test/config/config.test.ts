@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       ['LINK_SIGNING_KEY_FILE', { LINK_SIGNING_KEY_FILE: '/run/secrets/link.key' }],
       ['PHONE_HASH_KEY_FILE', { PHONE_HASH_KEY_FILE: '/run/secrets/phone.key' }],
       ['AUDIT_ANCHOR_KEY_FILE', { AUDIT_ANCHOR_KEY_FILE: '/run/secrets/anchor.pem' }],
+      ['AUDIT_NAMESPACE', { AUDIT_NAMESPACE: 'callvault.example.com/prod-eu' }],
     ];
     for (const [variable, fix] of required) {
       rejects(env, variable);
@@ -91,6 +92,14 @@ describe('loadConfig', () => {
     assert.equal(config.jwt.devSigningKey, undefined, 'no development issuer in production');
     const generated = [...objects(config)].filter(([, o]) => (o as { generate?: unknown }).generate === true).map(([at]) => at);
     assert.deepEqual(generated, [], 'no secret is generated');
+  });
+
+  test('AUDIT_NAMESPACE: a stable schema-less URL, defaulted only in embedded mode', () => {
+    assert.equal(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR }).audit.namespace, 'callvault.localhost/embedded');
+    assert.equal(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, AUDIT_NAMESPACE: 'callvault.example.com/prod-eu' }).audit.namespace, 'callvault.example.com/prod-eu');
+    for (const bad of ['https://callvault.example.com', 'callvault.example.com/prod/', 'localhost', 'call vault.example.com', 'a+b.example.com']) {
+      rejects({ AUDIT_NAMESPACE: bad }, 'AUDIT_NAMESPACE');
+    }
   });
 
   test('the embedded defaults need no variable at all, and every part falls back on its own', () => {

@@ -43,6 +43,7 @@ function productionEnv(dataDir: string, databaseUrl: string): Record<string, str
     TLS_CERT_FILE: file('tls.crt'), TLS_KEY_FILE: file('tls.key'), LOCAL_KEY_DIR: file('master-keys'),
     JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'callvault', JWT_JWKS_URI: 'https://idp.example/jwks',
     LINK_SIGNING_KEY_FILE: file('link.key'), PHONE_HASH_KEY_FILE: file('phone.key'), AUDIT_ANCHOR_KEY_FILE: file('anchor.pem'),
+    AUDIT_NAMESPACE: 'callvault.example.com/test',
     LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
   };
 }
@@ -113,6 +114,12 @@ describe('the service role and the audit table', () => {
       assert.deepEqual(problems, ['may UPDATE audit_events', 'may DELETE audit_events']);
       await assert.rejects(checkServicePrivileges(twoRoleDb, 'production', warnings().logger), ConfigError);
       await su.raw(`REVOKE UPDATE, DELETE ON audit_events FROM ${APP_ROLE}`);
+      // The per-tenant logs' tables count the same: their subtrees and signed heads are evidence too.
+      await su.raw(`GRANT DELETE ON audit_log_heads TO ${APP_ROLE}`);
+      await su.raw(`GRANT UPDATE ON audit_subtrees TO ${APP_ROLE}`);
+      assert.deepEqual((await auditExposure(twoRoleDb)).problems, ['may UPDATE audit_subtrees', 'may DELETE audit_log_heads']);
+      await su.raw(`REVOKE DELETE ON audit_log_heads FROM ${APP_ROLE}`);
+      await su.raw(`REVOKE UPDATE ON audit_subtrees FROM ${APP_ROLE}`);
     } finally {
       await su.destroy();
     }

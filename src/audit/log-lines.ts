@@ -1,0 +1,251 @@
+import { formatAt, jcs, parseCanonicalAt } from './canonical.js';
+import { parseNdjsonLine, toEvent, type Fields } from './parse.js';
+import type { AuditEvent, LogEvent } from './types.js';
+
+/**
+ * The lines of a per-log export (docs/audit.md, "Export"): one event per line, in the member
+ * order below, `proof` only in filtered exports; the last line of an NDJSON export carries the
+ * signed checkpoint the events are checked against. Events of the single-chain epoch keep the
+ * line format of `ndjsonLine`. The CSV form has the same columns (epoch rows leave `log`,
+ * `logSeq` and `recordingPrev` empty) and no checkpoint row: the checkpoint is a separate file.
+ */
+
+export const LOG_EXPORT_FIELDS = [
+  'log', 'logSeq', 'seq', 'at', 'tenant', 'actorSub', 'actorRole', 'action', 'outcome', 'recordingId', 'recordingPrev',
+  'linkId', 'ip', 'userAgent', 'requestId', 'details', 'prevHash', 'hash',
+] as const;
+
+/** The inclusion proof of leaf `logSeq - 1` in the tree of `treeSize` leaves, hashes as hex. */
+export interface ProofJson {
+  readonly treeSize: number;
+  readonly hashes: readonly string[];
+}
+
+export type ExportRecord =
+  | { readonly kind: 'epoch'; readonly event: AuditEvent }
+  | { readonly kind: 'log'; readonly event: LogEvent; readonly proof: ProofJson | null; readonly canonical?: string }
+  | { readonly kind: 'checkpoint'; readonly note: string };
+
+/** A per-log line that is not what the exporter writes; verification fails at `logSeq`. */
+export class LogRecordError extends Error {
+  override readonly name = 'LogRecordError';
+  constructor(readonly logSeq: number | undefined, message: string) { super(message); }
+}
+
+export function proofJson(treeSize: number, hashes: readonly Uint8Array[]): ProofJson {
+  return { treeSize, hashes: hashes.map((h) => Buffer.from(h).toString('hex')) };
+}
+
+export function proofText(p: ProofJson): string {
+  return `{"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`;
+}
+
+/**
+ * The JSON text of every member of an event, computed once for both the export line and the
+ * canonical encoding: the offline verifier rebuilds both for each line it reads, so this is
+ * where its time goes. Strings and numbers are JSON.stringify'd, which is JCS for them.
+ */
+type Parts = Readonly<Record<(typeof LOG_EXPORT_FIELDS)[number], string>>;
+
+function partsOf(e: LogEvent, atText = formatAt(e.at)): Parts {
+  const s = JSON.stringify;
+  return {
+    log: s(e.log), logSeq: String(e.logSeq), seq: String(e.seq), at: `"${atText}"`, tenant: s(e.tenant), actorSub: s(e.actorSub),
+    actorRole: s(e.actorRole), action: s(e.action), outcome: s(e.outcome), recordingId: s(e.recordingId),
+    recordingPrev: s(e.recordingPrev), linkId: s(e.linkId), ip: s(e.ip), userAgent: s(e.userAgent), requestId: s(e.requestId),
+    details: jcs(e.details), prevHash: s(e.prevHash), hash: s(e.hash),
+  };
+}
+
+function lineOf(p: Parts, proof: ProofJson | null | undefined): string {
+  return `{"log":${p.log},"logSeq":${p.logSeq},"seq":${p.seq},"at":${p.at},"tenant":${p.tenant},"actorSub":${p.actorSub},`
+    + `"actorRole":${p.actorRole},"action":${p.action},"outcome":${p.outcome},"recordingId":${p.recordingId},`
+    + `"recordingPrev":${p.recordingPrev},"linkId":${p.linkId},"ip":${p.ip},"userAgent":${p.userAgent},"requestId":${p.requestId},`
+    + `"details":${p.details},"prevHash":${p.prevHash},"hash":${p.hash}${proof ? `,"proof":${proofText(proof)}` : ''}}\n`;
+}
+
+/** canonicalLogEvent (src/audit/canonical.ts) from the member texts: the same bytes, members in JCS order. */
+function canonicalOf(p: Parts): string {
+  return `{"action":${p.action},"actorRole":${p.actorRole},"actorSub":${p.actorSub},"at":${p.at},"details":${p.details},`
+    + `"ip":${p.ip},"linkId":${p.linkId},"log":${p.log},"logSeq":${p.logSeq},"outcome":${p.outcome},"prevHash":${p.prevHash},`
+    + `"recordingId":${p.recordingId},"recordingPrev":${p.recordingPrev},"requestId":${p.requestId},"tenant":${p.tenant},`
+    + `"userAgent":${p.userAgent}}`;
+}
+
+export function logNdjsonLine(e: LogEvent, proof?: ProofJson | null): string {
+  return lineOf(partsOf(e), proof);
+}
+
+/** The canonical encoding of a per-log event, equal to canonicalLogEvent's (test/audit/log-lines.test.ts). */
+export function logCanonical(e: LogEvent): string {
+  return canonicalOf(partsOf(e));
+}
+
+/** The last line of an NDJSON export: the signed note, exactly. */
+export function checkpointLine(note: string): string {
+  return `{"checkpoint":${JSON.stringify(note)}}\n`;
+}
+
+const LOG_HINT = /^\{"log":"(?:[^"\\]|\\.)*","logSeq":(\d{1,15})[,}]/;
+
+export function isProof(value: unknown): value is ProofJson {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const p = value as Record<string, unknown>;
+  return Object.keys(p).length === 2 && typeof p.treeSize === 'number' && Number.isSafeInteger(p.treeSize) && p.treeSize > 0
+    && Array.isArray(p.hashes) && p.hashes.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h));
+}
+
+/** Type checks of the per-log members, then of the rest as for an epoch event. */
+export function toLogEvent(f: Record<string, unknown>, where: string): LogEvent {
+  const logSeq = f.logSeq;
+  if (typeof logSeq !== 'number' || !Number.isSafeInteger(logSeq) || logSeq < 1) throw new LogRecordError(undefined, `${where}: logSeq is not a positive integer`);
+  const bad = (what: string): LogRecordError => new LogRecordError(logSeq, `${where} (logSeq ${logSeq}): ${what}`);
+  if (typeof f.log !== 'string' || f.log === '') throw bad('log is not an origin');
+  const prev = f.recordingPrev;
+  if (prev !== null && (typeof prev !== 'number' || !Number.isSafeInteger(prev) || prev < 1 || prev >= logSeq)) {
+    throw bad('recordingPrev is neither null nor an earlier logSeq');
+  }
+  let event: { -readonly [K in keyof LogEvent]: LogEvent[K] };
+  try {
+    event = toEvent(f as Fields, where) as typeof event;
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  event.log = f.log;
+  event.logSeq = logSeq;
+  event.recordingPrev = prev as number | null;
+  return event;
+}
+
+function parseJsonLine(line: string, lineNo: number, hint: number | undefined): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch {
+    throw new LogRecordError(hint, `line ${lineNo}: not valid JSON`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new LogRecordError(hint, `line ${lineNo}: not a JSON object`);
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * The reading of a per-log line that the verifier takes for nearly every line: the members are
+ * sliced out of the line in the exporter's fixed order, and those slices are the member texts of
+ * the canonical encoding. It accepts only what it can prove the strict reading below would accept
+ * with the same event and encoding: strings without any backslash (so already in JSON.stringify
+ * form: a quote would end them, control characters and lone surrogates cannot occur in decoded
+ * UTF-8 without escapes), numbers in their shortest decimal form, `details` equal to its JCS form.
+ * Anything else, valid or not, returns null and is read by the strict path, which names the fault.
+ */
+/** How each member before `details` is read: 0 a string, 1 a string or null, 2 a number, 3 a number or null. */
+const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
+const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
+  : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
+const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
+const DETAILS_KEY = ',"details":';
+const HEX_TAIL = /^,"prevHash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"$/;
+const PROOF_KEY = ',"proof":{"treeSize":';
+
+/** The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the fast form. */
+function valueEnd(line: string, pos: number, kind: number): number {
+  if ((kind === 1 || kind === 3) && line.startsWith('null', pos)) return pos + 4;
+  if (kind >= 2) {
+    let end = pos;
+    while (end < line.length && end - pos < 16) {
+      const c = line.charCodeAt(end);
+      if (c < 0x30 || c > 0x39 || (end === pos && c === 0x30)) break;
+      end += 1;
+    }
+    return end === pos ? -1 : end;
+  }
+  if (line.charCodeAt(pos) !== 0x22) return -1;
+  const close = line.indexOf('"', pos + 1);
+  if (close < 0) return -1;
+  const backslash = line.indexOf('\\', pos + 1);
+  return backslash >= 0 && backslash < close ? -1 : close + 1;
+}
+
+/** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
+const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
+
+export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
+  const t: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < KEYS.length; i += 1) {
+    const key = KEYS[i]!;
+    if (!line.startsWith(key, pos)) return null;
+    pos += key.length;
+    const end = valueEnd(line, pos, KINDS[i]!);
+    if (end < 0) return null;
+    t.push(line.slice(pos, end));
+    pos = end;
+  }
+  if (!line.startsWith(DETAILS_KEY, pos) || hasControlCharacter(line)) return null;
+  pos += DETAILS_KEY.length;
+  const proofAt = line.lastIndexOf(PROOF_KEY);
+  const end = proofAt < 0 ? line.length - 1 : proofAt;
+  const tail = HEX_TAIL.exec(line.slice(end - 152, end));
+  if (!tail || line.charCodeAt(line.length - 1) !== 0x7d || end - 152 < pos) return null;
+  const detailsText = line.slice(pos, end - 152);
+  let details: unknown;
+  let proof: unknown = null;
+  try {
+    details = detailsText === '{}' ? {} : JSON.parse(detailsText);
+    if (proofAt >= 0) proof = JSON.parse(line.slice(proofAt + 9, -1));
+  } catch {
+    return null;
+  }
+  if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && jcs(details) !== detailsText)) return null;
+  if (proof !== null && (!isProof(proof) || `,"proof":${proofText(proof)}}` !== line.slice(proofAt))) return null;
+  const [log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as [
+    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const logSeq = Number(logSeqText);
+  const seq = Number(seqText);
+  const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
+  const at = parseCanonicalAt(atText.slice(1, -1));
+  if (!at || log === '""' || !Number.isSafeInteger(logSeq) || !Number.isSafeInteger(seq) || (recordingPrev !== null && recordingPrev >= logSeq)) return null;
+  const parts: Parts = {
+    log, logSeq: logSeqText, seq: seqText, at: atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrev: recordingPrevText,
+    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${tail[1]}"`, hash: `"${tail[2]}"`,
+  };
+  const event: LogEvent = {
+    log: unquote(log)!, logSeq, seq, at, tenant: unquote(tenant), actorSub: unquote(actorSub)!, actorRole: unquote(actorRole),
+    action: unquote(action)!, outcome: unquote(outcome)!, recordingId: unquote(recordingId), recordingPrev, linkId: unquote(linkId),
+    ip: unquote(ip), userAgent: unquote(userAgent), requestId: unquote(requestId), details: details as Record<string, unknown>,
+    prevHash: tail[1]!, hash: tail[2]!,
+  };
+  return { kind: 'log', event, proof: proof as ProofJson | null, canonical: canonicalOf(parts) };
+}
+
+/**
+ * One NDJSON line of an export. A per-log line must be byte for byte what the exporter writes
+ * (member order, no spacing, canonical details): a reordered, repeated or reformatted member
+ * is refused rather than quietly read one way and shown another.
+ */
+export function parseExportLine(line: string, lineNo: number): ExportRecord {
+  if (line.startsWith('{"seq":')) return { kind: 'epoch', event: parseNdjsonLine(line, lineNo) };
+  const fast = line.startsWith('{"log":"') ? scanLogLine(line) : null;
+  if (fast) return fast;
+  const hint = LOG_HINT.exec(line);
+  const doc = parseJsonLine(line, lineNo, hint ? Number(hint[1]) : undefined);
+  if (line.startsWith('{"checkpoint":')) {
+    if (Object.keys(doc).length !== 1 || typeof doc.checkpoint !== 'string') throw new LogRecordError(undefined, `line ${lineNo}: malformed checkpoint line`);
+    return { kind: 'checkpoint', note: doc.checkpoint };
+  }
+  if (!hint) throw new LogRecordError(undefined, `line ${lineNo}: neither an event nor a checkpoint`);
+  const proof = doc.proof === undefined ? null : doc.proof;
+  if (proof !== null && !isProof(proof)) throw new LogRecordError(Number(hint[1]), `line ${lineNo}: proof is not {treeSize, hashes}`);
+  const event = toLogEvent(doc, `line ${lineNo}`);
+  // `at` parsed only in its canonical form, so its text is what formatAt would write.
+  const parts = partsOf(event, doc.at as string);
+  if (lineOf(parts, proof) !== `${line}\n`) {
+    throw new LogRecordError(event.logSeq, `line ${lineNo} (logSeq ${event.logSeq}): members are not exactly those the export writes, in its order and form`);
+  }
+  return { kind: 'log', event, proof, canonical: canonicalOf(parts) };
+}
+
