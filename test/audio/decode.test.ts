@@ -56,6 +56,9 @@ const EXPECT: Readonly<Record<FixtureName, { channels: number; sampleRate: numbe
   'call-pcm16-8k-stereo.wav': { channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { channels: 1, sampleRate: 8000 },
   'call-16k-mono.opus': { channels: 1, sampleRate: 16000 },
+  'call-pcm16-8k-stereo.flac': { channels: 2, sampleRate: 8000 },
+  'call-16k-mono-vorbis.ogg': { channels: 1, sampleRate: 16000 },
+  'call-16k-mono.webm': { channels: 1, sampleRate: 16000 },
 };
 
 describe('decodeAudio on the sample recordings', () => {
