@@ -5,6 +5,7 @@ import { AudioDecodeError, canDecode, decodeAudio, probeWav } from '../../src/au
 import { MAX_SNIFF_BYTES, sniffAudio } from '../../src/ingest/sniff.js';
 import { FIXTURE_FILES, OTHER_CONTAINER_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { collect, inChunks } from '../helpers/wav.js';
+import { oggOpusPackets, webmCluster, webmHead } from '../helpers/webm.js';
 
 /** MPEG-1/2/2.5 layer III: frame count from the headers, each frame's length from its bitrate. */
 function mp3Frames(file: Buffer): { frames: number; samplesPerFrame: number; sampleRate: number } {
@@ -195,5 +196,44 @@ describe('what cannot be decoded, or only in part', () => {
     const webm = Buffer.from(readFileSync(fixturePath('call-16k-mono.webm')));
     webm.write('A_VORB', webm.indexOf('A_OPUS'), 'latin1');
     await assert.rejects(collect(decodeAudio(inChunks(webm, 4096), 'audio/webm')), /its audio is A_VORB/);
+  });
+});
+
+describe('WebM as MediaRecorder writes it', () => {
+  const { head, packets } = oggOpusPackets(readFileSync(fixturePath('call-16k-mono.opus')));
+
+  test('unknown-size Segment and Clusters decode to the same samples as the Ogg file', async () => {
+    const clusters = [];
+    for (let i = 0; i < packets.length; i += 50) clusters.push(webmCluster(i * 20, packets.slice(i, i + 50)));
+    const webm = Buffer.concat([webmHead('A_OPUS', head), ...clusters]);
+    assert.equal(sniffAudio(webm), 'audio/webm');
+    const live = await collect(decodeAudio(inChunks(webm, 777), 'audio/webm'));
+    const ogg = await collect(decodeAudio(createReadStream(fixturePath('call-16k-mono.opus')), 'audio/ogg; codecs=opus'));
+    // No DiscardPadding here: the last packet's padding stays, at most one 20 ms packet more.
+    const frames = live.channels[0]!.length;
+    assert.ok(frames >= ogg.channels[0]!.length && frames <= ogg.channels[0]!.length + 320, `${frames} frames`);
+    assert.deepEqual(live.channels[0]!.subarray(0, ogg.channels[0]!.length), ogg.channels[0]);
+  });
+
+  test('half an hour decodes in bounded memory', async () => {
+    const repeats = 100;
+    async function* source(): AsyncGenerator<Buffer> {
+      yield webmHead('A_OPUS', head);
+      for (let r = 0; r < repeats; r++) {
+        for (let i = 0; i < packets.length; i += 50) yield webmCluster(i * 20, packets.slice(i, i + 50));
+      }
+    }
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    let frames = 0;
+    let blocks = 0;
+    for await (const block of decodeAudio(source(), 'audio/webm')) {
+      frames += block.channels[0]?.length ?? 0;
+      if (++blocks % 64 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    assert.equal(frames, repeats * packets.length * 320 - Math.round(head.readUInt16LE(10) / 3));
+    // Kept whole, the decoded floats would take about 113 MB.
+    assert.ok(peak - baseline < 48 * 1024 * 1024, `RSS grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`);
   });
 });
