@@ -15,7 +15,7 @@ export const SNIFF_BYTES = 36;
  * to this far to find it, and the upload refused when it is not there.
  */
 export const MAX_SNIFF_BYTES = 64 * 1024;
-const SUPPORTED = 'WAV, MP3, FLAC, Ogg with Opus or Vorbis, WebM with Opus';
+const ACCEPTED = 'accepted: WAV, MP3, FLAC, Ogg with Opus or Vorbis, WebM with Opus';
 
 /** The type of an accepted head, a refusal naming why, or null while more bytes are needed. */
 export type Sniffed = { readonly type: string } | { readonly refused: string } | null;
@@ -29,7 +29,7 @@ export function sniffHead(head: Buffer, complete: boolean): Sniffed {
   if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return sniffWebm(head, complete);
   if (ascii(0, 3) === 'ID3') return { type: 'audio/mpeg' };
   if (head.length >= 3 && isMpegAudioFrame(head)) return { type: 'audio/mpeg' };
-  return { refused: `The body is not a recognised audio container (${SUPPORTED})` };
+  return { refused: `The body is not a recognised audio container; ${ACCEPTED}` };
 }
 
 /** The type of a recording from its head (as much as there is), or null when it is not accepted. */
@@ -40,9 +40,9 @@ export function sniffAudio(head: Buffer): string | null {
 
 function sniffOgg(head: Buffer, complete: boolean): Sniffed {
   const codec = oggCodec(head);
-  if (codec === null) return complete || head.length >= OGG_CODEC_PROBE_BYTES ? { refused: 'The Ogg stream ends before its codec header' } : null;
+  if (codec === null) return complete || head.length >= OGG_CODEC_PROBE_BYTES ? { refused: `The Ogg stream ends before its codec header; ${ACCEPTED}` } : null;
   if (codec === 'opus' || codec === 'vorbis') return { type: `audio/ogg; codecs=${codec}` };
-  return { refused: `The Ogg stream holds ${codec === 'unknown' ? 'an unknown codec' : codec}; Ogg is accepted with Opus or Vorbis (also ${SUPPORTED})` };
+  return { refused: `The Ogg stream holds ${codec === 'unknown' ? 'an unknown codec' : codec}; ${ACCEPTED}` };
 }
 
 function sniffWebm(head: Buffer, complete: boolean): Sniffed {
@@ -50,14 +50,14 @@ function sniffWebm(head: Buffer, complete: boolean): Sniffed {
   try {
     demuxer.push(head);
   } catch (err) {
-    return { refused: `The WebM file cannot be read: ${err instanceof Error ? err.message : String(err)}` };
+    return { refused: `The WebM file cannot be read (${err instanceof Error ? err.message : String(err)}); ${ACCEPTED}` };
   }
   if (!demuxer.tracksRead) {
-    return complete || head.length >= MAX_SNIFF_BYTES ? { refused: `No WebM track list in the first ${Math.min(head.length, MAX_SNIFF_BYTES)} bytes` } : null;
+    return complete || head.length >= MAX_SNIFF_BYTES ? { refused: `No WebM track list in the first ${Math.min(head.length, MAX_SNIFF_BYTES)} bytes; ${ACCEPTED}` } : null;
   }
   const codec = demuxer.audio?.codecId;
   if (codec === 'A_OPUS') return { type: 'audio/webm' };
-  return { refused: `The WebM file holds ${codec ? `${codec} audio` : 'no audio track'}; WebM is accepted with Opus (A_OPUS), as browsers record it (also ${SUPPORTED})` };
+  return { refused: `The WebM file holds ${codec ? `${codec} audio` : 'no audio track'}; ${ACCEPTED}` };
 }
 
 function isMpegAudioFrame(b: Buffer): boolean {
