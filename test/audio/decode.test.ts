@@ -238,6 +238,16 @@ describe('WebM as MediaRecorder writes it', () => {
     assert.deepEqual(live.channels[0]!.subarray(0, ogg.channels[0]!.length), ogg.channels[0]);
   });
 
+  test('frames laced into blocks (Xiph and EBML lacing) come out as when each has its own block', async () => {
+    const cluster = (lacing?: 'xiph' | 'ebml'): Buffer => Buffer.concat([webmHead('A_OPUS', head), webmCluster(0, packets.slice(0, 300), lacing)]);
+    const plain = await collect(decodeAudio(inChunks(cluster(), 4096), 'audio/webm'));
+    for (const lacing of ['xiph', 'ebml'] as const) {
+      const laced = await collect(decodeAudio(inChunks(cluster(lacing), 4096), 'audio/webm'));
+      assert.equal(laced.channels[0]!.length, 300 * 320 - Math.round(head.readUInt16LE(10) / 3), lacing);
+      assert.deepEqual(laced.channels, plain.channels, lacing);
+    }
+  });
+
   test('half an hour decodes in bounded memory', async () => {
     const repeats = 100;
     async function* source(): AsyncGenerator<Buffer> {

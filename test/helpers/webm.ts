@@ -28,9 +28,32 @@ export function webmHead(codecId: string, codecPrivate: Buffer): Buffer {
   return Buffer.concat([ebml, element(0x18538067, null), element(0x1654ae6b, track)]);
 }
 
-/** An unknown-size Cluster of SimpleBlocks on track 1. */
-export function webmCluster(timecode: number, frames: Buffer[]): Buffer {
-  const blocks = frames.map((frame, i) => element(0xa3, Buffer.concat([Buffer.from([0x81, 0, i & 0x7f, 0x80]), frame])));
+/** A 2-byte EBML number; signed ones are stored with the bias 2^13 - 1. */
+function vint2(value: number, signed: boolean): Buffer {
+  const raw = signed ? value + 8191 : value;
+  return Buffer.from([0x40 | (raw >> 8), raw & 0xff]);
+}
+
+/** Sizes of all frames but the last, as Xiph (runs of 255) or EBML (first size, then differences) lacing writes them. */
+function laceSizes(frames: Buffer[], lacing: 'xiph' | 'ebml'): Buffer {
+  const sizes = frames.slice(0, -1).map((f) => f.length);
+  if (lacing === 'xiph') return Buffer.from(sizes.flatMap((n) => [...Array<number>(Math.floor(n / 255)).fill(255), n % 255]));
+  return Buffer.concat(sizes.map((n, i) => (i === 0 ? vint2(n, false) : vint2(n - (sizes[i - 1] ?? 0), true))));
+}
+
+/**
+ * An unknown-size Cluster of SimpleBlocks on track 1: one frame per block, or `perBlock` frames
+ * laced into each.
+ */
+export function webmCluster(timecode: number, frames: Buffer[], lacing?: 'xiph' | 'ebml', perBlock = 3): Buffer {
+  const groups = lacing ? Array.from({ length: Math.ceil(frames.length / perBlock) }, (_, i) => frames.slice(i * perBlock, (i + 1) * perBlock)) : frames.map((f) => [f]);
+  const blocks = groups.map((group, i) => {
+    const laced = lacing !== undefined && group.length > 1;
+    const flags = 0x80 | (!laced ? 0 : lacing === 'xiph' ? 0x02 : 0x06);
+    const header = Buffer.from([0x81, 0, i & 0x7f, flags]);
+    const lace = laced ? Buffer.concat([Buffer.from([group.length - 1]), laceSizes(group, lacing)]) : Buffer.alloc(0);
+    return element(0xa3, Buffer.concat([header, lace, ...group]));
+  });
   return Buffer.concat([element(0x1f43b675, null), uint(0xe7, timecode), ...blocks]);
 }
 
