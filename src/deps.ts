@@ -190,11 +190,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const consoleOidc = await createConsoleOidc(config, db, consoleSealKey);
     return {
       consoleSessions, consoleOidc,
+      peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       auditLogs, checkpoints, onAuditAppended: (listener) => audit.onAppended(listener),
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
-      peaks,
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
       },
