@@ -55,6 +55,8 @@ export async function writeEncrypted(
     readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date;
     /** The tenant's own KMS key, if it has one. */
     readonly tenantKmsKeyId: string | null;
+    /** Where to write; `recordings/<tenant>/<id>` unless given (a redacted version has its own). */
+    readonly objectKey?: string;
   },
 ): Promise<StagedBody> {
   const { tenant, id } = target;
@@ -64,7 +66,7 @@ export async function writeEncrypted(
   const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
   try {
-    slot.objectKey = objectKeyFor(tenant, id);
+    slot.objectKey = target.objectKey ?? objectKeyFor(tenant, id);
     slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
     await Promise.all([
       pipeline(detach(target.body), sniffer, meter, encrypt),

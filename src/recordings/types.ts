@@ -37,6 +37,10 @@ export interface Recording extends CallMetadata {
   readonly createdAt: Date;
   readonly deletedAt: Date | null;
   readonly deletionReason: string | null;
+  /** 1 as uploaded; each redaction makes the next (src/redaction). */
+  readonly version: number;
+  /** When the current version replaced a redacted one; links issued before it are gone (410). */
+  readonly redactedAt: Date | null;
 }
 
 export interface Receipt {
@@ -49,6 +53,7 @@ export interface Receipt {
   readonly retainUntil: string | null;
   readonly createdAt: string;
   readonly legalHold: boolean;
+  readonly version: number;
 }
 
 /** The call metadata as the API shows it: times as ISO-8601 strings. */
@@ -63,6 +68,7 @@ export function toReceipt(r: Recording): Receipt {
   return {
     id: r.id, callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType,
     policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null, createdAt: r.createdAt.toISOString(), legalHold: r.legalHold,
+    version: r.version,
   };
 }
 

@@ -89,12 +89,15 @@ async function unclaimed(deps: RetentionDeps, infos: readonly StoredObjectInfo[]
   return orphans.filter((o) => !live.has(o.key));
 }
 
-/** The objects of `infos` that no active or deleting row refers to. */
+/**
+ * The objects of `infos` that no active or deleting row refers to, asked by object key: a
+ * redacted recording's current object (and a sealed original) carries another id than the row's.
+ */
 async function unreferenced(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
-  const ids = infos.map((i) => idOf(i.key)).filter((id): id is string => id !== null);
-  if (ids.length === 0) return [];
-  const referenced = await deps.recordings.referencedObjectKeys(ids);
-  return infos.filter((i) => idOf(i.key) !== null && !referenced.has(i.key));
+  const named = infos.filter((i) => idOf(i.key) !== null);
+  if (named.length === 0) return [];
+  const referenced = await deps.recordings.referencedKeys(named.map((i) => i.key));
+  return named.filter((i) => !referenced.has(i.key));
 }
 
 function idOf(key: string): string | null {

@@ -49,7 +49,7 @@ export class FakeRecordingStore {
     if (this.rows.has(`${r.tenant}/${r.callId}`)) return null;
     const row: Recording = {
       ...r, tags: [...r.tags], status: 'active', legalHold: r.legalHold ?? false, legalHoldReason: null, legalHoldCaseId: null,
-      createdAt: new Date(), deletedAt: null, deletionReason: null,
+      createdAt: new Date(), deletedAt: null, deletionReason: null, version: 1, redactedAt: null,
     };
     this.rows.set(`${r.tenant}/${r.callId}`, row);
     return row;
