@@ -10,6 +10,7 @@ import { registerAuditRoutes } from './audit/routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
+import { registerRedactionRoutes } from './redaction/routes.js';
 import { safeUrl } from './http/logger.js';
 import { metricsHandler } from './http/metrics-access.js';
 import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
@@ -58,6 +59,7 @@ export function buildApp(deps: Deps): Express {
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
+  registerRedactionRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

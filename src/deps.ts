@@ -34,6 +34,7 @@ import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
+import { RedactionStore } from './redaction/store.js';
 
 /**
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
@@ -74,6 +75,8 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Redaction receipts, four-eyes requests, sealed originals and the tenant's choice to keep them (src/redaction). */
+  readonly redactions: RedactionStore;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -165,6 +168,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
+      redactions: new RedactionStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

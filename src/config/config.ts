@@ -72,6 +72,8 @@ export interface Config {
      */
     readonly metrics: { readonly tokenFile?: string; readonly listen?: { readonly host: string; readonly port: number }; readonly public: boolean };
   };
+  /** Redaction (docs/redaction.md): 'required' turns each redaction into a request a second compliance user decides. */
+  readonly redaction: { readonly approval: 'none' | 'required' };
 }
 
 const ALLOWED_JWT_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR, poolMax: e.RATE_LIMIT_POOL_MAX,
     },
     observability: { readinessKeyCheckSeconds: e.READINESS_KEY_CHECK_SECONDS, metrics: metricsConfig(e, production) },
+    redaction: { approval: e.REDACTION_APPROVAL },
   };
   if (config.links.defaultTtlSeconds > config.links.maxTtlSeconds) {
     throw new ConfigError('LINK_DEFAULT_TTL_SECONDS', 'must not exceed LINK_MAX_TTL_SECONDS');

@@ -1,5 +1,4 @@
 import { UnprocessableContentError } from '../errors.js';
-import type { SampleEncoding } from './wav.js';
 import type { RedactionFill, RedactionRange } from './types.js';
 
 /**
@@ -54,46 +53,4 @@ const TONE_LEVEL = 0.1;
 export function fillValue(plan: FramePlan, frame: number): number {
   if (plan.fill === 'silence') return 0;
   return TONE_LEVEL * Math.sin((2 * Math.PI * TONE_HZ * frame) / plan.sampleRate);
-}
-
-/** G.711 µ-law of a 16-bit sample (ITU-T G.711, bias 0x84). */
-export function mulawEncode(pcm: number): number {
-  const sign = pcm < 0 ? 0x80 : 0;
-  let magnitude = Math.min(Math.abs(pcm), 32635) + 0x84;
-  let exponent = 7;
-  for (let mask = 0x4000; (magnitude & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
-  const mantissa = (magnitude >> (exponent + 3)) & 0x0f;
-  magnitude = ~(sign | (exponent << 4) | mantissa);
-  return magnitude & 0xff;
-}
-
-/** G.711 A-law of a 16-bit sample (even bits inverted, 0x55). */
-export function alawEncode(pcm: number): number {
-  const sign = pcm >= 0 ? 0x80 : 0;
-  const magnitude = Math.min(pcm >= 0 ? pcm : -pcm - 1, 32767) >> 3;
-  let code: number;
-  if (magnitude < 32) {
-    code = magnitude >> 1;
-  } else {
-    let exponent = 1;
-    while (magnitude >> (exponent + 5) > 0 && exponent < 7) exponent++;
-    code = (exponent << 4) | ((magnitude >> exponent) & 0x0f);
-  }
-  return (sign | code) ^ 0x55;
-}
-
-/** The bytes of one sample of `value` (-1..1) in `encoding`, little-endian, written into `out` at `at`. */
-export function encodeSample(encoding: SampleEncoding, bytesPerSample: number, value: number, out: Buffer, at: number): void {
-  const v = Math.max(-1, Math.min(1, value));
-  if (encoding === 'float') {
-    if (bytesPerSample === 8) out.writeDoubleLE(v, at);
-    else out.writeFloatLE(v, at);
-    return;
-  }
-  const pcm16 = Math.round(v * 32767);
-  if (encoding === 'mulaw') { out[at] = mulawEncode(pcm16); return; }
-  if (encoding === 'alaw') { out[at] = alawEncode(pcm16); return; }
-  if (bytesPerSample === 1) { out[at] = Math.round(v * 127) + 128; return; }
-  const bits = bytesPerSample * 8;
-  out.writeIntLE(Math.round(v * (2 ** (bits - 1) - 1)), at, bytesPerSample);
 }

@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
-import { UnprocessableContentError } from '../errors.js';
+import { AudioDecodeError, canDecode } from '../audio/index.js';
 import { openPlayback, type PlaybackDeps } from '../media/playback.js';
 import type { Recording } from '../recordings/types.js';
+import { openRedactedDecoded } from './decoded.js';
 import { planFrames } from './plan.js';
 import type { RedactionOrder } from './types.js';
 import { WavRedactor } from './wav-redact.js';
-import { probeWavLayout, WAV_PROBE_BYTES } from './wav.js';
+import { wavLayout, WAV_PROBE_BYTES } from './wav.js';
 
 /**
  * The redacted plaintext of a recording, as a stream read from its decrypted object. Ranges are
@@ -18,12 +19,13 @@ export interface RedactedBody { readonly body: Readable }
 export async function openRedacted(deps: PlaybackDeps, r: Recording, order: RedactionOrder): Promise<RedactedBody> {
   const type = r.contentType.split(';')[0]?.trim();
   if (type === 'audio/wav') return openRedactedWav(deps, r, order);
-  throw new UnprocessableContentError(`Recordings stored as ${r.contentType} cannot be redacted yet`, 'redaction_unreadable_audio');
+  if (!canDecode(r.contentType)) throw new AudioDecodeError(`Recordings stored as ${r.contentType} cannot be decoded, so not redacted; WAV, MP3 and Ogg/Opus can`);
+  return { body: await openRedactedDecoded(deps, r, order) };
 }
 
 async function openRedactedWav(deps: PlaybackDeps, r: Recording, order: RedactionOrder): Promise<RedactedBody> {
   const head = await readAll(await openPlayback(deps, r, { start: 0, endInclusive: Math.min(r.sizeBytes, WAV_PROBE_BYTES) - 1 }));
-  const layout = probeWavLayout(head, r.sizeBytes);
+  const layout = wavLayout(head, r.sizeBytes);
   const plan = planFrames(order.ranges, order.fill, layout.sampleRate, layout.channels, layout.frames);
   const source = await openPlayback(deps, r);
   const redactor = new WavRedactor(layout, plan);

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { encodeSample, fillValue, type FramePlan } from './plan.js';
+import { writeSample } from '../audio/index.js';
+import { fillValue, type FramePlan } from './plan.js';
 import type { WavLayout } from './wav.js';
 
 /**
@@ -34,7 +35,7 @@ export class WavRedactor extends Transform {
 
   /** Bytes [lo, hi) of the file, which lie in `buf` (starting at file offset `base`), for `channel` or all. */
   private overwrite(buf: Buffer, base: number, lo: number, hi: number, channel: number | null): void {
-    const { dataOffset, blockAlign, bytesPerSample, encoding } = this.layout;
+    const { dataOffset, blockAlign, bytesPerSample, codec } = this.layout;
     let lastSample = -1;
     for (let at = lo; at < hi; at++) {
       const rel = at - dataOffset;
@@ -44,7 +45,7 @@ export class WavRedactor extends Transform {
       if (channel !== null && ch !== channel) continue;
       const sampleIndex = frame * blockAlign + ch * bytesPerSample;
       if (sampleIndex !== lastSample) {
-        encodeSample(encoding, bytesPerSample, fillValue(this.plan, frame), this.sample, 0);
+        writeSample(codec, fillValue(this.plan, frame), this.sample, 0);
         lastSample = sampleIndex;
       }
       buf[at - base] = this.sample[within - ch * bytesPerSample] ?? 0;
