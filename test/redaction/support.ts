@@ -77,14 +77,15 @@ export async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /**
- * Looks for `window` everywhere the vault keeps bytes of `tenant`: every file of the data
- * directory as it is on disk, and every stored object decrypted with every data key the database
+ * Looks for `window` everywhere the vault keeps bytes of a recording: every file of the data
+ * directory (and of the S3 server's) as it is on disk, and every stored object decrypted with every data key the database
  * still holds for it (recordings and sealed originals), unwrapped through the key service.
  * Returns where it was found.
  */
 export async function findWindow(vault: TestVault, recordingId: string, window: Buffer): Promise<string[]> {
   const found: string[] = [];
-  for (const file of await filesUnder(vault.dataDir)) {
+  const dirs = [vault.dataDir, ...(vault.s3 ? [vault.s3.directory] : [])];
+  for (const file of (await Promise.all(dirs.map(filesUnder))).flat()) {
     if ((await readFile(file)).includes(window)) found.push(file);
   }
   const keys = await vault.deps.db.raw<{ rows: Array<{ wrapped_key: Buffer; key_ref: string; size_bytes: string }> }>(`
