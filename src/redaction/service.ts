@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db, Trx } from '../db/knex.js';
@@ -63,7 +63,8 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
   const slot: StagedSlot = { objectKey: null, lease: null, kept: false };
   try {
     const tenantKms = (await deps.tenants.get(tenant)).kmsKeyId;
-    const objectKey = objectKeyFor(tenant, randomUUID());
+    // Beside the recording's own key, so that an orphan of it is still audited under the recording.
+    const objectKey = `${objectKeyFor(tenant, id)}.${randomBytes(8).toString('hex')}`;
     const staged = await writeEncrypted(deps, settings, slot, {
       tenant, id, body, objectKey, tenantKmsKeyId: tenantKms,
       retainUntil: deps.store.objectLock && recording.retainUntil ? recording.retainUntil : undefined,

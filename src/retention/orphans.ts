@@ -33,7 +33,8 @@ export interface OrphanSweepResult {
 }
 
 const PREFIX = 'recordings/';
-const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})$/;
+/** `recordings/<tenant>/<recording id>`, and `.<16 hex>` after it for a redacted version (src/redaction). */
+const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})(?:\.[0-9a-f]{16})?$/;
 
 export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date(), opts: OrphanSweepOptions = {}): Promise<OrphanSweepResult> {
   const graceMs = opts.graceMs ?? durationMs(deps.config.retention.orphanGrace);
