@@ -27,6 +27,7 @@ import { LinkRedemption } from './links/redeem.js';
 import { createLinkService, type LinkService } from './links/service.js';
 import { LinkStore } from './links/store.js';
 import { LinkSigner } from './links/token.js';
+import { PeaksService } from './peaks/service.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -48,6 +49,8 @@ export interface Deps {
   readonly store: ObjectStore;
   readonly keys: KeyProvider;
   readonly keyCache: DataKeyCache;
+  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
+  readonly peaks: PeaksService;
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   /** The local master key versions and their states: which one is active is a database fact. */
@@ -157,6 +160,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
+    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const guards = createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) });
     const linkStore = new LinkStore(db);
     const linkSigner = new LinkSigner(linkSigningKey);
@@ -170,6 +174,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       redactions: new RedactionStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
+      peaks,
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
       },

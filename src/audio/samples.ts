@@ -92,6 +92,12 @@ export function encodeSample(codec: WavCodec, value: number): Buffer {
   return out;
 }
 
+/** Float WAVs may carry values past full scale, infinities or NaN; consumers get -1..1. */
+function clampFloat(v: number): number {
+  if (Number.isNaN(v)) return 0;
+  return v > 1 ? 1 : v < -1 ? -1 : v;
+}
+
 /** Reads one sample at offset as a float -1..1. */
 export function readSample(codec: WavCodec, source: Buffer, offset: number): number {
   switch (codec) {
@@ -99,7 +105,7 @@ export function readSample(codec: WavCodec, source: Buffer, offset: number): num
     case 'pcm16': return source.readInt16LE(offset) / 32768;
     case 'pcm24': return source.readIntLE(offset, 3) / 8388608;
     case 'pcm32': return source.readInt32LE(offset) / 2147483648;
-    case 'float32': return source.readFloatLE(offset);
+    case 'float32': return clampFloat(source.readFloatLE(offset));
     case 'mulaw': return ULAW_TABLE[source[offset]];
     case 'alaw': return ALAW_TABLE[source[offset]];
   }

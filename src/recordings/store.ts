@@ -7,6 +7,7 @@ import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 import type { Direction, Recording } from './types.js';
 import { isUuid } from '../lib/uuid.js';
+import { liveRecordings } from './live-queries.js';
 
 /**
  * Data access for recordings. The SQL against the table lives here and in the query modules
@@ -99,6 +100,11 @@ export class RecordingStore {
     if (agentId !== null) query.andWhere({ agent_id: agentId });
     const row = await query.first();
     return row ? mapRow(row) : null;
+  }
+
+  /** Which of `ids` are active or being deleted, as `tenant/id` (src/recordings/live-queries.ts). */
+  liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return liveRecordings(this.db, ids);
   }
 
   /** Any status, for governance operations that must see tombstones. */

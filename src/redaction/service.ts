@@ -13,6 +13,7 @@ import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
 import type { UploadRegistry } from '../recordings/uploads-in-progress.js';
 import { replaceVersion } from '../recordings/version-queries.js';
+import { peaksObjectKey } from '../peaks/object.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { TenantStore } from '../tenants/store.js';
 import { openRedacted } from './source.js';
@@ -172,12 +173,15 @@ function redactedEvent(r: Redaction, by: RedactionAuthority): AuditEventInput {
 }
 
 /**
- * After the commit: the old data key leaves the cache and, unless it is kept sealed, the old
+ * After the commit: the old data key leaves the cache, the old version's cached peaks are
+ * deleted and, unless it is kept sealed, the old
  * object is deleted with every version of it. A failure here leaves ciphertext no key can open
  * any more, which the orphan sweep deletes (audited as orphan.deleted).
  */
 async function afterCommit(deps: RedactionDeps, before: Recording, r: Redaction, actor: AuditActor): Promise<void> {
   if (before.wrappedKey && before.keyRef) deps.keyCache.delete(dataKeyCacheKey({ tenant: before.tenant, recordingId: before.id }, before.keyRef, before.wrappedKey));
+  // Cached peaks of the old version no longer authenticate (bound to its key and sha256); they go anyway.
+  await deps.store.delete(peaksObjectKey(before.tenant, before.id)).catch((err: unknown) => deps.logger?.warn({ err, recordingId: before.id }, 'the old version\'s peaks could not be deleted; they no longer open and are recomputed'));
   if (r.originalKept || !before.objectKey) return;
   let objectDeleted = true;
   try {

@@ -24,6 +24,16 @@ async function spanWindow(original: Buffer, startMs: number): Promise<Buffer> {
   return window;
 }
 
+/** The peaks of the buckets wholly inside [startMs, endMs), as served. */
+async function spanPeaks(vault: TestVault, id: string, startMs: number, endMs: number): Promise<number[]> {
+  const res = await json(vault, 'GET', `/v1/recordings/${id}/peaks`, await vault.token('supervisor'));
+  assert.equal(res.status, 200, res.body.toString());
+  const { bucketMs, peaks } = res.json<{ bucketMs: number; peaks: number[][] }>();
+  const first = Math.ceil(startMs / bucketMs);
+  const last = Math.floor(endMs / bucketMs);
+  return (peaks[0] ?? []).slice(first * 2, last * 2);
+}
+
 async function shredScenario(vault: TestVault, callId: string): Promise<void> {
   const original = await readFile(fixturePath('call-ulaw-8k-mono.wav'));
   const receipt = await upload(vault, callId, { body: original });
@@ -36,12 +46,18 @@ async function shredScenario(vault: TestVault, callId: string): Promise<void> {
   const oldUrl = new URL(link.json<{ url: string }>().url).pathname;
   assert.equal((await request(vault, { path: oldUrl, headers: { 'user-agent': 'player' } })).status, 200);
 
+  const peaksBefore = await spanPeaks(vault, receipt.id, 4000, 6000);
+  assert.ok(peaksBefore.some((v) => v !== 0), 'the span has a waveform before');
+  assert.ok(await vault.deps.store.head(`peaks/acme/${receipt.id}`), 'and its peaks are cached');
+
   const res = await postRedaction(vault, receipt.id, pci(4000, 6000));
   assert.equal(res.status, 201, res.body.toString());
   const r = res.json<RedactionReceipt>();
   assert.equal(r.originalKept, false);
 
   assert.deepEqual(await findWindow(vault, receipt.id, window), [], 'no window of the redacted span anywhere');
+  assert.equal(await vault.deps.store.head(`peaks/acme/${receipt.id}`), null, 'the old peaks are deleted');
+  assert.ok((await spanPeaks(vault, receipt.id, 4000, 6000)).every((v) => v === 0), 'peaks show the silence');
   assert.equal(await vault.deps.store.head(before.objectKey ?? ''), null, 'the original object is deleted');
   for (const table of ['recordings', 'redaction_originals']) {
     const holding = await vault.deps.db(table).where({ wrapped_key: before.wrappedKey }).count<{ count: string }[]>('* as count');
