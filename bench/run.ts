@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAudit } from './figures/audit.js';
 import { runCrypto } from './figures/crypto.js';
+import { runDtmf } from './figures/dtmf.js';
 import { runIngest } from './figures/ingest.js';
 import { runRetention } from './figures/retention.js';
 import { runRss } from './figures/rss.js';
@@ -41,21 +42,27 @@ export interface Settings {
   readonly auditWriters: number;
   readonly retentionRows: number;
   readonly startupRepetitions: number;
+  readonly dtmfBytes: number;
+  readonly dtmfRepetitions: number;
+  readonly dtmfPresses: number;
+  readonly dtmfTalkOffSeconds: number;
 }
 
 const FULL: Settings = {
   cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 5, rssBytes: GiB,
   seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000, startupRepetitions: 7,
+  dtmfBytes: 64 * MiB, dtmfRepetitions: 4, dtmfPresses: 1000, dtmfTalkOffSeconds: 600,
 };
 
 const QUICK: Settings = {
   cryptoBytes: 64 * MiB, cryptoRepetitions: 5, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
   seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300, startupRepetitions: 5,
+  dtmfBytes: 16 * MiB, dtmfRepetitions: 3, dtmfPresses: 1000, dtmfTalkOffSeconds: 600,
 };
 
-const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention'] as const;
+const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention', 'dtmf'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values: flags } = parseArgs({
@@ -136,7 +143,7 @@ async function withStore(ctx: Context, store: 'fs' | 's3rver', body: (vault: Vau
 
 async function measureServers(ctx: Context): Promise<void> {
   const s = settings;
-  if (selected('upload-fs') || selected('ingest') || selected('seek')) {
+  if (selected('upload-fs') || selected('ingest') || selected('seek') || selected('dtmf')) {
     await withStore(ctx, 'fs', async (vault, { sink }) => {
       if (!sink) throw new Error('no sink server');
       const baselines = [
@@ -146,6 +153,9 @@ async function measureServers(ctx: Context): Promise<void> {
       await figure('upload-fs', () => runUpload({ vault, baselines, store: 'fs', bytes: s.uploadBytes, repetitions: s.uploadRepetitions, scratch: ctx.scratch, log }));
       await figure('ingest', () => runIngest({ vault, sink, uploads: s.ingestUploads, bytes: s.ingestBytes, clients: s.ingestClients, log }));
       await figure('seek', () => runSeek({ vault, seconds: s.seekSeconds, repetitions: s.seekRepetitions, log }));
+      await figure('dtmf', () => runDtmf({
+        vault, bytes: s.dtmfBytes, repetitions: s.dtmfRepetitions, presses: s.dtmfPresses, talkOffSeconds: s.dtmfTalkOffSeconds, scratch: ctx.scratch, log,
+      }));
     });
   }
   if (selected('upload-s3')) {

@@ -68,3 +68,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
+
+export async function putJson<T>(agent: Agent, url: string, body: unknown, token: string): Promise<{ status: number; json: T }> {
+  const res = await request(url, {
+    dispatcher: agent, method: 'PUT', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  });
+  return { status: res.statusCode, json: (await res.body.json()) as T };
+}

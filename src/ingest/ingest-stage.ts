@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { dtmfMaskStage, type DtmfMaskReport, type MaskedSpan } from '../audio/dtmf-mask.js';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
@@ -8,6 +9,8 @@ import type { ObjectStore } from '../storage/types.js';
 import { MeteredBody } from './body.js';
 import type { AttemptedBody } from './refusals.js';
 import type { UploadLease, UploadRegistry } from '../recordings/uploads-in-progress.js';
+import type { ReceivedBody } from '../recordings/types.js';
+import type { DtmfPolicy } from '../tenants/store.js';
 
 /**
  * The streaming half of an upload: the body goes through sniffing, hashing and encryption into
@@ -35,9 +38,15 @@ export interface StagedSlot {
   kept: boolean;
 }
 
+/**
+ * sha256, sizeBytes and contentType describe what was stored; `received` what the client sent,
+ * which differs only when DTMF masking rewrote it (dtmfSpans is then set, possibly empty).
+ */
 export interface StagedBody extends AttemptedBody {
   readonly contentType: string; readonly segmentSize: number;
   readonly cryptoHeader: Buffer; readonly wrappedKey: Buffer; readonly keyRef: string;
+  readonly received: ReceivedBody;
+  readonly dtmfSpans: readonly MaskedSpan[] | null;
 }
 
 export function objectKeyFor(tenant: string, id: string): string {
@@ -57,6 +66,8 @@ export async function writeEncrypted(
     readonly tenantKmsKeyId: string | null;
     /** Where to write; `recordings/<tenant>/<id>` unless given (a redacted version has its own). */
     readonly objectKey?: string;
+    /** mask: key presses are silenced before encryption (src/audio/dtmf-mask.ts); keep when absent. */
+    readonly dtmf?: DtmfPolicy;
   },
 ): Promise<StagedBody> {
   const { tenant, id } = target;
@@ -65,11 +76,14 @@ export async function writeEncrypted(
   const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
   const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
+  const masking = target.dtmf === 'mask' ? new MaskingStages(() => sniffer.contentType) : null;
   try {
     slot.objectKey = target.objectKey ?? objectKeyFor(tenant, id);
     slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
     await Promise.all([
-      pipeline(detach(target.body), sniffer, meter, encrypt),
+      masking
+        ? pipeline(detach(target.body), sniffer, meter, masking.mask, masking.stored, encrypt)
+        : pipeline(detach(target.body), sniffer, meter, encrypt),
       deps.store.put(slot.objectKey, encrypt, target.retainUntil ? { retainUntil: target.retainUntil } : undefined),
     ]);
   } catch (err) {
@@ -78,10 +92,28 @@ export async function writeEncrypted(
   } finally {
     dataKey.plaintext.fill(0);
   }
+  const received = { sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream' };
+  const crypto = { segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef };
+  if (!masking) return { ...received, ...crypto, received, dtmfSpans: null };
   return {
-    sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream',
-    segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef,
+    sha256: masking.stored.digestHex(), sizeBytes: masking.stored.bytes, contentType: masking.report.contentType ?? received.contentType,
+    ...crypto, received, dtmfSpans: masking.report.spans,
   };
+}
+
+/**
+ * DTMF masking between the received bytes (hashed as the client sent them) and encryption; the
+ * masked bytes are hashed again, as what is stored. A transcoded recording may be larger than
+ * what was received: the size limit applies to the upload, the stored size follows from it.
+ */
+class MaskingStages {
+  readonly report: DtmfMaskReport = { contentType: null, transcoded: false, spans: [] };
+  readonly mask: (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer>;
+  readonly stored = new MeteredBody(Number.MAX_SAFE_INTEGER, undefined, STAGE_BUFFER_BYTES);
+
+  constructor(contentType: () => string | null) {
+    this.mask = dtmfMaskStage(contentType, this.report);
+  }
 }
 
 /**

@@ -16,7 +16,8 @@ import type { PhoneHasher } from '../recordings/phone.js';
 import { CallIdRefusedError, refusedUploadEvent, sameOrConflict } from './refusals.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { UploadRegistry } from '../recordings/uploads-in-progress.js';
-import type { Recording } from '../recordings/types.js';
+import { dtmfReceipt, type Recording } from '../recordings/types.js';
+import type { DtmfPolicy } from '../tenants/store.js';
 
 export { objectKeyFor } from './ingest-stage.js';
 
@@ -85,6 +86,8 @@ export interface UploadRetention {
   readonly basis: Pick<UploadMetadata, 'policy' | 'startedAt'>;
   /** The tenant's own KMS key, read with the policy (PolicyStore.resolve). */
   readonly tenantKmsKeyId: string | null;
+  /** The tenant's DTMF setting, read with the policy. */
+  readonly dtmf: DtmfPolicy;
 }
 
 interface StagedRecording extends StagedBody {
@@ -119,7 +122,7 @@ export class IngestService {
     const policy = await this.deps.policies.resolve(tenant, meta.policy, trx);
     const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
     checkRetentionOpen(retainUntil, policy.name, now);
-    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId };
+    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId, dtmf: policy.dtmf };
   }
 
   private async uploadRaw(request: UploadRequest, source: RawUpload): Promise<UploadResult> {
@@ -164,8 +167,9 @@ export class IngestService {
     const id = randomUUID();
     const written = await writeEncrypted(this.deps, this.settings, slot, {
       tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined, tenantKmsKeyId: retention.tenantKmsKeyId,
+      dtmf: retention.dtmf,
     });
-    checkBody(written, request.expectedSha256);
+    checkBody(written.received, request.expectedSha256);
     return { ...written, id, tenant: request.tenant, objectKey: objectKeyFor(request.tenant, id), retention };
   }
 
@@ -202,6 +206,7 @@ export class IngestService {
         startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
+        ...(staged.dtmfSpans ? { received: staged.received, dtmfSpans: staged.dtmfSpans } : {}),
       }, trx);
       if (!inserted) return { created: false, recording: await this.existingOrThrow(staged, callId) };
       await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);
@@ -232,14 +237,14 @@ export class IngestService {
     const found = await lookUpCommitOutcome({ recordings: this.deps.recordings, commitOutcomeWaitMs: this.settings.commitOutcomeWaitMs }, staged.tenant, callId, cause);
     slot.kept = found?.id === staged.id;
     if (slot.kept && found) return { created: true, recording: found };
-    if (found) return { created: false, recording: sameOrConflict(found, staged) };
+    if (found) return { created: false, recording: sameOrConflict(found, staged.received) };
     throw new DependencyError('database', 'The recording could not be committed; nothing was kept', cause);
   }
 
   private async existingOrThrow(staged: StagedRecording, callId: string): Promise<Recording> {
     const existing = await this.deps.recordings.findByCallId(staged.tenant, callId);
     if (!existing) throw new DependencyError('database', 'The recording row vanished during the upload; retry');
-    return sameOrConflict(existing, staged);
+    return sameOrConflict(existing, staged.received);
   }
 }
 
@@ -252,6 +257,9 @@ class RegistrationLapsedError extends DependencyError {
 export function uploadEvent(r: Recording, actor: AuditActor, details: Record<string, unknown>): AuditEventInput {
   return {
     tenant: r.tenant, ...actorFields(actor), action: 'recording.uploaded', outcome: 'allowed', recordingId: r.id,
-    details: { callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType, policy: r.policy, ...details },
+    details: {
+      callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType, policy: r.policy, ...details,
+      ...(r.dtmfSpans && r.received ? { dtmf: dtmfReceipt(r.dtmfSpans, r.received, r.contentType) } : {}),
+    },
   };
 }

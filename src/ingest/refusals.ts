@@ -20,8 +20,10 @@ export class CallIdRefusedError extends ConflictError {
   }
 }
 
+/** A masked recording is compared by what it was received as: a retry sends those bytes again. */
 export function sameOrConflict(existing: Recording, attempted: AttemptedBody): Recording {
-  if (existing.status !== 'active' || existing.sha256 !== attempted.sha256) throw new CallIdRefusedError(existing, attempted);
+  const received = existing.received?.sha256 ?? existing.sha256;
+  if (existing.status !== 'active' || received !== attempted.sha256) throw new CallIdRefusedError(existing, attempted);
   return existing;
 }
 

@@ -5,7 +5,8 @@ import * as lifecycle from './lifecycle-queries.js';
 import * as versions from './version-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
-import type { Direction, Recording } from './types.js';
+import type { Direction, ReceivedBody, Recording } from './types.js';
+import type { MaskedSpan } from '../audio/dtmf-mask.js';
 import { isUuid } from '../lib/uuid.js';
 import { liveRecordings } from './live-queries.js';
 
@@ -28,6 +29,8 @@ export interface RecordingRow {
   deleted_at: Date | null; deletion_reason: string | null;
   /** Bumped by each redaction (src/redaction); redacted_at is when the newest version became current. */
   version: number; redacted_at: Date | null;
+  received_sha256: string | null; received_size_bytes: number | null; received_content_type: string | null;
+  dtmf_spans: MaskedSpan[] | null;
 }
 
 export function mapRow(row: RecordingRow): Recording {
@@ -40,6 +43,9 @@ export function mapRow(row: RecordingRow): Recording {
     legalHold: row.legal_hold, legalHoldReason: row.legal_hold_reason, legalHoldCaseId: row.legal_hold_case_id,
     createdAt: row.created_at, deletedAt: row.deleted_at, deletionReason: row.deletion_reason,
     version: row.version ?? 1, redactedAt: row.redacted_at ?? null,
+    received: row.received_sha256 !== null && row.received_size_bytes !== null && row.received_content_type !== null
+      ? { sha256: row.received_sha256, sizeBytes: Number(row.received_size_bytes), contentType: row.received_content_type } : null,
+    dtmfSpans: row.dtmf_spans,
   };
 }
 
@@ -51,6 +57,8 @@ export interface NewRecording {
   readonly direction: Direction | null; readonly from: string | null; readonly to: string | null;
   readonly fromHash: string | null; readonly toHash: string | null; readonly agentId: string | null;
   readonly tags: readonly string[]; readonly uploadedBy: string; readonly legalHold?: boolean;
+  /** Set when DTMF masking stored other bytes than those received. */
+  readonly received?: ReceivedBody | null; readonly dtmfSpans?: readonly MaskedSpan[] | null;
 }
 
 /** Where a page of search results ended: the exact sort key (microseconds, as text) and id. */
@@ -82,6 +90,9 @@ export class RecordingStore {
       duration_seconds: r.durationSeconds, direction: r.direction, from_number: r.from, to_number: r.to,
       from_hash: r.fromHash, to_hash: r.toHash, agent_id: r.agentId, tags: [...r.tags], uploaded_by: r.uploadedBy,
       legal_hold: r.legalHold ?? false,
+      received_sha256: r.received?.sha256 ?? null, received_size_bytes: r.received?.sizeBytes ?? null,
+      received_content_type: r.received?.contentType ?? null,
+      dtmf_spans: r.dtmfSpans ? this.db.raw('?::jsonb', [JSON.stringify(r.dtmfSpans)]) : null,
     }).onConflict(['tenant', 'call_id']).ignore().returning('*');
     const row = rows[0];
     return row ? mapRow(row) : null;

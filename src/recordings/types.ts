@@ -1,3 +1,4 @@
+import type { MaskedSpan } from '../audio/dtmf-mask.js';
 import type { RecordingStatus } from './status.js';
 
 export type { RecordingStatus };
@@ -41,6 +42,20 @@ export interface Recording extends CallMetadata {
   readonly version: number;
   /** When the current version replaced a redacted one; links issued before it are gone (410). */
   readonly redactedAt: Date | null;
+  /** What the PBX sent, when DTMF masking stored something else (sha256 and size above are the stored media's). */
+  readonly received: ReceivedBody | null;
+  /** The spans DTMF masking silenced at ingest; null when the tenant keeps key presses. */
+  readonly dtmfSpans: readonly MaskedSpan[] | null;
+}
+
+export interface ReceivedBody { readonly sha256: string; readonly sizeBytes: number; readonly contentType: string }
+
+/** On a receipt of a recording masked at ingest: what was silenced, and what was received. */
+export interface DtmfReceipt {
+  readonly spans: readonly MaskedSpan[];
+  readonly received: ReceivedBody;
+  /** The recording was decoded (MP3, Ogg/Opus) and is stored as WAV PCM16. */
+  readonly transcoded: boolean;
 }
 
 export interface Receipt {
@@ -54,6 +69,7 @@ export interface Receipt {
   readonly createdAt: string;
   readonly legalHold: boolean;
   readonly version: number;
+  readonly dtmf?: DtmfReceipt;
 }
 
 /** The call metadata as the API shows it: times as ISO-8601 strings. */
@@ -69,7 +85,12 @@ export function toReceipt(r: Recording): Receipt {
     id: r.id, callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType,
     policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null, createdAt: r.createdAt.toISOString(), legalHold: r.legalHold,
     version: r.version,
+    ...(r.dtmfSpans && r.received ? { dtmf: dtmfReceipt(r.dtmfSpans, r.received, r.contentType) } : {}),
   };
+}
+
+export function dtmfReceipt(spans: readonly MaskedSpan[], received: ReceivedBody, storedType: string): DtmfReceipt {
+  return { spans, received, transcoded: received.contentType !== storedType };
 }
 
 export function toView(r: Recording): RecordingView {

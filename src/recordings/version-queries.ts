@@ -15,13 +15,17 @@ export interface NextVersion {
 /**
  * Makes `next` the current version of an active recording still at `expectedVersion`; null when
  * the row changed meanwhile (another redaction, a deletion claim). The previous wrapped key is
- * overwritten here: after the commit no row holds it.
+ * overwritten here: after the commit no row holds it. What the PBX sent is kept as `received_*`
+ * (unless DTMF masking already set it), since SQL reads the old values on the right-hand side.
  */
 export async function replaceVersion(trx: Trx, tenant: string, id: string, expectedVersion: number, next: NextVersion): Promise<Recording | null> {
   const rows = await trx('recordings').where({ tenant, id, status: S.active, version: expectedVersion }).update({
     object_key: next.objectKey, sha256: next.sha256, size_bytes: next.sizeBytes, content_type: next.contentType,
     segment_size: next.segmentSize, crypto_header: next.cryptoHeader, wrapped_key: next.wrappedKey, key_ref: next.keyRef,
     version: expectedVersion + 1, redacted_at: trx.raw('clock_timestamp()'),
+    // A PBX retrying its upload sends what it sent first: it must still get its receipt (200), not a conflict.
+    received_sha256: trx.raw('coalesce(received_sha256, sha256)'), received_size_bytes: trx.raw('coalesce(received_size_bytes, size_bytes)'),
+    received_content_type: trx.raw('coalesce(received_content_type, content_type)'),
   }).returning<RecordingRow[]>('*');
   const row = rows[0];
   return row ? mapRow(row) : null;

@@ -7,7 +7,7 @@ import { BadRequestError } from '../errors.js';
 import { parseBody } from '../lib/validate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
-import type { TenantStore } from '../tenants/store.js';
+import { DTMF_POLICIES, type TenantSettings, type TenantStore } from '../tenants/store.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
 
 /**
@@ -28,8 +28,14 @@ const policyBody = z.strictObject({
 });
 
 const settingsBody = z.strictObject({
-  defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable(),
-});
+  defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable().optional(),
+  /** Optional, like defaultPolicy: a setting left out of a PUT stays as it is. */
+  dtmf: z.enum(DTMF_POLICIES).optional(),
+}).refine((b) => b.defaultPolicy !== undefined || b.dtmf !== undefined, 'name defaultPolicy, dtmf or both');
+
+function settingsView(s: TenantSettings) {
+  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, dtmf: s.dtmf };
+}
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
   return {
@@ -77,8 +83,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
   router.route({
     method: 'get', path: '/v1/tenant-settings', permission: 'tenant:manage',
     handler: async (_req, res, ctx) => {
-      const s = await deps.tenants.get(ctx.principal.tenant);
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(await deps.tenants.get(ctx.principal.tenant)));
     },
   });
 
@@ -87,18 +92,21 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
     handler: async (_req, res, ctx, { body }) => {
       const tenant = ctx.principal.tenant;
       const s = await deps.db.transaction(async (trx) => {
-        if (body.defaultPolicy !== null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
+        if (body.defaultPolicy != null && !(await deps.policies.exists(tenant, body.defaultPolicy, trx))) {
           throw new BadRequestError(`Retention policy "${body.defaultPolicy}" does not exist for this tenant; create it first`, 'unknown_policy');
         }
         const before = await deps.tenants.get(tenant, trx);
-        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy }, trx);
+        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy, dtmf: body.dtmf }, trx);
         await deps.audit.record({
           tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
-          details: { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy },
+          details: {
+            ...(body.defaultPolicy !== undefined ? { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy } : {}),
+            ...(body.dtmf !== undefined ? { dtmf: body.dtmf, previousDtmf: before.dtmf } : {}),
+          },
         }, trx);
         return after;
       });
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(s));
     },
   });
 }

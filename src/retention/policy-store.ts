@@ -1,6 +1,7 @@
 import type { Db, Trx } from '../db/knex.js';
 import { parseIsoDuration, type IsoDuration } from '../config/duration.js';
 import { BadRequestError } from '../errors.js';
+import type { DtmfPolicy } from '../tenants/store.js';
 
 export interface RetentionPolicy {
   readonly tenant: string;
@@ -25,6 +26,8 @@ export interface ResolvedPolicy {
   readonly retain: IsoDuration;
   /** The tenant's own KMS key (tenants.kms_key_id), read by the same query: an upload needs both. */
   readonly tenantKmsKeyId: string | null;
+  /** The tenant's DTMF setting (tenants.dtmf), read by the same query for the same reason. */
+  readonly dtmf: DtmfPolicy;
 }
 
 /** An IsoDuration written back as ISO-8601 text (`P6Y`, `PT2S`). */
@@ -76,22 +79,23 @@ export class PolicyStore {
    */
   async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
     // One round trip: it runs on every upload.
-    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null; kms_key_id: string | null }> }>(
-      `SELECT w.wanted, p.name, p.retain, w.kms_key_id
-         FROM (SELECT coalesce(?::text, t.default_policy, ?) AS wanted, t.kms_key_id
+    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null; kms_key_id: string | null; dtmf: DtmfPolicy | null }> }>(
+      `SELECT w.wanted, p.name, p.retain, w.kms_key_id, w.dtmf
+         FROM (SELECT coalesce(?::text, t.default_policy, ?) AS wanted, t.kms_key_id, t.dtmf
                  FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = ?) w
          LEFT JOIN retention_policies p ON p.tenant = ? AND p.name = w.wanted`,
       [name, SYSTEM_DEFAULT_POLICY, tenant, tenant],
     );
     const row = result.rows[0];
     const tenantKmsKeyId = row?.kms_key_id ?? null;
+    const dtmf = row?.dtmf ?? 'keep';
     if (!row?.name || !row.retain) {
-      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault, tenantKmsKeyId };
+      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault, tenantKmsKeyId, dtmf };
       throw new BadRequestError(`Retention policy "${row?.wanted ?? name ?? ''}" does not exist for this tenant`, 'unknown_policy');
     }
     const retain = parseIsoDuration(row.retain);
     if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
-    return { name: row.name, retain, tenantKmsKeyId };
+    return { name: row.name, retain, tenantKmsKeyId, dtmf };
   }
 
   /** True when `name` can be resolved for the tenant: one of its policies, or the system default. */

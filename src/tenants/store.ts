@@ -5,12 +5,17 @@ export interface TenantSettings {
   readonly defaultPolicy: string | null;
   /** The tenant's own KMS key (BYOK); null uses the deployment's KMS_KEY_ID. */
   readonly kmsKeyId: string | null;
+  /** Whether ingest keeps DTMF key presses or masks them before encryption (docs/redaction.md). */
+  readonly dtmf: DtmfPolicy;
 }
 
-interface TenantRow { id: string; default_policy: string | null; kms_key_id: string | null }
+export const DTMF_POLICIES = ['keep', 'mask'] as const;
+export type DtmfPolicy = (typeof DTMF_POLICIES)[number];
+
+interface TenantRow { id: string; default_policy: string | null; kms_key_id: string | null; dtmf: DtmfPolicy }
 
 export function mapRow(row: TenantRow): TenantSettings {
-  return { id: row.id, defaultPolicy: row.default_policy, kmsKeyId: row.kms_key_id };
+  return { id: row.id, defaultPolicy: row.default_policy, kmsKeyId: row.kms_key_id, dtmf: row.dtmf };
 }
 
 export class TenantStore {
@@ -18,11 +23,12 @@ export class TenantStore {
 
   async get(id: string, trx?: Trx): Promise<TenantSettings> {
     const row = await (trx ?? this.db)<TenantRow>('tenants').where({ id }).first();
-    return row ? mapRow(row) : { id, defaultPolicy: null, kmsKeyId: null };
+    return row ? mapRow(row) : { id, defaultPolicy: null, kmsKeyId: null, dtmf: 'keep' };
   }
 
-  async update(id: string, patch: { defaultPolicy?: string | null; kmsKeyId?: string | null }, trx?: Trx): Promise<TenantSettings> {
+  async update(id: string, patch: { defaultPolicy?: string | null; kmsKeyId?: string | null; dtmf?: DtmfPolicy }, trx?: Trx): Promise<TenantSettings> {
     const values: Partial<TenantRow> = {};
+    if (patch.dtmf !== undefined) values.dtmf = patch.dtmf;
     if (patch.defaultPolicy !== undefined) values.default_policy = patch.defaultPolicy;
     if (patch.kmsKeyId !== undefined) values.kms_key_id = patch.kmsKeyId;
     const q = trx ?? this.db;

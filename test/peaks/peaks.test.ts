@@ -7,6 +7,7 @@ import { auditActor } from '../../src/audit/actor.js';
 import { computePeaks, decodeAudio, type Peaks } from '../../src/audio/index.js';
 import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { peaksObjectKey } from '../../src/peaks/object.js';
+import { PeaksService } from '../../src/peaks/service.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
 import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
@@ -213,6 +214,26 @@ for (const storage of ['fs', 's3'] as const) {
       assert.ok(pass.ids.includes(r.id));
       assert.equal(await storedObject(vault, 'acme', r.id), null);
       assert.equal((await row(vault, r.id)).status, 'deleted');
+    });
+
+    test('peaks whose recording was deleted while they were computed are removed right after the write', async () => {
+      const r = await upload(vault, 'peaks-raced', { fixture: 'call-ulaw-8k-mono.wav' });
+      const recording = await vault.deps.recordings.findActive('acme', r.id);
+      assert.ok(recording);
+      const store = vault.deps.store;
+      // The deletion finishes while the peaks are being written.
+      const racing = {
+        get: store.get.bind(store), delete: store.delete.bind(store),
+        put: async (...args: Parameters<typeof store.put>) => {
+          const done = await store.put(...args);
+          await vault.deps.db('recordings').where({ id: r.id }).update({ status: 'deleted' });
+          return done;
+        },
+      };
+      const service = new PeaksService({ ...vault.deps, store: racing });
+      const { cached, peaks } = await service.get(recording);
+      assert.deepEqual([cached, peaks.channels], [false, 1]);
+      assert.equal(await storedObject(vault, 'acme', r.id), null);
     });
 
     test('the peaks are deleted with the recording; late ones are swept as orphans', async () => {

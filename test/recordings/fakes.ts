@@ -49,7 +49,8 @@ export class FakeRecordingStore {
     if (this.rows.has(`${r.tenant}/${r.callId}`)) return null;
     const row: Recording = {
       ...r, tags: [...r.tags], status: 'active', legalHold: r.legalHold ?? false, legalHoldReason: null, legalHoldCaseId: null,
-      createdAt: new Date(), deletedAt: null, deletionReason: null, version: 1, redactedAt: null,
+      createdAt: new Date(), deletedAt: null, deletionReason: null, received: r.received ?? null, dtmfSpans: r.dtmfSpans ?? null,
+      version: 1, redactedAt: null,
     };
     this.rows.set(`${r.tenant}/${r.callId}`, row);
     return row;
@@ -94,9 +95,9 @@ export class FakePolicyStore {
   resolved = 0;
   constructor(private readonly retain: IsoDuration) {}
 
-  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration; tenantKmsKeyId: null }> {
+  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration; tenantKmsKeyId: null; dtmf: 'keep' }> {
     this.resolved++;
-    return { name: name ?? 'default', retain: this.retain, tenantKmsKeyId: null };
+    return { name: name ?? 'default', retain: this.retain, tenantKmsKeyId: null, dtmf: 'keep' };
   }
 }
 

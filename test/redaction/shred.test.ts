@@ -86,6 +86,10 @@ async function shredScenario(vault: TestVault, callId: string): Promise<void> {
   assert.equal(played.status, 200);
   assert.equal(createHash('sha256').update(played.body).digest('hex'), r.sha256, 'playback serves the new bytes');
   assert.equal(played.headers.etag, `"${r.sha256}"`);
+  const retry = await request(vault, { method: 'PUT', path: `/v1/recordings/${callId}`, body: original, token: await vault.token('pbx'), headers: { 'content-type': 'audio/wav' } });
+  assert.equal(retry.status, 200, 'a PBX retrying the upload gets the receipt of the redacted recording');
+  assert.deepEqual([retry.json().sha256, retry.json().version], [r.sha256, 2]);
+  assert.deepEqual(await findWindow(vault, receipt.id, window), [], 'and nothing of what it sent is kept');
   const verified = await verifyTable(vault.deps.db, undefined);
   assert.ok(verified.ok, verified.reason);
 }

@@ -1,0 +1,274 @@
+import { UnsupportedMediaTypeError } from '../errors.js';
+import { canDecode, decodeAudio } from './decode.js';
+import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
+import { AudioDecodeError } from './errors.js';
+import { ALAW_TABLE, encodeSample, readSample, ULAW_TABLE } from './samples.js';
+import type { WavInfo } from './types.js';
+import { MAX_WAV_HEAD, probeWav } from './wav.js';
+
+/**
+ * DTMF masking as a stage of the ingest stream, between the received bytes and encryption: the
+ * key presses (and card entry, dtmf-plan.ts) are silenced before anything is stored. A WAV keeps
+ * its bytes and format, samples rewritten in place; MP3 and Ogg/Opus are decoded and stored as
+ * WAV PCM16, since no encoder for them is at hand. Samples are held back only until the planner
+ * has decided them (its horizon), so memory stays bounded whatever the recording's length.
+ */
+
+/** A masked stretch, in milliseconds from the start of the recording. */
+export interface MaskedSpan { readonly startMs: number; readonly endMs: number }
+
+/** What the stage did, read once the stream has ended. */
+export interface DtmfMaskReport {
+  /** Media type of the bytes the stage passed on: the received one, or audio/wav when decoded. */
+  contentType: string | null;
+  /** True when the recording was decoded and is stored as WAV PCM16. */
+  transcoded: boolean;
+  spans: MaskedSpan[];
+}
+
+export const TRANSCODED_TYPE = 'audio/wav';
+
+/** Whether masking can take recordings of this (sniffed) media type. */
+export function canMask(mediaType: string): boolean {
+  return mediaType === 'audio/wav' || canDecode(mediaType);
+}
+
+/**
+ * The masking stage for a stream whose media type `mediaType()` tells once its first bytes have
+ * passed the sniffer. Refuses (415) a type it cannot decode: with masking on, a recording that
+ * cannot be checked for key presses is not stored.
+ */
+export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* mask(source) {
+    // The type is known once the sniffer has passed the first bytes on, not when the stage starts.
+    const it = source[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true) return;
+    const type = mediaType() ?? '';
+    if (!canMask(type)) {
+      throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3 or Ogg/Opus`);
+    }
+    const all = prepend(first.value, it);
+    if (type === 'audio/wav') {
+      report.contentType = type;
+      yield* maskWav(all, report);
+    } else {
+      report.contentType = TRANSCODED_TYPE;
+      report.transcoded = true;
+      yield* maskDecoded(all, type, report);
+    }
+  };
+}
+
+async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield first;
+  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
+}
+
+async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport): AsyncGenerator<Buffer> {
+  let head = Buffer.alloc(0);
+  let wav: WavMasker | null = null;
+  for await (const chunk of source) {
+    if (wav) { yield* wav.push(chunk); continue; }
+    head = Buffer.concat([head, chunk]);
+    const info = probeWav(head);
+    if (!info) {
+      if (head.length > MAX_WAV_HEAD) throw new AudioDecodeError('The WAV has no data chunk in its first megabyte');
+      continue;
+    }
+    yield head.subarray(0, info.dataOffset);
+    wav = new WavMasker(info);
+    yield* wav.push(head.subarray(info.dataOffset));
+  }
+  if (!wav) throw new AudioDecodeError('The WAV ended before its data chunk');
+  yield* wav.end();
+  report.spans = wav.spans();
+}
+
+/** The samples of a WAV's data chunk, masked in place as the planner decides them. */
+class WavMasker {
+  private readonly planner: DtmfMaskPlanner;
+  private readonly silence: Buffer;
+  private left: number;
+  private carry = Buffer.alloc(0);
+  /** Whole frames not yet passed on; the first is frame `queued`. */
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private scratch: Float32Array[];
+
+  constructor(private readonly info: WavInfo) {
+    this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
+    this.silence = encodeSample(info.codec, 0);
+    this.left = info.dataBytes ?? Infinity;
+    this.scratch = Array.from({ length: info.channels }, () => new Float32Array(0));
+  }
+
+  *push(chunk: Buffer): Generator<Buffer> {
+    // After the data chunk (trailing metadata chunks) bytes pass as they are.
+    if (this.left === 0) { yield chunk; return; }
+    let bytes = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
+    const after = chunk.subarray(bytes.length);
+    this.left -= bytes.length;
+    if (this.carry.length > 0) bytes = Buffer.concat([this.carry, bytes]);
+    const whole = bytes.length - (bytes.length % this.info.blockAlign);
+    this.carry = Buffer.from(bytes.subarray(whole));
+    if (whole > 0) {
+      const frames = bytes.subarray(0, whole);
+      this.planner.push(this.decode(frames));
+      this.queue.push(frames);
+    }
+    if (this.left === 0) {
+      yield* this.end();
+      if (after.length > 0) yield after;
+      return;
+    }
+    yield* this.release(this.planner.horizon);
+  }
+
+  *end(): Generator<Buffer> {
+    this.planner.finish();
+    yield* this.release(Infinity);
+    // A partial last frame is not a sample: it passes as it came.
+    if (this.carry.length > 0) yield this.carry;
+    this.carry = Buffer.alloc(0);
+  }
+
+  spans(): MaskedSpan[] {
+    return toMs(this.planner.masks(), this.queued, this.info.sampleRate);
+  }
+
+  private *release(upTo: number): Generator<Buffer> {
+    const align = this.info.blockAlign;
+    const masks = this.queue.length > 0 ? this.planner.masks() : [];
+    while (this.queue.length > 0 && this.queued < upTo) {
+      const buf = this.queue[0] as Buffer;
+      const frames = buf.length / align;
+      const take = Math.min(frames, upTo - this.queued);
+      let part = buf;
+      if (take < frames) {
+        part = buf.subarray(0, take * align);
+        this.queue[0] = buf.subarray(take * align);
+      } else {
+        this.queue.shift();
+      }
+      yield this.silenced(part, this.queued, masks);
+      this.queued += take;
+    }
+  }
+
+  /** `part` (frames from `first` on) with the masked frames silenced, in a copy when any are. */
+  private silenced(part: Buffer, first: number, masks: readonly FrameSpan[]): Buffer {
+    const align = this.info.blockAlign;
+    const last = first + part.length / align;
+    let out: Buffer | null = null;
+    for (const m of masks) {
+      if (m.end <= first || m.start >= last) continue;
+      out ??= Buffer.from(part);
+      out.fill(this.silence, (Math.max(m.start, first) - first) * align, (Math.min(m.end, last) - first) * align);
+    }
+    return out ?? part;
+  }
+
+  /** Whole frames as floats per channel, in arrays reused from chunk to chunk. */
+  private decode(bytes: Buffer): Float32Array[] {
+    const { blockAlign, bytesPerSample, codec } = this.info;
+    const frames = bytes.length / blockAlign;
+    if ((this.scratch[0]?.length ?? 0) < frames) this.scratch = this.scratch.map(() => new Float32Array(frames));
+    return this.scratch.map((array, c) => {
+      const out = array.subarray(0, frames);
+      let at = c * bytesPerSample;
+      if (codec === 'mulaw' || codec === 'alaw') {
+        const table = codec === 'mulaw' ? ULAW_TABLE : ALAW_TABLE;
+        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = table[bytes[at] ?? 0] ?? 0;
+      } else if (codec === 'pcm16') {
+        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = ((((bytes[at + 1] ?? 0) << 24) | ((bytes[at] ?? 0) << 16)) >> 16) / 32768;
+      } else {
+        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = readSample(codec, bytes, at);
+      }
+      return out;
+    });
+  }
+}
+
+/**
+ * A compressed recording decoded and written on as WAV PCM16 at the decoder's rate and channel
+ * count. Its length is unknown until the end, so the header says so as a streamed WAV does
+ * (RIFF and data sizes 0xFFFFFFFF: the samples run to the end of the file).
+ */
+async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, report: DtmfMaskReport): AsyncGenerator<Buffer> {
+  let planner: DtmfMaskPlanner | null = null;
+  const pending: Float32Array[][] = [];
+  let released = 0;
+  let heard = 0;
+  const release = function* (upTo: number): Generator<Buffer> {
+    if (!planner) return;
+    const masks = planner.masks();
+    while (pending.length > 0 && released < upTo) {
+      const block = pending[0] as Float32Array[];
+      const frames = block[0]?.length ?? 0;
+      const take = Math.min(frames, upTo - released);
+      if (take < frames) pending[0] = block.map((c) => c.subarray(take));
+      else pending.shift();
+      yield pcm16Frames(block, take, released, masks);
+      released += take;
+    }
+  };
+  for await (const block of decodeAudio(source, mediaType)) {
+    if (!planner) {
+      planner = new DtmfMaskPlanner(block.sampleRate, block.channels.length);
+      yield streamedWavHead(block.sampleRate, block.channels.length);
+    }
+    planner.push(block.channels);
+    // The decoder may reuse its output arrays: what is held back is a copy.
+    pending.push(block.channels.map((c) => c.slice()));
+    heard += block.channels[0]?.length ?? 0;
+    yield* release(planner.horizon);
+  }
+  if (!planner) throw new AudioDecodeError('The recording decoded to no samples; nothing was stored');
+  planner.finish();
+  yield* release(Infinity);
+  report.spans = toMs(planner.masks(), heard, planner.sampleRate);
+}
+
+/** The first `frames` frames of `channels` (frame `first` on), interleaved PCM16, masks silenced. */
+function pcm16Frames(channels: readonly Float32Array[], frames: number, first: number, masks: readonly FrameSpan[]): Buffer {
+  const count = channels.length;
+  const out = Buffer.alloc(frames * count * 2);
+  channels.forEach((samples, c) => {
+    for (let i = 0, at = c * 2; i < frames; i++, at += count * 2) {
+      const v = Math.max(-1, Math.min(1, samples[i] ?? 0));
+      out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32768))), at);
+    }
+  });
+  for (const m of masks) {
+    const from = Math.max(m.start, first) - first;
+    const to = Math.min(m.end, first + frames) - first;
+    if (to > from) out.fill(0, from * count * 2, to * count * 2);
+  }
+  return out;
+}
+
+function streamedWavHead(sampleRate: number, channels: number): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(0xffffffff, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * channels * 2, 28);
+  h.writeUInt16LE(channels * 2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(0xffffffff, 40);
+  return h;
+}
+
+/** Frame spans as milliseconds, within the recording's `frames`. */
+function toMs(spans: readonly FrameSpan[], frames: number, sampleRate: number): MaskedSpan[] {
+  return spans
+    .map((s) => ({ start: Math.max(0, s.start), end: Math.min(frames, s.end) }))
+    .filter((s) => s.end > s.start)
+    .map((s) => ({ startMs: Math.floor((s.start * 1000) / sampleRate), endMs: Math.ceil((s.end * 1000) / sampleRate) }));
+}
