@@ -61,6 +61,9 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
   const keep = await keepsOriginal(deps, tenant, order);
   checkHold(recording, order, keep);
   const { body } = await openRedacted(deps, recording, order);
+  // The staging reports a failing body as a truncated upload; the body's own error is the true one.
+  let bodyFailure: unknown = null;
+  body.once('error', (err) => { bodyFailure = err; });
   const slot: StagedSlot = { objectKey: null, lease: null, kept: false };
   try {
     const tenantKms = (await deps.tenants.get(tenant)).kmsKeyId;
@@ -69,12 +72,13 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
     const staged = await writeEncrypted(deps, settings, slot, {
       tenant, id, body, objectKey, tenantKmsKeyId: tenantKms,
       retainUntil: deps.store.objectLock && recording.retainUntil ? recording.retainUntil : undefined,
-    });
+    }).catch((err: unknown) => { throw bodyFailure ?? err; });
     if (deps.store.objectLock && recording.legalHold) await deps.store.setLegalHold(objectKey, true);
     const redaction = await commit(deps, slot, recording, staged, order, by, keep);
     await afterCommit(deps, recording, redaction, by.actor);
     return redaction;
   } finally {
+    body.destroy();
     slot.lease?.stop();
     if (slot.objectKey !== null && !slot.kept) {
       await deps.store.delete(slot.objectKey).catch(() => undefined);

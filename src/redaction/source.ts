@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { AudioDecodeError, canDecode } from '../audio/index.js';
 import { openPlayback, type PlaybackDeps } from '../media/playback.js';
 import type { Recording } from '../recordings/types.js';
@@ -27,10 +27,9 @@ async function openRedactedWav(deps: PlaybackDeps, r: Recording, order: Redactio
   const head = await readAll(await openPlayback(deps, r, { start: 0, endInclusive: Math.min(r.sizeBytes, WAV_PROBE_BYTES) - 1 }));
   const layout = wavLayout(head, r.sizeBytes);
   const plan = planFrames(order.ranges, order.fill, layout.sampleRate, layout.channels, layout.frames);
-  const source = await openPlayback(deps, r);
   const redactor = new WavRedactor(layout, plan);
-  source.on('error', (err) => redactor.destroy(err));
-  return { body: source.pipe(redactor) };
+  // pipeline, not pipe: a failure on either side destroys both, and the read of the object ends.
+  return { body: pipeline(await openPlayback(deps, r), redactor, () => undefined) };
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { tinyWav } from '../access/support.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -50,6 +52,24 @@ describe('redaction input, legal hold and sealed originals', () => {
     const sup = await postRedaction(vault, r.id, pci(0, 100), await vault.token('supervisor'));
     assert.equal(sup.status, 403, 'without four-eyes only compliance redacts');
     assert.deepEqual(await objectKeys(vault), stored, 'no object was written or left behind');
+  });
+
+  test('audio that cannot be read answers with its own error, not as a bad upload, and nothing changes', async () => {
+    const flac = await upload(vault, 'unreadable-flac', { body: Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(4096, 7)]) });
+    const undecodable = await postRedaction(vault, flac.id, pci(0, 100));
+    assert.equal(undecodable.status, 422);
+    assert.equal(undecodable.json().code, 'audio_undecodable');
+
+    const big = await upload(vault, 'tampered', { body: tinyWav(9, 2_000_000) });
+    const stored = await objectKeys(vault);
+    const file = path.join(vault.config.storage.driver === 'fs' ? vault.config.storage.root : '', (await current(vault, big.id)).objectKey ?? '');
+    const bytes = await readFile(file);
+    bytes[1_600_000] = (bytes[1_600_000] ?? 0) ^ 0xff;
+    await writeFile(file, bytes);
+    const tampered = await postRedaction(vault, big.id, pci(0, 100));
+    assert.equal(tampered.status, 500, tampered.body.toString());
+    assert.equal(tampered.json().code, 'integrity_failed', 'a stored recording that fails authentication is not redacted into a new version');
+    assert.deepEqual([(await current(vault, big.id)).version, await objectKeys(vault)], [1, stored], 'nothing changed, nothing was left behind');
   });
 
   test('a held recording refuses pci, and pii unless the tenant keeps originals', async () => {
