@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { actorFields, auditActor } from '../audit/actor.js';
+import type { Config } from '../config/config.js';
 import { NotFoundError } from '../errors.js';
+import type { Logger } from '../http/logger.js';
+import type { Metrics } from '../http/metrics.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { openPlayback } from '../media/playback.js';
 import { sendPlayback } from '../media/respond.js';
@@ -14,9 +17,9 @@ import { REDACTION_CATEGORIES, REDACTION_FILLS, redactionView, requestView } fro
  * another compliance user approves (201, the receipt) or refuses.
  */
 export interface RedactionRouteDeps extends RedactionDeps {
-  readonly config: { readonly redaction: { readonly approval: 'none' | 'required' }; readonly recordings: { readonly maxBytes: number } };
-  readonly logger: RedactionDeps['logger'] & Parameters<typeof sendPlayback>[0]['logger'];
-  readonly metrics: Parameters<typeof sendPlayback>[0]['metrics'];
+  readonly config: { readonly redaction: Config['redaction']; readonly recordings: Pick<Config['recordings'], 'maxBytes'> };
+  readonly logger: Logger;
+  readonly metrics: Pick<Metrics, 'bytesOut'>;
 }
 
 /** A day of audio, in milliseconds: far beyond any call, small enough to keep the arithmetic exact. */
