@@ -206,7 +206,8 @@ export class IngestService {
         startedAt: meta.startedAt, durationSeconds: meta.durationSeconds, direction: meta.direction, from: meta.from, to: meta.to,
         fromHash: meta.from ? deps.phones.hash(meta.from) : null, toHash: meta.to ? deps.phones.hash(meta.to) : null,
         agentId: meta.agentId, tags: meta.tags, uploadedBy: actor.sub,
-        ...(staged.dtmfSpans ? { received: staged.received, dtmfSpans: staged.dtmfSpans } : {}),
+        // Only a masked recording records what was received: otherwise it is what is stored.
+        received: staged.dtmfSpans ? staged.received : null, dtmfSpans: staged.dtmfSpans,
       }, trx);
       if (!inserted) return { created: false, recording: await this.existingOrThrow(staged, callId) };
       await deps.audit.record(uploadEvent(inserted, actor, { created: true }), trx);

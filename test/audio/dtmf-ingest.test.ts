@@ -34,6 +34,48 @@ const code = FIXTURE_PRESSES.slice(17, 20);
 const startMs = (ps: readonly Press[]): number => (ps[0] as Press).at * 1000;
 const endMs = (ps: readonly Press[]): number => ((ps.at(-1) as Press).at + (ps.at(-1) as Press).seconds) * 1000;
 
+/** Uploads the call in `format` to a masking tenant and checks what is stored, the receipt and the audit event. */
+async function checkMasked(vault: TestVault, pbx: string, format: string): Promise<void> {
+  const f = (await formats()).find((x) => x.name === format);
+  assert.ok(f);
+  const res = await request(vault, { method: 'PUT', path: `/v1/recordings/dtmf-${format}`, body: f.bytes, token: pbx, headers: { 'x-checksum-sha256': sha(f.bytes) } });
+  assert.equal(assertContract('put', `/v1/recordings/dtmf-${format}`, res).status, 201, res.body.toString());
+  const receipt = res.json<Receipt>();
+  const dtmf = receipt.dtmf;
+  assert.ok(dtmf, 'the receipt says the recording was masked');
+  assert.deepEqual(dtmf.received, { sha256: sha(f.bytes), sizeBytes: f.bytes.length, contentType: f.type });
+  assert.equal(dtmf.transcoded, !f.name.startsWith('wav'));
+  assert.equal(receipt.contentType, 'audio/wav', 'MP3 and Opus are stored as WAV PCM16; a WAV stays a WAV');
+  if (f.name.startsWith('wav')) assert.equal(receipt.sizeBytes, f.bytes.length, 'a WAV is masked in place');
+
+  // The press at 1 s is within 3 s of the card number: one run of 17 digits, masked whole
+  // from that press on; the code after it is one span; the last press is a span of its own.
+  assert.equal(dtmf.spans.length, 3, JSON.stringify(dtmf.spans));
+  const [cardSpan, codeSpan, last] = dtmf.spans;
+  assert.ok(cardSpan && cardSpan.startMs <= 1000 && cardSpan.endMs >= endMs(card) && cardSpan.endMs <= endMs(card) + 50);
+  assert.ok(codeSpan && codeSpan.startMs <= startMs(code) && codeSpan.endMs >= endMs(code) && codeSpan.startMs > endMs(card));
+  assert.ok(last && last.startMs <= 15000 && last.endMs >= 15100 && last.endMs - last.startMs <= 150);
+
+  const recording = await vault.deps.recordings.findActive('acme', receipt.id);
+  assert.ok(recording);
+  const stored = await buffer(await openPlayback(vault.deps, recording));
+  assert.equal(sha(stored), receipt.sha256, 'the receipt describes the stored bytes');
+  const { rate, channels } = await decodeAll(stored, 'audio/wav');
+  const samples = channels[0] as Float32Array;
+  assertNoKeyTones(samples, rate, FIXTURE_PRESSES, format);
+  const between = samples.subarray(rate * 8, rate * 9);
+  assert.ok(Math.sqrt(between.reduce((e, v) => e + v * v, 0) / between.length) > 0.01, 'the call away from the key presses is kept');
+
+  const [event] = await vault.deps.db('audit_events').where({ action: 'recording.uploaded', recording_id: receipt.id }).select<Array<{ details: Record<string, unknown> }>>('details');
+  assert.ok(event);
+  assert.deepEqual(event.details.dtmf, dtmf, 'the audit event carries what the receipt says');
+  assert.doesNotMatch(JSON.stringify(event.details), /4111|digit/, 'times only, never digits');
+
+  const again = await request(vault, { method: 'PUT', path: `/v1/recordings/dtmf-${format}`, body: f.bytes, token: pbx });
+  assert.equal(again.status, 200, 'a retry with the same received bytes gets the same receipt');
+  assert.deepEqual(again.json<Receipt>(), receipt);
+}
+
 describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
   let vault: TestVault;
   let pbx: string;
@@ -55,46 +97,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
   after(async () => { await vault.close(); });
 
   for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus']) {
-    test(`${format}: the stored, decrypted audio has no key tone left; receipt and audit event carry the spans, times only`, async () => {
-      const f = (await formats()).find((x) => x.name === format);
-      assert.ok(f);
-      const res = await request(vault, { method: 'PUT', path: `/v1/recordings/dtmf-${format}`, body: f.bytes, token: pbx, headers: { 'x-checksum-sha256': sha(f.bytes) } });
-      assert.equal(assertContract('put', `/v1/recordings/dtmf-${format}`, res).status, 201, res.body.toString());
-      const receipt = res.json<Receipt>();
-      const dtmf = receipt.dtmf;
-      assert.ok(dtmf, 'the receipt says the recording was masked');
-      assert.deepEqual(dtmf.received, { sha256: sha(f.bytes), sizeBytes: f.bytes.length, contentType: f.type });
-      assert.equal(dtmf.transcoded, !f.name.startsWith('wav'));
-      assert.equal(receipt.contentType, 'audio/wav', 'MP3 and Opus are stored as WAV PCM16; a WAV stays a WAV');
-      if (f.name.startsWith('wav')) assert.equal(receipt.sizeBytes, f.bytes.length, 'a WAV is masked in place');
-
-      // The press at 1 s is within 3 s of the card number: one run of 17 digits, masked whole
-      // from that press on; the code after it is one span; the last press is a span of its own.
-      assert.equal(dtmf.spans.length, 3, JSON.stringify(dtmf.spans));
-      const [cardSpan, codeSpan, last] = dtmf.spans;
-      assert.ok(cardSpan && cardSpan.startMs <= 1000 && cardSpan.endMs >= endMs(card) && cardSpan.endMs <= endMs(card) + 50);
-      assert.ok(codeSpan && codeSpan.startMs <= startMs(code) && codeSpan.endMs >= endMs(code) && codeSpan.startMs > endMs(card));
-      assert.ok(last && last.startMs <= 15000 && last.endMs >= 15100 && last.endMs - last.startMs <= 150);
-
-      const recording = await vault.deps.recordings.findActive('acme', receipt.id);
-      assert.ok(recording);
-      const stored = await buffer(await openPlayback(vault.deps, recording));
-      assert.equal(sha(stored), receipt.sha256, 'the receipt describes the stored bytes');
-      const { rate, channels } = await decodeAll(stored, 'audio/wav');
-      const samples = channels[0] as Float32Array;
-      assertNoKeyTones(samples, rate, FIXTURE_PRESSES, format);
-      const between = samples.subarray(rate * 8, rate * 9);
-      assert.ok(Math.sqrt(between.reduce((e, v) => e + v * v, 0) / between.length) > 0.01, 'the call away from the key presses is kept');
-
-      const [event] = await vault.deps.db('audit_events').where({ action: 'recording.uploaded', recording_id: receipt.id }).select<Array<{ details: Record<string, unknown> }>>('details');
-      assert.ok(event);
-      assert.deepEqual(event.details.dtmf, dtmf, 'the audit event carries what the receipt says');
-      assert.doesNotMatch(JSON.stringify(event.details), /4111|digit/, 'times only, never digits');
-
-      const again = await request(vault, { method: 'PUT', path: `/v1/recordings/dtmf-${format}`, body: f.bytes, token: pbx });
-      assert.equal(again.status, 200, 'a retry with the same received bytes gets the same receipt');
-      assert.deepEqual(again.json<Receipt>(), receipt);
-    });
+    test(`${format}: the stored, decrypted audio has no key tone left; receipt and audit event carry the spans, times only`, () => checkMasked(vault, pbx, format));
   }
 
   test('a multipart upload is masked the same way', async () => {
@@ -125,5 +128,22 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     const receipt = res.json<Receipt>();
     assert.equal(receipt.sha256, sha(original));
     assert.equal(receipt.dtmf, undefined);
+    const row = await vault.deps.db('recordings').where({ id: receipt.id }).first<{ received_sha256: string | null; dtmf_spans: unknown }>('received_sha256', 'dtmf_spans');
+    assert.deepEqual(row, { received_sha256: null, dtmf_spans: null }, 'nothing about masking is recorded');
   });
+});
+
+describe('DTMF masking at ingest on S3 with KMS', () => {
+  let vault: TestVault;
+  let pbx: string;
+  before(async () => {
+    vault = await startVault({ storage: 's3', keys: 'aws-kms' });
+    pbx = await vault.token('pbx');
+    await vault.deps.tenants.update('acme', { dtmf: 'mask' });
+  });
+  after(async () => { await vault.close(); });
+
+  for (const format of ['wav-mulaw', 'mp3']) {
+    test(`${format}: masked the same way through the S3 multipart upload and KMS data keys`, () => checkMasked(vault, pbx, format));
+  }
 });
