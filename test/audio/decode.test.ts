@@ -51,7 +51,7 @@ function expectedFrames(name: FixtureName, file: Buffer, sampleRate: number): nu
   return (opusSamples48k(file) * sampleRate) / 48000;
 }
 
-const EXPECT: Readonly<Record<FixtureName, { channels: number; sampleRate: number }>> = {
+const EXPECT: Readonly<Record<(typeof FIXTURE_FILES)[number], { channels: number; sampleRate: number }>> = {
   'call-ulaw-8k-mono.wav': { channels: 1, sampleRate: 8000 },
   'call-pcm16-8k-stereo.wav': { channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { channels: 1, sampleRate: 8000 },
