@@ -10,7 +10,7 @@ import { peaksObjectKey } from '../../src/peaks/object.js';
 import { PeaksService } from '../../src/peaks/service.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { runRetentionPass } from '../../src/retention/worker.js';
-import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
+import { FIXTURE_FILES, OTHER_CONTAINER_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, json, putPolicy, row, upload } from '../retention/support.js';
@@ -20,6 +20,9 @@ const FORMATS: Readonly<Record<(typeof FIXTURE_FILES)[number], { type: string; c
   'call-pcm16-8k-stereo.wav': { type: 'audio/wav', channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { type: 'audio/mpeg', channels: 1, sampleRate: 8000 },
   'call-16k-mono.opus': { type: 'audio/ogg; codecs=opus', channels: 1, sampleRate: 16000 },
+  'call-pcm16-8k-stereo.flac': { type: 'audio/flac', channels: 2, sampleRate: 8000 },
+  'call-16k-mono-vorbis.ogg': { type: 'audio/ogg; codecs=vorbis', channels: 1, sampleRate: 16000 },
+  'call-16k-mono.webm': { type: 'audio/webm', channels: 1, sampleRate: 16000 },
 };
 
 async function decodes(vault: TestVault): Promise<number> {
@@ -53,13 +56,14 @@ for (const storage of ['fs', 's3'] as const) {
     before(async () => {
       vault = await startVault({ storage });
       supervisor = await vault.token('supervisor', { sub: 'sup-1' });
-      for (const fixture of FIXTURE_FILES) {
-        ids.set(fixture, (await upload(vault, `peaks-${fixture}`, { fixture, query: { agentId: 'agent-7' } })).id);
+      for (const fixture of [...FIXTURE_FILES, ...OTHER_CONTAINER_FILES]) {
+        const body = await readFile(fixturePath(fixture));
+        ids.set(fixture, (await upload(vault, `peaks-${fixture.replace('.', '_')}`, { body, query: { agentId: 'agent-7' } })).id);
       }
     });
     after(async () => { await vault.close(); });
 
-    for (const fixture of FIXTURE_FILES) {
+    for (const fixture of [...FIXTURE_FILES, ...OTHER_CONTAINER_FILES]) {
       test(`${fixture}: the peaks of what the vault stored, one lane per channel`, async () => {
         const id = ids.get(fixture) ?? '';
         const res = await json(vault, 'GET', `/v1/recordings/${id}/peaks`, supervisor);
@@ -196,7 +200,7 @@ for (const storage of ['fs', 's3'] as const) {
       assert.ok(allowed.every((e) => e.tenant === 'acme' && e.actor_sub !== 'agent-8'));
     });
 
-    test('a stored format the decoders do not read answers 422 audio_undecodable', async () => {
+    test('a stored recording that does not decode (FLAC with no frame) answers 422 audio_undecodable', async () => {
       const flac = Buffer.concat([Buffer.from('fLaC', 'latin1'), Buffer.alloc(4000, 7)]);
       const r = await upload(vault, 'peaks-flac', { body: flac });
       const res = await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor);

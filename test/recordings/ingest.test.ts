@@ -8,6 +8,7 @@ import { buffer } from 'node:stream/consumers';
 import { openPlayback } from '../../src/media/playback.js';
 import { FIXTURE_FILES, fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { request } from '../helpers/http.js';
+import { element, oggOpusPackets, webmCluster, webmHead } from '../helpers/webm.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -107,6 +108,39 @@ describe('ingest rules', () => {
     assert.ok(anon.json().requestId);
     const agent = await request(vault, { method: 'PUT', path: '/v1/recordings/agent-1', body: await wav(), token: await vault.token('agent') });
     assert.equal(agent.status, 403);
+  });
+
+  test('Ogg and WebM are stored with their codec when it decodes, refused with 415 naming the accepted codecs when not', async () => {
+    const opus = await readFile(fixturePath('call-16k-mono.opus'));
+    const { head, packets } = oggOpusPackets(opus);
+    const speex = Buffer.from(opus);
+    speex.write('Speex   ', 28, 'latin1');
+    const oggFlac = Buffer.from(opus);
+    oggFlac.write('\x7fFLAC\x01\x00\x00', 28, 'latin1');
+    const refused = {
+      'webm-vorbis': Buffer.concat([webmHead('A_VORBIS', Buffer.alloc(3000, 2)), webmCluster(0, packets.slice(0, 50))]),
+      'webm-no-tracks': Buffer.concat([webmHead('A_OPUS', head).subarray(0, 52), element(0xec, Buffer.alloc(70_000))]),
+      'ogg-speex': speex,
+      'ogg-flac': oggFlac,
+    };
+    for (const [callId, body] of Object.entries(refused)) {
+      const res = await request(vault, { method: 'PUT', path: `/v1/recordings/${callId}`, body, token: pbx, headers: { 'content-type': 'audio/webm' } });
+      assert.equal(res.status, 415, callId);
+      assert.equal(res.json().code, 'unsupported_media_type');
+      assert.match(String(res.json().detail), /accepted: WAV, MP3, FLAC, Ogg with Opus or Vorbis, WebM with Opus/, callId);
+      assert.equal(await vault.deps.recordings.findByCallId('acme', callId), null, callId);
+    }
+    assert.match(String((await request(vault, { method: 'PUT', path: '/v1/recordings/webm-vorbis', body: refused['webm-vorbis'], token: pbx })).json().detail), /A_VORBIS/);
+    const accepted = {
+      'webm-live': [Buffer.concat([webmHead('A_OPUS', head), webmCluster(0, packets)]), 'audio/webm'],
+      'ogg-vorbis': [await readFile(fixturePath('call-16k-mono-vorbis.ogg')), 'audio/ogg; codecs=vorbis'],
+      'flac': [await readFile(fixturePath('call-pcm16-8k-stereo.flac')), 'audio/flac'],
+    } as const;
+    for (const [callId, [body, type]] of Object.entries(accepted)) {
+      const res = await request(vault, { method: 'PUT', path: `/v1/recordings/${callId}`, body, token: pbx });
+      assert.equal(res.status, 201, `${callId}: ${res.body.toString()}`);
+      assert.equal(res.json().contentType, type, callId);
+    }
   });
 
   test('multipart upload with any file field name and metadata fields', async () => {
