@@ -62,7 +62,7 @@ function expectedFrames(name: FixtureName, file: Buffer, sampleRate: number): nu
   return (opusSamples48k(file) * sampleRate) / 48000;
 }
 
-const EXPECT: Readonly<Record<(typeof FIXTURE_FILES)[number], { channels: number; sampleRate: number }>> = {
+const EXPECT: Readonly<Record<FixtureName, { channels: number; sampleRate: number }>> = {
   'call-ulaw-8k-mono.wav': { channels: 1, sampleRate: 8000 },
   'call-pcm16-8k-stereo.wav': { channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { channels: 1, sampleRate: 8000 },
@@ -112,6 +112,29 @@ describe('decodeAudio on the sample recordings', () => {
     const wav = await collect(decodeAudio(createReadStream(fixturePath('call-pcm16-8k-stereo.wav')), 'audio/wav'));
     assert.equal(flac.channels.length, 2);
     assert.deepEqual(flac.channels, wav.channels);
+  });
+
+  test('half an hour of FLAC (the sample call frames, over and over) decodes in bounded memory', async () => {
+    const file = readFileSync(fixturePath('call-pcm16-8k-stereo.flac'));
+    let framesAt = 4;
+    for (let last = 0; !last; framesAt += 4 + file.readUIntBE(framesAt + 1, 3)) last = file[framesAt]! & 0x80;
+    const repeats = 100;
+    async function* source(): AsyncGenerator<Buffer> {
+      yield file.subarray(0, framesAt);
+      for (let r = 0; r < repeats; r++) yield* inChunks(file.subarray(framesAt), 65536);
+    }
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    let frames = 0;
+    let blocks = 0;
+    for await (const block of decodeAudio(source(), 'audio/flac')) {
+      frames += block.channels[0]?.length ?? 0;
+      if (++blocks % 64 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    assert.equal(frames, repeats * flacTotalSamples(file));
+    // Kept whole, the decoded floats would take about 113 MB.
+    assert.ok(peak - baseline < 48 * 1024 * 1024, `RSS grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`);
   });
 
   test('WebM/Opus decodes to the same samples as the Ogg/Opus file holding the same packets', async () => {

@@ -15,7 +15,7 @@ import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, json, putPolicy, row, upload } from '../retention/support.js';
 
-const FORMATS: Readonly<Record<(typeof FIXTURE_FILES)[number], { type: string; channels: number; sampleRate: number }>> = {
+const FORMATS: Readonly<Record<FixtureName, { type: string; channels: number; sampleRate: number }>> = {
   'call-ulaw-8k-mono.wav': { type: 'audio/wav', channels: 1, sampleRate: 8000 },
   'call-pcm16-8k-stereo.wav': { type: 'audio/wav', channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { type: 'audio/mpeg', channels: 1, sampleRate: 8000 },
