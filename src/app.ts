@@ -12,6 +12,7 @@ import { registerAuditLogRoutes } from './audit/log-routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
+import { registerRedactionRoutes } from './redaction/routes.js';
 import { safeUrl } from './http/logger.js';
 import { metricsHandler } from './http/metrics-access.js';
 import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
@@ -70,6 +71,7 @@ export function buildApp(deps: Deps): Express {
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
   registerAuditLogRoutes(router, deps);
+  registerRedactionRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

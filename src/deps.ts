@@ -41,6 +41,7 @@ import { TenantStore } from './tenants/store.js';
 import { CONSOLE_SEAL_LABEL, ConsoleSessions } from './console/sessions.js';
 import { OidcSignIn } from './console/oidc.js';
 import { deriveKey } from './lib/signed-blob.js';
+import { RedactionStore } from './redaction/store.js';
 
 /**
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
@@ -92,6 +93,8 @@ export interface Deps {
   readonly consoleSessions: ConsoleSessions;
   /** OIDC sign-in for the console; null when CONSOLE_OIDC_ISSUER is unset. */
   readonly consoleOidc: OidcSignIn | null;
+  /** Redaction receipts, four-eyes requests, sealed originals and the tenant's choice to keep them (src/redaction). */
+  readonly redactions: RedactionStore;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -194,6 +197,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       auditLogs, checkpoints, onAuditAppended: (listener) => audit.onAppended(listener),
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
+      redactions: new RedactionStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

@@ -68,6 +68,7 @@ export const ERRORS = {
   link_origin_refused: { status: 403, message: 'This page may not play the link' },
   csrf_failed: { status: 403, message: 'A state-changing request from the console must carry a valid X-CSRF-Token header' },
   mfa_required: { status: 403, message: 'Issuing links from the console needs a session signed in with multi-factor authentication' },
+  approver_is_requester: { status: 403, message: 'A redaction request must be decided by another compliance user than the one who made it' },
   // 404: one code for every missing resource, so another tenant's answers exactly the same
   not_found: { status: 404, message: 'Not found' },
   object_not_found: { status: 404, message: 'The stored object does not exist' },
@@ -81,6 +82,10 @@ export const ERRORS = {
   master_key_current: { status: 409, message: 'The master key is current and cannot be retired' },
   master_key_state_changed: { status: 409, message: 'The master key changed state meanwhile' },
   master_key_in_use: { status: 409, message: 'Data keys are still wrapped under this master key' },
+  redaction_conflict: { status: 409, message: 'The recording changed while it was being redacted; nothing was changed, retry' },
+  redaction_request_decided: { status: 409, message: 'This redaction request has already been decided' },
+  // 410: a resource that existed and is gone for good
+  link_superseded: { status: 410, message: 'This link was issued before the recording was redacted; ask for a new link' },
   // edge and size limits
   request_timeout: { status: 408, message: 'The request did not arrive in time; the connection is closed' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
@@ -92,6 +97,7 @@ export const ERRORS = {
   range_not_satisfiable: { status: 416, message: 'The requested range is outside the recording' },
   expectation_failed: { status: 417, message: 'Only "Expect: 100-continue" is supported' },
   retention_already_expired: { status: 422, message: 'By its retention policy the recording should already have been deleted' },
+  redaction_range_outside: { status: 422, message: 'A redaction range lies outside the recording' },
   too_many_requests: { status: 429, message: 'Too many requests; slow down' },
   rate_limited: { status: 429, message: 'Too many requests; slow down' },
   locked_out: { status: 429, message: 'Too many failed authentication attempts from this address; try again later' },
@@ -120,7 +126,7 @@ export type CodeWithStatus<S extends number> = { [K in ErrorCode]: (typeof ERROR
 
 const TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  409: 'Conflict', 411: 'Length Required', 413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
+  409: 'Conflict', 410: 'Gone', 411: 'Length Required', 413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable', 417: 'Expectation Failed', 422: 'Unprocessable Content', 429: 'Too Many Requests',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
@@ -174,6 +180,10 @@ export class NotFoundError extends AppError {
 }
 export class ConflictError extends AppError {
   constructor(message: string, code: CodeWithStatus<409> = 'conflict') { super(code, message); }
+}
+/** A resource that existed and is gone for good (a link to a version that was redacted away). */
+export class GoneError extends AppError {
+  constructor(message?: string, code: CodeWithStatus<410> = 'link_superseded') { super(code, message); }
 }
 export class PayloadTooLargeError extends AppError {
   constructor(message: string, code: CodeWithStatus<413> = 'payload_too_large') { super(code, message); }

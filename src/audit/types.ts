@@ -6,6 +6,8 @@ export const AUDIT_ACTIONS = [
   'auth.denied', 'anomaly.download_rate', 'audit.denied_suppressed', 'orphan.deleted', 'audit.anchored',
   'media.peaks',
   'console.signed_in', 'console.signed_out', 'console.session_expired',
+  'recording.redacted', 'recording.original_shredded', 'redaction.requested', 'redaction.approved', 'redaction.refused',
+  'redaction.original_read', 'redaction.settings_updated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

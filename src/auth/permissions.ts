@@ -18,13 +18,17 @@ export type Permission =
   | 'audit:export'
   | 'policy:manage'
   | 'keys:manage'
-  | 'tenant:manage';
+  | 'tenant:manage'
+  | 'recording:redact'
+  | 'redaction:request'
+  | 'redaction:decide'
+  | 'redaction:read-original';
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
   pbx: ['recording:upload', 'recording:read-receipt'],
   agent: ['recording:list', 'recording:view'],
-  supervisor: ['recording:list', 'recording:view', 'link:issue', 'link:revoke'],
-  compliance: ['recording:list', 'recording:view', 'legal-hold:manage', 'recording:erase', 'audit:export'],
+  supervisor: ['recording:list', 'recording:view', 'link:issue', 'link:revoke', 'redaction:request'],
+  compliance: ['recording:list', 'recording:view', 'legal-hold:manage', 'recording:erase', 'audit:export', 'recording:redact', 'redaction:request', 'redaction:decide', 'redaction:read-original'],
   admin: ['policy:manage', 'keys:manage', 'tenant:manage'],
 };
 

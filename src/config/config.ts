@@ -76,6 +76,8 @@ export interface Config {
     readonly metrics: { readonly tokenFile?: string; readonly listen?: { readonly host: string; readonly port: number }; readonly public: boolean };
   };
   readonly console: ConsoleConfig;
+  /** Redaction (docs/redaction.md): 'required' turns each redaction into a request a second compliance user decides. */
+  readonly redaction: { readonly approval: 'none' | 'required' };
 }
 
 /** The browser console (src/console): how people sign in and how long a session lives. */
@@ -145,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     observability: { readinessKeyCheckSeconds: e.READINESS_KEY_CHECK_SECONDS, metrics: metricsConfig(e, production) },
     console: consoleConfig(e, production),
+    redaction: { approval: e.REDACTION_APPROVAL },
   };
   if (config.links.defaultTtlSeconds > config.links.maxTtlSeconds) {
     throw new ConfigError('LINK_DEFAULT_TTL_SECONDS', 'must not exceed LINK_MAX_TTL_SECONDS');

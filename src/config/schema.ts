@@ -129,6 +129,9 @@ const envObject = z.object({
   AUDIT_EXPORT_POOL_MAX: int(1, 100).default(4),
   AUDIT_NAMESPACE: optionalText,
 
+  /** Four-eyes redaction (src/redaction): 'required' makes every redaction a request another compliance user approves. */
+  REDACTION_APPROVAL: z.enum(['none', 'required']).default('none'),
+
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_POOL_MAX: int(1, 100).default(4),

@@ -64,6 +64,8 @@ export async function writeEncrypted(
     readonly tenant: string; readonly id: string; readonly body: Readable; readonly retainUntil?: Date;
     /** The tenant's own KMS key, if it has one. */
     readonly tenantKmsKeyId: string | null;
+    /** Where to write; `recordings/<tenant>/<id>` unless given (a redacted version has its own). */
+    readonly objectKey?: string;
     /** mask: key presses are silenced before encryption (src/audio/dtmf-mask.ts); keep when absent. */
     readonly dtmf?: DtmfPolicy;
   },
@@ -76,7 +78,7 @@ export async function writeEncrypted(
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
   const masking = target.dtmf === 'mask' ? new MaskingStages(() => sniffer.contentType) : null;
   try {
-    slot.objectKey = objectKeyFor(tenant, id);
+    slot.objectKey = target.objectKey ?? objectKeyFor(tenant, id);
     slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
     await Promise.all([
       masking

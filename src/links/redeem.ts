@@ -1,9 +1,9 @@
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
-import { AppError, DependencyError, ForbiddenError, type CodeWithStatus } from '../errors.js';
+import { AppError, DependencyError, ForbiddenError, GoneError, type CodeWithStatus } from '../errors.js';
 import type { ExfiltrationGuard } from '../guards/index.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
-import type { Link, LinkStore } from './store.js';
+import { SUPERSEDED_REVOKER, type Link, type LinkStore } from './store.js';
 import type { LinkSigner } from './token.js';
 
 /**
@@ -42,9 +42,10 @@ export interface RedeemRequest {
 /** What was asked for, not what will be delivered: the client may hang up after the first byte. */
 export interface ReadRequest { readonly range: string | null; readonly start: number; readonly end: number; readonly head: boolean }
 
-export type DenyReason = 'malformed' | 'bad_signature' | 'expired' | 'unknown_link' | 'revoked' | 'used' | 'recording_unavailable' | 'origin_refused';
+export type DenyReason = 'malformed' | 'bad_signature' | 'expired' | 'unknown_link' | 'revoked' | 'used' | 'recording_unavailable' | 'origin_refused' | 'superseded';
 
-export interface Denied { readonly allowed: false; readonly reason: DenyReason; readonly error: ForbiddenError }
+/** 403, or 410 for a link to a version redacted away (src/redaction). */
+export interface Denied { readonly allowed: false; readonly reason: DenyReason; readonly error: ForbiddenError | GoneError }
 export interface Admitted { readonly allowed: true; readonly link: Link; readonly recording: Recording; readonly client: LinkClient }
 export type Admission = Admitted | Denied;
 export type Redemption = { readonly allowed: true; readonly link: Link } | Denied;
@@ -57,7 +58,7 @@ export type Redemption = { readonly allowed: true; readonly link: Link } | Denie
 const FORGERY: ReadonlySet<DenyReason> = new Set(['malformed', 'bad_signature', 'unknown_link']);
 
 /** Refusals carry a code the holder can act on (messages from the error registry unless given); the audit event carries the precise reason. */
-const DENIALS: Record<DenyReason, readonly [CodeWithStatus<403>, string?]> = {
+const DENIALS: Record<DenyReason, readonly [CodeWithStatus<403> | CodeWithStatus<410>, string?]> = {
   malformed: ['link_invalid'],
   bad_signature: ['link_invalid'],
   unknown_link: ['link_invalid'],
@@ -65,9 +66,15 @@ const DENIALS: Record<DenyReason, readonly [CodeWithStatus<403>, string?]> = {
   expired: ['link_expired'],
   revoked: ['link_revoked'],
   used: ['link_used'],
+  superseded: ['link_superseded'],
   origin_refused: ['link_origin_refused',
     'This page may not play the link: embed it with <audio crossorigin> from an origin listed in MEDIA_EMBED_ORIGINS, or open the link directly'],
 };
+
+/** A link revoked by a redaction of its recording is gone for good, not merely revoked. */
+function supersededOr(verdict: Exclude<DenyReason, 'superseded'>, link: Link): DenyReason {
+  return verdict === 'revoked' && link.revokedBy === SUPERSEDED_REVOKER ? 'superseded' : verdict;
+}
 
 type ClaimedLink = Pick<Link, 'id' | 'tenant' | 'recordingId'>;
 
@@ -85,7 +92,7 @@ export class LinkRedemption {
     if (!state || state.link.recordingId !== c.recordingId || this.deps.signer.issuerTag(state.link.issuedBy) !== c.issuer) {
       return this.deny(client, 'unknown_link', claimed);
     }
-    if (state.verdict !== 'usable') return this.deny(client, state.verdict, claimed);
+    if (state.verdict !== 'usable') return this.deny(client, supersededOr(state.verdict, state.link), claimed);
     const recording = await this.deps.recordings.findActive(c.tenant, c.recordingId);
     if (!recording) return this.deny(client, 'recording_unavailable', claimed);
     const { link } = state;
@@ -134,6 +141,6 @@ export class LinkRedemption {
     }, client.ip);
     if (FORGERY.has(reason)) await this.deps.guards?.onAuthFailure?.(client.ip);
     const [code, message] = DENIALS[reason];
-    return { allowed: false, reason, error: new ForbiddenError(message, code) };
+    return { allowed: false, reason, error: code === 'link_superseded' ? new GoneError(message) : new ForbiddenError(message, code) };
   }
 }

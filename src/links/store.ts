@@ -58,6 +58,15 @@ function mapLink(row: LinkRow): Link {
   };
 }
 
+/** The revoker of links whose recording was redacted after they were issued: they answer 410. */
+export const SUPERSEDED_REVOKER = 'redaction:superseded';
+
+/** Ends every link of a recording still standing, in the redaction's transaction (src/redaction). */
+export async function supersedeLinks(trx: Trx, tenant: string, recordingId: string): Promise<number> {
+  return trx('links').where({ tenant, recording_id: recordingId }).whereNull('revoked_at')
+    .update({ revoked_at: trx.raw('clock_timestamp()'), revoked_by: SUPERSEDED_REVOKER });
+}
+
 export class LinkStore {
   constructor(private readonly db: Db) {}
 

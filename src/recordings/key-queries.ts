@@ -30,10 +30,15 @@ export async function tenantsWithKeys(db: Db | Trx): Promise<string[]> {
   return rows.map((r) => r.tenant);
 }
 
-/** Rows whose data key is still wrapped under `keyRef`. */
+/**
+ * Rows whose data key is still wrapped under `keyRef`: recordings, and the sealed originals of
+ * pii redactions (src/redaction), which rotation does not rewrap, so the master key version
+ * stays until they are gone.
+ */
 export async function countUsing(db: Db | Trx, keyRef: string): Promise<number> {
   const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
-  return Number(row?.count ?? 0);
+  const sealed = await db('redaction_originals').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();
+  return Number(row?.count ?? 0) + Number(sealed?.count ?? 0);
 }
 
 /** How many live data keys each keyRef wraps, by keyRef. */

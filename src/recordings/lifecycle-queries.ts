@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db, Trx } from '../db/knex.js';
 import { livenessHeldSql, type ClaimOwner } from '../db/locks.js';
 import { DELETION_REASON, RECORDING_STATUS as S } from './status.js';
+import { destroyOriginalKeys } from './version-queries.js';
 
 /**
  * The deletion lifecycle of the recordings table: claims, key destruction and tombstones, as
@@ -179,6 +180,7 @@ export async function tombstone(trx: Trx, who: ClaimOwner, rows: ReadonlyArray<{
     .returning<{ id: string }[]>('id');
   const done = new Set(updated.map((u) => u.id));
   if (done.size === 0) return done;
+  await destroyOriginalKeys(trx, [...done]);
   // A link to a deleted recording must stop working even if a reader somehow skipped the status check.
   await trx('links').whereRaw('recording_id = ANY(?::uuid[])', [[...done]])
     .update({
@@ -186,12 +188,4 @@ export async function tombstone(trx: Trx, who: ClaimOwner, rows: ReadonlyArray<{
       expires_at: trx.raw('least(expires_at, now())'),
     });
   return done;
-}
-
-/** The object keys among rows `ids` that an active or deleting row still refers to. */
-export async function referencedObjectKeys(db: Db | Trx, ids: readonly string[]): Promise<Set<string | null>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db('recordings').select<{ object_key: string | null }[]>('object_key')
-    .whereRaw('id = ANY(?::uuid[])', [[...ids]]).andWhereNot({ status: S.deleted });
-  return new Set(rows.map((r) => r.object_key));
 }

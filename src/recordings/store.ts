@@ -2,6 +2,7 @@ import type { Db, Trx } from '../db/knex.js';
 import { holdLiveness, type ClaimOwner, type Liveness } from '../db/locks.js';
 import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import * as lifecycle from './lifecycle-queries.js';
+import * as versions from './version-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 import type { Direction, ReceivedBody, Recording } from './types.js';
@@ -26,6 +27,8 @@ export interface RecordingRow {
   agent_id: string | null; tags: string[]; uploaded_by: string | null; legal_hold: boolean;
   legal_hold_reason: string | null; legal_hold_case_id: string | null; created_at: Date;
   deleted_at: Date | null; deletion_reason: string | null;
+  /** Bumped by each redaction (src/redaction); redacted_at is when the newest version became current. */
+  version: number; redacted_at: Date | null;
   received_sha256: string | null; received_size_bytes: number | null; received_content_type: string | null;
   dtmf_spans: MaskedSpan[] | null;
 }
@@ -39,6 +42,7 @@ export function mapRow(row: RecordingRow): Recording {
     from: row.from_number, to: row.to_number, agentId: row.agent_id, tags: row.tags ?? [], uploadedBy: row.uploaded_by,
     legalHold: row.legal_hold, legalHoldReason: row.legal_hold_reason, legalHoldCaseId: row.legal_hold_case_id,
     createdAt: row.created_at, deletedAt: row.deleted_at, deletionReason: row.deletion_reason,
+    version: row.version ?? 1, redactedAt: row.redacted_at ?? null,
     received: row.received_sha256 !== null && row.received_size_bytes !== null && row.received_content_type !== null
       ? { sha256: row.received_sha256, sizeBytes: Number(row.received_size_bytes), contentType: row.received_content_type } : null,
     dtmfSpans: row.dtmf_spans,
@@ -182,8 +186,9 @@ export class RecordingStore {
     return lifecycle.tombstone(trx, who, rows, revokedBy);
   }
 
-  referencedObjectKeys(ids: readonly string[]): Promise<Set<string | null>> {
-    return lifecycle.referencedObjectKeys(this.db, ids);
+  /** The object keys among `objectKeys` that a recording or a sealed original still needs (the orphan sweep). */
+  referencedKeys(objectKeys: readonly string[]): Promise<Set<string>> {
+    return versions.referencedKeys(this.db, objectKeys);
   }
 }
 

@@ -38,6 +38,10 @@ export interface Recording extends CallMetadata {
   readonly createdAt: Date;
   readonly deletedAt: Date | null;
   readonly deletionReason: string | null;
+  /** 1 as uploaded; each redaction makes the next (src/redaction). */
+  readonly version: number;
+  /** When the current version replaced a redacted one; links issued before it are gone (410). */
+  readonly redactedAt: Date | null;
   /** What the PBX sent, when DTMF masking stored something else (sha256 and size above are the stored media's). */
   readonly received: ReceivedBody | null;
   /** The spans DTMF masking silenced at ingest; null when the tenant keeps key presses. */
@@ -64,6 +68,7 @@ export interface Receipt {
   readonly retainUntil: string | null;
   readonly createdAt: string;
   readonly legalHold: boolean;
+  readonly version: number;
   readonly dtmf?: DtmfReceipt;
 }
 
@@ -79,6 +84,7 @@ export function toReceipt(r: Recording): Receipt {
   return {
     id: r.id, callId: r.callId, sha256: r.sha256, sizeBytes: r.sizeBytes, contentType: r.contentType,
     policy: r.policy, retainUntil: r.retainUntil?.toISOString() ?? null, createdAt: r.createdAt.toISOString(), legalHold: r.legalHold,
+    version: r.version,
     ...(r.dtmfSpans && r.received ? { dtmf: dtmfReceipt(r.dtmfSpans, r.received, r.contentType) } : {}),
   };
 }

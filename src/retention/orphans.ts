@@ -34,7 +34,8 @@ export interface OrphanSweepResult {
 }
 
 const PREFIX = 'recordings/';
-const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})$/;
+/** `recordings/<tenant>/<recording id>`, and `.<16 hex>` after it for a redacted version (src/redaction). */
+const KEY = /^recordings\/([^/]+)\/([0-9a-f-]{36})(?:\.[0-9a-f]{16})?$/;
 
 export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date(), opts: OrphanSweepOptions = {}): Promise<OrphanSweepResult> {
   const graceMs = opts.graceMs ?? durationMs(deps.config.retention.orphanGrace);
@@ -93,12 +94,15 @@ async function unclaimed(deps: RetentionDeps, infos: readonly StoredObjectInfo[]
   return orphans.filter((o) => !live.has(o.key));
 }
 
-/** The objects of `infos` that no active or deleting row refers to. */
+/**
+ * The objects of `infos` that no active or deleting row refers to, asked by object key: a
+ * redacted recording's current object (and a sealed original) carries another id than the row's.
+ */
 async function unreferenced(deps: RetentionDeps, infos: readonly StoredObjectInfo[]): Promise<StoredObjectInfo[]> {
-  const ids = infos.map((i) => idOf(i.key)).filter((id): id is string => id !== null);
-  if (ids.length === 0) return [];
-  const referenced = await deps.recordings.referencedObjectKeys(ids);
-  return infos.filter((i) => idOf(i.key) !== null && !referenced.has(i.key));
+  const named = infos.filter((i) => idOf(i.key) !== null);
+  if (named.length === 0) return [];
+  const referenced = await deps.recordings.referencedKeys(named.map((i) => i.key));
+  return named.filter((i) => !referenced.has(i.key));
 }
 
 function idOf(key: string): string | null {

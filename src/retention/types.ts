@@ -26,7 +26,7 @@ export interface DeletionDeps {
 /** The recordings table as a retention pass and the orphan sweep use it. */
 export type RetentionRecordings = Pick<RecordingStore,
   'destroyKeys' | 'tombstone' | 'holdClaimLiveness' | 'claimDue' | 'reclaimAbandoned' | 'stillClaimed'
-  | 'listDue' | 'countHeldDue' | 'oldestOverdue' | 'referencedObjectKeys'>;
+  | 'listDue' | 'countHeldDue' | 'oldestOverdue' | 'referencedKeys'>;
 
 export interface RetentionDeps extends DeletionDeps {
   /** liveRecordings: the orphan sweep's pass over peaks objects (peaks-sweep.ts). */

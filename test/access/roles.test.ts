@@ -150,7 +150,56 @@ describe('role matrix over every route', () => {
       name: 'GET /v1/audit-events/{logSeq}/proof', allowed: ['compliance'], success: 200,
       send: (token) => call(vault, { path: '/v1/audit-events/1/proof?size=2', token }),
     },
+    {
+      name: 'POST /v1/recordings/{id}/redactions', allowed: ['compliance'], success: 201,
+      send: async (token) => sendJson('POST', `/v1/recordings/${(await fresh()).id}/redactions`, token, redactionOrder),
+    },
+    {
+      name: 'GET /v1/recordings/{id}/redactions', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: `/v1/recordings/${recording.id}/redactions`, token }),
+    },
+    {
+      name: 'GET /v1/recordings/{id}/redactions/{redactionId}/original', allowed: ['compliance'], success: 200,
+      send: async (token) => {
+        const r = await fresh();
+        await sendJson('PUT', '/v1/redaction-settings', tokens.get('admin'), { keepPiiOriginal: true });
+        const redacted = await sendJson('POST', `/v1/recordings/${r.id}/redactions`, tokens.get('compliance'), { ...redactionOrder, category: 'pii' });
+        return call(vault, { path: `/v1/recordings/${r.id}/redactions/${JSON.parse(redacted.body.toString()).id as string}/original`, token });
+      },
+    },
+    {
+      name: 'GET /v1/redaction-requests', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/redaction-requests', token }),
+    },
+    {
+      name: 'POST /v1/redaction-requests/{requestId}/approve', allowed: ['compliance'], success: 201,
+      send: async (token) => sendJson('POST', `/v1/redaction-requests/${await pendingRequest()}/approve`, token, {}),
+    },
+    {
+      name: 'POST /v1/redaction-requests/{requestId}/refuse', allowed: ['compliance'], success: 200,
+      send: async (token) => sendJson('POST', `/v1/redaction-requests/${await pendingRequest()}/refuse`, token, {}),
+    },
+    {
+      name: 'GET /v1/redaction-settings', allowed: ['admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/redaction-settings', token }),
+    },
+    {
+      name: 'PUT /v1/redaction-settings', allowed: ['admin'], success: 200,
+      send: (token) => sendJson('PUT', '/v1/redaction-settings', token, { keepPiiOriginal: true }),
+    },
   ];
+
+  const redactionOrder = { ranges: [{ startMs: 0, endMs: 5 }], fill: 'silence', reason: 'matrix check', category: 'pci' };
+
+  /** A pending four-eyes request by another user (this vault runs without four-eyes, so it is stored directly). */
+  async function pendingRequest(): Promise<string> {
+    const r = await fresh();
+    const request = await vault.deps.redactions.insertRequest({
+      id: randomUUID(), tenant: 'acme', recordingId: r.id, ranges: [{ startMs: 0, endMs: 5 }], fill: 'silence', reason: 'matrix', category: 'pci',
+      requestedBy: 'supervisor-2', requestedRole: 'supervisor',
+    });
+    return request.id;
+  }
 
   /** A new recording of this tenant, for routes that change or erase the one they are given. */
   async function fresh(meta: Record<string, string> = {}): Promise<Receipt> {
@@ -199,7 +248,7 @@ describe('role matrix over every route', () => {
     const own = await call(vault, { path: `/v1/recordings/${recording.id}`, token: tokens.get('pbx') });
     assert.equal(own.status, 200);
     const body = own.json();
-    assert.deepEqual(Object.keys(body).sort(), ['callId', 'contentType', 'createdAt', 'id', 'legalHold', 'policy', 'retainUntil', 'sha256', 'sizeBytes']);
+    assert.deepEqual(Object.keys(body).sort(), ['callId', 'contentType', 'createdAt', 'id', 'legalHold', 'policy', 'retainUntil', 'sha256', 'sizeBytes', 'version']);
     const other = await call(vault, { path: `/v1/recordings/${recording.id}`, token: await vault.token('pbx', { sub: 'pbx-2' }) });
     assert.equal(other.status, 404);
     const [viewed] = await auditRows(vault, { action: 'recording.viewed', request_id: String(own.headers['x-request-id']) });

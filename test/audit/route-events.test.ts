@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AUDIT_ACTIONS } from '../../src/audit/types.js';
 import type { Role } from '../../src/auth/permissions.js';
@@ -218,6 +219,50 @@ describe('every route leaves its audit event', () => {
     ] as const) {
       await expectEvents(route, await send({ role: 'compliance', path }), 200, []);
     }
+  });
+
+  test('redaction: recording.redacted and original_shredded, four-eyes decisions, sealed-original reads, settings; list reads write nothing', async () => {
+    const compliance = { actorSub: 'compliance-1', actorRole: 'compliance' };
+    const order = { ranges: [{ startMs: 0, endMs: 5 }], fill: 'silence', reason: 'card number', category: 'pci' };
+    const fresh = async (callId: string): Promise<string> => (await uploadAs(callId, tinyWav(callId.length * 7))).json<{ id: string }>().id;
+    const pciId = await fresh('ev-redact-pci');
+    const pci = await sendJson('compliance', 'POST', `/v1/recordings/${pciId}/redactions`, order);
+    await expectEvents('POST /v1/recordings/{id}/redactions', pci, 201, [
+      { action: 'recording.redacted', ...compliance, recordingId: pciId, details: { category: 'pci', version: 2, previousKeyDestroyed: true } },
+      { action: 'recording.original_shredded', ...compliance, recordingId: pciId, details: { objectDeleted: true, keyDestroyed: true } },
+    ]);
+    await expectEvents('GET /v1/recordings/{id}/redactions', await send({ role: 'compliance', path: `/v1/recordings/${pciId}/redactions` }), 200, []);
+
+    const settings = await sendJson('admin', 'PUT', '/v1/redaction-settings', { keepPiiOriginal: true });
+    await expectEvents('PUT /v1/redaction-settings', settings, 200, [{ action: 'redaction.settings_updated', actorSub: 'admin-1', actorRole: 'admin', details: { keepPiiOriginal: true } }]);
+    await expectEvents('GET /v1/redaction-settings', await send({ role: 'admin', path: '/v1/redaction-settings' }), 200, []);
+    const piiId = await fresh('ev-redact-pii');
+    const pii = await sendJson('compliance', 'POST', `/v1/recordings/${piiId}/redactions`, { ...order, category: 'pii' });
+    await expectEvents('POST /v1/recordings/{id}/redactions', pii, 201, [{ action: 'recording.redacted', ...compliance, recordingId: piiId, details: { originalKept: true } }]);
+    const redactionId = pii.json<{ id: string }>().id;
+    const original = await send({ role: 'compliance', path: `/v1/recordings/${piiId}/redactions/${redactionId}/original` });
+    await expectEvents('GET /v1/recordings/{id}/redactions/{redactionId}/original', original, 200, [{ action: 'redaction.original_read', ...compliance, recordingId: piiId, details: { redactionId } }]);
+
+    const pending = async (callId: string): Promise<{ recordingId: string; requestId: string }> => {
+      const recordingId = await fresh(callId);
+      const r = await vault.deps.redactions.insertRequest({
+        id: randomUUID(), tenant: 'acme', recordingId, ranges: order.ranges, fill: 'silence', reason: 'card number', category: 'pci', requestedBy: 'supervisor-9', requestedRole: 'supervisor',
+      });
+      return { recordingId, requestId: r.id };
+    };
+    await expectEvents('GET /v1/redaction-requests', await send({ role: 'compliance', path: '/v1/redaction-requests' }), 200, []);
+    const toApprove = await pending('ev-redact-approve');
+    const approved = await sendJson('compliance', 'POST', `/v1/redaction-requests/${toApprove.requestId}/approve`, {});
+    await expectEvents('POST /v1/redaction-requests/{requestId}/approve', approved, 201, [
+      { action: 'redaction.approved', ...compliance, recordingId: toApprove.recordingId, details: { requestId: toApprove.requestId, requestedBy: 'supervisor-9' } },
+      { action: 'recording.redacted', ...compliance, recordingId: toApprove.recordingId, details: { requestId: toApprove.requestId, requestedBy: 'supervisor-9' } },
+      { action: 'recording.original_shredded', ...compliance, recordingId: toApprove.recordingId },
+    ]);
+    const toRefuse = await pending('ev-redact-refuse');
+    const refused = await sendJson('compliance', 'POST', `/v1/redaction-requests/${toRefuse.requestId}/refuse`, { note: 'not card data' });
+    await expectEvents('POST /v1/redaction-requests/{requestId}/refuse', refused, 200, [
+      { action: 'redaction.refused', ...compliance, recordingId: toRefuse.recordingId, details: { requestId: toRefuse.requestId, note: 'not card data' } },
+    ]);
   });
 
   test('every route and every action of the contract was exercised above', async () => {

@@ -67,7 +67,8 @@ export function fakeRecording(tenant: string, over: Partial<Recording> = {}): Re
     id: randomUUID(), tenant, callId: 'call-1', status: 'active', objectKey: 'k', sha256: 'a'.repeat(64), sizeBytes: 4096,
     contentType: 'audio/wav', segmentSize: null, cryptoHeader: null, wrappedKey: null, keyRef: null, policy: null, retainUntil: null,
     uploadedBy: 'pbx', legalHold: false, legalHoldReason: null, legalHoldCaseId: null, createdAt: new Date(0), deletedAt: null,
-    deletionReason: null, startedAt: null, durationSeconds: null, direction: null, from: null, to: null, agentId: null, tags: [], received: null, dtmfSpans: null, ...over,
+    deletionReason: null, startedAt: null, durationSeconds: null, direction: null, from: null, to: null, agentId: null, tags: [],
+    received: null, dtmfSpans: null, version: 1, redactedAt: null, ...over,
   };
 }
 

@@ -50,6 +50,7 @@ export class FakeRecordingStore {
     const row: Recording = {
       ...r, tags: [...r.tags], status: 'active', legalHold: r.legalHold ?? false, legalHoldReason: null, legalHoldCaseId: null,
       createdAt: new Date(), deletedAt: null, deletionReason: null, received: r.received ?? null, dtmfSpans: r.dtmfSpans ?? null,
+      version: 1, redactedAt: null,
     };
     this.rows.set(`${r.tenant}/${r.callId}`, row);
     return row;

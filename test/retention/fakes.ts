@@ -97,8 +97,9 @@ export class FakeRecordings implements RetentionRecordings {
     return new Set(done.map((r) => r.id));
   }
 
-  async referencedObjectKeys(ids: readonly string[]): Promise<Set<string | null>> {
-    return new Set(ids.map((id) => this.rows.get(id)).filter((r) => r && r.status !== RECORDING_STATUS.deleted).map((r) => r?.objectKey ?? null));
+  async referencedKeys(objectKeys: readonly string[]): Promise<Set<string>> {
+    const live = new Set([...this.rows.values()].filter((r) => r.status !== RECORDING_STATUS.deleted).map((r) => r.objectKey));
+    return new Set(objectKeys.filter((k) => live.has(k)));
   }
 
   private overdue(r: FakeRow, now: Date): boolean {
