@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { verifyTable } from '../../src/audit/verify.js';
 import { advisoryLockKey } from '../../src/db/locks.js';
 import type { TestVault } from '../helpers/vault.js';
-import { auditEvents, makeDue, openShortPolicyVault, row, runCli, spawnCli, upload, waitFor, type ShortPolicyVault } from './support.js';
+import { auditEvents, auditLogLock, makeDue, openShortPolicyVault, row, runCli, type ShortPolicyVault, spawnCli, upload, waitFor } from './support.js';
 
 /**
  * A worker SIGKILLed after it deleted a batch's objects and destroyed their keys, but before the
@@ -25,7 +24,8 @@ describe('a retention worker killed before its tombstone commit', () => {
     const objectKeys = await Promise.all(batch.map(async (r) => (await row(vault, r.id)).object_key ?? ''));
     await makeDue(vault, ...batch.map((r) => r.id));
 
-    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const auditLock = await auditLogLock(vault);
+    await su.query(auditLock.take);
     const worker = spawnCli(vault, ['retention', 'run', '--once']);
     let released = false;
     try {
@@ -43,7 +43,7 @@ describe('a retention worker killed before its tombstone commit', () => {
       const killed = await worker.done;
       assert.equal(killed.signal, 'SIGKILL');
     } finally {
-      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+      await su.query(auditLock.release);
       released = true;
     }
     assert.ok(released);

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { openPlayback } from '../../src/media/playback.js';
 import { runOrphanSweep, type OrphanSweepResult } from '../../src/retention/orphans.js';
 import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { ageStoredFiles, heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
+import { ageStoredFiles, auditLogLock, heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
 
 /**
  * The orphan sweep against uploads that are still in progress: neither a body that has been idle
@@ -75,7 +74,8 @@ describe('orphan sweep and uploads in progress', () => {
     let sweep: Promise<OrphanSweepResult> | undefined;
     let pending: Promise<HttpResponse> | undefined;
     // The commit's recording.uploaded event waits for the audit chain lock, held here.
-    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const auditLock = await auditLogLock(vault);
+    await su.query(auditLock.take);
     try {
       pending = request(vault, {
         method: 'PUT', path: '/v1/recordings/commit-held', token: await vault.token('pbx'), body: wav, headers: { 'content-type': 'audio/wav' },
@@ -90,7 +90,7 @@ describe('orphan sweep and uploads in progress', () => {
       await Promise.race([sweep, sleep(2_000)]);
       assert.ok(await vault.deps.store.head(objectKey), 'the uncommitted object is still there');
     } finally {
-      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+      await su.query(auditLock.release);
     }
     assert.equal((await sweep).deleted, 0);
     await playsAs(vault, await pending, wav);

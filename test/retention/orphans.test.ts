@@ -2,13 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
 import { advisoryLockKey } from '../../src/db/locks.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { ageStoredFiles, auditEvents, childEnv, runCli, superuser, upload, waitFor } from './support.js';
+import { ageStoredFiles, auditEvents, auditLogLock, childEnv, runCli, superuser, upload, waitFor } from './support.js';
 
 async function objectKeys(vault: TestVault): Promise<string[]> {
   const keys: string[] = [];
@@ -38,7 +37,8 @@ describe('orphan sweep', () => {
     const before = await objectKeys(vault);
     const server = await spawnVault(childEnv(vault));
     let orphanKey: string | undefined;
-    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const auditLock = await auditLogLock(vault);
+    await su.query(auditLock.take);
     try {
       const pending = request(server, {
         method: 'PUT', path: '/v1/recordings/dies-mid-upload', token: await vault.token('pbx'),
@@ -52,7 +52,7 @@ describe('orphan sweep', () => {
       await server.stop('SIGKILL');
       await pending;
     } finally {
-      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+      await su.query(auditLock.release);
     }
     assert.ok(orphanKey);
     const orphanId = orphanKey.split('/').pop();

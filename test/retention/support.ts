@@ -5,6 +5,7 @@ import { readdir, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
+import { AUDIT_LOG_LOCK_CLASS } from '../../src/audit/log-append.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { openPlayback } from '../../src/media/playback.js';
@@ -180,4 +181,15 @@ export async function playbackAfterRestart(vault: TestVault, tenant: string, ids
   } finally {
     await deps.close();
   }
+}
+
+/**
+ * The advisory lock that a tenant's audit appends wait for (its per-tenant log's, see
+ * src/audit/log-append.ts), as the SQL that takes and releases it on a session: holding it
+ * blocks an upload's commit or a retention tombstone at its audit event.
+ */
+export async function auditLogLock(vault: TestVault, tenant = 'acme'): Promise<{ readonly take: string; readonly release: string }> {
+  const log = await vault.deps.auditLogs.resolve(tenant);
+  const key = `${AUDIT_LOG_LOCK_CLASS}, ${log.logId}`;
+  return { take: `SELECT pg_advisory_lock(${key})`, release: `SELECT pg_advisory_unlock(${key})` };
 }
