@@ -18,6 +18,14 @@ export interface AuditExportFilters {
   readonly recordingId?: string;
   readonly actor?: string;
   readonly action?: string;
+  readonly outcome?: string;
+  /** Paging (the console's audit viewer): only events with seq above / below these. */
+  readonly afterSeq?: number;
+  readonly beforeSeq?: number;
+  /** At most this many events; every matching event when absent. */
+  readonly limit?: number;
+  /** Oldest first (the default, and the order a verifier needs) or newest first. */
+  readonly order?: 'asc' | 'desc';
 }
 
 /** Field order of both formats; the CSV header row is exactly these names. */
@@ -29,13 +37,17 @@ export const EXPORT_FIELDS = [
 const CHUNK_CHARS = 64 * 1024;
 
 export function exportQuery(db: Knex, f: AuditExportFilters): Knex.QueryBuilder {
-  const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', 'asc');
+  const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', f.order ?? 'asc');
   if (f.tenant !== undefined) q.where('tenant', f.tenant);
   if (f.after) q.where('at', '>=', db.raw('?::timestamptz', [formatAt(f.after)]));
   if (f.before) q.where('at', '<', db.raw('?::timestamptz', [formatAt(f.before)]));
   if (f.recordingId !== undefined) q.where('recording_id', f.recordingId);
   if (f.actor !== undefined) q.where('actor_sub', f.actor);
   if (f.action !== undefined) q.where('action', f.action);
+  if (f.outcome !== undefined) q.where('outcome', f.outcome);
+  if (f.afterSeq !== undefined) q.where('audit_events.seq', '>', f.afterSeq);
+  if (f.beforeSeq !== undefined) q.where('audit_events.seq', '<', f.beforeSeq);
+  if (f.limit !== undefined) q.limit(f.limit);
   return q;
 }
 

@@ -10,7 +10,7 @@ import { parseInput } from '../lib/validate.js';
 import { actorFields, auditActor } from './actor.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
-import { AUDIT_ACTIONS, type AuditLog } from './types.js';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, type AuditLog } from './types.js';
 
 export interface AuditRouteContext {
   readonly principal: { readonly sub: string; readonly tenant: string; readonly roles: readonly string[]; readonly actingRole?: string };
@@ -40,6 +40,11 @@ const querySchema = z.strictObject({
   recordingId: text.optional(),
   actor: text.optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES).optional(),
+  afterSeq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  beforeSeq: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
 });
 
 export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
@@ -91,7 +96,8 @@ async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRo
     action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null,
     details: {
       format, after: filters.after?.toISOString(), before: filters.before?.toISOString(), recordingId: filters.recordingId,
-      actor: filters.actor, action: filters.action,
+      actor: filters.actor, action: filters.action, outcome: filters.outcome,
+      afterSeq: filters.afterSeq, beforeSeq: filters.beforeSeq, limit: filters.limit, order: filters.order,
     },
   });
   const chunks = exportChunks(deps.db, filters, format);

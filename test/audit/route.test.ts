@@ -72,8 +72,24 @@ describe('GET /v1/audit-events', () => {
     assert.equal(res.text.trimEnd().split('\r\n').length, 1 + 5);
   });
 
+  test('pages by seq in either order, with limit, and filters by outcome', async () => {
+    const seqs = async (q: string): Promise<number[]> => {
+      const res = await request(app).get(`/v1/audit-events?action=recording.viewed&${q}`).expect(200);
+      return res.text.trimEnd().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Line).seq);
+    };
+    assert.deepEqual(await seqs('limit=2'), [1, 3]);
+    assert.deepEqual(await seqs('limit=2&afterSeq=3'), [5, 7]);
+    assert.deepEqual(await seqs('limit=2&order=desc'), [9, 7]);
+    assert.deepEqual(await seqs('limit=2&order=desc&beforeSeq=7'), [5, 3]);
+    assert.deepEqual(await seqs('afterSeq=9'), []);
+    assert.deepEqual(await seqs('outcome=denied'), []);
+    assert.deepEqual(await seqs('outcome=allowed&limit=1'), [1]);
+    const exported = await request(app).get('/v1/audit-events?action=audit.exported&order=desc&limit=1').expect(200);
+    assert.equal((JSON.parse(exported.text) as Line).details.limit, 1, 'the paging is on the audit.exported record');
+  });
+
   test('bad query parameters answer 400 and export nothing', async () => {
-    for (const q of ['after=yesterday', 'before=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
+    for (const q of ['limit=0', 'limit=10001', 'afterSeq=-1', 'beforeSeq=x', 'order=up', 'outcome=maybe', 'after=yesterday', 'before=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
       'after=2026-02-01&before=2026-01-01', 'from=2026-01-01', 'to=2026-01-01', 'action=media.read&action=link.issued', 'actor=']) {
       const res = await request(app).get(`/v1/audit-events?${q}`);
       assert.equal(res.status, 400, q);
