@@ -4,11 +4,12 @@ import type { AuditLog } from '../audit/types.js';
 import { parseIsoDuration } from '../config/duration.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
-import { parseBody } from '../lib/validate.js';
+import { parseBody, parseQuery } from '../lib/validate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
 import type { TenantStore } from '../tenants/store.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
+import { simulateRetention } from './simulate.js';
 
 /**
  * Admin endpoints for retention: policies (PUT/GET /v1/retention-policies) and the tenant's
@@ -29,6 +30,12 @@ const policyBody = z.strictObject({
 
 const settingsBody = z.strictObject({
   defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable(),
+});
+
+const dryRunQuery = z.strictObject({
+  until: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v))
+    .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must lie in years 0001-9999'),
+  policy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').optional(),
 });
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
@@ -71,6 +78,15 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
         return { ...result, settings: await deps.tenants.get(tenant, trx) };
       });
       res.status(created ? 201 : 200).location(`/v1/retention-policies/${name}`).json(view(policy, settings.defaultPolicy));
+    },
+  });
+
+  router.route({
+    method: 'get', path: '/v1/retention-dry-run', permission: 'policy:manage',
+    handler: async (req, res, ctx) => {
+      const q = parseQuery(dryRunQuery, req.query);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await simulateRetention(deps.db, ctx.principal.tenant, q.until, q.policy));
     },
   });
 
