@@ -25,11 +25,11 @@ export interface HeldView {
 
 export interface HeldPage { readonly items: HeldView[]; readonly nextAfter: string | null }
 
-export async function listHeld(deps: HoldListDeps, tenant: string, opts: { caseId?: string; afterId?: string; limit: number }, actor: AuditActor): Promise<HeldPage> {
+export async function listHeld(deps: HoldListDeps, tenant: string, opts: { caseId?: string | null; afterId?: string; limit: number }, actor: AuditActor): Promise<HeldPage> {
   const rows = await heldRecordings(deps.db, tenant, opts);
   await deps.audit.record({
     tenant, ...actorFields(actor), action: 'recording.listed', outcome: 'allowed',
-    details: { source: 'legal_holds', caseId: opts.caseId ?? null, count: rows.length, limit: opts.limit, page: opts.afterId ? 'next' : 'first' },
+    details: { source: 'legal_holds', caseId: opts.caseId, count: rows.length, limit: opts.limit, page: opts.afterId ? 'next' : 'first' },
   });
   const items = rows.map((r) => ({
     recordingId: r.id, callId: r.callId, startedAt: r.startedAt?.toISOString() ?? null, reason: r.reason, caseId: r.caseId,

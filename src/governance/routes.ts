@@ -28,6 +28,7 @@ const eraseBody = z.strictObject({ reason: reason.optional() });
 const subjectBody = z.strictObject({ phone: z.string().trim().min(3).max(64), reason });
 const heldQuery = z.strictObject({
   caseId: z.string().trim().min(1).max(200).optional(),
+  withoutCase: z.literal('true').optional(),
   after: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
@@ -73,8 +74,9 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
     method: 'get', path: '/v1/legal-holds/recordings', permission: 'legal-hold:manage',
     handler: async (req, res, ctx) => {
       const q = parseQuery(heldQuery, req.query);
+      if (q.withoutCase && q.caseId) throw new BadRequestError('Give caseId or withoutCase, not both', 'invalid_query');
       res.setHeader('Cache-Control', 'no-store');
-      res.json(await listHeld(deps, ctx.principal.tenant, { caseId: q.caseId, afterId: q.after, limit: q.limit }, auditActor(ctx)));
+      res.json(await listHeld(deps, ctx.principal.tenant, { caseId: q.withoutCase ? null : q.caseId, afterId: q.after, limit: q.limit }, auditActor(ctx)));
     },
   });
 

@@ -106,11 +106,15 @@ export async function holdMatters(db: Db | Trx, tenant: string): Promise<HoldMat
 
 export interface HeldRecording extends HoldRecord { readonly callId: string; readonly startedAt: Date | null }
 
-/** A page of the tenant's held recordings (of one case when `caseId` is given), in id order after `afterId`. */
-export async function heldRecordings(db: Db | Trx, tenant: string, opts: { caseId?: string; afterId?: string; limit: number }): Promise<HeldRecording[]> {
+/**
+ * A page of the tenant's held recordings, in id order after `afterId`: of one case when `caseId`
+ * is a string, of no case when it is null, all when it is undefined.
+ */
+export async function heldRecordings(db: Db | Trx, tenant: string, opts: { caseId?: string | null; afterId?: string; limit: number }): Promise<HeldRecording[]> {
   const q = db('recordings').select<Array<HoldRow & { call_id: string; started_at: Date | null }>>([...HOLD_COLUMNS, 'call_id', 'started_at'])
     .where({ tenant, legal_hold: true }).whereNot({ status: S.deleted });
-  if (opts.caseId !== undefined) q.andWhere({ legal_hold_case_id: opts.caseId });
+  if (opts.caseId === null) q.whereNull('legal_hold_case_id');
+  else if (opts.caseId !== undefined) q.andWhere({ legal_hold_case_id: opts.caseId });
   if (opts.afterId !== undefined) q.andWhere('id', '>', opts.afterId);
   const rows = await q.orderBy('id').limit(opts.limit);
   return rows.map((r) => ({ ...mapHold(r), callId: r.call_id, startedAt: r.started_at }));

@@ -46,9 +46,11 @@ describe('legal holds by matter', () => {
     assert.ok(all.every((h) => h.reason === 'order A' && h.caseId === 'CASE-A' && h.setBy === 'officer-2'));
     const everything = (await json(vault, 'GET', '/v1/legal-holds/recordings', compliance)).json<HeldPage>();
     assert.deepEqual(new Set(everything.items.map((h) => h.callId)), new Set(['m-a1', 'm-a2', 'm-a3', 'm-b1', 'm-loose']));
+    const loose = (await json(vault, 'GET', '/v1/legal-holds/recordings?withoutCase=true', compliance)).json<HeldPage>();
+    assert.deepEqual(loose.items.map((h) => [h.callId, h.caseId]), [['m-loose', null]]);
     const listed = (await auditEvents(vault, { action: 'recording.listed' })).filter((e) => e.details.source === 'legal_holds');
     assert.deepEqual(listed.map((e) => [e.actor_sub, e.details.caseId, e.details.count, e.details.page]),
-      [['officer-2', 'CASE-A', 2, 'first'], ['officer-2', 'CASE-A', 1, 'next'], ['officer-2', null, 5, 'first']]);
+      [['officer-2', 'CASE-A', 2, 'first'], ['officer-2', 'CASE-A', 1, 'next'], ['officer-2', undefined, 5, 'first'], ['officer-2', null, 1, 'first']]);
   });
 
   test('only compliance; bad paging answers 400', async () => {
@@ -56,7 +58,7 @@ describe('legal holds by matter', () => {
       assert.equal((await json(vault, 'GET', '/v1/legal-holds', await vault.token(role))).status, 403, role);
       assert.equal((await json(vault, 'GET', '/v1/legal-holds/recordings', await vault.token(role))).status, 403, role);
     }
-    for (const q of ['after=x', 'limit=0', 'limit=1001', 'caseId=', 'color=red']) {
+    for (const q of ['withoutCase=true&caseId=A', 'withoutCase=false', 'after=x', 'limit=0', 'limit=1001', 'caseId=', 'color=red']) {
       assert.equal((await json(vault, 'GET', `/v1/legal-holds/recordings?${q}`, compliance)).status, 400, q);
     }
   });
