@@ -4,9 +4,9 @@
  * verified in the browser, with who issued links, for what reason, and which byte ranges were read.
  */
 import { apiText } from './lib/api.js';
-import { h } from './lib/dom.js';
+import { appRoot, h } from './lib/dom.js';
 import { eventTable, parseExport, showVerification } from './lib/audit-view.js';
-import { appRoot, field, input, problemText, say, section, statusLine } from './lib/forms.js';
+import { field, input, problemText, say, section, statusLine } from './lib/forms.js';
 
 const app = appRoot();
 const idInput = input('recording', { required: '' });
@@ -23,7 +23,7 @@ async function load(id) {
   summary.textContent = '';
   try {
     const q = new URLSearchParams({ recordingId: id, order: 'asc' });
-    const { events } = parseExport(await apiText(`/v1/audit-events?${q}`));
+    const { events } = parseExport(await apiText('GET', `/v1/audit-events?${q}`));
     const count = (/** @type {string} */ action) => events.filter((e) => e.action === action).length;
     summary.textContent = `${count('link.issued')} link(s) issued, ${count('media.read')} read(s) of the audio, ${count('recording.viewed')} view(s) of the metadata.`;
     results.replaceChildren(eventTable(events, `Access history of recording ${id}, oldest first`));

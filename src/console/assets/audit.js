@@ -5,9 +5,9 @@
  * links for the same filters as NDJSON and CSV.
  */
 import { apiText } from './lib/api.js';
-import { h } from './lib/dom.js';
+import { appRoot, h } from './lib/dom.js';
 import { eventTable, parseExport, showVerification } from './lib/audit-view.js';
-import { appRoot, field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
+import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const PAGE_SIZE = 50;
 const ACTIONS = [
@@ -85,7 +85,7 @@ async function load() {
   newer.disabled = true;
   older.disabled = true;
   try {
-    const { events } = parseExport(await apiText(`/v1/audit-events?${q}`));
+    const { events } = parseExport(await apiText('GET', `/v1/audit-events?${q}`));
     results.replaceChildren(eventTable(events, `Audit events ${index * PAGE_SIZE + 1}–${index * PAGE_SIZE + events.length}, newest first`));
     say(status, events.length === 0 ? 'No events match these filters.' : `${events.length} event(s) on this page.`);
     const last = events[events.length - 1];

@@ -5,8 +5,8 @@
  * button works; held recordings are never erased and are listed.
  */
 import { api } from './lib/api.js';
-import { h } from './lib/dom.js';
-import { appRoot, field, input, problemText, say, section, statusLine } from './lib/forms.js';
+import { appRoot, h } from './lib/dom.js';
+import { field, input, problemText, say, section, statusLine } from './lib/forms.js';
 
 const app = appRoot();
 

@@ -5,8 +5,8 @@
  * whole matter.
  */
 import { api } from './lib/api.js';
-import { h } from './lib/dom.js';
-import { appRoot, field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
+import { appRoot, h } from './lib/dom.js';
+import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const app = appRoot();
 const FILTER_FIELDS = ['startedAfter', 'startedBefore', 'phone', 'from', 'to', 'agentId', 'callId', 'direction', 'tags'];

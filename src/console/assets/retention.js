@@ -4,8 +4,8 @@
  * dry run (GET /v1/retention-dry-run) what would be deleted by a chosen date.
  */
 import { api } from './lib/api.js';
-import { h } from './lib/dom.js';
-import { appRoot, field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
+import { appRoot, h } from './lib/dom.js';
+import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 /** @typedef {{ name: string, retain: string, description: string | null, isDefault: boolean, updatedBy: string, updatedAt: string }} Policy */
 /** @typedef {{ wouldDelete: number, keptOnHold: number }} Counts */

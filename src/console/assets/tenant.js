@@ -4,8 +4,8 @@
  * tenant's own KMS key (POST /v1/keys/rotate with kmsKeyId; needs KEY_PROVIDER=aws-kms).
  */
 import { api } from './lib/api.js';
-import { h } from './lib/dom.js';
-import { appRoot, field, input, problemText, say, section, select, statusLine } from './lib/forms.js';
+import { appRoot, h } from './lib/dom.js';
+import { field, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const app = appRoot();
 const current = h('dl', { class: 'facts' });

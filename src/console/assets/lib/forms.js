@@ -87,10 +87,3 @@ export function section(title, ...children) {
   const id = `section-${++fieldCount}`;
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
-
-/** The page's <main>; the shell renders it with the page title as its h1. */
-export function appRoot() {
-  const app = document.getElementById('app');
-  if (!app) throw new Error('the console shell has no #app');
-  return app;
-}
