@@ -34,6 +34,8 @@ import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { deriveKey } from './lib/signed-blob.js';
 
 /**
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
@@ -74,6 +76,8 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Console sessions (src/console): sign-in, the session cookie, idle and absolute expiry. */
+  readonly consoleSessions: ConsoleSessions;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -162,7 +166,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
+    const consoleSessions = new ConsoleSessions(db, audit, {
+      idleTimeoutMs: config.console.idleTimeoutMs, maxAgeMs: config.console.maxAgeMs, sealKey: deriveKey(linkSigningKey, 'callvault console session tokens v1'),
+    });
     return {
+      consoleSessions,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
