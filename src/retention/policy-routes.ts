@@ -7,7 +7,8 @@ import { BadRequestError } from '../errors.js';
 import { parseBody, parseQuery } from '../lib/validate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
-import type { TenantStore } from '../tenants/store.js';
+import type { KeyProvider } from '../keys/types.js';
+import type { TenantSettings, TenantStore } from '../tenants/store.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
 import { simulateRetention } from './simulate.js';
 
@@ -21,6 +22,8 @@ export interface PolicyRouteDeps {
   readonly policies: PolicyStore;
   readonly tenants: Pick<TenantStore, 'get' | 'update'>;
   readonly audit: Pick<AuditLog, 'record'>;
+  /** Which key provider wraps data keys: a tenant KMS key needs aws-kms. */
+  readonly keys: Pick<KeyProvider, 'kind'>;
 }
 
 const policyBody = z.strictObject({
@@ -37,6 +40,10 @@ const dryRunQuery = z.strictObject({
     .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must lie in years 0001-9999'),
   policy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').optional(),
 });
+
+function settingsView(s: TenantSettings, keys: Pick<KeyProvider, 'kind'>) {
+  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, keyProvider: keys.kind };
+}
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
   return {
@@ -93,8 +100,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
   router.route({
     method: 'get', path: '/v1/tenant-settings', permission: 'tenant:manage',
     handler: async (_req, res, ctx) => {
-      const s = await deps.tenants.get(ctx.principal.tenant);
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(await deps.tenants.get(ctx.principal.tenant), deps.keys));
     },
   });
 
@@ -114,7 +120,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
         }, trx);
         return after;
       });
-      res.json({ tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId });
+      res.json(settingsView(s, deps.keys));
     },
   });
 }

@@ -15,18 +15,24 @@ const policyForm = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' 
   field('Default retention policy', policySelect, 'Applies to uploads that name no policy, from now on.'),
   h('button', { type: 'submit' }, 'Save default policy'), policyStatus));
 const keyInput = input('kmsKeyId', { required: '' });
+const keyButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit' }, 'Use this KMS key'));
 const keyStatus = statusLine();
 const keyForm = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' },
   field('KMS key id, ARN or alias', keyInput, 'New recordings of the tenant are encrypted under it at once; existing keys move with callvault keys rewrap.'),
-  h('button', { type: 'submit' }, 'Use this KMS key'), keyStatus));
+  keyButton, keyStatus));
 app.append(section('Current settings', current), section('Default policy', policyForm), section('Tenant KMS key', keyForm));
 
-/** @param {{ tenant: string, defaultPolicy: string, kmsKeyId: string | null }} s */
+/** @param {{ tenant: string, defaultPolicy: string, kmsKeyId: string | null, keyProvider: 'local' | 'aws-kms' }} s */
 function showSettings(s) {
+  const byok = s.keyProvider === 'aws-kms';
+  keyInput.disabled = !byok;
+  keyButton.disabled = !byok;
+  if (!byok) say(keyStatus, 'This vault wraps data keys with its local master key (KEY_PROVIDER=local): a tenant KMS key needs KEY_PROVIDER=aws-kms.');
   current.replaceChildren(
     h('dt', {}, 'Tenant'), h('dd', {}, s.tenant),
     h('dt', {}, 'Default policy'), h('dd', {}, s.defaultPolicy),
-    h('dt', {}, 'KMS key'), h('dd', {}, s.kmsKeyId ?? 'the deployment\'s key (KMS_KEY_ID or the local master key)'));
+    h('dt', {}, 'Key provider'), h('dd', {}, s.keyProvider),
+    h('dt', {}, 'KMS key'), h('dd', {}, s.kmsKeyId ?? (s.keyProvider === 'aws-kms' ? 'the deployment\'s KMS_KEY_ID' : 'none: the local master key')));
   policySelect.value = s.defaultPolicy;
 }
 
