@@ -25,6 +25,7 @@ export function htmlDocument(parts: DocumentParts): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${esc(parts.title)} · callvault</title>
+<link rel="icon" href="/console/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/console/assets/console.css">
 ${parts.head ?? ''}</head>
 <body>
@@ -38,9 +39,9 @@ export const DEV_BANNER = '<p class="dev-banner" role="note"><strong>Development
   + 'This vault runs embedded: sign-in needs no identity provider and is for trials only.</p>';
 
 /** A page without a script: sign-in, signed out, not permitted. */
-export function messagePage(opts: { title: string; text: string; embedded: boolean; extra?: string }): string {
+export function messagePage(opts: { title: string; text: string; embedded: boolean; extra?: string; head?: string }): string {
   return htmlDocument({
-    title: opts.title,
+    title: opts.title, head: opts.head,
     body: `<header class="top">${opts.embedded ? DEV_BANNER : ''}<p class="brand">callvault console</p></header>
 <main id="app" class="narrow">
 <h1>${esc(opts.title)}</h1>
