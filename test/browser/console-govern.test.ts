@@ -99,10 +99,16 @@ describe('console: compliance and admin', () => {
   test('compliance browses the audit log, verified, and exports it as CSV and NDJSON', async () => {
     const page = await signIn('compliance', '/console/audit');
     assert.match(await settled(page, '.verification'), /all match/);
+    await page.getByText(/event\(s\) on this page/).waitFor();
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await page.getByLabel('Action').selectOption('legal_hold.set');
     await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForFunction(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> } }).document;
+      const cells = Array.from(doc.querySelectorAll('table.events tbody tr td:nth-child(4)'));
+      return cells.length > 0 && cells.every((c) => c.textContent === 'legal_hold.set');
+    });
     await page.getByRole('row', { name: /preservation order 7/ }).waitFor();
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
     for (const [name, format] of [['Export CSV', 'csv'], ['Export NDJSON', 'ndjson']] as const) {
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name }).click()]);
       const file = await download.path();
