@@ -16,6 +16,8 @@ import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
 import { problemHandler, sendProblem } from './http/problem.js';
 import { requestContext } from './http/request-log.js';
 import { SecureRouter } from './http/secure-router.js';
+import { registerSavedSearchRoutes } from './saved-searches/routes.js';
+import { registerDownloadRoutes } from './downloads/routes.js';
 
 const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
@@ -58,6 +60,8 @@ export function buildApp(deps: Deps): Express {
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
+  registerSavedSearchRoutes(router, deps);
+  registerDownloadRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

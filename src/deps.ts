@@ -34,6 +34,8 @@ import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
+import { SavedSearchStore } from './saved-searches/store.js';
+import { DownloadGrantStore } from './downloads/store.js';
 
 /**
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
@@ -74,6 +76,10 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Each user's named recording searches (src/saved-searches). */
+  readonly savedSearches: SavedSearchStore;
+  /** Which roles of a tenant may download recordings (off by default; src/downloads). */
+  readonly downloadGrants: DownloadGrantStore;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -165,6 +171,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     return {
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
+      savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

@@ -65,6 +65,7 @@ export const ERRORS = {
   link_revoked: { status: 403, message: 'This link has been revoked' },
   link_used: { status: 403, message: 'This single-use link has already been used by another client' },
   link_origin_refused: { status: 403, message: 'This page may not play the link' },
+  download_not_permitted: { status: 403, message: "Downloads are not enabled for this principal's roles in this tenant" },
   // 404: one code for every missing resource, so another tenant's answers exactly the same
   not_found: { status: 404, message: 'Not found' },
   object_not_found: { status: 404, message: 'The stored object does not exist' },
@@ -78,6 +79,8 @@ export const ERRORS = {
   master_key_current: { status: 409, message: 'The master key is current and cannot be retired' },
   master_key_state_changed: { status: 409, message: 'The master key changed state meanwhile' },
   master_key_in_use: { status: 409, message: 'Data keys are still wrapped under this master key' },
+  saved_search_exists: { status: 409, message: 'A saved search of this name exists already' },
+  saved_search_limit: { status: 409, message: 'Too many saved searches for this user' },
   // edge and size limits
   request_timeout: { status: 408, message: 'The request did not arrive in time; the connection is closed' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
