@@ -9,7 +9,7 @@ import type { SavedSearch, SavedSearchStore, SearchOwner } from './store.js';
 /**
  * `GET|POST /v1/saved-searches`, `DELETE /v1/saved-searches/{id}`: the caller's own named
  * filters for `GET /v1/recordings`. A saved query is validated exactly as the search validates
- * it, so a saved search always runs; it may not carry a cursor (a position, not a filter).
+ * it, so a saved search always runs; it holds filters only (no cursor, no page size).
  */
 export interface SavedSearchRouteDeps {
   readonly savedSearches: Pick<SavedSearchStore, 'list' | 'count' | 'insert' | 'delete'>;
@@ -46,7 +46,9 @@ export function registerSavedSearchRoutes(router: SecureRouter, deps: SavedSearc
     method: 'post', path: '/v1/saved-searches', permission: 'recording:list', body: createBody,
     handler: async (_req, res, ctx, { body }) => {
       const query = Object.fromEntries(Object.entries(body.query).filter(([, v]) => v.trim() !== ''));
-      if (Object.hasOwn(query, 'cursor')) throw new BadRequestError('query.cursor: a saved search is a filter, not a position', 'invalid_query');
+      for (const key of ['cursor', 'limit']) {
+        if (Object.hasOwn(query, key)) throw new BadRequestError(`query.${key}: a saved search holds filters only`, 'invalid_query');
+      }
       parseSearchQuery(query, deps.phones);
       const owner = ownerOf(ctx.principal);
       if (await deps.savedSearches.count(owner) >= MAX_SAVED_SEARCHES) {

@@ -66,7 +66,7 @@ describe('saved searches', () => {
   test('a query the search would refuse is refused at saving, naming the field', async () => {
     for (const [query, field] of [
       [{ direction: 'sideways' }, 'direction'], [{ startedAfter: 'yesterday' }, 'startedAfter'], [{ color: 'red' }, 'color'],
-      [{ cursor: 'abc.def' }, 'cursor'], [{ tag: 'vip' }, 'tag'],
+      [{ cursor: 'abc.def' }, 'cursor'], [{ limit: '5' }, 'limit'], [{ tag: 'vip' }, 'tag'],
     ] as const) {
       const res = assertContract('post', '/v1/saved-searches', await save(alice, { name: `bad ${field}`, query }));
       assert.equal(res.status, 400, `${field}: ${res.body.toString()}`);
