@@ -18,6 +18,8 @@ import { requestContext } from './http/request-log.js';
 import { SecureRouter } from './http/secure-router.js';
 import { registerSavedSearchRoutes } from './saved-searches/routes.js';
 import { registerDownloadRoutes } from './downloads/routes.js';
+import { consoleCookieAuth } from './console/cookie-auth.js';
+import { consoleRouter } from './console/routes.js';
 
 const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
@@ -53,7 +55,13 @@ export function buildApp(deps: Deps): Express {
   // No bearer here: the signed token in the path is the credential (see src/media/routes.ts).
   app.get('/media/:token', mediaHandler(deps));
 
-  const router = new SecureRouter({ ...deps.guards, tokens: rateLimitedVerifier(deps.tokens, deps.guards.principalRateLimit), audit: deps.audit });
+  // The browser console: pages, assets and sign-in under /console, with its own CSP (src/console).
+  app.use('/console', consoleRouter({ sessions: deps.consoleSessions, config: deps.config }));
+
+  const router = new SecureRouter({
+    ...deps.guards, tokens: rateLimitedVerifier(deps.tokens, deps.guards.principalRateLimit), audit: deps.audit,
+    cookies: consoleCookieAuth(deps.consoleSessions, deps.config.console.mfaAcrValues, deps.guards.principalRateLimit),
+  });
   registerIngestRoutes(router, {
     ingest: deps.ingest, maxBytes: deps.config.recordings.maxBytes, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
   registerReadRoutes(router, deps);

@@ -36,6 +36,8 @@ import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/in
 import { TenantStore } from './tenants/store.js';
 import { SavedSearchStore } from './saved-searches/store.js';
 import { DownloadGrantStore } from './downloads/store.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { deriveKey } from './lib/signed-blob.js';
 
 /**
  * The composition root: every dependency of the vault is built here, by hand, from the parsed
@@ -80,6 +82,8 @@ export interface Deps {
   readonly savedSearches: SavedSearchStore;
   /** Which roles of a tenant may download recordings (off by default; src/downloads). */
   readonly downloadGrants: DownloadGrantStore;
+  /** Console sessions (src/console): sign-in, the session cookie, idle and absolute expiry. */
+  readonly consoleSessions: ConsoleSessions;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -168,7 +172,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
+    const consoleSessions = new ConsoleSessions(db, audit, {
+      idleTimeoutMs: config.console.idleTimeoutMs, maxAgeMs: config.console.maxAgeMs, sealKey: deriveKey(linkSigningKey, 'callvault console session tokens v1'),
+    });
     return {
+      consoleSessions,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),

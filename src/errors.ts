@@ -55,6 +55,7 @@ export const ERRORS = {
   invalid_issuer: { status: 401, message: 'The token issuer is not accepted' },
   invalid_claims: { status: 401, message: 'The token claims are invalid' },
   invalid_token: { status: 401, message: 'The token is invalid' },
+  session_expired: { status: 401, message: 'The console session has ended or expired; sign in again' },
   // 403: known caller, refused
   forbidden: { status: 403, message: 'This principal may not perform this action' },
   client_certificate_required: { status: 403, message: 'PBX uploads require a client certificate' },
@@ -66,6 +67,8 @@ export const ERRORS = {
   link_used: { status: 403, message: 'This single-use link has already been used by another client' },
   link_origin_refused: { status: 403, message: 'This page may not play the link' },
   download_not_permitted: { status: 403, message: "Downloads are not enabled for this principal's roles in this tenant" },
+  csrf_failed: { status: 403, message: 'A state-changing request from the console must carry a valid X-CSRF-Token header' },
+  mfa_required: { status: 403, message: 'Issuing links from the console needs a session signed in with multi-factor authentication' },
   // 404: one code for every missing resource, so another tenant's answers exactly the same
   not_found: { status: 404, message: 'Not found' },
   object_not_found: { status: 404, message: 'The stored object does not exist' },

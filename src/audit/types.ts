@@ -5,6 +5,7 @@ export const AUDIT_ACTIONS = [
   'legal_hold.set', 'legal_hold.cleared', 'recording.deleted', 'policy.updated', 'audit.exported', 'keys.rotated',
   'auth.denied', 'anomaly.download_rate', 'audit.denied_suppressed', 'orphan.deleted', 'audit.anchored',
   'download.issued', 'media.downloaded', 'download.settings_updated',
+  'console.signed_in', 'console.signed_out', 'console.session_expired',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

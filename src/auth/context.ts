@@ -6,4 +6,13 @@ export interface RequestContext {
   readonly requestId: string;
   readonly ip: string;
   readonly userAgent: string | null;
+  /** Set when the request was authenticated by a console session cookie rather than a bearer token. */
+  readonly consoleSession?: ConsoleSessionFacts;
+}
+
+/** What routes may need to know of the console session behind a request. */
+export interface ConsoleSessionFacts {
+  readonly id: string;
+  /** The identity provider reported multi-factor authentication (amr or a configured acr). */
+  readonly mfa: boolean;
 }

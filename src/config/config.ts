@@ -72,6 +72,20 @@ export interface Config {
      */
     readonly metrics: { readonly tokenFile?: string; readonly listen?: { readonly host: string; readonly port: number }; readonly public: boolean };
   };
+  readonly console: ConsoleConfig;
+}
+
+/** The browser console (src/console): how people sign in and how long a session lives. */
+export interface ConsoleConfig {
+  /** The development sign-in (pick tenant, role, sub): embedded mode only, never in production. */
+  readonly devSignIn: boolean;
+  readonly idleTimeoutMs: number;
+  /** Absolute session lifetime, however active the session is. */
+  readonly maxAgeMs: number;
+  /** Link issuance from a console session needs `amr` with mfa/otp/hwk or an acr listed here. */
+  readonly linkRequiresMfa: boolean;
+  readonly mfaAcrValues: readonly string[];
+  readonly oidc?: { readonly issuer: string; readonly clientId: string; readonly clientSecret?: SecretFile; readonly scopes: string };
 }
 
 const ALLOWED_JWT_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
@@ -126,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pbxAllowedCidrs: parseCidrList(e.PBX_ALLOWED_CIDRS), linkRatePerHour: e.LINK_RATE_PER_HOUR, poolMax: e.RATE_LIMIT_POOL_MAX,
     },
     observability: { readinessKeyCheckSeconds: e.READINESS_KEY_CHECK_SECONDS, metrics: metricsConfig(e, production) },
+    console: consoleConfig(e, production),
   };
   if (config.links.defaultTtlSeconds > config.links.maxTtlSeconds) {
     throw new ConfigError('LINK_DEFAULT_TTL_SECONDS', 'must not exceed LINK_MAX_TTL_SECONDS');
@@ -223,6 +238,30 @@ function jwtConfig(e: Env, secret: SecretOf, production: boolean): Config['jwt']
 function isHttpsOrLoopback(uri: string): boolean {
   const u = new URL(uri);
   return u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname));
+}
+
+function consoleConfig(e: Env, production: boolean): ConsoleConfig {
+  const idleTimeoutMs = fixedDurationMs('CONSOLE_IDLE_TIMEOUT', e.CONSOLE_IDLE_TIMEOUT);
+  const maxAgeMs = fixedDurationMs('CONSOLE_SESSION_MAX_AGE', e.CONSOLE_SESSION_MAX_AGE);
+  if (idleTimeoutMs > maxAgeMs) throw new ConfigError('CONSOLE_IDLE_TIMEOUT', 'must not exceed CONSOLE_SESSION_MAX_AGE');
+  const mfaAcrValues = (e.CONSOLE_MFA_ACR_VALUES ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  return { devSignIn: !production, idleTimeoutMs, maxAgeMs, linkRequiresMfa: e.CONSOLE_LINK_REQUIRES_MFA, mfaAcrValues, oidc: consoleOidc(e, production) };
+}
+
+function consoleOidc(e: Env, production: boolean): ConsoleConfig['oidc'] {
+  if (!e.CONSOLE_OIDC_ISSUER) {
+    if (e.CONSOLE_OIDC_CLIENT_ID) throw new ConfigError('CONSOLE_OIDC_ISSUER', 'is required when CONSOLE_OIDC_CLIENT_ID is set');
+    return undefined;
+  }
+  if (!e.CONSOLE_OIDC_CLIENT_ID) throw new ConfigError('CONSOLE_OIDC_CLIENT_ID', 'is required when CONSOLE_OIDC_ISSUER is set');
+  if (!isHttpsOrLoopback(e.CONSOLE_OIDC_ISSUER)) throw new ConfigError('CONSOLE_OIDC_ISSUER', 'must be an https URL (plain http is accepted only for localhost)');
+  // The redirect URI is built from PUBLIC_URL; without it only a local trial may fall back to the request's origin.
+  if (production && !e.PUBLIC_URL) throw new ConfigError('PUBLIC_URL', 'is required when CONSOLE_OIDC_ISSUER is set and CALLVAULT_MODE=production');
+  if (!e.CONSOLE_OIDC_SCOPES.split(/\s+/).includes('openid')) throw new ConfigError('CONSOLE_OIDC_SCOPES', 'must include openid');
+  return {
+    issuer: e.CONSOLE_OIDC_ISSUER, clientId: e.CONSOLE_OIDC_CLIENT_ID, scopes: e.CONSOLE_OIDC_SCOPES,
+    clientSecret: e.CONSOLE_OIDC_CLIENT_SECRET_FILE ? { file: path.resolve(e.CONSOLE_OIDC_CLIENT_SECRET_FILE), generate: false } : undefined,
+  };
 }
 
 /** A timeout: hours, minutes and seconds only, at most a day. */

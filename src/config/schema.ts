@@ -139,6 +139,15 @@ const envObject = z.object({
   READINESS_KEY_CHECK_SECONDS: int(0, 300).default(5),
   METRICS_TOKEN_FILE: optionalText,
   METRICS_LISTEN: optionalText,
+
+  CONSOLE_OIDC_ISSUER: url.optional(),
+  CONSOLE_OIDC_CLIENT_ID: optionalText,
+  CONSOLE_OIDC_CLIENT_SECRET_FILE: optionalText,
+  CONSOLE_OIDC_SCOPES: z.string().trim().min(1).default('openid profile'),
+  CONSOLE_IDLE_TIMEOUT: isoDuration.default(parseIsoDuration('PT15M') as IsoDuration),
+  CONSOLE_SESSION_MAX_AGE: isoDuration.default(parseIsoDuration('PT8H') as IsoDuration),
+  CONSOLE_LINK_REQUIRES_MFA: bool.default(false),
+  CONSOLE_MFA_ACR_VALUES: z.string().optional(),
 });
 
 /**

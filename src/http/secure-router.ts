@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import type { RequestContext } from '../auth/context.js';
+import type { ConsoleSessionFacts, RequestContext } from '../auth/context.js';
 import { AppError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import { can, rolesGranting, type Permission, type Principal } from '../auth/permissions.js';
@@ -54,7 +54,24 @@ export interface SecureRouterDeps {
   /** Called on every authentication failure (lockout bookkeeping); throws to refuse outright. */
   readonly onAuthFailure?: (ip: string) => Promise<void>;
   readonly beforeAuth?: (req: Request) => Promise<void>;
+  /** Console session cookies (src/console): consulted only when the request has no Authorization header. */
+  readonly cookies?: CookieAuthenticator;
 }
+
+/** A request authenticated by a console session cookie. */
+export interface CookieSession {
+  readonly principal: Principal;
+  /** The request's X-CSRF-Token matched the session's (compared in constant time). */
+  readonly csrfValid: boolean;
+  readonly session: ConsoleSessionFacts;
+}
+
+export interface CookieAuthenticator {
+  /** Null when the request carries no session cookie; throws UnauthorizedError for one that names no live session. */
+  authenticate(req: Request, base: Omit<RequestContext, 'principal'>): Promise<CookieSession | null>;
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function clientIp(req: Request): string {
   return (req.ip ?? req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
@@ -141,11 +158,11 @@ export class SecureRouter {
   private async authorise(req: Request, res: Response, spec: RouteGuard): Promise<RequestContext> {
     const base = { requestId: requestIdOf(res), ip: clientIp(req), userAgent: userAgentOf(req) };
     await this.deps.beforeAuth?.(req);
-    const token = bearerToken(req.get('authorization'));
     let principal: Principal;
+    let cookie: CookieSession | null = null;
     try {
-      if (!token) throw new UnauthorizedError('A Bearer token is required', 'missing_token');
-      principal = await this.deps.tokens.verify(token);
+      cookie = await this.cookieSession(req, base);
+      principal = cookie?.principal ?? await this.verifyBearer(req);
     } catch (err) {
       if (err instanceof UnauthorizedError) {
         await this.deny(base, null, err.code, spec);
@@ -153,12 +170,16 @@ export class SecureRouter {
       }
       throw err;
     }
+    if (cookie && !cookie.csrfValid && !SAFE_METHODS.has(req.method)) {
+      await this.deny(base, principal, 'csrf_failed', spec);
+      throw new ForbiddenError('A state-changing request from the console must carry the session\'s X-CSRF-Token header', 'csrf_failed');
+    }
     const granted = grantingRole(principal, permissionList(spec.permission));
     if (!granted) {
       await this.deny(base, principal, 'forbidden', spec);
       throw new ForbiddenError(`Role(s) ${principal.roles.join(', ') || '(none)'} may not ${permissionList(spec.permission).join(' or ')}`);
     }
-    const ctx: RequestContext = { ...base, principal: { ...principal, actingRole: granted } };
+    const ctx: RequestContext = { ...base, principal: { ...principal, actingRole: granted }, ...(cookie ? { consoleSession: cookie.session } : {}) };
     try {
       spec.gate?.(req, ctx);
     } catch (err) {
@@ -168,6 +189,18 @@ export class SecureRouter {
     }
     res.locals.principal = ctx.principal;
     return ctx;
+  }
+
+  /** A bearer token always wins: a cookie is looked at only when no Authorization header came. */
+  private async cookieSession(req: Request, base: Omit<RequestContext, 'principal'>): Promise<CookieSession | null> {
+    if (!this.deps.cookies || req.get('authorization') !== undefined) return null;
+    return this.deps.cookies.authenticate(req, base);
+  }
+
+  private async verifyBearer(req: Request): Promise<Principal> {
+    const token = bearerToken(req.get('authorization'));
+    if (!token) throw new UnauthorizedError('A Bearer token is required', 'missing_token');
+    return this.deps.tokens.verify(token);
   }
 
   private async deny(base: Omit<RequestContext, 'principal'>, principal: Principal | null, reason: string, spec: RouteGuard): Promise<void> {

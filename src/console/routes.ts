@@ -1,0 +1,103 @@
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { can } from '../auth/permissions.js';
+import { sessionOf } from './cookie-auth.js';
+import { devSignInRouter } from './dev-sign-in.js';
+import { messagePage } from './html.js';
+import { CONSOLE_PAGES, HOME_PAGE, type ConsolePage } from './pages.js';
+import { CONSOLE_CSP, requestActor } from './request.js';
+import { clearedSessionCookie, sameSecret } from './session-token.js';
+import type { ConsoleSessions, LiveSession } from './sessions.js';
+import { renderShell } from './shell.js';
+
+/**
+ * Everything under /console: the page shells, their assets, sign-in and sign-out. Every response
+ * here is `no-store` and carries the console's strict CSP. The pages call the ordinary /v1 API,
+ * authenticated by the session cookie (src/console/cookie-auth.ts).
+ */
+export interface ConsoleRouteDeps {
+  readonly sessions: ConsoleSessions;
+  readonly config: {
+    readonly console: { readonly devSignIn: boolean; readonly idleTimeoutMs: number; readonly maxAgeMs: number; readonly oidc?: unknown };
+  };
+}
+
+/** Assets sit next to this module: src/console/assets when run from source, dist/src/console/assets when built. */
+export const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+
+const ASSET_TYPES: Readonly<Record<string, string>> = {
+  '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png',
+};
+
+function consoleHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+}
+
+function assets(): Router {
+  const router = express.Router();
+  router.use((req, res, next) => {
+    const ext = /\.[a-z]+$/.exec(req.path)?.[0] ?? '';
+    const type = ASSET_TYPES[ext];
+    if (!type) { next('router'); return; }
+    res.setHeader('Content-Type', type);
+    next();
+  });
+  router.use(express.static(ASSETS_DIR, {
+    index: false, redirect: false, etag: false, lastModified: false, dotfiles: 'ignore', cacheControl: false,
+    setHeaders: (res, file) => { res.setHeader('Content-Type', ASSET_TYPES[/\.[a-z]+$/.exec(file)?.[0] ?? ''] ?? 'application/octet-stream'); },
+  }));
+  return router;
+}
+
+export function consoleRouter(deps: ConsoleRouteDeps): Router {
+  const router = express.Router({ strict: false });
+  const cfg = deps.config.console;
+  const embedded = cfg.devSignIn;
+  router.use(consoleHeaders);
+  router.use('/assets', assets());
+  if (cfg.devSignIn) router.use(devSignInRouter({ sessions: deps.sessions, maxAgeSeconds: cfg.maxAgeMs / 1000, oidc: cfg.oidc !== undefined }));
+  router.get('/signed-out', (_req, res) => {
+    res.type('html').send(messagePage({ title: 'Signed out', text: 'You have signed out of the console.', embedded, extra: '<p><a href="/console/sign-in">Sign in again</a></p>' }));
+  });
+  router.post('/sign-out', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), async (req, res) => {
+    const session = await sessionOf(deps.sessions, req, requestActor(req, res));
+    if (session && !sameSecret(typeof req.body?.csrf === 'string' ? req.body.csrf : undefined, session.csrfToken)) {
+      res.status(403).type('html').send(messagePage({ title: 'Not signed out', text: 'The sign-out form was not valid; sign out from a console page.', embedded }));
+      return;
+    }
+    if (session) await deps.sessions.signOut(session, requestActor(req, res));
+    res.setHeader('Set-Cookie', clearedSessionCookie(req));
+    res.redirect(303, '/console/signed-out');
+  });
+  for (const page of [{ ...HOME_PAGE, permission: undefined }, ...CONSOLE_PAGES]) {
+    router.get(page.path, pageHandler(deps, page));
+  }
+  return router;
+}
+
+type AnyPage = Pick<ConsolePage, 'path' | 'title' | 'script'> & { readonly permission: ConsolePage['permission'] | undefined };
+
+function pageHandler(deps: ConsoleRouteDeps, page: AnyPage) {
+  const cfg = deps.config.console;
+  return async (req: Request, res: Response): Promise<void> => {
+    const session: LiveSession | null = await sessionOf(deps.sessions, req, requestActor(req, res));
+    if (!session) {
+      res.setHeader('Set-Cookie', clearedSessionCookie(req));
+      res.redirect(303, '/console/sign-in');
+      return;
+    }
+    if (page.permission !== undefined && !can(session.principal.roles, page.permission)) {
+      res.status(403).type('html').send(messagePage({
+        title: 'Not permitted', embedded: cfg.devSignIn,
+        text: `Your roles (${session.principal.roles.join(', ') || 'none'}) do not include this page.`,
+        extra: '<p><a href="/console/">Back to the console</a></p>',
+      }));
+      return;
+    }
+    res.type('html').send(renderShell({
+      page, session, embedded: cfg.devSignIn, idleTimeoutSeconds: Math.round(cfg.idleTimeoutMs / 1000), currentPath: req.originalUrl.split('?')[0] ?? '',
+    }));
+  };
+}

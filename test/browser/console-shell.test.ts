@@ -1,0 +1,97 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { auditRows, tinyWav, upload } from '../access/support.js';
+import { axeCheck, startConsole, type ConsoleHarness, type SignedInPage } from './console-support.js';
+
+/**
+ * The console shell in Chromium: development sign-in, a page under the strict CSP, and the /v1
+ * API called from the page with the session cookie, refused without the CSRF token.
+ */
+interface CallResult { status: number; code: string | null }
+
+/** fetch() from inside the page, as a page script would: same origin, the cookie goes along. */
+function pageFetch(signedIn: SignedInPage, method: string, path: string, opts: { body?: unknown; csrf: boolean }): Promise<CallResult> {
+  return signedIn.page.evaluate(async ({ method, path, body, csrf }) => {
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (csrf) headers['x-csrf-token'] = doc.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
+    const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = await res.json().catch(() => ({})) as { code?: string };
+    return { status: res.status, code: json.code ?? null };
+  }, { method, path, body: opts.body, csrf: opts.csrf });
+}
+
+describe('console shell', () => {
+  let harness: ConsoleHarness;
+  let recordingId: string;
+
+  before(async () => {
+    harness = await startConsole();
+    recordingId = (await upload(harness.vault, await harness.vault.token('pbx'), 'console-shell-1', tinyWav(1))).id;
+  });
+  after(async () => { await harness?.close(); });
+
+  test('development sign-in opens the start page under the strict CSP, with no errors, dialogs or violations', async () => {
+    const signedIn = await harness.openConsole({ role: 'supervisor', sub: 'sup-7' });
+    try {
+      const { page } = signedIn;
+      const res = await page.reload();
+      const csp = res?.headers()['content-security-policy'] ?? '';
+      for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"]) {
+        assert.ok(csp.includes(directive), `CSP has ${directive}: ${csp}`);
+      }
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      assert.equal(res?.headers()['cache-control'], 'no-store');
+      await page.getByText('Signed in as').waitFor();
+      assert.match(await page.locator('main#app').innerText(), /sup-7[\s\S]*acme[\s\S]*supervisor/);
+      assert.equal(await page.locator('.dev-banner').count(), 1, 'embedded mode is bannered');
+      const cookies = await signedIn.context.cookies();
+      const session = cookies.find((c) => c.name === '__Host-callvault_console');
+      assert.ok(session, `session cookie set: ${cookies.map((c) => c.name).join(', ')}`);
+      assert.equal(session.httpOnly, true);
+      assert.equal(session.secure, true);
+      assert.equal(session.sameSite, 'Strict');
+      assert.equal(session.path, '/');
+      assert.deepEqual(await axeCheck(page), []);
+      assert.deepEqual(signedIn.problems.all(), []);
+      const signIns = await auditRows(harness.vault, { action: 'console.signed_in' });
+      assert.ok(signIns.some((r) => r.actor_sub === 'sup-7' && r.tenant === 'acme' && r.details.method === 'development'));
+    } finally {
+      await signedIn.close();
+    }
+  });
+
+  test('the page calls the API with its session; a state-changing call needs the CSRF token', async () => {
+    const signedIn = await harness.openConsole({ role: 'supervisor', sub: 'sup-8' });
+    try {
+      const list = await pageFetch(signedIn, 'GET', '/v1/recordings', { csrf: false });
+      assert.equal(list.status, 200);
+      const body = { reason: 'console review' };
+      const refused = await pageFetch(signedIn, 'POST', `/v1/recordings/${recordingId}/links`, { body, csrf: false });
+      assert.deepEqual(refused, { status: 403, code: 'csrf_failed' });
+      const issued = await pageFetch(signedIn, 'POST', `/v1/recordings/${recordingId}/links`, { body, csrf: true });
+      assert.equal(issued.status, 201);
+      const links = await auditRows(harness.vault, { action: 'link.issued', recording_id: recordingId });
+      assert.equal(links.length, 1, 'only the call with the token issued a link');
+      assert.equal(links[0]?.actor_sub, 'sup-8');
+      assert.equal(links[0]?.actor_role, 'supervisor');
+      const denied = await auditRows(harness.vault, { action: 'auth.denied' });
+      assert.ok(denied.some((r) => r.actor_sub === 'sup-8' && r.details.reason === 'csrf_failed'));
+      assert.deepEqual(signedIn.problems.all().filter((p) => !p.includes('403')), []);
+    } finally {
+      await signedIn.close();
+    }
+  });
+
+  test('without a session a page redirects to sign-in and the API answers 401', async () => {
+    const anonymous = await harness.openAnonymous();
+    try {
+      await anonymous.page.goto(`${harness.vault.url}/console/`);
+      assert.equal(new URL(anonymous.page.url()).pathname, '/console/sign-in');
+      const res = await pageFetch(anonymous, 'GET', '/v1/recordings', { csrf: false });
+      assert.deepEqual(res, { status: 401, code: 'missing_token' });
+    } finally {
+      await anonymous.close();
+    }
+  });
+});
