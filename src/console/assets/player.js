@@ -7,7 +7,7 @@
  * Without peaks (not computed yet, or not served) it plays with a flat line.
  */
 import { api } from './lib/api.js';
-import { h, clear, mount } from './lib/dom.js';
+import { h, mount } from './lib/dom.js';
 import { formatTime, parseTimeHash } from './lib/format.js';
 import { drawLane, fitCanvas, isPeaks, toColumns } from './lib/waveform.js';
 
@@ -78,26 +78,22 @@ export function createPlayer(opts) {
   }
 
   function renderLanes() {
-    clear(lanesBox);
-    for (const lane of lanes) {
-      const label = h('span', { class: 'wave-label' }, lane.name);
-      label.setAttribute('aria-hidden', 'true');
-      mount(lanesBox, h('div', { class: 'wave-row' }, label, lane.canvas));
+    mount(lanesBox, lanes.map((lane) => {
       lane.canvas.addEventListener('click', (event) => seekToClick(lane.canvas, event));
-    }
+      return h('div', { class: 'wave-row' }, h('span', { class: 'wave-label', 'aria-hidden': 'true' }, lane.name), lane.canvas);
+    }));
     renderVolumes();
     resize();
   }
 
   function renderVolumes() {
-    clear(volumes);
     const stereo = lanes.length === 2;
-    lanes.forEach((lane, i) => {
+    mount(volumes, lanes.map((lane, i) => {
       const id = `player-volume-${i}`;
-      const input = /** @type {HTMLInputElement} */ (h('input', { id, type: 'range', min: '0', max: '1', step: '0.05', value: '1' }));
+      const input = h('input', { id, type: 'range', min: '0', max: '1', step: '0.05', value: '1' });
       input.addEventListener('input', () => setVolume(i, Number(input.value)));
-      mount(volumes, h('label', { for: id }, stereo ? `${lane.name} volume` : 'Volume'), input);
-    });
+      return h('span', { class: 'player-volume' }, h('label', { for: id }, stereo ? `${lane.name} volume` : 'Volume'), input);
+    }));
   }
 
   /**

@@ -5,9 +5,10 @@
  * normal audited link; and downloading, when the tenant allows it for one of the user's roles.
  */
 import { api, ApiError, principal } from './lib/api.js';
-import { h, clear, mount } from './lib/dom.js';
+import { h, mount } from './lib/dom.js';
 import { formatBytes, formatDate, formatTime } from './lib/format.js';
 import { rememberReason, rememberedReason } from './lib/reasons.js';
+import { useStylesheet } from './lib/styles.js';
 import { createPlayer } from './player.js';
 
 /**
@@ -19,7 +20,8 @@ import { createPlayer } from './player.js';
  */
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
-const id = new URLSearchParams(location.search).get('id') ?? '';
+/** The page is served at /console/recordings/{id}. */
+const id = decodeURIComponent(location.pathname.split('/').pop() ?? '');
 // The API decides; this only hides a form the role table would refuse (link:issue is the supervisor's).
 const mayListen = principal().roles.includes('supervisor');
 
@@ -101,7 +103,6 @@ function renderAccess(r, mayDownload) {
     const src = await issue('links');
     if (!src) return;
     player?.destroy();
-    clear(playerBox);
     player = createPlayer({
       recordingId: r.id, src, durationSeconds: r.durationSeconds,
       onError: (message) => { status.textContent = `${message} Choose Listen to get a new link (the same reason is used).`; },
@@ -141,21 +142,21 @@ async function downloadAllowed() {
 }
 
 async function main() {
-  clear(app);
+  useStylesheet('review.css');
   if (!id) {
-    mount(app, h('h1', {}, 'Recording'), h('p', {}, 'No recording was named.'), h('a', { href: '/console/recordings' }, 'Back to search'));
+    mount(app, h('h1', { id: 'page-title' }, 'Recording'), h('p', {}, 'No recording was named.'), h('a', { href: '/console/recordings' }, 'Back to search'));
     return;
   }
   try {
     const [r, mayDownload] = await Promise.all([/** @type {Promise<Recording>} */ (api('GET', `/v1/recordings/${encodeURIComponent(id)}`)), downloadAllowed()]);
     mount(app,
       h('p', {}, h('a', { href: '/console/recordings' }, '← Back to search')),
-      h('h1', {}, `Call ${r.callId}`),
+      h('h1', { id: 'page-title' }, `Call ${r.callId}`),
       ...(mayListen || mayDownload ? [renderAccess(r, mayDownload)] : []),
       h('div', { class: 'facts-grid' }, ...renderFacts(r)));
   } catch (err) {
     const message = err instanceof ApiError && err.status === 404 ? 'There is no such recording, or it is not yours to see.' : 'The recording could not be loaded.';
-    mount(app, h('h1', {}, 'Recording'), h('p', { role: 'alert' }, message), h('a', { href: '/console/recordings' }, 'Back to search'));
+    mount(app, h('h1', { id: 'page-title' }, 'Recording'), h('p', { role: 'alert' }, message), h('a', { href: '/console/recordings' }, 'Back to search'));
   }
   app.dataset.ready = 'true';
 }

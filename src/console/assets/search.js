@@ -6,9 +6,10 @@
  * in this page's memory.
  */
 import { api, ApiError, principal } from './lib/api.js';
-import { h, clear, mount } from './lib/dom.js';
+import { h, mount } from './lib/dom.js';
 import { FILTER_FIELDS, filtersFromUrl, readFilters, writeFilters } from './lib/filters.js';
 import { formatDate, formatTime } from './lib/format.js';
+import { useStylesheet } from './lib/styles.js';
 
 /**
  * @typedef {import('./lib/filters.js').Query} Query
@@ -26,8 +27,8 @@ const agentOnly = me.roles.every((r) => r === 'agent');
 const status = h('p', { class: 'status', role: 'status' });
 const form = /** @type {HTMLFormElement} */ (h('form', { class: 'filters', onSubmit: (/** @type {Event} */ e) => { e.preventDefault(); void runSearch(); } },
   h('fieldset', {}, h('legend', {}, 'Filters'), ...FILTER_FIELDS.map(filterInput),
-    h('label', { for: 'f-limit' }, 'Per page'),
-    h('select', { id: 'f-limit', name: 'limit' }, ...PAGE_SIZES.map((n) => h('option', { value: n }, n)))),
+    h('div', { class: 'field' }, h('label', { for: 'f-limit' }, 'Per page'),
+      h('select', { id: 'f-limit', name: 'limit' }, ...PAGE_SIZES.map((n) => h('option', { value: n }, n))))),
   h('div', { class: 'actions' },
     h('button', { type: 'submit' }, 'Search'),
     h('button', { type: 'button', onClick: () => { writeFilters(form, {}); void runSearch(); } }, 'Clear filters'))));
@@ -95,20 +96,15 @@ async function runSearch() {
 
 /** @param {SearchPage} page */
 function renderResults(page) {
-  clear(results);
-  clear(pager);
-  if (page.items.length > 0) {
-    const head = ['Started', 'Call id', 'Direction', 'From', 'To', 'Agent', 'Duration', 'Tags', 'Hold'];
-    mount(results, h('table', { class: 'recordings' },
-      h('caption', {}, agentOnly ? 'Your recordings' : 'Recordings'),
-      h('thead', {}, h('tr', {}, ...head.map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, ...page.items.map(row))));
-  }
-  if (cursors.length > 0) {
-    mount(pager, h('button', { type: 'button', onClick: () => { const prev = cursors.pop() ?? null; void load(prev); } }, 'Previous page'));
-  }
+  const head = ['Started', 'Call id', 'Direction', 'From', 'To', 'Agent', 'Duration', 'Tags', 'Hold'];
+  mount(results, page.items.length === 0 ? null : h('table', { class: 'recordings' },
+    h('caption', {}, agentOnly ? 'Your recordings' : 'Recordings'),
+    h('thead', {}, h('tr', {}, ...head.map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, ...page.items.map(row))));
   const next = page.nextCursor;
-  if (next) mount(pager, h('button', { type: 'button', onClick: () => { cursors.push(current); void load(next); } }, 'Next page'));
+  mount(pager,
+    cursors.length > 0 && h('button', { type: 'button', onClick: () => { const prev = cursors.pop() ?? null; void load(prev); } }, 'Previous page'),
+    next !== null && h('button', { type: 'button', onClick: () => { cursors.push(current); void load(next); } }, 'Next page'));
 }
 
 /**
@@ -116,7 +112,7 @@ function renderResults(page) {
  * @returns {HTMLElement}
  */
 function row(r) {
-  const href = `/console/recording?id=${encodeURIComponent(r.id)}`;
+  const href = `/console/recordings/${encodeURIComponent(r.id)}`;
   return h('tr', {},
     h('td', {}, formatDate(r.startedAt ?? r.createdAt)),
     h('td', {}, h('a', { href }, r.callId)),
@@ -132,14 +128,9 @@ function row(r) {
 async function loadSaved() {
   try {
     const { items } = /** @type {{ items: Saved[] }} */ (await api('GET', '/v1/saved-searches'));
-    clear(savedList);
-    if (items.length === 0) mount(savedList, h('li', {}, 'No saved searches yet.'));
-    for (const s of items) {
-      mount(savedList, h('li', {},
-        h('button', { type: 'button', class: 'link', onClick: () => { writeFilters(form, s.query); void runSearch(); } }, s.name),
-        ' ',
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete saved search ${s.name}`, onClick: () => void deleteSaved(s) }, 'Delete')));
-    }
+    mount(savedList, items.length === 0 ? h('li', {}, 'No saved searches yet.') : items.map((s) => h('li', {},
+      h('button', { type: 'button', class: 'link', onClick: () => { writeFilters(form, s.query); void runSearch(); } }, s.name),
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete saved search ${s.name}`, onClick: () => void deleteSaved(s) }, 'Delete'))));
   } catch (err) {
     status.textContent = err instanceof ApiError ? `Saved searches could not be loaded: ${err.detail || err.title}` : 'Saved searches could not be loaded.';
   }
@@ -167,9 +158,9 @@ async function deleteSaved(s) {
   }
 }
 
-clear(app);
+useStylesheet('review.css');
 mount(app,
-  h('h1', {}, agentOnly ? 'My recordings' : 'Recordings'),
+  h('h1', { id: 'page-title' }, agentOnly ? 'My recordings' : 'Recordings'),
   ...(agentOnly ? [h('p', {}, 'You see the recordings of your own calls.')] : []),
   h('div', { class: 'search-layout' },
     h('div', { class: 'search-main' }, form, status, results, pager),
