@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import { rateLimitedVerifier } from './guards/index.js';
 import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
+import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
@@ -65,6 +66,7 @@ export function buildApp(deps: Deps): Express {
   registerIngestRoutes(router, {
     ingest: deps.ingest, maxBytes: deps.config.recordings.maxBytes, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
   registerReadRoutes(router, deps);
+  registerPeaksRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);

@@ -27,6 +27,7 @@ import { LinkRedemption } from './links/redeem.js';
 import { createLinkService, type LinkService } from './links/service.js';
 import { LinkStore } from './links/store.js';
 import { LinkSigner } from './links/token.js';
+import { PeaksService } from './peaks/service.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -51,6 +52,8 @@ export interface Deps {
   readonly store: ObjectStore;
   readonly keys: KeyProvider;
   readonly keyCache: DataKeyCache;
+  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
+  readonly peaks: PeaksService;
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   /** The local master key versions and their states: which one is active is a database fact. */
@@ -146,6 +149,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
     });
     closers.push(async () => keyCache.clear());
+    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const audit = new ChainedAuditLog(db, {
       metrics: {
         written: (n) => metrics.auditWrites.inc({ outcome: 'ok' }, n),
@@ -177,6 +181,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     return {
       consoleSessions,
+      peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),

@@ -113,6 +113,8 @@ export const ERRORS = {
   keys_unavailable: { status: 503, message: 'The key service is unavailable; retry shortly' },
   audit_unavailable: { status: 503, message: 'The audit log is unavailable; retry shortly' },
   identity_provider_unavailable: { status: 503, message: 'The identity provider could not be reached to verify the token' },
+  // audio decoding (src/audio)
+  audio_undecodable: { status: 422, message: "The recording's audio could not be decoded" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,7 @@ export const AUDIT_ACTIONS = [
   'auth.denied', 'anomaly.download_rate', 'audit.denied_suppressed', 'orphan.deleted', 'audit.anchored',
   'download.issued', 'media.downloaded', 'download.settings_updated',
   'console.signed_in', 'console.signed_out', 'console.session_expired',
+  'media.peaks',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

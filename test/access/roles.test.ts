@@ -58,6 +58,10 @@ describe('role matrix over every route', () => {
       send: (token) => call(vault, { path: `/v1/recordings/${recording.id}`, token }),
     },
     {
+      name: 'GET /v1/recordings/{id}/peaks', allowed: ['agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: `/v1/recordings/${recording.id}/peaks`, token }),
+    },
+    {
       name: 'POST /v1/recordings/{id}/links', allowed: ['supervisor'], success: 201,
       send: (token) => call(vault, { method: 'POST', path: `/v1/recordings/${recording.id}/links`, headers: json, body: '{"reason":"matrix check"}', token }),
     },

@@ -100,12 +100,14 @@ describe('every route leaves its audit event', () => {
     await expectEvents('POST /v1/recordings', post, 201, [{ ...uploaded, recordingId: post.json<{ id: string }>().id, details: { created: true } }]);
   });
 
-  test('reads: recording.listed and recording.viewed, a client-chosen X-Request-Id kept', async () => {
+  test('reads: recording.listed, recording.viewed and media.peaks, a client-chosen X-Request-Id kept', async () => {
     const list = await send({ role: 'supervisor', path: '/v1/recordings?agentId=agent-1' });
     await expectEvents('GET /v1/recordings', list, 200, [{ action: 'recording.listed', actorSub: 'supervisor-1', actorRole: 'supervisor', details: { count: 1 } }]);
     const view = await send({ role: 'agent', path: `/v1/recordings/${first.id}`, headers: { 'x-request-id': 'client-req-0001' } });
     assert.equal(view.headers['x-request-id'], 'client-req-0001');
     await expectEvents('GET /v1/recordings/{id}', view, 200, [{ action: 'recording.viewed', actorSub: 'agent-1', actorRole: 'agent', recordingId: first.id, details: { view: 'metadata' } }]);
+    const peaks = await send({ role: 'agent', path: `/v1/recordings/${first.id}/peaks` });
+    await expectEvents('GET /v1/recordings/{id}/peaks', peaks, 200, [{ action: 'media.peaks', actorSub: 'agent-1', actorRole: 'agent', recordingId: first.id, details: { cached: false, channels: 1, bucketMs: 10 } }]);
   });
 
   test('links and playback: link.issued, media.read with its range, link.revoked, then auth.denied', async () => {
