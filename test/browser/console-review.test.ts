@@ -90,6 +90,12 @@ describe('the review console', () => {
       await page.click('.player-play');
       await waitForTime(page, 0.3);
 
+      // Stereo: the agent's and the customer's lanes, each with its own volume.
+      await page.waitForSelector('.wave-label:text("Customer")');
+      assert.deepEqual(await page.locator('.wave-label').allTextContents(), ['Agent', 'Customer']);
+      assert.deepEqual(await page.locator('.player-volumes label').allTextContents(), ['Agent volume', 'Customer volume']);
+      await page.locator('#player-volume-1').fill('0');
+      assert.equal(await page.inputValue('#player-volume-1'), '0');
       const lane = page.locator('canvas.wave-lane').first();
       const box = await lane.boundingBox();
       assert.ok(box);

@@ -50,7 +50,7 @@ export function createPlayer(opts) {
   wave.setAttribute('tabindex', '0');
   wave.setAttribute('aria-label', 'Playback position');
   wave.setAttribute('aria-valuemin', '0');
-  const waveNote = h('p', { class: 'wave-note' });
+  const waveNote = h('p', { class: 'wave-note' }, 'Drawing the waveform…');
   const time = h('span', { class: 'player-time' }, '0:00 / –');
   const playButton = h('button', { type: 'button', class: 'player-play', onClick: () => toggle() }, 'Play');
   const back = h('button', { type: 'button', onClick: () => skip(-SKIP_SECONDS), title: 'Back 10 seconds (←)' }, '−10 s');
@@ -123,6 +123,8 @@ export function createPlayer(opts) {
       gain.connect(merger, 0, i);
     });
     merger.connect(context.destination);
+    // Created from a volume change or a play, both user gestures, so the context may start.
+    void context.resume();
     graph = { context, gains };
     return graph;
   }
