@@ -8,7 +8,8 @@ import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt
 import { pbxClientCertificateGate } from './auth/pbx-gate.js';
 import type { Config } from './config/config.js';
 import { durationMs } from './config/duration.js';
-import { loadSecret } from './config/secrets.js';
+import { ConfigError } from './config/schema.js';
+import { loadSecret, readPrivateFile } from './config/secrets.js';
 import { createDb, type Db } from './db/knex.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -37,7 +38,8 @@ import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/in
 import { TenantStore } from './tenants/store.js';
 import { SavedSearchStore } from './saved-searches/store.js';
 import { DownloadGrantStore } from './downloads/store.js';
-import { ConsoleSessions } from './console/sessions.js';
+import { CONSOLE_SEAL_LABEL, ConsoleSessions } from './console/sessions.js';
+import { OidcSignIn } from './console/oidc.js';
 import { deriveKey } from './lib/signed-blob.js';
 
 /**
@@ -87,6 +89,8 @@ export interface Deps {
   readonly downloadGrants: DownloadGrantStore;
   /** Console sessions (src/console): sign-in, the session cookie, idle and absolute expiry. */
   readonly consoleSessions: ConsoleSessions;
+  /** OIDC sign-in for the console; null when CONSOLE_OIDC_ISSUER is unset. */
+  readonly consoleOidc: OidcSignIn | null;
   readiness(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -176,11 +180,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     const redemption = new LinkRedemption({ links: linkStore, signer: linkSigner, recordings, audit, guards });
     const ingest = createIngestService({ config, metrics, db, recordings, store, keys, keyVersions, uploads, policies, phones, audit });
-    const consoleSessions = new ConsoleSessions(db, audit, {
-      idleTimeoutMs: config.console.idleTimeoutMs, maxAgeMs: config.console.maxAgeMs, sealKey: deriveKey(linkSigningKey, 'callvault console session tokens v1'),
-    });
+    const consoleSealKey = deriveKey(linkSigningKey, CONSOLE_SEAL_LABEL);
+    const consoleSessions = new ConsoleSessions(db, audit, { idleTimeoutMs: config.console.idleTimeoutMs, maxAgeMs: config.console.maxAgeMs, sealKey: consoleSealKey });
+    const consoleOidc = await createConsoleOidc(config, db, consoleSealKey);
     return {
-      consoleSessions,
+      consoleSessions, consoleOidc,
       peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
@@ -194,6 +198,16 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     for (const close of closers.reverse()) await close().catch(() => undefined);
     throw err;
   }
+}
+
+async function createConsoleOidc(config: Config, db: Db, sealKey: Buffer): Promise<OidcSignIn | null> {
+  const oidc = config.console.oidc;
+  if (!oidc) return null;
+  const clientSecret = oidc.clientSecret
+    ? (await readPrivateFile(oidc.clientSecret.file, 'CONSOLE_OIDC_CLIENT_SECRET_FILE')).toString('utf8').trim()
+    : undefined;
+  if (clientSecret === '') throw new ConfigError('CONSOLE_OIDC_CLIENT_SECRET_FILE', `${oidc.clientSecret?.file ?? ''} is empty`);
+  return new OidcSignIn(db, { issuer: oidc.issuer, clientId: oidc.clientId, clientSecret, scopes: oidc.scopes, claims: config.jwt.claims, sealKey });
 }
 
 export type IngestSources = Pick<Deps, 'config' | 'metrics' | 'db' | 'recordings' | 'store' | 'keys' | 'keyVersions' | 'uploads' | 'policies' | 'phones' | 'audit'>;

@@ -39,9 +39,9 @@ export const DEV_BANNER = '<p class="dev-banner" role="note"><strong>Development
   + 'This vault runs embedded: sign-in needs no identity provider and is for trials only.</p>';
 
 /** A page without a script: sign-in, signed out, not permitted. */
-export function messagePage(opts: { title: string; text: string; embedded: boolean; extra?: string }): string {
+export function messagePage(opts: { title: string; text: string; embedded: boolean; extra?: string; head?: string }): string {
   return htmlDocument({
-    title: opts.title,
+    title: opts.title, head: opts.head,
     body: `<header class="top">${opts.embedded ? DEV_BANNER : ''}<p class="brand">callvault console</p></header>
 <main id="app" class="narrow">
 <h1>${esc(opts.title)}</h1>

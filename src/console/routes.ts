@@ -3,7 +3,9 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { can } from '../auth/permissions.js';
 import { sessionOf } from './cookie-auth.js';
 import { devSignInRouter } from './dev-sign-in.js';
-import { messagePage } from './html.js';
+import { esc, messagePage } from './html.js';
+import type { OidcSignIn } from './oidc.js';
+import { consoleOrigin, oidcRouter, type OidcRouteDeps } from './oidc-routes.js';
 import { CONSOLE_PAGES, HOME_PAGE, type ConsolePage } from './pages.js';
 import { CONSOLE_CSP, requestActor } from './request.js';
 import { clearedSessionCookie, sameSecret } from './session-token.js';
@@ -17,8 +19,12 @@ import { renderShell } from './shell.js';
  */
 export interface ConsoleRouteDeps {
   readonly sessions: ConsoleSessions;
+  /** Null when no identity provider is configured (CONSOLE_OIDC_ISSUER unset). */
+  readonly oidc: OidcSignIn | null;
+  readonly audit: OidcRouteDeps['audit'];
   readonly config: {
-    readonly console: { readonly devSignIn: boolean; readonly idleTimeoutMs: number; readonly maxAgeMs: number; readonly oidc?: unknown };
+    readonly console: { readonly devSignIn: boolean; readonly idleTimeoutMs: number; readonly maxAgeMs: number };
+    readonly http: { readonly publicUrl?: string };
   };
 }
 
@@ -57,7 +63,12 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   const embedded = cfg.devSignIn;
   router.use(consoleHeaders);
   router.use('/assets', assets());
-  if (cfg.devSignIn) router.use(devSignInRouter({ sessions: deps.sessions, maxAgeSeconds: cfg.maxAgeMs / 1000, oidc: cfg.oidc !== undefined }));
+  if (cfg.devSignIn) router.use(devSignInRouter({ sessions: deps.sessions, maxAgeSeconds: cfg.maxAgeMs / 1000, oidc: deps.oidc !== null }));
+  if (deps.oidc) {
+    router.use(oidcRouter({
+      oidc: deps.oidc, sessions: deps.sessions, audit: deps.audit, maxAgeSeconds: cfg.maxAgeMs / 1000, publicUrl: deps.config.http.publicUrl, embedded,
+    }));
+  }
   router.get('/signed-out', (_req, res) => {
     res.type('html').send(messagePage({ title: 'Signed out', text: 'You have signed out of the console.', embedded, extra: '<p><a href="/console/sign-in">Sign in again</a></p>' }));
   });
@@ -69,7 +80,18 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
     }
     if (session) await deps.sessions.signOut(session, requestActor(req, res));
     res.setHeader('Set-Cookie', clearedSessionCookie(req));
-    res.redirect(303, '/console/signed-out');
+    const origin = consoleOrigin(req, deps.config.http.publicUrl);
+    const atProvider = session?.method === 'oidc' && deps.oidc ? await deps.oidc.endSessionUrl(`${origin}/console/signed-out`) : null;
+    if (!atProvider) {
+      res.redirect(303, '/console/signed-out');
+      return;
+    }
+    // Not a redirect: form-action 'self' would stop a form's redirect to another origin. A refresh is a plain navigation.
+    res.type('html').send(messagePage({
+      title: 'Signing out', embedded, text: 'You are signed out of the console. Signing out at your identity provider…',
+      head: `<meta http-equiv="refresh" content="0;url=${esc(atProvider.href)}">\n`,
+      extra: `<p><a href="${esc(atProvider.href)}">Continue to the identity provider</a></p>`,
+    }));
   });
   for (const page of [{ ...HOME_PAGE, permission: undefined }, ...CONSOLE_PAGES]) {
     router.get(page.path, pageHandler(deps, page));

@@ -52,6 +52,9 @@ interface SessionRow {
   tokens: Buffer | null; ended: boolean; idle_over: boolean; absolute_over: boolean;
 }
 
+/** The label of the key (derived from the link signing key) that seals provider tokens and PKCE verifiers. */
+export const CONSOLE_SEAL_LABEL = 'callvault console session tokens v1';
+
 /** How often at most a session's last use is written: reads within this window cost no write. */
 const TOUCH_EVERY_SECONDS = 5;
 

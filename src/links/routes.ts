@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { auditActor } from '../audit/actor.js';
+import { consoleMfaGate } from '../auth/mfa-gate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import type { LinkService, NewLinkToken } from './service.js';
 
@@ -10,6 +11,7 @@ export interface LinkRouteDeps {
   readonly config: {
     readonly http: { readonly publicUrl?: string };
     readonly links: { readonly maxTtlSeconds: number };
+    readonly console: { readonly linkRequiresMfa: boolean };
   };
 }
 
@@ -43,6 +45,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
   router.route({
     method: 'post', path: '/v1/recordings/:id/links', permission: 'link:issue',
     body: issueSchema(deps.config.links.maxTtlSeconds),
+    gate: consoleMfaGate(deps.config.console.linkRequiresMfa),
     handler: async (req, res, ctx, { body }) => {
       const link = await deps.links.issue(ctx.principal, auditActor(ctx), String(req.params.id), body);
       sendIssuedLink(req, res, deps.config.http.publicUrl, link);

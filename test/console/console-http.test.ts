@@ -1,0 +1,151 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CONSOLE_CSP } from '../../src/console/request.js';
+import { request, type HttpResponse } from '../helpers/http.js';
+import { startVault, type TestVault } from '../helpers/vault.js';
+
+/**
+ * The console over plain HTTPS requests: assets and their headers, the development sign-in and
+ * its refusals, the session cookie against the API next to bearer tokens, sign-out, and a
+ * production-mode vault, which has no development sign-in at all.
+ */
+const SESSION = '__Host-callvault_console';
+
+function cookieOf(res: HttpResponse, name = SESSION): string {
+  const set = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  const line = set.find((c) => c.startsWith(`${name}=`));
+  assert.ok(line, `Set-Cookie ${name} in ${set.join(' | ')}`);
+  return line.split(';')[0] ?? '';
+}
+
+function form(fields: Record<string, string>): { body: string; headers: Record<string, string> } {
+  return { body: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+}
+
+async function devSignIn(vault: TestVault, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResponse> {
+  const f = form(fields);
+  return request(vault, { method: 'POST', path: '/console/sign-in', body: f.body, headers: { ...f.headers, ...headers } });
+}
+
+async function csrfOf(vault: TestVault, cookie: string): Promise<string> {
+  const page = await request(vault, { path: '/console/', headers: { cookie } });
+  assert.equal(page.status, 200);
+  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body.toString())?.[1];
+  assert.ok(token);
+  return token;
+}
+
+describe('console over HTTP', () => {
+  let vault: TestVault;
+
+  before(async () => { vault = await startVault(); });
+  after(async () => { await vault?.close(); });
+
+  test('assets are served no-store with their JavaScript/CSS types under the console CSP; nothing else is', async () => {
+    for (const [p, type] of [['/console/assets/lib/api.js', /^text\/javascript/], ['/console/assets/lib/dom.js', /^text\/javascript/], ['/console/assets/console.css', /^text\/css/]] as const) {
+      const res = await request(vault, { path: p });
+      assert.equal(res.status, 200, p);
+      assert.match(String(res.headers['content-type']), type);
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(res.headers['content-security-policy'], CONSOLE_CSP);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    }
+    for (const p of ['/console/assets/missing.js', '/console/assets/lib/', '/console/assets/%2e%2e/routes.ts', '/console/assets/../routes.ts', '/console/assets/lib/dom.js.map']) {
+      assert.equal((await request(vault, { path: p })).status, 404, p);
+    }
+  });
+
+  test('the shell has no inline script, style or event handler, and puts the principal in as text', async () => {
+    const res = await devSignIn(vault, { tenant: 'acme', role: 'supervisor', sub: '"><script>alert(1)</script>' });
+    assert.equal(res.status, 303);
+    const page = await request(vault, { path: '/console/', headers: { cookie: cookieOf(res) } });
+    const html = page.body.toString();
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(html, /<script(?![^>]*\ssrc="\/console\/assets\/)/);
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i);
+    assert.ok(!html.includes('<script>alert(1)'), 'the subject is escaped');
+    assert.match(html, /&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    assert.match(html, /<main id="app"/);
+  });
+
+  test('the development sign-in refuses a cross-site form and bad fields, creating no session', async () => {
+    const cross = await devSignIn(vault, { tenant: 'acme', role: 'admin', sub: 'forced' }, { 'sec-fetch-site': 'cross-site' });
+    assert.equal(cross.status, 403);
+    assert.equal(cross.headers['set-cookie'], undefined);
+    for (const fields of [{ tenant: '../x', role: 'admin', sub: 'a' }, { tenant: 'acme', role: 'root', sub: 'a' }, { tenant: 'acme', role: 'admin', sub: '' }]) {
+      const bad = await devSignIn(vault, fields);
+      assert.equal(bad.status, 400, JSON.stringify(fields));
+      assert.equal(bad.headers['set-cookie'], undefined);
+    }
+    assert.equal((await vault.deps.db('console_sessions').where({ sub: 'forced' })).length, 0);
+  });
+
+  test('a bearer token wins over a session cookie; a cookie with the wrong secret is refused and ends nothing', async () => {
+    const cookie = cookieOf(await devSignIn(vault, { tenant: 'acme', role: 'compliance', sub: 'comp-9' }));
+    const asBearer = await request(vault, { path: '/v1/audit-events', headers: { cookie }, token: await vault.token('supervisor') });
+    assert.equal(asBearer.status, 403, 'the supervisor token decides, not the compliance session');
+    assert.equal((await request(vault, { path: '/v1/audit-events', headers: { cookie } })).status, 200);
+    const forged = cookie.replace(/\.[\w-]{43}$/, `.${'A'.repeat(43)}`);
+    const refused = await request(vault, { path: '/v1/recordings', headers: { cookie: forged } });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json().code, 'session_expired');
+    assert.equal((await request(vault, { path: '/v1/recordings', headers: { cookie } })).status, 200, 'the real session lives on');
+  });
+
+  test('sign-out needs the CSRF token, ends the session and clears the cookie', async () => {
+    const cookie = cookieOf(await devSignIn(vault, { tenant: 'acme', role: 'agent', sub: 'agent-4' }));
+    const csrf = await csrfOf(vault, cookie);
+    const forged = form({ csrf: 'x'.repeat(43) });
+    const refused = await request(vault, { method: 'POST', path: '/console/sign-out', body: forged.body, headers: { ...forged.headers, cookie } });
+    assert.equal(refused.status, 403);
+    assert.equal((await request(vault, { path: '/v1/recordings', headers: { cookie } })).status, 200);
+    const real = form({ csrf });
+    const out = await request(vault, { method: 'POST', path: '/console/sign-out', body: real.body, headers: { ...real.headers, cookie } });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.location, '/console/signed-out');
+    assert.match(cookieOf(out), new RegExp(`^${SESSION}=$`));
+    assert.match(([] as string[]).concat(out.headers['set-cookie'] ?? []).join(), /Max-Age=0/);
+    assert.equal((await request(vault, { path: '/v1/recordings', headers: { cookie } })).status, 401);
+    const page = await request(vault, { path: '/console/', headers: { cookie } });
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.location, '/console/sign-in');
+  });
+
+  describe('in production mode', () => {
+    let production: TestVault;
+
+    before(async () => {
+      const c = vault.config;
+      assert.equal(c.keys.kind, 'local');
+      const publicKey = path.join(vault.dataDir, 'secrets', 'jwt-public.pem');
+      const privateKey = createPrivateKey(await import('node:fs/promises').then((fs) => fs.readFile(c.jwt.devSigningKey?.file ?? '')));
+      await writeFile(publicKey, createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }));
+      production = await startVault({
+        replicaOf: vault,
+        env: {
+          CALLVAULT_MODE: 'production', TLS_CERT_FILE: c.http.tls.cert.file, TLS_KEY_FILE: c.http.tls.key.file, LOCAL_KEY_DIR: c.keys.kind === 'local' ? c.keys.dir : '',
+          JWT_ISSUER: c.jwt.issuer, JWT_AUDIENCE: c.jwt.audience, JWT_PUBLIC_KEY_FILE: publicKey,
+          LINK_SIGNING_KEY_FILE: c.links.signingKey.file, PHONE_HASH_KEY_FILE: c.phone.hashKey.file, AUDIT_ANCHOR_KEY_FILE: c.audit.anchorKey.file,
+        },
+      });
+    });
+    after(async () => { await production?.close(); });
+
+    test('there is no development sign-in: its routes answer 404 and no session is made', async () => {
+      assert.equal(production.config.console.devSignIn, false);
+      const get = await request(production, { path: '/console/sign-in' });
+      assert.equal(get.status, 404);
+      assert.doesNotMatch(get.body.toString(), /<form/);
+      const post = await devSignIn(production, { tenant: 'acme', role: 'admin', sub: 'prod-intruder' });
+      assert.equal(post.status, 404);
+      assert.equal(post.headers['set-cookie'], undefined);
+      assert.equal((await vault.deps.db('console_sessions').where({ sub: 'prod-intruder' })).length, 0);
+      const page = await request(production, { path: '/console/' });
+      assert.equal(page.status, 303, 'pages still ask for a session');
+      assert.doesNotMatch((await request(production, { path: '/console/signed-out' })).body.toString(), /Development mode/);
+    });
+  });
+});
