@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import { rateLimitedVerifier } from './guards/index.js';
 import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
+import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
@@ -16,6 +17,8 @@ import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
 import { problemHandler, sendProblem } from './http/problem.js';
 import { requestContext } from './http/request-log.js';
 import { SecureRouter } from './http/secure-router.js';
+import { registerSavedSearchRoutes } from './saved-searches/routes.js';
+import { registerDownloadRoutes } from './downloads/routes.js';
 import { consoleCookieAuth } from './console/cookie-auth.js';
 import { consoleRouter } from './console/routes.js';
 
@@ -63,9 +66,12 @@ export function buildApp(deps: Deps): Express {
   registerIngestRoutes(router, {
     ingest: deps.ingest, maxBytes: deps.config.recordings.maxBytes, pbxGate: deps.guards.pbxGate, onUpload: (outcome) => deps.metrics.uploads.inc({ outcome }) });
   registerReadRoutes(router, deps);
+  registerPeaksRoutes(router, deps);
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
+  registerSavedSearchRoutes(router, deps);
+  registerDownloadRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

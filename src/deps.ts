@@ -28,6 +28,7 @@ import { LinkRedemption } from './links/redeem.js';
 import { createLinkService, type LinkService } from './links/service.js';
 import { LinkStore } from './links/store.js';
 import { LinkSigner } from './links/token.js';
+import { PeaksService } from './peaks/service.js';
 import { PhoneHasher } from './recordings/phone.js';
 import { CursorCodec } from './recordings/search.js';
 import { RecordingStore } from './recordings/store.js';
@@ -35,6 +36,8 @@ import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
+import { SavedSearchStore } from './saved-searches/store.js';
+import { DownloadGrantStore } from './downloads/store.js';
 import { CONSOLE_SEAL_LABEL, ConsoleSessions } from './console/sessions.js';
 import { OidcSignIn } from './console/oidc.js';
 import { deriveKey } from './lib/signed-blob.js';
@@ -51,6 +54,8 @@ export interface Deps {
   readonly store: ObjectStore;
   readonly keys: KeyProvider;
   readonly keyCache: DataKeyCache;
+  /** Waveform peaks: computed on first view, cached encrypted (src/peaks). */
+  readonly peaks: PeaksService;
   /** The key provider itself, uninstrumented: for rotate and retire (src/keys/rotation.ts). */
   readonly keyAdmin: LocalKeyProvider | AwsKmsKeyProvider;
   /** The local master key versions and their states: which one is active is a database fact. */
@@ -78,6 +83,10 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Each user's named recording searches (src/saved-searches). */
+  readonly savedSearches: SavedSearchStore;
+  /** Which roles of a tenant may download recordings (off by default; src/downloads). */
+  readonly downloadGrants: DownloadGrantStore;
   /** Console sessions (src/console): sign-in, the session cookie, idle and absolute expiry. */
   readonly consoleSessions: ConsoleSessions;
   /** OIDC sign-in for the console; null when CONSOLE_OIDC_ISSUER is unset. */
@@ -144,6 +153,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
     });
     closers.push(async () => keyCache.clear());
+    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const audit = new ChainedAuditLog(db, {
       metrics: {
         written: (n) => metrics.auditWrites.inc({ outcome: 'ok' }, n),
@@ -175,8 +185,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const consoleOidc = await createConsoleOidc(config, db, consoleSealKey);
     return {
       consoleSessions, consoleOidc,
+      peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
+      savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

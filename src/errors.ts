@@ -66,6 +66,7 @@ export const ERRORS = {
   link_revoked: { status: 403, message: 'This link has been revoked' },
   link_used: { status: 403, message: 'This single-use link has already been used by another client' },
   link_origin_refused: { status: 403, message: 'This page may not play the link' },
+  download_not_permitted: { status: 403, message: "Downloads are not enabled for this principal's roles in this tenant" },
   csrf_failed: { status: 403, message: 'A state-changing request from the console must carry a valid X-CSRF-Token header' },
   mfa_required: { status: 403, message: 'Issuing links from the console needs a session signed in with multi-factor authentication' },
   // 404: one code for every missing resource, so another tenant's answers exactly the same
@@ -81,6 +82,8 @@ export const ERRORS = {
   master_key_current: { status: 409, message: 'The master key is current and cannot be retired' },
   master_key_state_changed: { status: 409, message: 'The master key changed state meanwhile' },
   master_key_in_use: { status: 409, message: 'Data keys are still wrapped under this master key' },
+  saved_search_exists: { status: 409, message: 'A saved search of this name exists already' },
+  saved_search_limit: { status: 409, message: 'Too many saved searches for this user' },
   // edge and size limits
   request_timeout: { status: 408, message: 'The request did not arrive in time; the connection is closed' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
@@ -110,6 +113,8 @@ export const ERRORS = {
   keys_unavailable: { status: 503, message: 'The key service is unavailable; retry shortly' },
   audit_unavailable: { status: 503, message: 'The audit log is unavailable; retry shortly' },
   identity_provider_unavailable: { status: 503, message: 'The identity provider could not be reached to verify the token' },
+  // audio decoding (src/audio)
+  audio_undecodable: { status: 422, message: "The recording's audio could not be decoded" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -21,6 +21,7 @@ export class Metrics {
   readonly retentionFailed = new Counter({ name: 'callvault_retention_failed_total', help: 'Retention deletions that failed and will be retried', registers: [this.registry] });
   readonly retentionLag = new Gauge({ name: 'callvault_retention_lag_seconds', help: 'Now minus the oldest overdue retainUntil', registers: [this.registry] });
   readonly anomalyRefusals = new Counter({ name: 'callvault_anomaly_refusals_total', help: 'Requests refused by the exfiltration guard and rate limits', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly peaksDecoded = new Counter({ name: 'callvault_peaks_decoded_total', help: 'Recordings decoded to compute waveform peaks (cache misses)', labelNames: ['outcome'] as const, registers: [this.registry] });
 
   constructor(opts: { collectDefaults?: boolean } = {}) {
     if (opts.collectDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'callvault_' });

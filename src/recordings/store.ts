@@ -2,6 +2,7 @@ import type { Db, Trx } from '../db/knex.js';
 import { holdLiveness, type ClaimOwner, type Liveness } from '../db/locks.js';
 import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import * as lifecycle from './lifecycle-queries.js';
+import { liveRecordings } from './live-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 import type { Direction, Recording } from './types.js';
@@ -95,6 +96,11 @@ export class RecordingStore {
     if (agentId !== null) query.andWhere({ agent_id: agentId });
     const row = await query.first();
     return row ? mapRow(row) : null;
+  }
+
+  /** Which of `ids` are active or being deleted, as `tenant/id` (src/recordings/live-queries.ts). */
+  liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return liveRecordings(this.db, ids);
   }
 
   /** Any status, for governance operations that must see tombstones. */

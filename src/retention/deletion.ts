@@ -4,13 +4,15 @@ import type { Trx } from '../db/knex.js';
 import type { ClaimOwner } from '../db/locks.js';
 import { dataKeyCacheKey } from '../keys/cache.js';
 import { mapLimit } from '../lib/map-limit.js';
+import { peaksObjectKey } from '../peaks/object.js';
 import type { ClaimedRecording } from '../recordings/lifecycle-queries.js';
 import type { DeletionDeps } from './types.js';
 
 /**
  * Finishing claimed deletions. For each recording, in this order:
  *   1. (the claim) the row is 'deleting', leased to `who`;
- *   2. the object is deleted, every version of it; not-found counts as done;
+ *   2. the object is deleted, every version of it, and so is its peaks object (src/peaks);
+ *      not-found counts as done;
  *   3. the wrapped data key is destroyed (set to NULL), which crypto-shreds any copy of the
  *      object that survives elsewhere, e.g. in a bucket backup;
  *   4. the row becomes a tombstone and recording.deleted is written, in one transaction.
@@ -49,9 +51,10 @@ export async function completeDeletions(deps: DeletionDeps, who: ClaimOwner, cla
   const failed: DeletionFailure[] = [];
   const objectKept: string[] = [];
   const stored = await mapLimit(claimed, opts.concurrency ?? 16, async (r) => {
-    if (!r.objectKey) return true;
     try {
-      await deps.store.delete(r.objectKey);
+      // The peaks go first: derived from the recording, they must never outlive its object.
+      await deps.store.delete(peaksObjectKey(r.tenant, r.id));
+      if (r.objectKey) await deps.store.delete(r.objectKey);
       return true;
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));

@@ -1,5 +1,6 @@
 import { durationMs } from '../config/duration.js';
 import { isUuid } from '../lib/uuid.js';
+import { sweepOrphanedPeaks } from './peaks-sweep.js';
 import type { StoredObjectInfo } from '../storage/types.js';
 import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
 
@@ -17,7 +18,7 @@ import { SYSTEM_RETENTION_ACTOR, type RetentionDeps } from './types.js';
  * ORPHAN_GRACE that does not exceed HTTP_REQUEST_TIMEOUT_MS plus a margin), because an object
  * can carry the time its upload began. Each candidate is looked up again right before it is
  * deleted, after an expired registration of it has been dropped (which waits for a commit that
- * holds it).
+ * holds it). Peaks objects of recordings that are gone are swept too (peaks-sweep.ts).
  */
 export interface OrphanSweepOptions {
   /** ORPHAN_GRACE by default. */
@@ -66,6 +67,9 @@ export async function runOrphanSweep(deps: RetentionDeps, now: Date = new Date()
     if (batch.length >= batchSize) await flush();
   }
   if (batch.length > 0) await flush();
+  const peaks = await sweepOrphanedPeaks(deps, cutoff, opts.dryRun ?? false, batchSize);
+  keys.push(...peaks.keys);
+  failed += peaks.failed;
   let tempFiles = 0;
   if (!opts.dryRun && deps.store.sweepTempFiles) {
     // A put killed mid-body never reached recordings/: its partial ciphertext sits in a temp file.
@@ -102,8 +106,9 @@ function idOf(key: string): string | null {
   return id && isUuid(id) ? id : null;
 }
 
-function orphanEvent(o: StoredObjectInfo) {
-  const m = KEY.exec(o.key);
+/** The orphan.deleted event of an object whose key names tenant and recording id as `pattern`'s groups 1 and 2. */
+export function orphanEvent(o: StoredObjectInfo, pattern: RegExp = KEY) {
+  const m = pattern.exec(o.key);
   return {
     tenant: m?.[1] ?? null, actorSub: SYSTEM_RETENTION_ACTOR, actorRole: null, action: 'orphan.deleted' as const, outcome: 'allowed' as const,
     recordingId: m?.[2] ?? null,

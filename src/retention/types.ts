@@ -29,7 +29,8 @@ export type RetentionRecordings = Pick<RecordingStore,
   | 'listDue' | 'countHeldDue' | 'oldestOverdue' | 'referencedObjectKeys'>;
 
 export interface RetentionDeps extends DeletionDeps {
-  readonly recordings: RetentionRecordings;
+  /** liveRecordings: the orphan sweep's pass over peaks objects (peaks-sweep.ts). */
+  readonly recordings: RetentionRecordings & Pick<RecordingStore, 'liveRecordings'>;
   readonly store: Pick<ObjectStore, 'delete' | 'list' | 'sweepTempFiles'>;
   /** Uploads still streaming or committing on some replica: the orphan sweep leaves them alone. */
   readonly uploads: Pick<UploadRegistry, 'live' | 'dropExpired' | 'purgeExpired'>;

@@ -29,7 +29,8 @@ describe('role matrix over every route', () => {
   const tokens = new Map<Role, string>();
 
   before(async () => {
-    vault = await startVault();
+    // One unauthenticated call per route counts towards the address's lockout; the matrix outgrew the default 20.
+    vault = await startVault({ env: { AUTH_LOCKOUT_FAILURES: '100' } });
     for (const role of ROLES) tokens.set(role, await vault.token(role, { sub: `${role}-1` }));
     recording = await upload(vault, tokens.get('pbx') ?? '', 'matrix-base', tinyWav(1), { agentId: 'agent-1', from: '+14155550100' });
     link = await issueLink(vault, tokens.get('supervisor') ?? '', recording.id);
@@ -56,6 +57,10 @@ describe('role matrix over every route', () => {
     {
       name: 'GET /v1/recordings/{id}', allowed: ['pbx', 'agent', 'supervisor', 'compliance'], success: 200,
       send: (token) => call(vault, { path: `/v1/recordings/${recording.id}`, token }),
+    },
+    {
+      name: 'GET /v1/recordings/{id}/peaks', allowed: ['agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: `/v1/recordings/${recording.id}/peaks`, token }),
     },
     {
       name: 'POST /v1/recordings/{id}/links', allowed: ['supervisor'], success: 201,
@@ -120,6 +125,38 @@ describe('role matrix over every route', () => {
     {
       name: 'GET /v1/audit-events', allowed: ['compliance'], success: 200,
       send: (token) => call(vault, { path: '/v1/audit-events?action=recording.uploaded', token }),
+    },
+    {
+      name: 'GET /v1/saved-searches', allowed: ['agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/saved-searches', token }),
+    },
+    {
+      name: 'POST /v1/saved-searches', allowed: ['agent', 'supervisor', 'compliance'], success: 201,
+      send: (token) => sendJson('POST', '/v1/saved-searches', token, { name: `matrix-${seed++}`, query: { direction: 'inbound' } }),
+    },
+    {
+      name: 'DELETE /v1/saved-searches/{id}', allowed: ['agent', 'supervisor', 'compliance'], success: 204,
+      send: async (token) => {
+        const made = await sendJson('POST', '/v1/saved-searches', token, { name: `matrix-${seed++}`, query: {} });
+        const id = made.status === 201 ? (JSON.parse(made.body.toString()) as { id: string }).id : randomUUID();
+        return call(vault, { method: 'DELETE', path: `/v1/saved-searches/${id}`, token });
+      },
+    },
+    {
+      name: 'GET /v1/download-settings', allowed: ['agent', 'supervisor', 'compliance', 'admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/download-settings', token }),
+    },
+    {
+      name: 'PUT /v1/download-settings', allowed: ['admin'], success: 200,
+      send: (token) => sendJson('PUT', '/v1/download-settings', token, { roles: ['agent', 'supervisor', 'compliance'] }),
+    },
+    {
+      // The role table lets every viewer ask; the tenant's download setting (all three, here) decides.
+      name: 'POST /v1/recordings/{id}/downloads', allowed: ['agent', 'supervisor', 'compliance'], success: 201,
+      send: async (token) => {
+        await sendJson('PUT', '/v1/download-settings', tokens.get('admin'), { roles: ['agent', 'supervisor', 'compliance'] });
+        return sendJson('POST', `/v1/recordings/${recording.id}/downloads`, token, { reason: 'matrix download' });
+      },
     },
   ];
 

@@ -100,12 +100,14 @@ describe('every route leaves its audit event', () => {
     await expectEvents('POST /v1/recordings', post, 201, [{ ...uploaded, recordingId: post.json<{ id: string }>().id, details: { created: true } }]);
   });
 
-  test('reads: recording.listed and recording.viewed, a client-chosen X-Request-Id kept', async () => {
+  test('reads: recording.listed, recording.viewed and media.peaks, a client-chosen X-Request-Id kept', async () => {
     const list = await send({ role: 'supervisor', path: '/v1/recordings?agentId=agent-1' });
     await expectEvents('GET /v1/recordings', list, 200, [{ action: 'recording.listed', actorSub: 'supervisor-1', actorRole: 'supervisor', details: { count: 1 } }]);
     const view = await send({ role: 'agent', path: `/v1/recordings/${first.id}`, headers: { 'x-request-id': 'client-req-0001' } });
     assert.equal(view.headers['x-request-id'], 'client-req-0001');
     await expectEvents('GET /v1/recordings/{id}', view, 200, [{ action: 'recording.viewed', actorSub: 'agent-1', actorRole: 'agent', recordingId: first.id, details: { view: 'metadata' } }]);
+    const peaks = await send({ role: 'agent', path: `/v1/recordings/${first.id}/peaks` });
+    await expectEvents('GET /v1/recordings/{id}/peaks', peaks, 200, [{ action: 'media.peaks', actorSub: 'agent-1', actorRole: 'agent', recordingId: first.id, details: { cached: false, channels: 1, bucketMs: 10 } }]);
   });
 
   test('links and playback: link.issued, media.read with its range, link.revoked, then auth.denied', async () => {
@@ -199,6 +201,30 @@ describe('every route leaves its audit event', () => {
     await expectEvents('GET /v1/audit-events', res, 200, [{ action: 'audit.exported', actorSub: 'compliance-1', actorRole: 'compliance', details: { format: 'ndjson', action: 'audit.exported' } }]);
     const lines = res.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { requestId: string });
     assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id']]);
+  });
+
+  test('saved searches write nothing; downloads: download.settings_updated, download.issued, media.downloaded', async () => {
+    const saved = await sendJson('supervisor', 'POST', '/v1/saved-searches', { name: 'events', query: { agentId: 'agent-1' } });
+    await expectEvents('POST /v1/saved-searches', saved, 201, []);
+    await expectEvents('GET /v1/saved-searches', await send({ role: 'supervisor', path: '/v1/saved-searches' }), 200, []);
+    const del = await send({ role: 'supervisor', method: 'DELETE', path: `/v1/saved-searches/${saved.json<{ id: string }>().id}` });
+    await expectEvents('DELETE /v1/saved-searches/{id}', del, 204, []);
+
+    const admin = { actorSub: 'admin-1', actorRole: 'admin' };
+    const grant = await sendJson('admin', 'PUT', '/v1/download-settings', { roles: ['supervisor'] });
+    await expectEvents('PUT /v1/download-settings', grant, 200, [{ action: 'download.settings_updated', ...admin, details: { before: [], after: ['supervisor'] } }]);
+    await expectEvents('GET /v1/download-settings', await send({ role: 'supervisor', path: '/v1/download-settings' }), 200, []);
+    const issue = await sendJson('supervisor', 'POST', `/v1/recordings/${first.id}/downloads`, { reason: 'evidence' });
+    const downloadLink = issue.json<{ linkId: string; url: string }>();
+    await expectEvents('POST /v1/recordings/{id}/downloads', issue, 201, [{
+      action: 'download.issued', actorSub: 'supervisor-1', actorRole: 'supervisor', recordingId: first.id, linkId: downloadLink.linkId,
+      details: { reason: 'evidence', purpose: 'download' },
+    }]);
+    const got = await send({ path: new URL(downloadLink.url).pathname, headers: { range: 'bytes=0-99' } });
+    await expectEvents('GET /media/{token}', got, 206, [{
+      action: 'media.downloaded', actorSub: `link:${downloadLink.linkId}`, actorRole: null, recordingId: first.id, linkId: downloadLink.linkId,
+      details: { range: 'bytes=0-99', start: 0, end: 99, issuedBy: 'supervisor-1' },
+    }]);
   });
 
   test('every route and every action of the contract was exercised above', async () => {

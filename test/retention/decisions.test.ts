@@ -48,12 +48,14 @@ describe('retention decisions', () => {
     assert.deepEqual(f.log, []);
   });
 
-  test('steps run in order: object, then key, then tombstone with its event', async () => {
+  test('steps run in order: peaks and object, then key, then tombstone with its event', async () => {
     const f = createFakeRetentionDeps();
     const r = f.recordings.add({ retainUntil: before(1000) });
     const objectKey = r.objectKey ?? '';
     await runRetentionPass(f.deps, NOW);
-    assert.deepEqual(f.log, [`delete-object ${objectKey}`, `destroy-key ${r.id}`, `tombstone ${r.id}`, `audit recording.deleted ${r.id}`]);
+    assert.deepEqual(f.log, [
+      `delete-object peaks/${r.tenant}/${r.id}`, `delete-object ${objectKey}`, `destroy-key ${r.id}`, `tombstone ${r.id}`, `audit recording.deleted ${r.id}`,
+    ]);
     assert.equal(f.wiped.length, 1, 'the cached unwrapped key is dropped with the wrapped one');
   });
 

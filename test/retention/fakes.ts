@@ -30,6 +30,11 @@ export class FakeRecordings implements RetentionRecordings {
 
   constructor(private readonly log: string[], private readonly clock: () => number = Date.now) {}
 
+  /** The orphan sweep's question about peaks objects (src/retention/peaks-sweep.ts). */
+  async liveRecordings(ids: readonly string[]): Promise<Set<string>> {
+    return new Set(ids.map((id) => this.rows.get(id)).filter((r) => r && r.status !== RECORDING_STATUS.deleted).map((r) => `${r?.tenant}/${r?.id}`));
+  }
+
   add(fields: Partial<FakeRow> & { retainUntil: Date | null }): FakeRow {
     const id = fields.id ?? randomUUID();
     const row: FakeRow = {

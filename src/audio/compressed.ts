@@ -1,0 +1,31 @@
+import type { PcmBlock } from './types.js';
+
+/**
+ * Compressed input is fed to the WASM decoders in slices of this size, so one slice's decoded
+ * output (at most a few seconds of float samples) bounds a block, whatever chunk size arrives.
+ */
+export const FEED_BYTES = 8 * 1024;
+
+export function* slices(chunk: Buffer): Generator<Buffer> {
+  for (let at = 0; at < chunk.length; at += FEED_BYTES) yield chunk.subarray(at, at + FEED_BYTES);
+}
+
+/** Numbers the frames of decoder output across blocks, keeping the channel count fixed. */
+export class BlockCounter {
+  private frame = 0;
+  private channelCount: number | null = null;
+
+  constructor(private readonly onChannelChange: (from: number, to: number) => Error) {}
+
+  /** A block of the decoded channels, or null when the decoder produced nothing this time. */
+  next(channels: Float32Array[], samples: number, sampleRate: number): PcmBlock | null {
+    if (samples === 0 || channels.length === 0) return null;
+    if (this.channelCount !== null && channels.length !== this.channelCount) throw this.onChannelChange(this.channelCount, channels.length);
+    this.channelCount = channels.length;
+    const block: PcmBlock = { sampleRate, channels: channels.map((c) => c.subarray(0, samples)), startFrame: this.frame };
+    this.frame += samples;
+    return block;
+  }
+
+  get frames(): number { return this.frame; }
+}

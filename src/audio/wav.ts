@@ -1,0 +1,125 @@
+import { AudioDecodeError } from './errors.js';
+import { BYTES_PER_SAMPLE, readSample } from './samples.js';
+import type { PcmBlock, WavCodec, WavInfo } from './types.js';
+
+const FORMAT_PCM = 1;
+const FORMAT_FLOAT = 3;
+const FORMAT_ALAW = 6;
+const FORMAT_MULAW = 7;
+const FORMAT_EXTENSIBLE = 0xfffe;
+const MAX_CHANNELS = 64;
+const MAX_SAMPLE_RATE = 768_000;
+
+interface Fmt { readonly codec: WavCodec; readonly channels: number; readonly sampleRate: number }
+
+function codecOf(format: number, bits: number): WavCodec | null {
+  if (format === FORMAT_PCM) {
+    return bits === 8 ? 'pcm8' : bits === 16 ? 'pcm16' : bits === 24 ? 'pcm24' : bits === 32 ? 'pcm32' : null;
+  }
+  if (format === FORMAT_FLOAT && bits === 32) return 'float32';
+  if (format === FORMAT_ALAW && bits === 8) return 'alaw';
+  if (format === FORMAT_MULAW && bits === 8) return 'mulaw';
+  return null;
+}
+
+function parseFmt(body: Buffer): Fmt {
+  if (body.length < 16) throw new AudioDecodeError('The WAV fmt chunk is too short');
+  let format = body.readUInt16LE(0);
+  const channels = body.readUInt16LE(2);
+  const sampleRate = body.readUInt32LE(4);
+  const bits = body.readUInt16LE(14);
+  // WAVE_FORMAT_EXTENSIBLE names the real format in the first two bytes of its sub-format GUID.
+  if (format === FORMAT_EXTENSIBLE && body.length >= 26) format = body.readUInt16LE(24);
+  const codec = codecOf(format, bits);
+  if (!codec) throw new AudioDecodeError(`WAV format ${format} with ${bits}-bit samples is not decoded; PCM, IEEE float, mu-law and A-law are`);
+  if (channels < 1 || channels > MAX_CHANNELS) throw new AudioDecodeError(`A WAV with ${channels} channels is not decoded`);
+  if (sampleRate < 1 || sampleRate > MAX_SAMPLE_RATE) throw new AudioDecodeError(`A WAV sampled at ${sampleRate} Hz is not decoded`);
+  return { codec, channels, sampleRate };
+}
+
+/**
+ * Reads a WAV (RIFF, RF64 or BW64) head far enough to find its samples: codec, channels, rate and
+ * where the data chunk starts. Returns null while `head` is too short to reach the data chunk (the
+ * caller reads more and asks again); throws AudioDecodeError for what is not a decodable WAV.
+ * The frame size is computed from the codec, not taken from the header's blockAlign, which some
+ * PBXs write wrongly.
+ */
+export function probeWav(head: Buffer): WavInfo | null {
+  if (head.length < 12) return null;
+  const riff = head.toString('latin1', 0, 4);
+  if (!['RIFF', 'RF64', 'BW64'].includes(riff) || head.toString('latin1', 8, 12) !== 'WAVE') {
+    throw new AudioDecodeError('The recording is not a RIFF/WAVE file');
+  }
+  let fmt: Fmt | null = null;
+  let ds64DataBytes: number | null = null;
+  let offset = 12;
+  while (offset + 8 <= head.length) {
+    const id = head.toString('latin1', offset, offset + 4);
+    const size = head.readUInt32LE(offset + 4);
+    if (id === 'data') {
+      if (!fmt) throw new AudioDecodeError('The WAV data chunk comes before its fmt chunk');
+      const bytesPerSample = BYTES_PER_SAMPLE[fmt.codec];
+      const known = size === 0xffffffff ? ds64DataBytes : size === 0 ? null : size;
+      return { ...fmt, bytesPerSample, blockAlign: bytesPerSample * fmt.channels, dataOffset: offset + 8, dataBytes: known };
+    }
+    const end = offset + 8 + size + (size & 1);
+    if (end > head.length) return null;
+    const body = head.subarray(offset + 8, offset + 8 + size);
+    if (id === 'fmt ') fmt = parseFmt(body);
+    // ds64 (RF64/BW64): riffSize (8 bytes), then the 64-bit size of the data chunk.
+    if (id === 'ds64' && size >= 16) ds64DataBytes = Number(body.readBigUInt64LE(8));
+    offset = end;
+  }
+  return null;
+}
+
+/** A WAV head larger than this (metadata chunks before the samples) is refused, not buffered on. */
+export const MAX_WAV_HEAD = 1024 * 1024;
+
+function toBlock(info: WavInfo, bytes: Buffer, startFrame: number): PcmBlock {
+  const frames = bytes.length / info.blockAlign;
+  const channels = Array.from({ length: info.channels }, () => new Float32Array(frames));
+  for (let c = 0; c < info.channels; c++) {
+    const out = channels[c];
+    for (let i = 0, at = c * info.bytesPerSample; i < frames; i++, at += info.blockAlign) out[i] = readSample(info.codec, bytes, at);
+  }
+  return { sampleRate: info.sampleRate, channels, startFrame };
+}
+
+/**
+ * Decodes a WAV as it arrives: each chunk becomes one block of whole frames, a partial frame is
+ * carried to the next chunk, and nothing else is kept. Samples past the data chunk's declared end
+ * (trailing metadata chunks) are not read.
+ */
+export async function* decodeWav(source: AsyncIterable<Buffer>): AsyncGenerator<PcmBlock> {
+  let head = Buffer.alloc(0);
+  let info: WavInfo | null = null;
+  let left = Infinity;
+  let carry = Buffer.alloc(0);
+  let frame = 0;
+  for await (const chunk of source) {
+    let bytes: Buffer = chunk;
+    if (!info) {
+      head = Buffer.concat([head, chunk]);
+      info = probeWav(head);
+      if (!info) {
+        if (head.length > MAX_WAV_HEAD) throw new AudioDecodeError('The WAV has no data chunk in its first megabyte');
+        continue;
+      }
+      bytes = head.subarray(info.dataOffset);
+      head = Buffer.alloc(0);
+      left = info.dataBytes ?? Infinity;
+    }
+    if (bytes.length > left) bytes = bytes.subarray(0, left);
+    left -= bytes.length;
+    if (carry.length > 0) bytes = Buffer.concat([carry, bytes]);
+    const whole = bytes.length - (bytes.length % info.blockAlign);
+    carry = Buffer.from(bytes.subarray(whole));
+    if (whole > 0) {
+      yield toBlock(info, bytes.subarray(0, whole), frame);
+      frame += whole / info.blockAlign;
+    }
+    if (left === 0) return;
+  }
+  if (!info) throw new AudioDecodeError('The WAV ended before its data chunk');
+}

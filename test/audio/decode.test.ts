@@ -1,0 +1,130 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, readFileSync } from 'node:fs';
+import { AudioDecodeError, canDecode, decodeAudio, probeWav } from '../../src/audio/index.js';
+import { sniffAudio, SNIFF_BYTES } from '../../src/ingest/sniff.js';
+import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
+import { collect, inChunks } from '../helpers/wav.js';
+
+/** MPEG-1/2/2.5 layer III: frame count from the headers, each frame's length from its bitrate. */
+function mp3Frames(file: Buffer): { frames: number; samplesPerFrame: number; sampleRate: number } {
+  const RATES = [[11025, 12000, 8000], [0, 0, 0], [22050, 24000, 16000], [44100, 48000, 32000]];
+  const V1 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+  const V2 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+  let at = 0;
+  if (file.toString('latin1', 0, 3) === 'ID3') at = 10 + ((file[6]! << 21) | (file[7]! << 14) | (file[8]! << 7) | file[9]!);
+  let frames = 0;
+  let sampleRate = 0;
+  let samplesPerFrame = 0;
+  while (at + 4 <= file.length && file[at] === 0xff && (file[at + 1]! & 0xe0) === 0xe0) {
+    const version = (file[at + 1]! >> 3) & 3;
+    assert.equal((file[at + 1]! >> 1) & 3, 1, 'layer III');
+    const kbps = (version === 3 ? V1 : V2)[file[at + 2]! >> 4]!;
+    sampleRate = RATES[version]![(file[at + 2]! >> 2) & 3]!;
+    samplesPerFrame = version === 3 ? 1152 : 576;
+    at += Math.floor(((samplesPerFrame / 8) * kbps * 1000) / sampleRate) + ((file[at + 2]! >> 1) & 1);
+    frames++;
+  }
+  assert.ok(at >= file.length - 128, 'walked to the end (or an ID3v1 tag)');
+  return { frames, samplesPerFrame, sampleRate };
+}
+
+/** Ogg/Opus: the last page's granule position less the pre-skip, in 48 kHz samples. */
+function opusSamples48k(file: Buffer): number {
+  const last = file.lastIndexOf('OggS');
+  const granule = Number(file.readBigInt64LE(last + 6));
+  const preSkip = file.readUInt16LE(file.indexOf('OpusHead') + 10);
+  return granule - preSkip;
+}
+
+function expectedFrames(name: FixtureName, file: Buffer, sampleRate: number): number {
+  if (name.endsWith('.wav')) {
+    const info = probeWav(file);
+    assert.ok(info?.dataBytes);
+    return info.dataBytes / info.blockAlign;
+  }
+  if (name.endsWith('.mp3')) {
+    const { frames, samplesPerFrame, sampleRate: rate } = mp3Frames(file);
+    assert.equal(sampleRate, rate);
+    return frames * samplesPerFrame;
+  }
+  return (opusSamples48k(file) * sampleRate) / 48000;
+}
+
+const EXPECT: Readonly<Record<FixtureName, { channels: number; sampleRate: number }>> = {
+  'call-ulaw-8k-mono.wav': { channels: 1, sampleRate: 8000 },
+  'call-pcm16-8k-stereo.wav': { channels: 2, sampleRate: 8000 },
+  'call-8k-mono.mp3': { channels: 1, sampleRate: 8000 },
+  'call-16k-mono.opus': { channels: 1, sampleRate: 16000 },
+};
+
+describe('decodeAudio on the sample recordings', () => {
+  for (const name of FIXTURE_FILES) {
+    test(`${name}: decodes as a stream to the file's duration, channels and rate`, async () => {
+      const file = readFileSync(fixturePath(name));
+      const mediaType = sniffAudio(file.subarray(0, SNIFF_BYTES));
+      assert.ok(mediaType && canDecode(mediaType));
+      const out = await collect(decodeAudio(createReadStream(fixturePath(name), { highWaterMark: 4093 }), mediaType));
+      assert.deepEqual({ channels: out.channels.length, sampleRate: out.sampleRate }, EXPECT[name]);
+      assert.ok(out.blocks > 1, 'more than one block: decoded as it streamed');
+      const frames = out.channels[0]!.length;
+      assert.ok(Math.abs(frames - expectedFrames(name, file, out.sampleRate)) <= 1, `${frames} frames`);
+      assert.ok(Math.abs(frames / out.sampleRate - 17.6) < 0.3, 'about 18 seconds of call');
+      for (const samples of out.channels) {
+        const peak = samples.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        assert.ok(peak > 0.2 && peak <= 1, `peak ${peak}`);
+      }
+    });
+  }
+
+  test('the stereo recording keeps agent and customer apart', async () => {
+    const out = await collect(decodeAudio(createReadStream(fixturePath('call-pcm16-8k-stereo.wav')), 'audio/wav'));
+    const differing = out.channels[0]!.filter((v, i) => v !== out.channels[1]![i]).length;
+    assert.ok(differing > out.channels[0]!.length / 2);
+  });
+
+  test('chunking does not change what the compressed decoders produce', async () => {
+    for (const name of ['call-8k-mono.mp3', 'call-16k-mono.opus'] as const) {
+      const file = readFileSync(fixturePath(name));
+      const type = sniffAudio(file)!;
+      const small = await collect(decodeAudio(inChunks(file, 333), type));
+      const whole = await collect(decodeAudio(inChunks(file, file.length), type));
+      assert.deepEqual(small.channels, whole.channels, name);
+    }
+  });
+});
+
+test('a mono MP3 behind a large ID3 tag still decodes to one channel', async () => {
+  const mp3 = readFileSync(fixturePath('call-8k-mono.mp3'));
+  const body = 200_000;
+  const tag = Buffer.alloc(10 + body, 0x20);
+  tag.write('ID3', 0, 'latin1');
+  tag[3] = 4;
+  tag[5] = 0;
+  [21, 14, 7, 0].forEach((shift, i) => { tag[6 + i] = (body >> shift) & 0x7f; });
+  const tagged = await collect(decodeAudio(inChunks(Buffer.concat([tag, mp3]), 4096), 'audio/mpeg'));
+  const plain = await collect(decodeAudio(inChunks(mp3, 4096), 'audio/mpeg'));
+  assert.equal(tagged.channels.length, 1);
+  assert.deepEqual(tagged.channels, plain.channels);
+});
+
+describe('what cannot be decoded', () => {
+  test('FLAC, WebM and Ogg Vorbis are refused with 422 before any byte is read', () => {
+    for (const type of ['audio/flac', 'audio/webm', 'audio/ogg; codecs=vorbis', 'video/mp4']) {
+      assert.equal(canDecode(type), false);
+      assert.throws(() => decodeAudio(inChunks(Buffer.alloc(10), 10), type), (err: unknown) => err instanceof AudioDecodeError && err.status === 422);
+    }
+  });
+
+  test('bytes that are not MPEG audio fail with 422', async () => {
+    const noise = Buffer.alloc(20_000, 0x5a);
+    await assert.rejects(collect(decodeAudio(inChunks(noise, 4096), 'audio/mpeg')), AudioDecodeError);
+  });
+
+  test('an Ogg stream that is not Opus fails with 422', async () => {
+    const opus = readFileSync(fixturePath('call-16k-mono.opus'));
+    const vorbis = Buffer.from(opus);
+    vorbis.write('vorbis\0\0', 28, 'latin1');
+    await assert.rejects(collect(decodeAudio(inChunks(vorbis, 4096), 'audio/ogg')), AudioDecodeError);
+  });
+});
