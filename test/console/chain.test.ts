@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
+import { AUDIT_ACTIONS } from '../../src/audit/types.js';
 import { exportChunks } from '../../src/audit/export.js';
 import { auditFixture, event, type AuditFixture } from '../audit/support.js';
 
@@ -12,6 +13,8 @@ interface ChainResult { ok: boolean; checked: number; links: number; firstBad: A
 // the compiler does not follow, under the shape its JSDoc declares.
 const CHAIN_MODULE = '../../src/console/assets/lib/chain.js';
 const { verifyEvents } = (await import(CHAIN_MODULE)) as { verifyEvents(events: readonly object[]): Promise<ChainResult> };
+const ACTIONS_MODULE = '../../src/console/assets/lib/audit-actions.js';
+const consoleActions = ((await import(ACTIONS_MODULE)) as { AUDIT_ACTIONS: string[] }).AUDIT_ACTIONS;
 
 /** The console's in-browser verifier (WebCrypto; node has the same API) against the real writer's export. */
 describe('console chain verification', () => {
@@ -70,5 +73,9 @@ describe('console chain verification', () => {
     assert.ok(first && second);
     const relinked = await verifyEvents([first, { ...second, prevHash: first.prevHash }]);
     assert.equal(relinked.ok, false, 'a prevHash changed to skip its neighbour');
+  });
+
+  test('the audit viewer offers exactly the server\'s audit actions as filters', () => {
+    assert.deepEqual([...consoleActions].sort(), [...AUDIT_ACTIONS].sort());
   });
 });

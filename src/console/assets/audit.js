@@ -6,15 +6,11 @@
  */
 import { apiText } from './lib/api.js';
 import { appRoot, h } from './lib/dom.js';
+import { AUDIT_ACTIONS } from './lib/audit-actions.js';
 import { eventTable, parseExport, showVerification } from './lib/audit-view.js';
 import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const PAGE_SIZE = 50;
-const ACTIONS = [
-  'recording.uploaded', 'recording.listed', 'recording.viewed', 'link.issued', 'link.revoked', 'media.read',
-  'legal_hold.set', 'legal_hold.cleared', 'recording.deleted', 'policy.updated', 'audit.exported', 'keys.rotated',
-  'auth.denied', 'anomaly.download_rate', 'audit.denied_suppressed', 'orphan.deleted', 'audit.anchored',
-];
 const FILTERS = ['after', 'before', 'actor', 'action', 'outcome', 'recordingId'];
 
 const app = appRoot();
@@ -23,7 +19,7 @@ const form = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' },
   field('From (UTC date)', input('after', { type: 'date' })),
   field('Before (UTC date)', input('before', { type: 'date' })),
   field('Actor (sub)', input('actor')),
-  field('Action', select('action', [['', 'Any action'], ...ACTIONS.map((a) => /** @type {[string, string]} */ ([a, a]))])),
+  field('Action', select('action', [['', 'Any action'], ...[...AUDIT_ACTIONS].sort().map((a) => /** @type {[string, string]} */ ([a, a]))])),
   field('Outcome', select('outcome', [['', 'Any outcome'], ['allowed', 'allowed'], ['denied', 'denied'], ['error', 'error']])),
   field('Recording id', input('recordingId')),
   h('button', { type: 'submit' }, 'Apply filters'),
