@@ -28,6 +28,8 @@ interface Finding { readonly visit: string; readonly problems: string[]; readonl
 describe('console: script and markup from the PBX and the audit trail render inert on every page', () => {
   let h: ConsoleHarness;
   let recordingId = '';
+  /** The agent's own recording (agents see no other), with the same markup in its metadata. */
+  let agentRecordingId = '';
   before(async () => {
     h = await startConsole();
     for (const [i, callId] of CALL_IDS.entries()) {
@@ -39,6 +41,9 @@ describe('console: script and markup from the PBX and the audit trail render ine
       });
       recordingId ||= r.id;
     }
+    agentRecordingId = (await upload(h.vault, 'agent-own', {
+      query: { tags: MARKUP.slice(3, 7).join(','), from: MARKUP[5] ?? '', to: MARKUP[6] ?? '', agentId: 'agent-x' },
+    })).id;
     const supervisor = await h.vault.token('supervisor', { sub: MARKUP[0] });
     await issueLink(h.vault, supervisor, recordingId, { reason: MARKUP[1] });
     const compliance = await h.vault.token('compliance');
@@ -53,9 +58,11 @@ describe('console: script and markup from the PBX and the audit trail render ine
     const out: PageVisit[] = [{ path: '/console/sign-in', role: null }];
     for (const role of ['agent', 'supervisor', 'compliance', 'admin'] as const) out.push({ path: `/console${HOME_PAGE.path}`, role });
     for (const page of CONSOLE_PAGES) {
-      const filled = page.path.replace(/:[A-Za-z]+/g, recordingId);
-      const query = page.path === '/access-history' ? `?recording=${recordingId}` : '';
-      for (const role of rolesGranting(page.permission).filter((r) => r !== 'pbx')) out.push({ path: `/console${filled}${query}`, role });
+      for (const role of rolesGranting(page.permission).filter((r) => r !== 'pbx')) {
+        const id = role === 'agent' ? agentRecordingId : recordingId;
+        const query = page.path === '/access-history' ? `?recording=${id}` : '';
+        out.push({ path: `/console${page.path.replace(/:[A-Za-z]+/g, id)}${query}`, role });
+      }
     }
     return out;
   }
