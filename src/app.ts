@@ -8,6 +8,7 @@ import { registerLinkRoutes } from './links/routes.js';
 import { mediaHandler } from './media/routes.js';
 import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { registerAuditLogRoutes } from './audit/log-routes.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
@@ -72,6 +73,7 @@ export function buildApp(deps: Deps): Express {
   registerAuditRoutes(router, deps);
   registerSavedSearchRoutes(router, deps);
   registerDownloadRoutes(router, deps);
+  registerAuditLogRoutes(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

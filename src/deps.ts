@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type { AuditLog } from './audit/types.js';
 import { ensureAnchorKey } from './audit/anchors.js';
-import { ChainedAuditLog } from './audit/chain-writer.js';
+import { AuditCheckpoints } from './audit/checkpoints.js';
+import { TenantAuditLog } from './audit/log-writer.js';
+import { AuditLogRegistry } from './audit/logs.js';
 import { ExportSlots, type AuditExportDeps } from './audit/export-limits.js';
 import { ensureDevSigningKey } from './auth/dev-issuer.js';
 import { JwtVerifier, keySourceFromConfig, type TokenVerifier } from './auth/jwt.js';
@@ -63,6 +65,11 @@ export interface Deps {
   /** Uploads still streaming or committing, on any replica (the orphan sweep skips them). */
   readonly uploads: UploadRegistry;
   readonly audit: AuditLog;
+  /** The per-tenant audit logs: which log a tenant writes to, and their signed checkpoints. */
+  readonly auditLogs: AuditLogRegistry;
+  readonly checkpoints: AuditCheckpoints;
+  /** Told after events of a log were written by this process (follow-mode exports wait on it). */
+  readonly onAuditAppended: (listener: (logId: number) => void) => () => void;
   /** Audit exports: their own small pool, so that slow readers never starve the main one. */
   readonly auditExport: AuditExportDeps;
   readonly tokens: TokenVerifier;
@@ -154,7 +161,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     });
     closers.push(async () => keyCache.clear());
     const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
-    const audit = new ChainedAuditLog(db, {
+    const auditLogs = new AuditLogRegistry(db, config.audit.namespace);
+    const audit = new TenantAuditLog(db, auditLogs, {
       metrics: {
         written: (n) => metrics.auditWrites.inc({ outcome: 'ok' }, n),
         failed: () => metrics.auditWrites.inc({ outcome: 'failed' }),
@@ -165,6 +173,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     closers.push(() => audit.close());
     if (config.jwt.devSigningKey) await ensureDevSigningKey(config.jwt.devSigningKey);
     await ensureAnchorKey(config.audit.anchorKey.file, config.audit.anchorKey.generate);
+    const checkpoints = new AuditCheckpoints({
+      db, store, logs: auditLogs, anchorKeyFile: config.audit.anchorKey.file, generateAnchorKey: config.audit.anchorKey.generate,
+    });
     const tokens = new JwtVerifier(config.jwt, await keySourceFromConfig(config.jwt));
     const phones = new PhoneHasher(await loadSecret(config.phone.hashKey, 'PHONE_HASH_KEY_FILE'), config.phone.defaultCountryCode);
     const linkSigningKey = await loadSecret(config.links.signingKey, 'LINK_SIGNING_KEY_FILE');
@@ -187,6 +198,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       consoleSessions, consoleOidc,
       peaks,
       config, logger, metrics, db, store, keys, keyCache, keyAdmin: rawKeys, keyVersions, uploads, audit, tokens, recordings, policies, tenants, phones, linkSigningKey, metricsToken, auditExport,
+      auditLogs, checkpoints, onAuditAppended: (listener) => audit.onAppended(listener),
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),

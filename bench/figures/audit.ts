@@ -22,7 +22,7 @@ export interface AuditOptions {
 const ZERO_HASH = '0'.repeat(64);
 const ROUNDS = 4;
 
-function sampleEvent(i: number): AuditEventInput {
+export function sampleEvent(i: number): AuditEventInput {
   return {
     tenant: 'bench', actorSub: `link:${randomUUID()}`, actorRole: null, action: 'media.read', outcome: 'allowed',
     recordingId: randomUUID(), linkId: randomUUID(), ip: '10.1.2.3', userAgent: 'Mozilla/5.0 (bench)', requestId: randomUUID(),
@@ -30,7 +30,7 @@ function sampleEvent(i: number): AuditEventInput {
   };
 }
 
-function plainRow(e: AuditEventInput): Record<string, unknown> {
+export function plainRow(e: AuditEventInput): Record<string, unknown> {
   return {
     at: new Date().toISOString(), tenant: e.tenant, actor_sub: e.actorSub, actor_role: e.actorRole, action: e.action, outcome: e.outcome,
     recording_id: e.recordingId, link_id: e.linkId, ip: e.ip, user_agent: e.userAgent, request_id: e.requestId,
@@ -38,7 +38,7 @@ function plainRow(e: AuditEventInput): Record<string, unknown> {
   };
 }
 
-async function createPlainTable(adminUrl: string, serviceRole: string): Promise<void> {
+export async function createPlainTable(adminUrl: string, serviceRole: string): Promise<void> {
   const owner = createDb({ url: adminUrl, poolMax: 1 });
   try {
     await owner.raw('CREATE TABLE audit_events_plain (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)');
@@ -50,7 +50,7 @@ async function createPlainTable(adminUrl: string, serviceRole: string): Promise<
 }
 
 /** `count` events from `writers` concurrent writers; events per second. */
-async function drive(count: number, writers: number, write: (i: number) => Promise<void>): Promise<number> {
+export async function drive(count: number, writers: number, write: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: writers }, async () => {

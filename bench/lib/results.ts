@@ -9,6 +9,7 @@ export type Target =
   | { readonly kind: 'ratio-max'; readonly value: number }
   | { readonly kind: 'ratio-eq'; readonly value: number }
   | { readonly kind: 'value-max'; readonly value: number }
+  | { readonly kind: 'value-min'; readonly value: number }
   | { readonly kind: 'none' };
 
 export interface Entry {
@@ -41,6 +42,7 @@ export function describeTarget(t: Target, unit: string): string {
     case 'ratio-max': return `ratio <= ${t.value}`;
     case 'ratio-eq': return `ratio = ${t.value}`;
     case 'value-max': return `<= ${t.value} ${unit}`;
+    case 'value-min': return `>= ${t.value} ${unit}`;
     case 'none': return 'reported only';
   }
 }
@@ -51,6 +53,7 @@ function judge(t: Target, value: number, ratio: number | null): boolean | null {
     case 'ratio-max': return ratio !== null && ratio <= t.value;
     case 'ratio-eq': return ratio !== null && Math.abs(ratio - t.value) < 1e-9;
     case 'value-max': return value <= t.value;
+    case 'value-min': return value >= t.value;
     case 'none': return null;
   }
 }

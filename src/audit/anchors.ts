@@ -123,15 +123,31 @@ export async function signAnchor(db: Db, store: ObjectStore, keyFile: string, op
   }, new Date());
   const [head] = await db.transaction((trx) => appendEvents(trx, [event]));
   if (!head) throw new Error('anchoring appended no event');
+  return storeAnchor(store, key, head);
+}
+
+/** Signs `(seq, hash)` of the single chain now and stores the anchor under Object Lock. */
+export async function storeAnchor(store: ObjectStore, key: AnchorKey, head: { readonly seq: number; readonly hash: string }): Promise<SignedAnchor> {
   const signedAt = new Date();
   const at = formatAt(signedAt);
   const body = { seq: head.seq, hash: head.hash, at };
   const anchor: Anchor = { ...body, signature: sign(null, anchorMessage(body), key.privateKey).toString('base64'), keyId: key.keyId };
   const objectKey = `${anchorKeyPrefix(head.seq)}${at.replace(/[-:]/g, '')}.json`;
+  await store.put(objectKey, Buffer.from(`${JSON.stringify(anchor)}\n`), { retainUntil: lockedUntil(signedAt) });
+  return { ...anchor, objectKey };
+}
+
+/** When the Object Lock retention of evidence signed at `signedAt` ends. */
+export function lockedUntil(signedAt: Date): Date {
   const retainUntil = new Date(signedAt);
   retainUntil.setUTCFullYear(retainUntil.getUTCFullYear() + ANCHOR_LOCK_YEARS);
-  await store.put(objectKey, Buffer.from(`${JSON.stringify(anchor)}\n`), { retainUntil });
-  return { ...anchor, objectKey };
+  return retainUntil;
+}
+
+/** True when an anchor of the single chain at `seq` is in the store. */
+export async function isAnchored(store: ObjectStore, seq: number): Promise<boolean> {
+  for await (const found of store.list(anchorKeyPrefix(seq))) if (found) return true;
+  return false;
 }
 
 function anchorKeyPrefix(seq: number): string {
@@ -145,8 +161,7 @@ async function headIsAnchored(db: Db, store: ObjectStore): Promise<boolean> {
   if (!head) return true;
   if (head.action !== 'audit.anchored') return false;
   // An anchoring whose upload failed is anchored again rather than skipped.
-  for await (const found of store.list(anchorKeyPrefix(Number(head.seq)))) if (found) return true;
-  return false;
+  return isAnchored(store, Number(head.seq));
 }
 
 /** Parses one anchor document; throws Error naming `source` when it is not a well-formed anchor. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent } from './types.js';
+import { leafHash } from './merkle.js';
+import type { AuditEvent, LogEvent } from './types.js';
 
 /**
  * The byte-exact encoding that the chain hashes; docs/audit.md specifies it for independent
@@ -97,4 +98,29 @@ export function normaliseDetails(details: Record<string, unknown> | undefined): 
   });
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TypeError('audit details must be a JSON object');
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * The canonical encoding of a per-log event: the object of canonicalEvent with `seq` replaced
+ * by `log` (the origin) and `logSeq`, plus `recordingPrev`. The global seq is not covered: it is
+ * storage order, not evidence.
+ */
+export function canonicalLogEvent(e: Omit<LogEvent, 'hash' | 'seq'>): string {
+  return jcs({
+    action: e.action, actorRole: e.actorRole, actorSub: e.actorSub, at: formatAt(e.at), details: e.details,
+    ip: e.ip, linkId: e.linkId, log: e.log, logSeq: e.logSeq, outcome: e.outcome, prevHash: e.prevHash,
+    recordingId: e.recordingId, recordingPrev: e.recordingPrev, requestId: e.requestId, tenant: e.tenant,
+    userAgent: e.userAgent,
+  });
+}
+
+/** hash = SHA-256(prevHash as 32 raw bytes || UTF-8 of canonicalLogEvent), lower-case hex. */
+export function hashLogEvent(e: Omit<LogEvent, 'hash' | 'seq'>): string {
+  if (!isHexHash(e.prevHash)) throw new TypeError('prevHash must be 64 lower-case hex digits');
+  return createHash('sha256').update(Buffer.from(e.prevHash, 'hex')).update(canonicalLogEvent(e), 'utf8').digest('hex');
+}
+
+/** The RFC 9162 leaf of a per-log event: SHA-256(0x00 || UTF-8 of canonicalLogEvent). */
+export function logEventLeaf(e: Omit<LogEvent, 'hash' | 'seq'>): Buffer {
+  return leafHash(Buffer.from(canonicalLogEvent(e), 'utf8'));
 }

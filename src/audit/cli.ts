@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
-import type { KeyObject } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
-import { loadAnchorsFromDir, loadPublicKey, publicKeyPathFor, signAnchor } from './anchors.js';
+import { publicKeyPathFor, signAnchor } from './anchors.js';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
-import type { Anchor, AuditLog } from './types.js';
-import { verifyExportFile, verifyTable, type FileVerifyResult } from './verify.js';
+import type { AuditCheckpoints } from './checkpoints.js';
+import type { AuditLog } from './types.js';
+import { verifyTable, type FileVerifyResult } from './verify.js';
+import { EXIT_FAILED, EXIT_NOT_FULLY_CHECKED, EXIT_OK, EXIT_USAGE, cliVerifyFile } from './log-cli.js';
 
 export interface AuditCliDeps {
   /** Needed to verify or export the table and to anchor; never for verifying a file. */
@@ -24,6 +25,8 @@ export interface AuditCliDeps {
   readonly generateAnchorKey?: boolean;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
+  /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor'>;
 }
 
 export interface VerifyRequest {
@@ -33,13 +36,13 @@ export interface VerifyRequest {
   readonly anchorsDir?: string;
   readonly publicKeyFile?: string;
   readonly complete?: boolean;
+  /** A CSV export's detached checkpoint file. */
+  readonly checkpointFile?: string;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 /** A file whose chain is intact but whose anchors were not checked: not proof against a cut tail. */
-export const EXIT_ANCHORS_UNCHECKED = 3;
+export const EXIT_ANCHORS_UNCHECKED = EXIT_NOT_FULLY_CHECKED;
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE };
 
 function out(deps: AuditCliDeps): (line: string) => void {
   const w = deps.stdout ?? process.stdout;
@@ -58,7 +61,7 @@ function tablePublicKeyFile(deps: AuditCliDeps, flag: string | undefined): strin
   return existsSync(deps.anchorKeyFile) ? deps.anchorKeyFile : undefined;
 }
 
-function describe(r: FileVerifyResult, file: string | undefined): string[] {
+export function describe(r: FileVerifyResult, file: string | undefined): string[] {
   const range = r.checked === 0 ? 'no events' : `${r.checked} events (seq ${r.firstSeq}..${r.lastSeq})`;
   const lines = [`${file ? `file ${file}` : 'audit_events'}: checked ${range}, ${r.anchorsMatched} anchor(s) matched`];
   if (r.gaps > 0) lines.push(`partial export: ${r.gaps} gap(s) in seq; each event's hash was checked, and links where seqs are consecutive`);
@@ -74,46 +77,23 @@ function describe(r: FileVerifyResult, file: string | undefined): string[] {
  * anchors were not checked.
  */
 export async function cliAuditVerify(req: VerifyRequest, deps: AuditCliDeps): Promise<number> {
+  if (req.file) return cliVerifyFile({ ...req, file: req.file }, deps, describe);
   let result: FileVerifyResult;
-  let key: KeyObject | undefined;
   try {
-    if (req.file) {
-      key = req.publicKeyFile ? await loadPublicKey(req.publicKeyFile) : undefined;
-      const anchors = key && req.anchorsDir ? await dirAnchors(req.anchorsDir) : [];
-      if (typeof anchors === 'string') {
-        err(deps)(`FAILED: ${anchors}`);
-        return EXIT_FAILED;
-      }
-      result = await verifyExportFile(req.file, anchors, key, { complete: req.complete ?? false });
-    } else {
-      if (!deps.db) throw new Error('no database is configured (DATABASE_URL)');
-      result = await verifyTable(deps.db, deps.store, tablePublicKeyFile(deps, req.publicKeyFile));
-    }
+    if (!deps.db) throw new Error('no database is configured (DATABASE_URL)');
+    result = await verifyTable(deps.db, deps.store, tablePublicKeyFile(deps, req.publicKeyFile));
   } catch (e) {
     err(deps)(`audit verify could not run: ${(e as Error).message}`);
     return EXIT_USAGE;
   }
-  for (const line of describe(result, req.file)) out(deps)(line);
+  for (const line of describe(result, undefined)) out(deps)(line);
   if (!result.ok) {
     err(deps)(`FAILED at seq ${result.firstBadSeq ?? '?'}: ${result.reason ?? 'verification failed'}`);
     return EXIT_FAILED;
   }
-  if (req.file && !key) {
-    out(deps)('chain intact; anchors NOT checked (no --public-key): a removed tail or a re-chained history would not show');
-    out(deps)('to check them: callvault audit verify FILE --anchors DIR --public-key PEM');
-    return EXIT_ANCHORS_UNCHECKED;
-  }
   if (result.anchorsMatched === 0) out(deps)('warning: no anchor matched, so a removed tail or a re-chained history would not show');
   out(deps)('OK');
   return EXIT_OK;
-}
-
-async function dirAnchors(dir: string): Promise<Anchor[] | string> {
-  try {
-    return await loadAnchorsFromDir(dir);
-  } catch (e) {
-    return (e as Error).message;
-  }
 }
 
 /** `callvault audit anchor`: signs the current head now. */
@@ -122,10 +102,23 @@ export async function cliAuditAnchor(deps: AuditCliDeps): Promise<number> {
     err(deps)('audit anchor needs the database, the object store and the anchor key');
     return EXIT_USAGE;
   }
+  if (deps.checkpoints) return anchorLogs(deps, deps.checkpoints);
   try {
     const anchor = await signAnchor(deps.db, deps.store, deps.anchorKeyFile, { trigger: 'manual', generateKey: deps.generateAnchorKey ?? false });
     if (anchor) out(deps)(`anchored seq ${anchor.seq} hash ${anchor.hash} at ${anchor.at} -> ${anchor.objectKey} (key ${anchor.keyId.slice(0, 16)})`);
     return EXIT_OK;
+  } catch (e) {
+    err(deps)(`audit anchor failed: ${(e as Error).message}`);
+    return EXIT_FAILED;
+  }
+}
+
+async function anchorLogs(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints, 'anchor'>): Promise<number> {
+  try {
+    const { signed, failed } = await checkpoints.anchor('manual');
+    for (const { origin, checkpoint } of signed) out(deps)(`signed ${origin} at size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}`);
+    for (const { origin, error } of failed) err(deps)(`audit anchor of ${origin} FAILED: ${error.message}`);
+    return failed.length === 0 ? EXIT_OK : EXIT_FAILED;
   } catch (e) {
     err(deps)(`audit anchor failed: ${(e as Error).message}`);
     return EXIT_FAILED;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as cryptoHash } from 'node:crypto';
 
 /**
  * RFC 9162 (Certificate Transparency 2.0) Merkle tree hashing, inclusion and consistency proofs.
@@ -33,8 +33,11 @@ export function leafHash(entry: Uint8Array): Buffer {
   return createHash('sha256').update(Buffer.of(0x00)).update(entry).digest();
 }
 
+const NODE_PREFIX = Buffer.of(0x01);
+
+/** One-shot hash of one buffer: node hashes are most of the work of recomputing a large tree. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.of(0x01)).update(left).update(right).digest();
+  return cryptoHash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 function assertSize(name: string, value: number): void {

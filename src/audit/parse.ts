@@ -12,11 +12,12 @@ import { duplicateJsonKey } from '../lib/json-keys.js';
  * verification must not quietly accept a reformatted field.
  */
 
-type Fields = Record<(typeof EXPORT_FIELDS)[number], unknown>;
+export type Fields = Record<(typeof EXPORT_FIELDS)[number], unknown>;
 
 const NULLABLE_TEXT = ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'] as const;
 
-function toEvent(f: Fields, where: string): AuditEvent {
+/** Checks the types of an exported event's fields; extra fields are ignored. */
+export function toEvent(f: Fields, where: string): AuditEvent {
   const seq = f.seq;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw new AuditRecordError(undefined, `${where}: seq is not a positive integer`);
   const bad = (what: string): AuditRecordError => new AuditRecordError(seq, `${where} (seq ${seq}): ${what}`);

@@ -11,6 +11,8 @@ import { actorFields, auditActor } from './actor.js';
 import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, type AuditLog } from './types.js';
+import { handleAuditFollow, isFollowRequest, type FollowDeps } from './follow.js';
+import type { AuditLogRegistry } from './logs.js';
 
 export interface AuditRouteContext {
   readonly principal: { readonly sub: string; readonly tenant: string; readonly roles: readonly string[]; readonly actingRole?: string };
@@ -132,12 +134,24 @@ async function* resume(first: IteratorResult<string>, rest: AsyncGenerator<strin
   }
 }
 
-/** `GET /v1/audit-events` for compliance officers (permission audit:export). */
-export function registerAuditRoutes(router: SecureRouter, deps: { readonly audit: AuditLog; readonly auditExport: AuditExportDeps; readonly logger: Logger }): void {
+export interface AuditRoutesDeps {
+  readonly audit: AuditLog;
+  readonly auditExport: AuditExportDeps;
+  readonly logger: Logger;
+  /** Follow mode (src/audit/follow.ts): the tenant's log and this process's appends to it. */
+  readonly auditLogs: AuditLogRegistry;
+  readonly onAuditAppended: FollowDeps['onAppended'];
+}
+
+/** `GET /v1/audit-events` for compliance officers (permission audit:export); `follow=true` keeps it open. */
+export function registerAuditRoutes(router: SecureRouter, deps: AuditRoutesDeps): void {
   const { db, slots, idleTimeoutMs } = deps.auditExport;
   router.route({
     method: 'get', path: '/v1/audit-events', permission: 'audit:export',
-    handler: (req, res, ctx) => handleAuditExport(req, res, ctx, {
+    handler: (req, res, ctx) => isFollowRequest(req.query) ? handleAuditFollow(req, res, ctx, {
+      db, audit: deps.audit, auditLogs: deps.auditLogs, onAppended: deps.onAuditAppended, slots, idleTimeoutMs,
+      onStreamError: (err) => deps.logger.warn({ err, requestId: ctx.requestId }, 'audit follow stream ended with an error'),
+    }) : handleAuditExport(req, res, ctx, {
       db, audit: deps.audit, slots, idleTimeoutMs,
       onStreamError: (err) => {
         if (err instanceof ExportIdleError) deps.logger.warn({ err, requestId: ctx.requestId }, 'audit export cut off: its client stopped reading');

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AuditEvent } from './types.js';
+import type { AuditEvent, LogEvent } from './types.js';
 
 /** A stored or exported event that cannot be read back as one; verification fails at `seq`. */
 export class AuditRecordError extends Error {
@@ -62,13 +62,30 @@ export function rowToEvent(row: EventRow): AuditEvent {
  * statement, and the pool's default timeout would otherwise cut it off. Ending the iteration
  * early (a client hanging up) closes the cursor and returns the connection.
  */
-export async function* streamEvents(db: Knex, build: (db: Knex.Transaction) => Knex.QueryBuilder, batchSize = 500): AsyncGenerator<AuditEvent> {
+export function streamEvents(db: Knex, build: (db: Knex.Transaction) => Knex.QueryBuilder, batchSize = 500): AsyncGenerator<AuditEvent> {
+  return streamRows(db, build, rowToEvent, batchSize);
+}
+
+/** Columns of a per-log event: EVENT_COLUMNS plus its position in its log. */
+export const LOG_EVENT_COLUMNS = `${EVENT_COLUMNS}, log_seq::text AS log_seq, recording_prev::text AS recording_prev`;
+
+export interface LogEventRow extends EventRow { log_seq: string; recording_prev: string | null }
+
+/** A per-log event read back; `origin` is its log's (audit_logs.origin). */
+export function rowToLogEvent(row: LogEventRow, origin: string): LogEvent {
+  return {
+    ...rowToEvent(row), log: origin, logSeq: Number(row.log_seq), recordingPrev: row.recording_prev === null ? null : Number(row.recording_prev),
+  };
+}
+
+/** streamEvents for rows of any shape, mapped by `map`. */
+export async function* streamRows<R, T>(db: Knex, build: (db: Knex.Transaction) => Knex.QueryBuilder, map: (row: R) => T, batchSize = 500): AsyncGenerator<T> {
   const trx = await db.transaction({ readOnly: true, isolationLevel: 'repeatable read' });
   try {
     await trx.raw('SET LOCAL statement_timeout = 0');
     const stream = build(trx).stream({ batchSize, highWaterMark: batchSize });
     try {
-      for await (const row of stream as AsyncIterable<EventRow>) yield rowToEvent(row);
+      for await (const row of stream as AsyncIterable<R>) yield map(row);
     } finally {
       stream.destroy();
     }

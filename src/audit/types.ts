@@ -49,6 +49,19 @@ export interface AuditEvent {
   hash: string;
 }
 
+/**
+ * One event of a per-tenant (or the system) log. `log` is the log's origin; `logSeq` runs
+ * 1, 2, 3, … without gaps within it; `recordingPrev` is the logSeq of the previous event of the
+ * same log about the same recording (null when none, or when recordingId is null). `seq` is the
+ * global storage order and part of no hash.
+ */
+export interface LogEvent extends Omit<AuditEvent, 'seq'> {
+  seq: number;
+  log: string;
+  logSeq: number;
+  recordingPrev: number | null;
+}
+
 export interface AuditLog {
   /**
    * Resolves only once the event is durable (committed). With trx, the event is inserted inside

@@ -8,6 +8,7 @@ function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<nu
   return withDeps((deps) => run({
     db: deps.db, audit: deps.audit, store: deps.store,
     anchorKeyFile: deps.config.audit.anchorKey.file, generateAnchorKey: deps.config.audit.anchorKey.generate,
+    checkpoints: deps.checkpoints,
   }));
 }
 
@@ -17,8 +18,16 @@ function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<nu
  * the public key. Without FILE the vault's own table is verified.
  */
 export async function runAuditVerify(inv: Invocation): Promise<number> {
+  const [file, newer] = inv.positionals;
+  const publicKeyFile = optionText(inv, 'public-key');
+  if (inv.values.consistency === true && file && newer && publicKeyFile) {
+    const { cliVerifyConsistency } = await import('../audit/log-cli.js');
+    return cliVerifyConsistency({
+      older: file, newer, publicKeyFile, proofFile: optionText(inv, 'proof'), vault: optionText(inv, 'vault'), tokenFile: optionText(inv, 'token-file'),
+    }, {});
+  }
   const request = {
-    file: inv.positionals[0], anchorsDir: optionText(inv, 'anchors'), publicKeyFile: optionText(inv, 'public-key'), complete: inv.values.complete === true,
+    file, anchorsDir: optionText(inv, 'anchors'), publicKeyFile, complete: inv.values.complete === true, checkpointFile: optionText(inv, 'checkpoint'),
   };
   if (request.file) return cliAuditVerify(request, {});
   return withAuditDeps((deps) => cliAuditVerify(request, deps));

@@ -84,20 +84,38 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (inv) => (await import('./retention.js')).runRetention(inv),
   },
   {
-    name: 'audit verify', args: '[FILE]', positionals: { min: 0, max: 1 },
-    summary: 'verify an export FILE offline, or without FILE the whole audit table',
+    name: 'audit verify', args: '[FILE | OLD NEW]', positionals: { min: 0, max: 2 },
+    summary: 'verify an export FILE offline, two checkpoints with --consistency, or without FILE the whole audit table',
     details: [
       'A FILE is checked without the database: nothing is created, started or opened.',
+      'Per-log events: chain, hashes, 1..size without gaps (or each inclusion proof), root and signed checkpoint.',
+      'With --consistency, OLD and NEW are checkpoint files: the log of NEW must extend the log of OLD.',
       'Exit 0: intact, anchors checked; 1: tampering found (first bad seq named); 2: usage error;',
-      '3: the chain of FILE is intact but its anchors were not checked (no --public-key).',
+      '3: the chain of FILE is intact but its anchors were not checked (no --public-key),',
+      '   or something else that proves it was not checked (each named).',
     ],
     options: {
-      anchors: { type: 'string', value: 'DIR', help: 'anchors copied out of audit-anchors/ (a FILE needs them to check anchors)' },
-      'public-key': { type: 'string', value: 'PEM', help: 'public anchor key; without it a FILE is checked without anchors (exit 3)' },
+      anchors: { type: 'string', value: 'DIR', help: 'anchors copied out of audit-anchors/ (checks the single-chain epoch events of a FILE)' },
+      'public-key': { type: 'string', value: 'PEM', help: 'public anchor key; without it a FILE is checked without anchors or checkpoint signature (exit 3)' },
       complete: { type: 'boolean', help: 'the file is a full export: it must start at seq 1 without gaps' },
+      checkpoint: { type: 'string', value: 'FILE', help: 'a CSV export\'s checkpoint (served at the export\'s Link rel="checkpoint")' },
+      consistency: { type: 'boolean', help: 'OLD NEW are checkpoint files: check that NEW extends OLD (needs --public-key)' },
+      proof: { type: 'string', value: 'FILE', help: 'with --consistency: the proof (JSON from the consistency endpoint) or a full export ending at NEW' },
+      vault: { type: 'string', value: 'URL', help: 'with --consistency: fetch the proof from this vault' },
+      'token-file': { type: 'string', value: 'FILE', help: 'with --vault: file holding a bearer token of role compliance' },
     },
-    check: ({ values, positionals }) => (positionals.length === 1 && values['public-key'] !== undefined && values.anchors === undefined
-      ? '--public-key with a FILE needs --anchors DIR' : null),
+    check: ({ values: v, positionals }) => {
+      if (v.consistency) {
+        if (positionals.length !== 2) return '--consistency needs OLD NEW (two checkpoint files)';
+        if (v['public-key'] === undefined) return '--consistency needs --public-key PEM';
+        if ((v.proof === undefined) === (v.vault === undefined)) return '--consistency needs --proof FILE or --vault URL (one of them)';
+        if (v.vault !== undefined && v['token-file'] === undefined) return '--vault needs --token-file FILE';
+        return null;
+      }
+      if (positionals.length > 1) return 'expected at most one FILE (two checkpoints need --consistency)';
+      if (v.proof !== undefined || v.vault !== undefined || v['token-file'] !== undefined) return '--proof, --vault and --token-file go with --consistency';
+      return v.checkpoint !== undefined && positionals.length === 0 ? '--checkpoint goes with a FILE' : null;
+    },
     run: async (inv) => (await import('./audit.js')).runAuditVerify(inv),
   },
   {

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { startAnchorSchedule } from '../audit/anchors.js';
+import { startCheckpointSchedule } from '../audit/checkpoints.js';
 import { durationMs } from '../config/duration.js';
 import { retentionWorkers } from '../retention/schedule.js';
 
@@ -11,7 +11,7 @@ export function startWorkers(deps: Deps): RunningWorkers {
   workers.push(...retentionWorkers(deps).map((w) => w.start()));
   const anchorEvery = deps.config.audit.anchorInterval;
   if (anchorEvery !== 'off') {
-    workers.push(startAnchorSchedule(deps.db, deps.store, deps.config.audit.anchorKey.file, durationMs(anchorEvery),
+    workers.push(startCheckpointSchedule(deps.checkpoints, durationMs(anchorEvery),
       (err) => deps.logger.error({ err }, 'audit anchor failed; it will be retried')));
   }
   return { stop: async () => { await Promise.all(workers.map((w) => w.stop())); } };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { logOrigin } from '../audit/checkpoint.js';
 import { approximateSeconds, durationMs, type IsoDuration } from './duration.js';
 import { ConfigError, parseEnv, parseInterval, type Env } from './schema.js';
 
@@ -56,6 +57,8 @@ export interface Config {
     readonly anchorKey: SecretFile; readonly anchorInterval: IsoDuration | 'off'; readonly deniedPerMinute: number;
     /** Exports one principal may run at once on one replica, how long one may wait for its reader, and their own pool. */
     readonly exportMaxConcurrent: number; readonly exportIdleTimeoutMs: number; readonly exportPoolMax: number;
+    /** Names the deployment's per-tenant logs: origins are `<namespace>/tenant/<t>` and `<namespace>/system`. */
+    readonly namespace: string;
   };
   readonly limits: {
     readonly ratePerMinute: number; readonly principalRatePerMinute: number; readonly lockoutFailures: number; readonly lockoutSeconds: number;
@@ -134,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deniedPerMinute: e.AUDIT_DENIED_PER_MINUTE,
       exportMaxConcurrent: e.AUDIT_EXPORT_MAX_CONCURRENT, exportIdleTimeoutMs: fixedDurationMs('AUDIT_EXPORT_IDLE_TIMEOUT', e.AUDIT_EXPORT_IDLE_TIMEOUT),
       exportPoolMax: e.AUDIT_EXPORT_POOL_MAX,
+      namespace: auditNamespace(e.AUDIT_NAMESPACE, production),
     },
     limits: {
       ratePerMinute: e.RATE_LIMIT_PER_MINUTE, principalRatePerMinute: e.RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE, lockoutFailures: e.AUTH_LOCKOUT_FAILURES, lockoutSeconds: e.AUTH_LOCKOUT_SECONDS,
@@ -309,6 +313,25 @@ function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Embedded mode's namespace; a production deployment must name itself, once and for good. */
+export const EMBEDDED_AUDIT_NAMESPACE = 'callvault.localhost/embedded';
+
+function auditNamespace(value: string | undefined, production: boolean): string {
+  if (value === undefined) {
+    if (production) {
+      throw new ConfigError('AUDIT_NAMESPACE', 'is required when CALLVAULT_MODE=production: a stable schema-less URL naming this deployment\'s audit logs, e.g. callvault.example.com/prod-eu (it must never change)');
+    }
+    return EMBEDDED_AUDIT_NAMESPACE;
+  }
+  try {
+    if (value.includes('://')) throw new Error('has a scheme');
+    logOrigin(value, 'system');
+  } catch {
+    throw new ConfigError('AUDIT_NAMESPACE', `"${value}" is not a schema-less URL such as callvault.example.com/prod-eu (no scheme, spaces, "+" or trailing "/")`);
   }
   return value;
 }

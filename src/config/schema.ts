@@ -127,6 +127,7 @@ const envObject = z.object({
   AUDIT_EXPORT_MAX_CONCURRENT: int(1, 100).default(2),
   AUDIT_EXPORT_IDLE_TIMEOUT: isoDuration.default(parseIsoDuration('PT60S') as IsoDuration),
   AUDIT_EXPORT_POOL_MAX: int(1, 100).default(4),
+  AUDIT_NAMESPACE: optionalText,
 
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: int(1, 1_000_000).default(600),

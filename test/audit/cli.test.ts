@@ -115,9 +115,9 @@ describe('callvault audit verify / anchor / export', () => {
       const tamperedChainOnly = await runCallvault(['audit', 'verify', edited], { cwd });
       assert.equal(tamperedChainOnly.code, 1, 'a broken chain is a failure with or without a key');
 
-      const usage = await runCallvault(['audit', 'verify', file, '--public-key', pub], { cwd });
-      assert.equal(usage.code, 2);
-      assert.match(usage.stderr, /--public-key with a FILE needs --anchors DIR/);
+      const noAnchors = await runCallvault(['audit', 'verify', file, '--public-key', pub], { cwd });
+      assert.equal(noAnchors.code, 3, noAnchors.stderr);
+      assert.match(noAnchors.stdout, /anchors NOT checked \(no --anchors DIR\)/);
       assert.deepEqual(await readdir(cwd), [], 'no data directory, database or key was created');
     } finally {
       await rm(cwd, { recursive: true, force: true });

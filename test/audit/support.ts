@@ -7,6 +7,9 @@ import { FsObjectStore } from '../../src/storage/fs-store.js';
 import type { AuditEventInput, AuditMetrics } from '../../src/audit/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/cluster.js';
 
+/** AUDIT_NAMESPACE of the tests' per-tenant logs. */
+export const NAMESPACE = 'callvault.example.com/test';
+
 export interface AuditFixture {
   readonly tdb: TestDatabase;
   /** Service role, as the running vault connects. */

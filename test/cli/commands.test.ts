@@ -51,13 +51,13 @@ describe('callvault help and parsing come from one table', () => {
       for (const option of Object.keys(c.options)) assert.ok(line.includes(`--${option}`), `callvault ${c.name} shows --${option}`);
     }
     assert.match(res.stdout, /callvault audit export \[FILE\]/);
-    assert.match(res.stdout, /callvault audit verify \[FILE\] \[--anchors DIR\] \[--public-key PEM\] \[--complete\]/);
+    assert.match(res.stdout, /callvault audit verify \[FILE \| OLD NEW\] \[--anchors DIR\] \[--public-key PEM\] \[--complete\] \[--checkpoint FILE\] \[--consistency\]/);
   });
 
   test('a command\'s own help describes each option; unknown commands and options exit 2 with the usage', async () => {
     const own = await runCallvault(['audit', 'verify', '--help']);
     assert.equal(own.code, 0);
-    assert.match(own.stdout, /^Usage: callvault audit verify \[FILE\]/);
+    assert.match(own.stdout, /^Usage: callvault audit verify \[FILE \| OLD NEW\]/);
     assert.match(own.stdout, /--public-key PEM\s+public anchor key/);
     assert.match(own.stdout, /3: the chain of FILE is intact but its anchors were not checked/);
     const unknown = await runCallvault(['frobnicate']);

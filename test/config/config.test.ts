@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       ['LINK_SIGNING_KEY_FILE', { LINK_SIGNING_KEY_FILE: '/run/secrets/link.key' }],
       ['PHONE_HASH_KEY_FILE', { PHONE_HASH_KEY_FILE: '/run/secrets/phone.key' }],
       ['AUDIT_ANCHOR_KEY_FILE', { AUDIT_ANCHOR_KEY_FILE: '/run/secrets/anchor.pem' }],
+      ['AUDIT_NAMESPACE', { AUDIT_NAMESPACE: 'callvault.example.com/prod-eu' }],
     ];
     for (const [variable, fix] of required) {
       rejects(env, variable);

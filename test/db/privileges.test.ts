@@ -43,6 +43,7 @@ function productionEnv(dataDir: string, databaseUrl: string): Record<string, str
     TLS_CERT_FILE: file('tls.crt'), TLS_KEY_FILE: file('tls.key'), LOCAL_KEY_DIR: file('master-keys'),
     JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'callvault', JWT_JWKS_URI: 'https://idp.example/jwks',
     LINK_SIGNING_KEY_FILE: file('link.key'), PHONE_HASH_KEY_FILE: file('phone.key'), AUDIT_ANCHOR_KEY_FILE: file('anchor.pem'),
+    AUDIT_NAMESPACE: 'callvault.example.com/test',
     LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', RETENTION_INTERVAL: 'off', AUDIT_ANCHOR_INTERVAL: 'off',
   };
 }

@@ -19,7 +19,7 @@ const PRODUCTION: Record<string, string> = {
   CALLVAULT_MODE: 'production', CALLVAULT_DATA_DIR: '/nonexistent', TLS_CERT_FILE: '/s/tls.crt', TLS_KEY_FILE: '/s/tls.key',
   DATABASE_URL: 'postgres://callvault_app@db/callvault', LOCAL_KEY_DIR: '/s/keys', JWT_ISSUER: 'https://idp.example',
   JWT_AUDIENCE: 'callvault', JWT_JWKS_URI: 'https://idp.example/jwks', LINK_SIGNING_KEY_FILE: '/s/link.key',
-  PHONE_HASH_KEY_FILE: '/s/phone.key', AUDIT_ANCHOR_KEY_FILE: '/s/anchor.pem',
+  PHONE_HASH_KEY_FILE: '/s/phone.key', AUDIT_ANCHOR_KEY_FILE: '/s/anchor.pem', AUDIT_NAMESPACE: 'callvault.example.com/test',
 };
 
 describe('/metrics access', () => {

@@ -1,0 +1,79 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex.js';
+import type { PreparedEvent } from './chain.js';
+import { GroupCommitAuditLog, type GroupCommitOptions } from './group-commit.js';
+import { appendBatchToLog, appendToLog } from './log-append.js';
+import { closeEpoch, findEpoch, type AuditLogRegistry, type AuditLogRef } from './logs.js';
+
+export type TenantAuditLogOptions = GroupCommitOptions;
+
+const SYSTEM_LANE = '\u0000system';
+
+/**
+ * The audit log as the vault writes it: one log per tenant and a system log, each with its own
+ * lock and its own group-commit lane, so tenants never wait for each other (docs/audit.md,
+ * "Per-tenant logs"). The first append of a process closes the single chain if no replica has.
+ */
+export class TenantAuditLog extends GroupCommitAuditLog {
+  #epochClosed = false;
+  readonly #listeners = new Set<(logId: number) => void>();
+
+  constructor(private readonly db: Db, readonly logs: AuditLogRegistry, opts: TenantAuditLogOptions = {}) {
+    super(opts);
+  }
+
+  /** Calls `listener` with the log_id after events of that log were written; returns the unsubscribe. */
+  onAppended(listener: (logId: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => { this.#listeners.delete(listener); };
+  }
+
+  protected laneOf(event: PreparedEvent): string {
+    return event.tenant ?? SYSTEM_LANE;
+  }
+
+  protected async appendBatch(lane: string, events: readonly PreparedEvent[]): Promise<void> {
+    const log = await this.logOf(lane === SYSTEM_LANE ? null : lane);
+    await appendBatchToLog(this.db, log, events, this.lockTimeoutMs).catch(this.recheckEpoch);
+    this.notify(log.logId);
+  }
+
+  /** Locks are taken in log_id order, so two transactions recording for the same tenants cannot deadlock. */
+  protected async appendInTransaction(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<void> {
+    const byTenant = new Map<string | null, PreparedEvent[]>();
+    for (const e of events) byTenant.set(e.tenant, [...(byTenant.get(e.tenant) ?? []), e]);
+    const groups: { log: AuditLogRef; group: PreparedEvent[] }[] = [];
+    for (const [tenant, group] of byTenant) groups.push({ log: await this.logOf(tenant, trx), group });
+    groups.sort((a, b) => a.log.logId - b.log.logId);
+    for (const { log, group } of groups) await appendToLog(trx, log, group).catch(this.recheckEpoch);
+    for (const { log } of groups) this.notify(log.logId);
+  }
+
+  /**
+   * The tenant's log, after making sure the single chain is closed. Inside a transaction both
+   * run on its connection; an epoch closed there is remembered only once seen committed.
+   */
+  private async logOf(tenant: string | null, trx?: Knex.Transaction): Promise<AuditLogRef> {
+    if (!this.#epochClosed) {
+      if (!trx) {
+        await closeEpoch(this.db);
+        this.#epochClosed = true;
+      } else if (await findEpoch(trx) !== null) {
+        this.#epochClosed = true;
+      } else {
+        await closeEpoch(trx);
+      }
+    }
+    return this.logs.resolve(tenant, trx);
+  }
+
+  /** After a failed append, the epoch is looked up again: one closed in a rolled-back transaction is not. */
+  private readonly recheckEpoch = (err: unknown): never => {
+    this.#epochClosed = false;
+    throw err;
+  };
+
+  private notify(logId: number): void {
+    for (const listener of this.#listeners) listener(logId);
+  }
+}
