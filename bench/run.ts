@@ -44,20 +44,21 @@ export interface Settings {
   readonly startupRepetitions: number;
   readonly auditLogEvents: number;
   readonly auditVerifyEvents: number;
+  readonly auditProofEvents: number;
 }
 
 const FULL: Settings = {
   cryptoBytes: 256 * MiB, cryptoRepetitions: 5, uploadBytes: 256 * MiB, uploadRepetitions: 5, rssBytes: GiB,
   seekSeconds: 3600, seekRepetitions: 40, ingestUploads: 1000, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 10_000, auditWriters: 10, retentionRows: 2000, startupRepetitions: 7,
-  auditLogEvents: 10_000, auditVerifyEvents: 1_000_000,
+  auditLogEvents: 10_000, auditVerifyEvents: 1_000_000, auditProofEvents: 1_000_000,
 };
 
 const QUICK: Settings = {
   cryptoBytes: 64 * MiB, cryptoRepetitions: 5, uploadBytes: 64 * MiB, uploadRepetitions: 3, rssBytes: 256 * MiB,
   seekSeconds: 600, seekRepetitions: 20, ingestUploads: 200, ingestBytes: 2 * MiB, ingestClients: 16,
   auditEvents: 2000, auditWriters: 10, retentionRows: 300, startupRepetitions: 5,
-  auditLogEvents: 2000, auditVerifyEvents: 100_000,
+  auditLogEvents: 2000, auditVerifyEvents: 100_000, auditProofEvents: 100_000,
 };
 
 const FIGURES = ['crypto', 'startup', 'upload-fs', 'upload-s3', 'ingest', 'seek', 'rss', 'audit', 'retention', 'audit-logs'] as const;
@@ -163,7 +164,7 @@ async function measureServers(ctx: Context): Promise<void> {
   await figure('rss', () => runRss({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'vault-rss'), bytes: s.rssBytes, bin: ctx.bin, nodeFlags: vaultFlags, log }));
   await figure('audit', () => runAudit({ cluster: ctx.cluster, events: s.auditEvents, writers: s.auditWriters, log }));
   await figure('retention', () => runRetention({ cluster: ctx.cluster, dataDir: path.join(ctx.scratch, 'retention'), rows: s.retentionRows, log }));
-  await figure('audit-logs', () => runAuditLogs({ cluster: ctx.cluster, events: s.auditLogEvents, verifyEvents: s.auditVerifyEvents, scratch: ctx.scratch, log }));
+  await figure('audit-logs', () => runAuditLogs({ cluster: ctx.cluster, events: s.auditLogEvents, verifyEvents: s.auditVerifyEvents, proofEvents: s.auditProofEvents, scratch: ctx.scratch, log }));
 }
 
 async function main(): Promise<void> {

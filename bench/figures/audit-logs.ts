@@ -3,6 +3,7 @@
  * - writers: `ChainedAuditLog.record` from 16 concurrent writers, each awaiting durability,
  *   spread over 16 tenants (one log each) and then all in one tenant, against the same writers
  *   doing single-row committed inserts into an identical unchained table (figure 7's baseline);
+ * - inclusion proofs at a million events against fetching the event alone (audit-proof.ts);
  * - offline verification of a per-log export: `verifyLogExport` over an unfiltered NDJSON export
  *   of a million events with its signed checkpoint, against reading the same file line by line
  *   and JSON.parse-ing each line with no check at all; peak RSS growth shows memory stays flat.
@@ -18,6 +19,7 @@ import type { BenchCluster } from '../lib/cluster.js';
 import { BENCH_NAMESPACE, writeLogExport } from '../lib/log-export.js';
 import { entry, type Entry } from '../lib/results.js';
 import { createPlainTable, drive, plainRow, sampleEvent } from './audit.js';
+import { runAuditProof } from './audit-proof.js';
 
 export interface AuditLogsOptions {
   readonly cluster: BenchCluster;
@@ -25,6 +27,8 @@ export interface AuditLogsOptions {
   readonly events: number;
   /** Events in the export verified offline. */
   readonly verifyEvents: number;
+  /** Events in the log whose inclusion proofs are timed. */
+  readonly proofEvents: number;
   readonly scratch: string;
   readonly log: (line: string) => void;
 }
@@ -131,5 +135,8 @@ async function offlineVerify(opts: AuditLogsOptions): Promise<Entry> {
 }
 
 export async function runAuditLogs(opts: AuditLogsOptions): Promise<Entry[]> {
-  return [await writers(opts, 16), await writers(opts, 1), await offlineVerify(opts)];
+  return [
+    await writers(opts, 16), await writers(opts, 1), ...await runAuditProof({ cluster: opts.cluster, events: opts.proofEvents, log: opts.log }),
+    await offlineVerify(opts),
+  ];
 }

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
 import type { Db } from '../db/knex.js';
 import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
 import { publicKeyPathFor, signAnchor } from './anchors.js';
+import { Readable, type Writable } from 'node:stream';
 import { streamAuditExport, type AuditExportFormat } from './export.js';
+import { logExportChunks, planLogExport, type LogExportDeps } from './log-export.js';
 import type { AuditCheckpoints } from './checkpoints.js';
 import type { AuditLog } from './types.js';
 import { verifyTable, type FileVerifyResult } from './verify.js';
@@ -25,8 +26,10 @@ export interface AuditCliDeps {
   readonly generateAnchorKey?: boolean;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
+  /** The per-tenant logs: `--tenant` exports one with its checkpoint. */
+  readonly auditLogs?: LogExportDeps['logs'];
   /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
-  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor'>;
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor' | 'checkpoint'>;
 }
 
 export interface VerifyRequest {
@@ -127,10 +130,17 @@ async function anchorLogs(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints
 
 export interface ExportRequest { readonly output?: string; readonly tenant?: string; readonly format?: AuditExportFormat }
 
+/** One tenant's export as the API serves it: epoch events, the log 1..size, its checkpoint. */
+async function tenantExport(deps: LogExportDeps, tenant: string, format: AuditExportFormat): Promise<Readable> {
+  const plan = await planLogExport(deps, tenant);
+  return Readable.from(logExportChunks(deps, { tenant }, format, plan), { objectMode: false });
+}
+
 /**
- * `callvault audit export [FILE] [--format ndjson|csv] [--tenant T]`: every event (or one
- * tenant's) for offline verification, to FILE (created, never overwritten) or stdout. Audited
- * like the HTTP export.
+ * `callvault audit export [FILE] [--format ndjson|csv] [--tenant T]`: one tenant's events as the
+ * API exports them (epoch events, its log and the log's checkpoint), or without --tenant the
+ * events of the single-chain epoch (the table the anchors cover), for offline verification, to
+ * FILE (created, never overwritten) or stdout. Audited like the HTTP export.
  */
 export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Promise<number> {
   if (!deps.db || !deps.audit) {
@@ -143,8 +153,11 @@ export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Pr
       tenant: req.tenant ?? null, ...actorFields(auditActor('system:cli')), action: 'audit.exported', outcome: 'allowed',
       details: { format, tenant: req.tenant, via: 'cli' },
     });
+    const source = deps.auditLogs && deps.checkpoints && req.tenant !== undefined
+      ? await tenantExport({ db: deps.db, mainDb: deps.db, logs: deps.auditLogs, checkpoints: deps.checkpoints }, req.tenant, format)
+      : streamAuditExport(deps.db, { tenant: req.tenant }, format);
     const target = req.output ? createWriteStream(req.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);
-    await pipeline(streamAuditExport(deps.db, { tenant: req.tenant }, format), target);
+    await pipeline(source, target);
     return EXIT_OK;
   } catch (e) {
     err(deps)(`audit export failed: ${(e as Error).message}`);

@@ -36,17 +36,23 @@ export const EXPORT_FIELDS = [
 
 const CHUNK_CHARS = 64 * 1024;
 
+/** Events of the single-chain epoch (per-tenant logs export through log-export.ts). */
 export function exportQuery(db: Knex, f: AuditExportFilters): Knex.QueryBuilder {
-  const q = db('audit_events').select(db.raw(EVENT_COLUMNS)).orderBy('audit_events.seq', f.order ?? 'asc');
+  return filterQuery(db('audit_events').select(db.raw(EVENT_COLUMNS)).whereNull('log_id').orderBy('audit_events.seq', f.order ?? 'asc'), f);
+}
+
+/** The export's filters as conditions on a query of audit_events. */
+export function filterQuery(q: Knex.QueryBuilder, f: AuditExportFilters): Knex.QueryBuilder {
   if (f.tenant !== undefined) q.where('tenant', f.tenant);
-  if (f.after) q.where('at', '>=', db.raw('?::timestamptz', [formatAt(f.after)]));
-  if (f.before) q.where('at', '<', db.raw('?::timestamptz', [formatAt(f.before)]));
+  if (f.after) q.whereRaw('at >= ?::timestamptz', [formatAt(f.after)]);
+  if (f.before) q.whereRaw('at < ?::timestamptz', [formatAt(f.before)]);
   if (f.recordingId !== undefined) q.where('recording_id', f.recordingId);
   if (f.actor !== undefined) q.where('actor_sub', f.actor);
   if (f.action !== undefined) q.where('action', f.action);
   if (f.outcome !== undefined) q.where('outcome', f.outcome);
   if (f.afterSeq !== undefined) q.where('audit_events.seq', '>', f.afterSeq);
   if (f.beforeSeq !== undefined) q.where('audit_events.seq', '<', f.beforeSeq);
+  // Each part of an export (epoch, log) may stop at the limit; exportLines caps their sum.
   if (f.limit !== undefined) q.limit(f.limit);
   return q;
 }

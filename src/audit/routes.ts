@@ -8,7 +8,10 @@ import type { SecureRouter } from '../http/secure-router.js';
 import { BadRequestError, DependencyError, ForbiddenError } from '../errors.js';
 import { parseInput } from '../lib/validate.js';
 import { actorFields, auditActor } from './actor.js';
-import { exportChunks, type AuditExportFilters, type AuditExportFormat } from './export.js';
+import type { Knex } from 'knex';
+import type { AuditExportFilters, AuditExportFormat } from './export.js';
+import type { AuditCheckpoints } from './checkpoints.js';
+import { logExportChunks, planLogExport, type LogExportPlan } from './log-export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, type AuditLog } from './types.js';
 import { handleAuditFollow, isFollowRequest, type FollowDeps } from './follow.js';
@@ -31,6 +34,10 @@ export interface AuditRouteDeps {
   readonly idleTimeoutMs?: number;
   /** Failures after the first byte was sent: the response is cut off, so the client sees an error. */
   readonly onStreamError?: (err: unknown) => void;
+  /** The main pool: log heads and subtrees, read beside the export's cursors. */
+  readonly mainDb: Knex;
+  readonly logs: Pick<AuditLogRegistry, 'find'>;
+  readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
 const timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v));
@@ -102,14 +109,19 @@ async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRo
       afterSeq: filters.afterSeq, beforeSeq: filters.beforeSeq, limit: filters.limit, order: filters.order,
     },
   });
-  const chunks = exportChunks(deps.db, filters, format);
+  let plan: LogExportPlan;
+  let chunks: AsyncGenerator<string>;
   let first: IteratorResult<string>;
   try {
+    plan = await planLogExport(deps, ctx.principal.tenant);
+    chunks = logExportChunks(deps, filters, format, plan);
     first = await chunks.next();
   } catch (err) {
     throw new DependencyError('database', 'The audit log could not be read', err);
   }
   res.status(200);
+  // CSV stays plain: its checkpoint is served apart, at the size the export covers.
+  if (format === 'csv' && plan.checkpoint) res.setHeader('Link', `</v1/audit-checkpoints?size=${plan.size}>; rel="checkpoint"`);
   res.setHeader('Content-Type', CONTENT_TYPES[format]);
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
@@ -138,21 +150,25 @@ export interface AuditRoutesDeps {
   readonly audit: AuditLog;
   readonly auditExport: AuditExportDeps;
   readonly logger: Logger;
-  /** Follow mode (src/audit/follow.ts): the tenant's log and this process's appends to it. */
+  /** The main pool: log heads and subtrees for exports. */
+  readonly db: Db;
+  /** Follow mode (src/audit/follow.ts) and exports: the tenant's log and this process's appends to it. */
   readonly auditLogs: AuditLogRegistry;
   readonly onAuditAppended: FollowDeps['onAppended'];
+  readonly checkpoints: Pick<AuditCheckpoints, 'checkpoint'>;
 }
 
 /** `GET /v1/audit-events` for compliance officers (permission audit:export); `follow=true` keeps it open. */
 export function registerAuditRoutes(router: SecureRouter, deps: AuditRoutesDeps): void {
   const { db, slots, idleTimeoutMs } = deps.auditExport;
+  const { checkpoints } = deps;
   router.route({
     method: 'get', path: '/v1/audit-events', permission: 'audit:export',
     handler: (req, res, ctx) => isFollowRequest(req.query) ? handleAuditFollow(req, res, ctx, {
       db, audit: deps.audit, auditLogs: deps.auditLogs, onAppended: deps.onAuditAppended, slots, idleTimeoutMs,
       onStreamError: (err) => deps.logger.warn({ err, requestId: ctx.requestId }, 'audit follow stream ended with an error'),
     }) : handleAuditExport(req, res, ctx, {
-      db, audit: deps.audit, slots, idleTimeoutMs,
+      db, audit: deps.audit, slots, idleTimeoutMs, mainDb: deps.db, logs: deps.auditLogs, checkpoints,
       onStreamError: (err) => {
         if (err instanceof ExportIdleError) deps.logger.warn({ err, requestId: ctx.requestId }, 'audit export cut off: its client stopped reading');
         else deps.logger.error({ err, requestId: ctx.requestId }, 'audit export failed mid-stream');

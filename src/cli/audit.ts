@@ -6,7 +6,7 @@ import { withDeps } from './with-deps.js';
 /** The vault's own audit services: its database, audit log, store and anchor key. */
 function withAuditDeps(run: (deps: AuditCliDeps) => Promise<number>): Promise<number> {
   return withDeps((deps) => run({
-    db: deps.db, audit: deps.audit, store: deps.store,
+    db: deps.db, audit: deps.audit, store: deps.store, auditLogs: deps.auditLogs,
     anchorKeyFile: deps.config.audit.anchorKey.file, generateAnchorKey: deps.config.audit.anchorKey.generate,
     checkpoints: deps.checkpoints,
   }));
