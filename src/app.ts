@@ -9,6 +9,7 @@ import { mediaHandler } from './media/routes.js';
 import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerAuditLogRoutes } from './audit/log-routes.js';
+import { registerVerifierKeyRoute } from './audit/verifier-key.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
@@ -74,6 +75,7 @@ export function buildApp(deps: Deps): Express {
   registerSavedSearchRoutes(router, deps);
   registerDownloadRoutes(router, deps);
   registerAuditLogRoutes(router, deps);
+  registerVerifierKeyRoute(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {
