@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { issueLink, play } from '../access/support.js';
-import { auditEvents, json, putPolicy, row, upload } from '../retention/support.js';
+import { auditEvents, json, putPolicy, row, superuser, upload } from '../retention/support.js';
 import { startConsole, type ConsoleHarness, type SignedInPage } from './console-support.js';
 
 /**
@@ -89,6 +89,8 @@ describe('console: compliance and admin', () => {
     const verified = await settled(page, '.verification');
     const rows = await page.locator('table.events tbody tr').count();
     assert.match(verified, new RegExp(`Verified in this browser: ${rows} event hash\\(es\\) recomputed`));
+    assert.match(verified, new RegExp(`${rows} event\\(s\\) proven included in the checkpoint of \\S+/tenant/acme at size \\d+, whose Ed25519 signature verifies`));
+    assert.match(verified, /no event about the recording is missing/);
     const issued = page.getByRole('row', { name: /link\.issued/ });
     assert.match((await issued.textContent()) ?? '', /sup-3 \(supervisor\).*QA review 12/);
     const read = page.getByRole('row', { name: /media\.read/ });
@@ -98,7 +100,7 @@ describe('console: compliance and admin', () => {
 
   test('compliance browses the audit log, verified, and exports it as CSV and NDJSON', async () => {
     const page = await signIn('compliance', '/console/audit');
-    assert.match(await settled(page, '.verification'), /all match/);
+    assert.match(await settled(page, '.verification'), /proven included in the checkpoint of .* whose Ed25519 signature verifies .*; all match\./);
     await page.getByText(/event\(s\) on this page/).waitFor();
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await page.getByLabel('Action').selectOption('legal_hold.set');
@@ -115,13 +117,27 @@ describe('console: compliance and admin', () => {
       const text = await readFile(file, 'utf8');
       assert.equal(download.suggestedFilename(), `audit-events.${format}`);
       const lines = text.trimEnd().split(/\r?\n/);
-      if (format === 'csv') assert.match(lines[0] ?? '', /^"?seq"?,/);
+      if (format === 'csv') assert.match(lines[0] ?? '', /^log,logSeq,seq,/);
+      else assert.match(lines.pop() ?? '', /^\{"checkpoint":/, 'an NDJSON export ends with its signed checkpoint');
       const body = format === 'csv' ? lines.slice(1) : lines;
       assert.ok(body.length >= 1 && body.every((l) => l.includes('legal_hold.set')), `${format}: only the filtered action`);
     }
     const exports = (await auditEvents(h.vault, { action: 'audit.exported' })).filter((e) => e.actor_sub === 'compliance-7');
     assert.ok(exports.some((e) => e.details.format === 'csv' && e.details.action === 'legal_hold.set'));
     assert.ok(exports.some((e) => e.details.format === 'ndjson' && e.details.limit === undefined && e.details.action === 'legal_hold.set'));
+  });
+
+  test('an event edited in the database by a superuser is caught by the audit page in the browser', async () => {
+    const su = await superuser(h.vault);
+    try {
+      await su.query(`SET session_replication_role = replica`);
+      const { rowCount } = await su.query(`UPDATE audit_events SET details = jsonb_set(details, '{reason}', '"routine check"') WHERE action = 'link.issued' AND details->>'reason' = 'QA review 12'`);
+      assert.equal(rowCount, 1);
+    } finally {
+      await su.end();
+    }
+    const page = await signIn('compliance', '/console/audit');
+    assert.match(await settled(page, '.verification', 'error'), /^Verification FAILED at event \d+: its hash does not match its contents/);
   });
 
   test('admin changes a policy and sees what the simulator says it would delete', async () => {

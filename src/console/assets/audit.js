@@ -7,7 +7,7 @@
 import { apiText } from './lib/api.js';
 import { appRoot, h } from './lib/dom.js';
 import { AUDIT_ACTIONS } from './lib/audit-actions.js';
-import { eventTable, parseExport, showVerification } from './lib/audit-view.js';
+import { eventTable, parseExport, pinnedKeyControl, showVerification } from './lib/audit-view.js';
 import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const PAGE_SIZE = 50;
@@ -31,6 +31,9 @@ for (const name of FILTERS) {
 }
 
 const verification = h('p', { class: 'verification', role: 'status', 'aria-live': 'polite' });
+/** @type {{ events: import('./lib/chain.js').AuditEventLine[], checkpoint: string | null }} */
+let shown = { events: [], checkpoint: null };
+const pinned = pinnedKeyControl(() => void showVerification(verification, { ...shown, pinnedKey: pinned.value() }));
 const status = statusLine();
 const ndjsonLink = h('a', { class: 'button', download: 'audit-events.ndjson' }, 'Export NDJSON');
 const csvLink = h('a', { class: 'button', download: 'audit-events.csv' }, 'Export CSV');
@@ -41,7 +44,7 @@ app.append(
   section('Filters', form),
   section('Export', h('p', {}, 'Every event matching the filters, oldest first, with its hashes, for ', h('code', {}, 'callvault audit verify'), ' or a SIEM.'),
     h('p', { class: 'actions' }, ndjsonLink, ' ', csvLink)),
-  section('Events', verification, status, results, h('nav', { 'aria-label': 'Event pages', class: 'pager' }, newer, ' ', older)),
+  section('Events', verification, pinned.element, status, results, h('nav', { 'aria-label': 'Event pages', class: 'pager' }, newer, ' ', older)),
 );
 
 /** beforeSeq of each page shown so far: [undefined] is the newest page. */
@@ -81,14 +84,15 @@ async function load() {
   newer.disabled = true;
   older.disabled = true;
   try {
-    const { events } = parseExport(await apiText('GET', `/v1/audit-events?${q}`));
+    shown = parseExport(await apiText('GET', `/v1/audit-events?${q}`));
+    const { events } = shown;
     results.replaceChildren(eventTable(events, `Audit events ${index * PAGE_SIZE + 1}–${index * PAGE_SIZE + events.length}, newest first`));
     say(status, events.length === 0 ? 'No events match these filters.' : `${events.length} event(s) on this page.`);
     const last = events[events.length - 1];
     lastSeq = last?.seq;
     newer.disabled = index === 0;
     older.disabled = events.length < PAGE_SIZE;
-    await showVerification(verification, events);
+    await showVerification(verification, { ...shown, pinnedKey: pinned.value() });
   } catch (err) {
     results.replaceChildren();
     say(status, problemText(err), 'error');

@@ -1,7 +1,9 @@
 // @ts-check
 /** The audit event table and its in-browser verification, shared by the audit and access-history pages. */
 import { h } from './dom.js';
-import { verifyEvents } from './chain.js';
+import { api } from './api.js';
+import { toHex, verifyEvents } from './chain.js';
+import { leafHash, parseVerifierKey, verifyCheckpoint, verifyInclusion } from './proofs.js';
 
 /** @typedef {import('./chain.js').AuditEventLine} AuditEventLine */
 
@@ -76,23 +78,80 @@ export function eventTable(events, caption) {
 }
 
 /**
+ * @typedef {{ events: AuditEventLine[], checkpoint: string | null, pinnedKey?: string, recordingChain?: boolean }} Shown
+ */
+
+/**
+ * Checks what is shown, in this browser: every event's hash and the links between neighbours
+ * (lib/chain.js); for events of the per-tenant log, the signed checkpoint under the log's
+ * verifier key (a pinned one when given, else the vault's) and each event's inclusion proof in
+ * its tree (lib/proofs.js); for a recording's history, that each event names the previous one.
+ * @param {Shown} shown
+ * @returns {Promise<{ ok: boolean, text: string }>}
+ */
+export async function verifyShown(shown) {
+  const { events, checkpoint } = shown;
+  const chain = await verifyEvents(events);
+  if (!chain.ok) return { ok: false, text: `Verification FAILED at event ${chain.firstBad ? position(chain.firstBad) : '?'}: ${chain.reason}. The log shown has been altered.` };
+  const parts = [`${chain.checked} event hash(es) recomputed from their contents and ${chain.links} link(s) to the event before checked`];
+  const logEvents = events.filter((e) => typeof e.logSeq === 'number');
+  if (logEvents.length > 0) {
+    if (!checkpoint) return { ok: false, text: 'Verification FAILED: events of the tenant log came without their signed checkpoint.' };
+    let signed;
+    let keyText = shown.pinnedKey ? 'the pinned key' : 'the vault\'s verifier key';
+    try {
+      const keyString = shown.pinnedKey || (await api('GET', '/v1/audit-checkpoints/verifier-key')).verifierKey;
+      const key = await parseVerifierKey(keyString);
+      keyText += ` ${key.name}+${toHex(new Uint8Array(key.keyId).buffer)}`;
+      signed = await verifyCheckpoint(checkpoint, key);
+    } catch (err) {
+      return { ok: false, text: `Verification FAILED: ${err instanceof Error ? err.message : String(err)}.` };
+    }
+    for (const e of logEvents) {
+      const proof = /** @type {{ proof?: { treeSize: number, hashes: string[] } }} */ (e).proof;
+      const included = proof && proof.treeSize === signed.size
+        && await verifyInclusion((e.logSeq ?? 0) - 1, signed.size, await leafHash(e), proof.hashes, signed.rootHash);
+      if (!included) return { ok: false, text: `Verification FAILED at event ${position(e)}: it is not in the signed tree of size ${signed.size}.` };
+    }
+    parts.push(`${logEvents.length} event(s) proven included in the checkpoint of ${signed.origin} at size ${signed.size}, whose Ed25519 signature verifies under ${keyText}`);
+  }
+  if (shown.recordingChain) {
+    let previous = /** @type {number | null} */ (null);
+    for (const e of logEvents) {
+      if ((e.recordingPrev ?? null) !== previous) return { ok: false, text: `Verification FAILED at event ${position(e)}: an earlier event about this recording is missing.` };
+      previous = e.logSeq ?? null;
+    }
+    if (logEvents.length > 0) parts.push('no event about the recording is missing between them');
+  }
+  return { ok: true, text: `Verified in this browser: ${parts.join('; ')}; all match.` };
+}
+
+/**
  * Verifies what is shown and writes the result into `el`.
  * @param {HTMLElement} el
- * @param {AuditEventLine[]} events
- * @returns {Promise<import('./chain.js').ChainResult>}
+ * @param {Shown} shown
  */
-export async function showVerification(el, events) {
-  el.textContent = 'Verifying the hashes of the events shown…';
+export async function showVerification(el, shown) {
+  el.textContent = 'Verifying the events shown…';
   el.setAttribute('data-kind', 'info');
-  const result = await verifyEvents(events);
-  if (result.ok) {
-    el.textContent = `Verified in this browser: ${result.checked} event hash(es) recomputed from their contents and ${result.links} link(s) to the event before checked; all match.`;
-    el.setAttribute('data-kind', 'ok');
-  } else {
-    const at = result.firstBad ? position(result.firstBad) : '?';
-    el.textContent = `Verification FAILED at event ${at}: ${result.reason}. The log shown has been altered.`;
-    el.setAttribute('data-kind', 'error');
-  }
+  const result = await verifyShown(shown);
+  el.textContent = result.text;
+  el.setAttribute('data-kind', result.ok ? 'ok' : 'error');
   el.setAttribute('data-verified', result.ok ? 'ok' : 'failed');
   return result;
+}
+
+/**
+ * An optional verifier key the user holds (kept apart from the vault), for checking signatures
+ * against it instead of the key the vault serves. Kept in this page only.
+ * @param {() => void} onChange
+ */
+export function pinnedKeyControl(onChange) {
+  const id = 'pinned-key';
+  const control = /** @type {HTMLInputElement} */ (h('input', { id, name: 'pinnedKey', type: 'text', autocomplete: 'off', spellcheck: 'false', size: 60 }));
+  const element = h('details', { class: 'pinned-key' },
+    h('summary', {}, 'Verify against a key you hold'),
+    h('label', { for: id }, 'Verifier key (name+id+key, as published for this log)'), ' ', control, ' ',
+    h('button', { type: 'button', onClick: onChange }, 'Verify again'));
+  return { element, value: () => control.value.trim() };
 }
