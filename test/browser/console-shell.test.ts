@@ -95,3 +95,24 @@ describe('console shell', () => {
     }
   });
 });
+
+describe('console automatic logoff', () => {
+  let harness: ConsoleHarness;
+
+  before(async () => { harness = await startConsole({ env: { CONSOLE_IDLE_TIMEOUT: 'PT2S' } }); });
+  after(async () => { await harness?.close(); });
+
+  test('an idle page leaves for the sign-in by itself, and the session it had is over', async () => {
+    const signedIn = await harness.openConsole({ role: 'compliance', sub: 'idle-1' });
+    try {
+      await signedIn.page.waitForURL(`${harness.vault.url}/console/sign-in`, { timeout: 15_000 });
+      await signedIn.page.goto(`${harness.vault.url}/console/`);
+      assert.equal(new URL(signedIn.page.url()).pathname, '/console/sign-in');
+      const expired = await auditRows(harness.vault, { action: 'console.session_expired' });
+      assert.ok(expired.some((r) => r.actor_sub === 'idle-1' && r.details.reason === 'idle'));
+      assert.deepEqual(signedIn.problems.all(), []);
+    } finally {
+      await signedIn.close();
+    }
+  });
+});
