@@ -87,6 +87,22 @@ describe('role matrix over every route', () => {
       send: async (token) => sendJson('POST', '/v1/legal-holds', token, { reason: 'matrix bulk hold', caseId: `CASE-${seed}`, filter: { callId: (await fresh()).callId } }),
     },
     {
+      name: 'GET /v1/legal-holds', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/legal-holds', token }),
+    },
+    {
+      name: 'GET /v1/legal-holds/recordings', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/legal-holds/recordings?limit=5', token }),
+    },
+    {
+      name: 'GET /v1/retention-dry-run', allowed: ['admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/retention-dry-run?until=2030-01-01', token }),
+    },
+    {
+      name: 'GET /v1/audit-checkpoints/verifier-key', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-checkpoints/verifier-key', token }),
+    },
+    {
       name: 'POST /v1/legal-holds/release', allowed: ['compliance'], success: 200,
       send: (token) => sendJson('POST', '/v1/legal-holds/release', token, { caseId: 'CASE-M', reason: 'matrix case closed' }),
     },
