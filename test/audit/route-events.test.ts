@@ -227,6 +227,16 @@ describe('every route leaves its audit event', () => {
     }]);
   });
 
+  test('governance reads: held recordings are a recording.listed; matters, the dry run and the verifier key write nothing', async () => {
+    const officer = { actorSub: 'compliance-1', actorRole: 'compliance' };
+    await expectEvents('GET /v1/legal-holds', await send({ role: 'compliance', path: '/v1/legal-holds' }), 200, []);
+    await expectEvents('GET /v1/legal-holds/recordings', await send({ role: 'compliance', path: '/v1/legal-holds/recordings?caseId=CASE-1' }), 200, [
+      { action: 'recording.listed', ...officer, details: { source: 'legal_holds', caseId: 'CASE-1' } },
+    ]);
+    await expectEvents('GET /v1/retention-dry-run', await send({ role: 'admin', path: '/v1/retention-dry-run?until=2030-01-01' }), 200, []);
+    await expectEvents('GET /v1/audit-checkpoints/verifier-key', await send({ role: 'compliance', path: '/v1/audit-checkpoints/verifier-key' }), 200, []);
+  });
+
   test('every route and every action of the contract was exercised above', async () => {
     const { secured } = registeredRoutes(vault.app);
     assert.deepEqual([...secured, 'GET /media/{token}'].filter((r) => !covered.has(r)), [], 'routes without an audit check');
