@@ -88,6 +88,9 @@ describe('console shell', () => {
     try {
       await anonymous.page.goto(`${harness.vault.url}/console/`);
       assert.equal(new URL(anonymous.page.url()).pathname, '/console/sign-in');
+      assert.deepEqual(await axeCheck(anonymous.page), [], 'the sign-in page');
+      await anonymous.page.goto(`${harness.vault.url}/console/signed-out`);
+      assert.deepEqual(await axeCheck(anonymous.page), [], 'the signed-out page');
       const res = await pageFetch(anonymous, 'GET', '/v1/recordings', { csrf: false });
       assert.deepEqual(res, { status: 401, code: 'missing_token' });
     } finally {
