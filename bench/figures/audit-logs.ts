@@ -1,6 +1,6 @@
 /**
  * Figure 10: per-tenant audit logs (docs/audit.md, "Per-tenant logs").
- * - writers: `ChainedAuditLog.record` from 16 concurrent writers, each awaiting durability,
+ * - writers: `TenantAuditLog.record` (the vault's writer) from 16 concurrent writers, each awaiting durability,
  *   spread over 16 tenants (one log each) and then all in one tenant, against the same writers
  *   doing single-row committed inserts into an identical unchained table (figure 7's baseline);
  * - inclusion proofs at a million events against fetching the event alone (audit-proof.ts);
@@ -12,7 +12,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ChainedAuditLog } from '../../src/audit/chain-writer.js';
+import { TenantAuditLog } from '../../src/audit/log-writer.js';
+import { AuditLogRegistry } from '../../src/audit/logs.js';
 import { verifyLogExport } from '../../src/audit/log-verify.js';
 import { createDb } from '../../src/db/knex.js';
 import type { BenchCluster } from '../lib/cluster.js';
@@ -43,7 +44,7 @@ async function writers(opts: AuditLogsOptions, tenants: number): Promise<Entry> 
   const database = await opts.cluster.createDatabase();
   await createPlainTable(database.adminUrl, decodeURIComponent(new URL(database.url).username));
   const db = createDb({ url: database.url, poolMax: WRITERS + 2 });
-  const audit = new ChainedAuditLog(db);
+  const audit = new TenantAuditLog(db, new AuditLogRegistry(db, 'callvault.example.com/bench'));
   const tenantOf = (i: number): string => `bench-${i % tenants}`;
   const chained = (i: number): Promise<void> => audit.record({ ...sampleEvent(i), tenant: tenantOf(i) });
   const plain = async (i: number): Promise<void> => { await db('audit_events_plain').insert(plainRow({ ...sampleEvent(i), tenant: tenantOf(i) })); };

@@ -3,14 +3,14 @@ import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
 import { ensureAnchorKey, isAnchored, lockedUntil, storeAnchor, type AnchorKey } from './anchors.js';
 import { prepareEvent } from './chain.js';
-import { signCheckpoint, verifyCheckpoint } from './checkpoint.js';
+import { CheckpointError, signCheckpoint, verifyCheckpoint } from './checkpoint.js';
 import { appendToLog } from './log-append.js';
 import { LogIntegrityError, logSize, recomputeLog, type LogPrefix, type LogState } from './log-check.js';
 import { IntervalWorker } from '../workers/interval-worker.js';
 import { closeEpoch, listLogs, type AuditLogRef, type AuditLogRegistry } from './logs.js';
 import { rangeSubtrees, rootHash } from './merkle.js';
 import { compactFromSubtrees } from './merkle-compact.js';
-import { PgSubtreeStore } from './subtrees.js';
+import { MissingSubtreeError, PgSubtreeStore } from './subtrees.js';
 
 /**
  * Signed checkpoints of the per-tenant logs (docs/audit.md, "Checkpoints"): every signed tree
@@ -63,6 +63,16 @@ export interface CheckpointDeps {
   readonly logs: AuditLogRegistry;
   readonly anchorKeyFile: string;
   readonly generateAnchorKey?: boolean;
+}
+
+/** One log as `verifyAll` found it. */
+export interface LogCheck {
+  readonly origin: string;
+  readonly size: number;
+  /** Size of its newest signed checkpoint (0: none yet). */
+  readonly checkpointSize: number;
+  readonly ok: boolean;
+  readonly reason?: string;
 }
 
 export interface AnchorPassResult {
@@ -142,6 +152,28 @@ export class AuditCheckpoints {
     return { signed, failed };
   }
 
+  /**
+   * Every log recomputed in full from its events and compared with its newest signed checkpoint
+   * (`callvault audit verify` without a file). Read-only: nothing is signed.
+   */
+  async verifyAll(): Promise<LogCheck[]> {
+    const key = await this.key();
+    const results: LogCheck[] = [];
+    for (const log of await listLogs(this.deps.db)) {
+      const size = await logSize(this.deps.db, log.logId);
+      const newest = await this.latest(log.logId);
+      try {
+        if (newest && newest.size > size) throw new CheckpointConflictError(`${log.origin}: the log ends at ${size} but its checkpoint of size ${newest.size} was signed: events were removed`);
+        await this.checkedState(log, key, size, newest, true);
+        results.push({ origin: log.origin, size, checkpointSize: newest?.size ?? 0, ok: true });
+      } catch (err) {
+        if (!(err instanceof CheckpointConflictError) && !(err instanceof CheckpointError) && !(err instanceof MissingSubtreeError)) throw err;
+        results.push({ origin: log.origin, size, checkpointSize: newest?.size ?? 0, ok: false, reason: err.message });
+      }
+    }
+    return results;
+  }
+
   private async key(): Promise<AnchorKey> {
     return ensureAnchorKey(this.deps.anchorKeyFile, this.deps.generateAnchorKey ?? false);
   }
@@ -210,7 +242,7 @@ export class AuditCheckpoints {
   /** The single chain's last anchor: over the epoch event, signed once. */
   private async anchorEpoch(key: AnchorKey): Promise<void> {
     const { db, store } = this.deps;
-    const epochSeq = await closeEpoch(db);
+    const { seq: epochSeq } = await closeEpoch(db);
     if (await isAnchored(store, epochSeq)) return;
     const row = await db('audit_events').where('seq', epochSeq).first<{ hash: string }>('hash');
     await storeAnchor(store, key, { seq: epochSeq, hash: row.hash });

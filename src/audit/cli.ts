@@ -29,7 +29,7 @@ export interface AuditCliDeps {
   /** The per-tenant logs: `--tenant` exports one with its checkpoint. */
   readonly auditLogs?: LogExportDeps['logs'];
   /** The per-tenant logs' checkpoints: `audit anchor` signs every log that grew. */
-  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor' | 'checkpoint'>;
+  readonly checkpoints?: Pick<AuditCheckpoints, 'anchor' | 'checkpoint' | 'verifyAll'>;
 }
 
 export interface VerifyRequest {
@@ -95,8 +95,23 @@ export async function cliAuditVerify(req: VerifyRequest, deps: AuditCliDeps): Pr
     return EXIT_FAILED;
   }
   if (result.anchorsMatched === 0) out(deps)('warning: no anchor matched, so a removed tail or a re-chained history would not show');
+  if (deps.checkpoints && !await verifyLogTables(deps, deps.checkpoints)) return EXIT_FAILED;
   out(deps)('OK');
   return EXIT_OK;
+}
+
+/** Each per-tenant log of the table, recomputed and held against its newest checkpoint. */
+async function verifyLogTables(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints, 'verifyAll'>): Promise<boolean> {
+  let ok = true;
+  for (const log of await checkpoints.verifyAll()) {
+    const signed = log.checkpointSize > 0 ? `its checkpoint of size ${log.checkpointSize} matches` : 'no checkpoint signed yet';
+    out(deps)(`${log.origin}: checked ${log.size} events (logSeq 1..${log.size}), ${log.ok ? signed : 'FAILED'}`);
+    if (!log.ok) {
+      err(deps)(`FAILED: ${log.reason ?? 'verification failed'}`);
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 /** `callvault audit anchor`: signs the current head now. */

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CsvParser, type CsvCell } from './csv.js';
 import { EXPORT_FIELDS } from './export.js';
-import { LOG_EXPORT_FIELDS, LogRecordError, parseExportLine, parseLogCsvRecord, type ExportRecord } from './log-lines.js';
+import { parseLogCsvRecord } from './log-csv.js';
+import { LOG_EXPORT_FIELDS, LogRecordError, parseExportLine, type ExportRecord } from './log-lines.js';
 import { parseCsvRecord } from './parse.js';
 import { AuditRecordError } from './rows.js';
 

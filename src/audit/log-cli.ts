@@ -6,6 +6,7 @@ import { verifyCheckpoint, verifyCheckpointConsistency, type Checkpoint } from '
 import { verifyLogExport, type LogFileResult } from './log-verify.js';
 import { NoteError } from './note.js';
 import { firstChunk } from './export-records.js';
+import { vaultJson } from './tail.js';
 import type { FileVerifyResult } from './verify.js';
 
 /** Exit codes of `callvault audit verify`, as docs/audit.md lists them. */
@@ -108,6 +109,8 @@ export interface ConsistencyRequest {
   /** Fetches the proof from the vault instead (base URL) with the bearer token in `tokenFile`. */
   readonly vault?: string;
   readonly tokenFile?: string;
+  /** PEM of a CA to trust for --vault (the embedded mode's self-signed certificate). */
+  readonly caFile?: string;
 }
 
 /** The consistency proof in a JSON document: `hashes` (or `proof`) as hex or base64 strings. */
@@ -122,13 +125,11 @@ export function proofHashes(doc: unknown): Buffer[] {
   });
 }
 
+/** GET /v1/audit-checkpoints/consistency of the vault, with a compliance token. */
 async function fetchProof(req: ConsistencyRequest, older: Checkpoint, newer: Checkpoint): Promise<Buffer[]> {
-  if (!req.tokenFile) throw new Error('--vault needs --token-file FILE (a bearer token of role compliance)');
-  const token = (await readFile(req.tokenFile, 'utf8')).trim();
-  const url = new URL(`/v1/audit-checkpoints/consistency?from=${older.size}&to=${newer.size}`, req.vault);
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
-  if (!res.ok) throw new Error(`${url.origin} answered ${res.status} for the consistency proof`);
-  return proofHashes(await res.json());
+  if (!req.vault || !req.tokenFile) throw new Error('--vault needs --token-file FILE (a bearer token of role compliance)');
+  const client = { vault: req.vault, tokenFile: req.tokenFile, caFile: req.caFile };
+  return proofHashes(await vaultJson(client, `/v1/audit-checkpoints/consistency?from=${older.size}&to=${newer.size}`));
 }
 
 /**

@@ -1,9 +1,6 @@
-import { formatAt, jcs } from './canonical.js';
-import { csvRecord, decodeCsvCell, encodeCsvText, type CsvCell } from './csv.js';
-import { EXPORT_FIELDS } from './export.js';
-import { parseCsvRecord, parseNdjsonLine, toEvent, type Fields } from './parse.js';
+import { formatAt, jcs, parseCanonicalAt } from './canonical.js';
+import { parseNdjsonLine, toEvent, type Fields } from './parse.js';
 import type { AuditEvent, LogEvent } from './types.js';
-import { duplicateJsonKey } from '../lib/json-keys.js';
 
 /**
  * The lines of a per-log export (docs/audit.md, "Export"): one event per line, in the member
@@ -39,7 +36,7 @@ export function proofJson(treeSize: number, hashes: readonly Uint8Array[]): Proo
   return { treeSize, hashes: hashes.map((h) => Buffer.from(h).toString('hex')) };
 }
 
-function proofText(p: ProofJson): string {
+export function proofText(p: ProofJson): string {
   return `{"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`;
 }
 
@@ -89,35 +86,9 @@ export function checkpointLine(note: string): string {
   return `{"checkpoint":${JSON.stringify(note)}}\n`;
 }
 
-export function logCsvHeader(filtered: boolean): string {
-  return csvRecord([...LOG_EXPORT_FIELDS, ...(filtered ? ['proof'] : [])]);
-}
-
-const num = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
-
-/** The CSV cells of an event; `log` is null for an event of the single-chain epoch. */
-function rowCells(e: AuditEvent, log: LogEvent | null): string[] {
-  const t = encodeCsvText;
-  return [
-    t(log?.log ?? null), num(log?.logSeq), String(e.seq), t(formatAt(e.at)), t(e.tenant), t(e.actorSub), t(e.actorRole),
-    t(e.action), t(e.outcome), t(e.recordingId), num(log?.recordingPrev), t(e.linkId), t(e.ip), t(e.userAgent),
-    t(e.requestId), t(jcs(e.details)), t(e.prevHash), t(e.hash),
-  ];
-}
-
-/** A per-log CSV record; `proof` given (null for none) only in filtered exports, whose header has the column. */
-export function logCsvLine(e: LogEvent, proof?: ProofJson | null): string {
-  return csvRecord([...rowCells(e, e), ...(proof === undefined ? [] : [proof ? encodeCsvText(proofText(proof)) : ''])]);
-}
-
-/** An epoch event in the per-log CSV columns: no log, logSeq or recordingPrev, and no proof. */
-export function epochCsvLine(e: AuditEvent, filtered: boolean): string {
-  return csvRecord([...rowCells(e, null), ...(filtered ? [''] : [])]);
-}
-
 const LOG_HINT = /^\{"log":"(?:[^"\\]|\\.)*","logSeq":(\d{1,15})[,}]/;
 
-function isProof(value: unknown): value is ProofJson {
+export function isProof(value: unknown): value is ProofJson {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
   const p = value as Record<string, unknown>;
   return Object.keys(p).length === 2 && typeof p.treeSize === 'number' && Number.isSafeInteger(p.treeSize) && p.treeSize > 0
@@ -125,7 +96,7 @@ function isProof(value: unknown): value is ProofJson {
 }
 
 /** Type checks of the per-log members, then of the rest as for an epoch event. */
-function toLogEvent(f: Record<string, unknown>, where: string): LogEvent {
+export function toLogEvent(f: Record<string, unknown>, where: string): LogEvent {
   const logSeq = f.logSeq;
   if (typeof logSeq !== 'number' || !Number.isSafeInteger(logSeq) || logSeq < 1) throw new LogRecordError(undefined, `${where}: logSeq is not a positive integer`);
   const bad = (what: string): LogRecordError => new LogRecordError(logSeq, `${where} (logSeq ${logSeq}): ${what}`);
@@ -158,12 +129,108 @@ function parseJsonLine(line: string, lineNo: number, hint: number | undefined): 
 }
 
 /**
+ * The reading of a per-log line that the verifier takes for nearly every line: the members are
+ * sliced out of the line in the exporter's fixed order, and those slices are the member texts of
+ * the canonical encoding. It accepts only what it can prove the strict reading below would accept
+ * with the same event and encoding: strings without any backslash (so already in JSON.stringify
+ * form: a quote would end them, control characters and lone surrogates cannot occur in decoded
+ * UTF-8 without escapes), numbers in their shortest decimal form, `details` equal to its JCS form.
+ * Anything else, valid or not, returns null and is read by the strict path, which names the fault.
+ */
+/** How each member before `details` is read: 0 a string, 1 a string or null, 2 a number, 3 a number or null. */
+const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
+const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
+  : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
+const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
+const DETAILS_KEY = ',"details":';
+const HEX_TAIL = /^,"prevHash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"$/;
+const PROOF_KEY = ',"proof":{"treeSize":';
+
+/** The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the fast form. */
+function valueEnd(line: string, pos: number, kind: number): number {
+  if ((kind === 1 || kind === 3) && line.startsWith('null', pos)) return pos + 4;
+  if (kind >= 2) {
+    let end = pos;
+    while (end < line.length && end - pos < 16) {
+      const c = line.charCodeAt(end);
+      if (c < 0x30 || c > 0x39 || (end === pos && c === 0x30)) break;
+      end += 1;
+    }
+    return end === pos ? -1 : end;
+  }
+  if (line.charCodeAt(pos) !== 0x22) return -1;
+  const close = line.indexOf('"', pos + 1);
+  if (close < 0) return -1;
+  const backslash = line.indexOf('\\', pos + 1);
+  return backslash >= 0 && backslash < close ? -1 : close + 1;
+}
+
+/** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
+const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
+
+export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
+  const t: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < KEYS.length; i += 1) {
+    const key = KEYS[i]!;
+    if (!line.startsWith(key, pos)) return null;
+    pos += key.length;
+    const end = valueEnd(line, pos, KINDS[i]!);
+    if (end < 0) return null;
+    t.push(line.slice(pos, end));
+    pos = end;
+  }
+  if (!line.startsWith(DETAILS_KEY, pos) || hasControlCharacter(line)) return null;
+  pos += DETAILS_KEY.length;
+  const proofAt = line.lastIndexOf(PROOF_KEY);
+  const end = proofAt < 0 ? line.length - 1 : proofAt;
+  const tail = HEX_TAIL.exec(line.slice(end - 152, end));
+  if (!tail || line.charCodeAt(line.length - 1) !== 0x7d || end - 152 < pos) return null;
+  const detailsText = line.slice(pos, end - 152);
+  let details: unknown;
+  let proof: unknown = null;
+  try {
+    details = detailsText === '{}' ? {} : JSON.parse(detailsText);
+    if (proofAt >= 0) proof = JSON.parse(line.slice(proofAt + 9, -1));
+  } catch {
+    return null;
+  }
+  if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && jcs(details) !== detailsText)) return null;
+  if (proof !== null && (!isProof(proof) || `,"proof":${proofText(proof)}}` !== line.slice(proofAt))) return null;
+  const [log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as [
+    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const logSeq = Number(logSeqText);
+  const seq = Number(seqText);
+  const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
+  const at = parseCanonicalAt(atText.slice(1, -1));
+  if (!at || log === '""' || !Number.isSafeInteger(logSeq) || !Number.isSafeInteger(seq) || (recordingPrev !== null && recordingPrev >= logSeq)) return null;
+  const parts: Parts = {
+    log, logSeq: logSeqText, seq: seqText, at: atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrev: recordingPrevText,
+    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${tail[1]}"`, hash: `"${tail[2]}"`,
+  };
+  const event: LogEvent = {
+    log: unquote(log)!, logSeq, seq, at, tenant: unquote(tenant), actorSub: unquote(actorSub)!, actorRole: unquote(actorRole),
+    action: unquote(action)!, outcome: unquote(outcome)!, recordingId: unquote(recordingId), recordingPrev, linkId: unquote(linkId),
+    ip: unquote(ip), userAgent: unquote(userAgent), requestId: unquote(requestId), details: details as Record<string, unknown>,
+    prevHash: tail[1]!, hash: tail[2]!,
+  };
+  return { kind: 'log', event, proof: proof as ProofJson | null, canonical: canonicalOf(parts) };
+}
+
+/**
  * One NDJSON line of an export. A per-log line must be byte for byte what the exporter writes
  * (member order, no spacing, canonical details): a reordered, repeated or reformatted member
  * is refused rather than quietly read one way and shown another.
  */
 export function parseExportLine(line: string, lineNo: number): ExportRecord {
   if (line.startsWith('{"seq":')) return { kind: 'epoch', event: parseNdjsonLine(line, lineNo) };
+  const fast = line.startsWith('{"log":"') ? scanLogLine(line) : null;
+  if (fast) return fast;
   const hint = LOG_HINT.exec(line);
   const doc = parseJsonLine(line, lineNo, hint ? Number(hint[1]) : undefined);
   if (line.startsWith('{"checkpoint":')) {
@@ -182,39 +249,3 @@ export function parseExportLine(line: string, lineNo: number): ExportRecord {
   return { kind: 'log', event, proof, canonical: canonicalOf(parts) };
 }
 
-const EPOCH_COLUMNS = EXPORT_FIELDS.map((name) => LOG_EXPORT_FIELDS.indexOf(name));
-
-function bareNumber(cell: CsvCell | undefined): number | null {
-  if (!cell || cell.quoted || cell.text === '') return null;
-  return /^\d{1,15}$/.test(cell.text) ? Number(cell.text) : Number.NaN;
-}
-
-/** One CSV record in the per-log columns (after the header). */
-export function parseLogCsvRecord(cells: readonly CsvCell[], recordNo: number, filtered: boolean): ExportRecord {
-  const where = `CSV record ${recordNo}`;
-  const logSeq = bareNumber(cells[1]);
-  const hint = logSeq !== null && Number.isSafeInteger(logSeq) ? logSeq : undefined;
-  const width = LOG_EXPORT_FIELDS.length + (filtered ? 1 : 0);
-  if (cells.length !== width) throw new LogRecordError(hint, `${where}: expected ${width} cells, found ${cells.length}`);
-  if (decodeCsvCell(cells[0]!) === null) return { kind: 'epoch', event: parseCsvRecord(EPOCH_COLUMNS.map((i) => cells[i]!), recordNo) };
-  const f: Record<string, unknown> = {};
-  LOG_EXPORT_FIELDS.forEach((name, i) => { f[name] = decodeCsvCell(cells[i]!); });
-  f.logSeq = logSeq;
-  f.seq = bareNumber(cells[2]);
-  f.recordingPrev = bareNumber(cells[10]);
-  f.details = jsonCell(f.details, where, hint, 'details');
-  const proof = filtered ? jsonCell(decodeCsvCell(cells[width - 1]!), where, hint, 'proof') : null;
-  if (filtered && !isProof(proof)) throw new LogRecordError(hint, `${where}: proof is not {treeSize, hashes}`);
-  return { kind: 'log', event: toLogEvent(f, where), proof: proof as ProofJson | null };
-}
-
-function jsonCell(text: unknown, where: string, hint: number | undefined, name: string): unknown {
-  if (typeof text !== 'string') throw new LogRecordError(hint, `${where}: ${name} is missing`);
-  const duplicate = duplicateJsonKey(text);
-  try {
-    if (duplicate !== null) throw new Error('duplicate');
-    return JSON.parse(text);
-  } catch {
-    throw new LogRecordError(hint, `${where}: ${name} is not JSON with distinct keys`);
-  }
-}

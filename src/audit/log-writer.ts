@@ -56,12 +56,12 @@ export class TenantAuditLog extends GroupCommitAuditLog {
   private async logOf(tenant: string | null, trx?: Knex.Transaction): Promise<AuditLogRef> {
     if (!this.#epochClosed) {
       if (!trx) {
-        await closeEpoch(this.db);
+        if ((await closeEpoch(this.db)).created) this.metrics.written(1);
         this.#epochClosed = true;
       } else if (await findEpoch(trx) !== null) {
         this.#epochClosed = true;
-      } else {
-        await closeEpoch(trx);
+      } else if ((await closeEpoch(trx)).created) {
+        this.metrics.written(1);
       }
     }
     return this.logs.resolve(tenant, trx);

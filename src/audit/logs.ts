@@ -85,22 +85,22 @@ export async function findEpoch(db: Knex): Promise<number | null> {
 
 /**
  * Closes the single chain with an `audit.anchored` event (details.trigger = "epoch"), once; later
- * calls return its seq. Taken under the chain lock, so it is the chain's last event whichever
+ * calls return its seq (`created` false). Taken under the chain lock, so it is the chain's last event whichever
  * replica of whichever version appends concurrently; after it, the database refuses rows without
  * a log. Its signed anchor is written by the next anchoring (see checkpoints.ts).
  */
-export async function closeEpoch(db: Knex): Promise<number> {
+export async function closeEpoch(db: Knex): Promise<{ readonly seq: number; readonly created: boolean }> {
   const found = await findEpoch(db);
-  if (found !== null) return found;
+  if (found !== null) return { seq: found, created: false };
   return db.transaction(async (trx) => {
     await trx.raw(`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
     const again = await findEpoch(trx);
-    if (again !== null) return again;
+    if (again !== null) return { seq: again, created: false };
     const [event] = await appendEvents(trx, [prepareEvent({
       tenant: null, ...actorFields(auditActor('system:audit-anchor')), action: 'audit.anchored', outcome: 'allowed',
       details: { trigger: 'epoch' },
     }, new Date())]);
     if (!event) throw new Error('closing the single chain appended no event');
-    return event.seq;
+    return { seq: event.seq, created: true };
   });
 }

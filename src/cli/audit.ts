@@ -24,6 +24,7 @@ export async function runAuditVerify(inv: Invocation): Promise<number> {
     const { cliVerifyConsistency } = await import('../audit/log-cli.js');
     return cliVerifyConsistency({
       older: file, newer, publicKeyFile, proofFile: optionText(inv, 'proof'), vault: optionText(inv, 'vault'), tokenFile: optionText(inv, 'token-file'),
+      caFile: optionText(inv, 'ca'),
     }, {});
   }
   const request = {
@@ -43,4 +44,22 @@ export function runAuditExport(inv: Invocation): Promise<number> {
     format: optionText(inv, 'format') as AuditExportFormat | undefined,
   };
   return withAuditDeps((deps) => cliAuditExport(request, deps));
+}
+
+/** `callvault audit tail`: a client of the vault's API; reads no configuration. SIGINT or SIGTERM end --follow. */
+export async function runAuditTail(inv: Invocation): Promise<number> {
+  const { runTail } = await import('../audit/tail.js');
+  const stop = new AbortController();
+  const end = (): void => stop.abort();
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  try {
+    return await runTail({
+      vault: optionText(inv, 'vault') ?? '', tokenFile: optionText(inv, 'token-file') ?? '', caFile: optionText(inv, 'ca'),
+      after: Number(optionText(inv, 'after') ?? 0), follow: inv.values.follow === true, signal: stop.signal,
+    }, process.stdout, process.stderr);
+  } finally {
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+  }
 }

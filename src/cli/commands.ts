@@ -103,6 +103,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       proof: { type: 'string', value: 'FILE', help: 'with --consistency: the proof (JSON from the consistency endpoint) or a full export ending at NEW' },
       vault: { type: 'string', value: 'URL', help: 'with --consistency: fetch the proof from this vault' },
       'token-file': { type: 'string', value: 'FILE', help: 'with --vault: file holding a bearer token of role compliance' },
+      ca: { type: 'string', value: 'PEM', help: 'with --vault: a CA certificate to trust (embedded mode\'s self-signed one)' },
     },
     check: ({ values: v, positionals }) => {
       if (v.consistency) {
@@ -113,10 +114,27 @@ export const COMMANDS: readonly CommandSpec[] = [
         return null;
       }
       if (positionals.length > 1) return 'expected at most one FILE (two checkpoints need --consistency)';
-      if (v.proof !== undefined || v.vault !== undefined || v['token-file'] !== undefined) return '--proof, --vault and --token-file go with --consistency';
+      if (v.proof !== undefined || v.vault !== undefined || v['token-file'] !== undefined || v.ca !== undefined) return '--proof, --vault, --token-file and --ca go with --consistency';
       return v.checkpoint !== undefined && positionals.length === 0 ? '--checkpoint goes with a FILE' : null;
     },
     run: async (inv) => (await import('./audit.js')).runAuditVerify(inv),
+  },
+  {
+    name: 'audit tail', positionals: NONE,
+    summary: 'print the tenant\'s audit log as NDJSON (events after --after); --follow keeps it open for a SIEM',
+    details: [
+      'Reads GET /v1/audit-events of the vault with a compliance token; with --follow its follow stream,',
+      'reconnecting after the last logSeq printed when the connection drops. Runs anywhere: no configuration.',
+    ],
+    options: {
+      vault: { type: 'string', value: 'URL', required: true, help: 'the vault, e.g. https://vault.example.com:8443' },
+      'token-file': { type: 'string', value: 'FILE', required: true, help: 'file holding a bearer token of role compliance' },
+      ca: { type: 'string', value: 'PEM', help: 'a CA certificate to trust (embedded mode\'s self-signed one)' },
+      after: { type: 'string', value: 'N', help: 'print events with logSeq above N (default 0)' },
+      follow: { type: 'boolean', help: 'keep the stream open and print events as they are written' },
+    },
+    check: ({ values }) => (values.after === undefined || /^(?:0|[1-9]\d{0,15})$/.test(String(values.after)) ? null : '--after is a logSeq: a whole number'),
+    run: async (inv) => (await import('./audit.js')).runAuditTail(inv),
   },
   {
     name: 'audit anchor', positionals: NONE, options: {},

@@ -29,8 +29,8 @@ describe('role matrix over every route', () => {
   const tokens = new Map<Role, string>();
 
   before(async () => {
-    // One unauthenticated call per route counts towards the address's lockout; the matrix outgrew the default 20.
-    vault = await startVault({ env: { AUTH_LOCKOUT_FAILURES: '100' } });
+    // Every route is also called without credentials: more 401s from one address than the default lockout allows.
+    vault = await startVault({ env: { AUTH_LOCKOUT_FAILURES: '1000' } });
     for (const role of ROLES) tokens.set(role, await vault.token(role, { sub: `${role}-1` }));
     recording = await upload(vault, tokens.get('pbx') ?? '', 'matrix-base', tinyWav(1), { agentId: 'agent-1', from: '+14155550100' });
     link = await issueLink(vault, tokens.get('supervisor') ?? '', recording.id);
@@ -173,6 +173,30 @@ describe('role matrix over every route', () => {
         await sendJson('PUT', '/v1/download-settings', tokens.get('admin'), { roles: ['agent', 'supervisor', 'compliance'] });
         return sendJson('POST', `/v1/recordings/${recording.id}/downloads`, token, { reason: 'matrix download' });
       },
+    },
+    {
+      name: 'GET /v1/recordings/{id}/access-history', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: `/v1/recordings/${recording.id}/access-history`, token }),
+    },
+    {
+      name: 'GET /v1/audit-checkpoints/latest', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-checkpoints/latest', token }),
+    },
+    {
+      name: 'GET /v1/audit-checkpoints', allowed: ['compliance'], success: 200,
+      send: async (token) => {
+        const log = await vault.deps.auditLogs.find('acme');
+        const size = log ? (await vault.deps.checkpoints.latest(log.logId))?.size : undefined;
+        return call(vault, { path: `/v1/audit-checkpoints?size=${size ?? 1}`, token });
+      },
+    },
+    {
+      name: 'GET /v1/audit-checkpoints/consistency', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-checkpoints/consistency?from=1&to=2', token }),
+    },
+    {
+      name: 'GET /v1/audit-events/{logSeq}/proof', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-events/1/proof?size=2', token }),
     },
   ];
 

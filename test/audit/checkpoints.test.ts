@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { cliAuditVerify } from '../../src/audit/cli.js';
 import { ensureAnchorKey, isAnchored } from '../../src/audit/anchors.js';
 import { hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
 import { verifyCheckpoint, verifyCheckpointConsistency } from '../../src/audit/checkpoint.js';
@@ -124,6 +125,19 @@ describe('signed checkpoints of the per-tenant logs', () => {
     assert.ok(!signed.some((s) => s.origin === acme.origin), 'nothing is signed over the rewritten log');
     assert.ok(signed.some((s) => s.origin.endsWith('/system')), 'other logs are still signed');
     assert.deepEqual(await checkpoints.latest(acme.logId), signedBefore);
+
+    // `callvault audit verify` on the table names the log and the reason.
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    assert.equal(await cliAuditVerify({}, { db: f.db, store: f.store, anchorKeyFile: f.keyFile, checkpoints, stdout, stderr }), 1);
+    assert.match(stdout.read()?.toString() ?? '', new RegExp(`${acme.origin}: checked \\d+ events \\(logSeq 1\\.\\.\\d+\\), FAILED`));
+    assert.match(stderr.read()?.toString() ?? '', /history was rewritten/);
+  });
+
+  test('verifying the table checks every log against its newest checkpoint', async () => {
+    const results = await checkpoints.verifyAll();
+    assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.origin), [acme.origin]);
+    assert.ok(results.filter((r) => r.ok).every((r) => r.checkpointSize > 0 && r.size >= r.checkpointSize));
   });
 });
 

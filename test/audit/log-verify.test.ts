@@ -10,7 +10,8 @@ import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { describe as describeEpoch } from '../../src/audit/cli.js';
 import { ndjsonLine } from '../../src/audit/export.js';
 import { cliVerifyFile, type FileVerifyRequest } from '../../src/audit/log-cli.js';
-import { checkpointLine, epochCsvLine, logCanonical, logCsvHeader, logCsvLine, logNdjsonLine, proofJson } from '../../src/audit/log-lines.js';
+import { epochCsvLine, logCsvHeader, logCsvLine } from '../../src/audit/log-csv.js';
+import { checkpointLine, logCanonical, logNdjsonLine, proofJson, scanLogLine } from '../../src/audit/log-lines.js';
 import { MemorySubtreeStore } from '../../src/audit/merkle-memory.js';
 import { CompactMerkle } from '../../src/audit/merkle-compact.js';
 import { inclusionProof, rootHash } from '../../src/audit/merkle.js';
@@ -233,5 +234,37 @@ describe('offline verification of per-log exports', () => {
     assert.match(cut.stderr, /^FAILED at logSeq 6: /);
     assert.deepEqual(await readdir(cwd), []);
     assert.ok((await readFile(pub, 'utf8')).includes('PUBLIC KEY'));
+  });
+});
+
+describe('the fast reading of export lines', () => {
+  const base = [...logEvents(ACME, 6)];
+
+  test('reads every line the exporter writes, to the same event and canonical encoding', () => {
+    const text = fc.option(fc.string({ unit: 'grapheme' }), { nil: null });
+    fc.assert(fc.property(text, fc.string({ unit: 'grapheme' }), fc.dictionary(fc.string(), fc.jsonValue()), fc.boolean(), (ua, actor, details, proven) => {
+      const e = { ...base[4]!, userAgent: ua, actorSub: actor, details: JSON.parse(JSON.stringify(details)) as Record<string, unknown> };
+      const proof = proven ? proofJson(9, [Buffer.alloc(32, 1), Buffer.alloc(32, 2)]) : null;
+      const line = logNdjsonLine(e, proof).slice(0, -1);
+      const read = scanLogLine(line);
+      if (read === null) return; // escaped text: read by the strict path, covered above
+      assert.equal(read.canonical, canonicalLogEvent(e));
+      assert.deepEqual(read.event, e);
+      assert.deepEqual(read.proof, proof);
+    }));
+  });
+
+  test('accepts a changed line only when the strict reading would: it is then exactly the exporter\'s line of what was read', () => {
+    const lines = base.map((e, i) => logNdjsonLine(e, i % 2 ? proofJson(6, [Buffer.alloc(32, i)]) : null).slice(0, -1));
+    const alphabet = ['"', '\\', ',', ':', '{', '}', '0', '1', 'a', ' ', 'null', '\u0001', 'é'];
+    fc.assert(fc.property(fc.integer({ min: 0, max: lines.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 3 }), fc.constantFrom(...alphabet), (which, at, cut, insert) => {
+      const line = lines[which]!;
+      const i = at % line.length;
+      const changed = line.slice(0, i) + insert + line.slice(i + cut);
+      const read = scanLogLine(changed);
+      if (read === null) return;
+      assert.equal(logNdjsonLine(read.event, read.proof), `${changed}\n`, changed);
+      assert.equal(read.canonical, canonicalLogEvent(read.event));
+    }), { numRuns: 3000 });
   });
 });

@@ -199,8 +199,25 @@ describe('every route leaves its audit event', () => {
   test('the export: audit.exported, durable before the first line, so the export carries it', async () => {
     const res = await send({ role: 'compliance', path: '/v1/audit-events?action=audit.exported' });
     await expectEvents('GET /v1/audit-events', res, 200, [{ action: 'audit.exported', actorSub: 'compliance-1', actorRole: 'compliance', details: { format: 'ndjson', action: 'audit.exported' } }]);
-    const lines = res.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { requestId: string });
-    assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id']]);
+    const lines = res.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { requestId?: string; checkpoint?: string });
+    // The export's own event, then the checkpoint it is proven against.
+    assert.deepEqual(lines.map((l) => l.requestId), [res.headers['x-request-id'], undefined]);
+    assert.equal(typeof lines[1]?.checkpoint, 'string');
+  });
+
+  test("the tenant log's checkpoints and proofs write nothing; a recording's access history is audit.exported", async () => {
+    const history = await send({ role: 'compliance', path: `/v1/recordings/${first.id}/access-history` });
+    await expectEvents('GET /v1/recordings/{id}/access-history', history, 200, [{
+      action: 'audit.exported', actorSub: 'compliance-1', actorRole: 'compliance', recordingId: first.id, details: { view: 'access-history' },
+    }]);
+    const size = history.json<{ checkpoint: { size: number } }>().checkpoint.size;
+    for (const [route, path] of [
+      ['GET /v1/audit-checkpoints/latest', '/v1/audit-checkpoints/latest'], ['GET /v1/audit-checkpoints', `/v1/audit-checkpoints?size=${size}`],
+      ['GET /v1/audit-checkpoints/consistency', `/v1/audit-checkpoints/consistency?from=1&to=${size}`],
+      ['GET /v1/audit-events/{logSeq}/proof', `/v1/audit-events/1/proof?size=${size}`],
+    ] as const) {
+      await expectEvents(route, await send({ role: 'compliance', path }), 200, []);
+    }
   });
 
   test('saved searches write nothing; downloads: download.settings_updated, download.issued, media.downloaded', async () => {
