@@ -23,6 +23,8 @@ import { MissingSubtreeError, PgSubtreeStore } from './subtrees.js';
 export const CHECKPOINT_PREFIX = 'audit-checkpoints/';
 /** First key of the lock that serialises the signers of one log ('cvCP'); the second is log_id. */
 const CHECKPOINT_LOCK_CLASS = 0x63764350;
+/** How long a signer waits for another signer of the same log before failing. */
+const SIGNER_LOCK_TIMEOUT_MS = 30_000;
 
 export interface StoredCheckpoint {
   readonly logId: number;
@@ -81,6 +83,8 @@ export interface AnchorPassResult {
 }
 
 export class AuditCheckpoints {
+  readonly #signing = new Map<number, Promise<unknown>>();
+
   constructor(private readonly deps: CheckpointDeps) {}
 
   /** The newest signed checkpoint of a log, or null when none was signed yet. */
@@ -102,15 +106,31 @@ export class AuditCheckpoints {
    * since that head (see checkedState): for checkpoints signed on a request's path.
    */
   async checkpoint(log: AuditLogRef, size?: number, check: 'full' | 'incremental' = 'full'): Promise<StoredCheckpoint | null> {
+    if (size !== undefined) {
+      const stored = await this.atSize(log.logId, size);
+      if (stored) return stored;
+    }
+    // Signers of one log in this process queue here, holding no connection while they wait.
+    const previous = this.#signing.get(log.logId) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.sign(log, size, check));
+    const tail = mine.catch(() => undefined);
+    this.#signing.set(log.logId, tail);
+    void tail.then(() => { if (this.#signing.get(log.logId) === tail) this.#signing.delete(log.logId); });
+    return mine;
+  }
+
+  private async sign(log: AuditLogRef, size: number | undefined, check: 'full' | 'incremental'): Promise<StoredCheckpoint | null> {
     const key = await this.key();
     return this.deps.db.transaction(async (trx) => {
+      // Recomputing a large log is one long read; waiting for another signer of the log is bounded.
+      await trx.raw(`SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = ${SIGNER_LOCK_TIMEOUT_MS}`);
       await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [CHECKPOINT_LOCK_CLASS, log.logId]);
       const target = size ?? await logSize(trx, log.logId);
       if (target === 0) return null;
       const existing = await this.atSize(log.logId, target, trx);
       if (existing) return existing;
       const newest = await this.latest(log.logId, trx);
-      const state = await this.checkedState(log, key, target, newest, check === 'full');
+      const state = await this.checkedState(trx, log, key, target, newest, check === 'full');
       const signedAt = new Date();
       const note = signCheckpoint({ origin: log.origin, size: target, rootHash: state.rootHash, time: signedAt }, key.privateKey);
       // The object first: a head in the table always has its copy outside the database.
@@ -164,7 +184,7 @@ export class AuditCheckpoints {
       const newest = await this.latest(log.logId);
       try {
         if (newest && newest.size > size) throw new CheckpointConflictError(`${log.origin}: the log ends at ${size} but its checkpoint of size ${newest.size} was signed: events were removed`);
-        await this.checkedState(log, key, size, newest, true);
+        await this.checkedState(this.deps.db, log, key, size, newest, true);
         results.push({ origin: log.origin, size, checkpointSize: newest?.size ?? 0, ok: true });
       } catch (err) {
         if (!(err instanceof CheckpointConflictError) && !(err instanceof CheckpointError) && !(err instanceof MissingSubtreeError)) throw err;
@@ -186,7 +206,7 @@ export class AuditCheckpoints {
    * catches a re-chained history; an event edited without re-chaining is left to the full pass
    * and to every verifier of its proof.
    */
-  private async checkedState(log: AuditLogRef, key: AnchorKey, target: number, newest: StoredCheckpoint | null, full: boolean): Promise<LogState> {
+  private async checkedState(db: Knex, log: AuditLogRef, key: AnchorKey, target: number, newest: StoredCheckpoint | null, full: boolean): Promise<LogState> {
     if (newest) {
       // The table's copy of the head must be the note the key signed, for this log.
       const signed = verifyCheckpoint(newest.checkpoint, key.publicKey, log.origin);
@@ -194,12 +214,12 @@ export class AuditCheckpoints {
         throw new CheckpointConflictError(`${log.origin}: the stored head at size ${newest.size} differs from its signed note`);
       }
     }
-    const subtrees = new PgSubtreeStore(this.deps.db, log.logId);
+    const subtrees = new PgSubtreeStore(db, log.logId);
     const prefix = !full && newest && newest.size <= target ? await this.signedPrefix(log, subtrees, newest) : undefined;
     const upTo = Math.max(target, newest?.size ?? 0);
     let states: Map<number, LogState>;
     try {
-      states = await recomputeLog(this.deps.db, log, upTo, newest ? [newest.size, target] : [target], prefix);
+      states = await recomputeLog(db, log, upTo, newest ? [newest.size, target] : [target], prefix);
     } catch (err) {
       if (err instanceof LogIntegrityError) throw new CheckpointConflictError(err.message);
       throw err;

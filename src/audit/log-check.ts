@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { hashLogEvent, logEventLeaf } from './canonical.js';
 import type { AuditLogRef } from './logs.js';
 import { CompactMerkle } from './merkle-compact.js';
-import { AuditRecordError, LOG_EVENT_COLUMNS, rowToLogEvent, streamRows, type LogEventRow } from './rows.js';
+import { AuditRecordError, LOG_EVENT_COLUMNS, rowToLogEvent, streamRows, streamRowsIn, type LogEventRow } from './rows.js';
 import { GENESIS_HASH, type LogEvent } from './types.js';
 
 /** A log whose stored events are not what was appended: names the first bad logSeq. */
@@ -35,7 +35,7 @@ export interface LogPrefix {
  * at each size of `sizes` and at `upTo`. Trusts nothing but the events (and the prefix).
  */
 export async function recomputeLog(
-  db: Knex, log: AuditLogRef, upTo: number, sizes: readonly number[] = [], prefix?: LogPrefix,
+  db: Knex | Knex.Transaction, log: AuditLogRef, upTo: number, sizes: readonly number[] = [], prefix?: LogPrefix,
 ): Promise<Map<number, LogState>> {
   const wanted = new Set([...sizes, upTo]);
   const states = new Map<number, LogState>();
@@ -43,8 +43,11 @@ export async function recomputeLog(
   let prevHash = prefix?.lastHash ?? GENESIS_HASH;
   const from = prefix?.size ?? 0;
   if (wanted.has(from)) states.set(from, { size: from, rootHash: tree.root(), lastHash: prevHash });
-  const rows = streamRows(db, (trx) => trx('audit_events').select(trx.raw(LOG_EVENT_COLUMNS)).where('log_id', log.logId)
-    .andWhere('log_seq', '>=', Math.max(1, from)).andWhere('log_seq', '<=', upTo).orderBy('audit_events.log_seq', 'asc'), (row: LogEventRow) => row, 1_000);
+  const query = (trx: Knex.Transaction): Knex.QueryBuilder => trx('audit_events').select(trx.raw(LOG_EVENT_COLUMNS)).where('log_id', log.logId)
+    .andWhere('log_seq', '>=', Math.max(1, from)).andWhere('log_seq', '<=', upTo).orderBy('audit_events.log_seq', 'asc');
+  const identity = (row: LogEventRow): LogEventRow => row;
+  // Inside a transaction (a signer holding its log's lock), on its connection: never a second one.
+  const rows = isTransaction(db) ? streamRowsIn(db, query, identity, 1_000) : streamRows(db, query, identity, 1_000);
   let pinned = from === 0;
   for await (const row of rows) {
     const event = readEvent(row, log);
@@ -81,4 +84,8 @@ export async function logSize(db: Knex, logId: number): Promise<number> {
   const row = await db('audit_events').where('log_id', logId).orderBy('log_seq', 'desc')
     .first<{ size: string } | undefined>(db.raw('log_seq::text AS size'));
   return row ? Number(row.size) : 0;
+}
+
+function isTransaction(db: Knex | Knex.Transaction): db is Knex.Transaction {
+  return 'isTransaction' in db && db.isTransaction === true;
 }

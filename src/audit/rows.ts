@@ -83,14 +83,22 @@ export async function* streamRows<R, T>(db: Knex, build: (db: Knex.Transaction) 
   const trx = await db.transaction({ readOnly: true, isolationLevel: 'repeatable read' });
   try {
     await trx.raw('SET LOCAL statement_timeout = 0');
-    const stream = build(trx).stream({ batchSize, highWaterMark: batchSize });
-    try {
-      for await (const row of stream as AsyncIterable<R>) yield map(row);
-    } finally {
-      stream.destroy();
-    }
+    yield* streamRowsIn(trx, build, map, batchSize);
     await trx.commit();
   } finally {
     if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
+  }
+}
+
+/**
+ * streamRows inside a transaction the caller holds (and has set the statement timeout of): for
+ * work that must not need a second connection from the pool.
+ */
+export async function* streamRowsIn<R, T>(trx: Knex.Transaction, build: (db: Knex.Transaction) => Knex.QueryBuilder, map: (row: R) => T, batchSize = 500): AsyncGenerator<T> {
+  const stream = build(trx).stream({ batchSize, highWaterMark: batchSize });
+  try {
+    for await (const row of stream as AsyncIterable<R>) yield map(row);
+  } finally {
+    stream.destroy();
   }
 }

@@ -10,20 +10,21 @@ import { isConnectionError, type Db } from './knex.js';
  * password can disable the triggers and rewrite history. So the vault checks its own role at
  * start: in production mode it refuses to run with any of these, elsewhere it warns.
  */
-interface PrivilegeRow {
-  readonly role: string;
-  readonly superuser: boolean;
+interface RoleRow { readonly role: string; readonly superuser: boolean }
+
+interface TableRow {
+  readonly table_name: string;
   readonly table_owner: string | null;
   readonly owns_table: boolean | null;
-  readonly owns_function: boolean | null;
   readonly can_update: boolean | null;
   readonly can_delete: boolean | null;
   readonly can_truncate: boolean | null;
   readonly can_trigger: boolean | null;
 }
 
-const AUDIT_TABLE = 'audit_events';
-const AUDIT_TRIGGER_FUNCTION = 'audit_events_append_only()';
+/** Every append-only table of the audit log (the per-tenant logs' included) and the functions of their triggers. */
+const AUDIT_TABLES = ['audit_events', 'audit_logs', 'audit_subtrees', 'audit_log_heads'];
+const AUDIT_TRIGGER_FUNCTIONS = ['audit_events_append_only()', 'audit_append_only()', 'audit_events_epoch_closed()'];
 
 export interface AuditExposure {
   /** The role DATABASE_URL connects as. */
@@ -34,30 +35,38 @@ export interface AuditExposure {
 
 /** What the connected role could do to the audit log beyond SELECT and INSERT. */
 export async function auditExposure(db: Db): Promise<AuditExposure> {
-  // MEMBER rather than USAGE: a member without INHERIT still reaches the owner's powers by SET ROLE.
-  const result = await db.raw<{ rows: PrivilegeRow[] }>(`
-    SELECT r.rolname AS role, r.rolsuper AS superuser,
-           pg_get_userbyid(c.relowner) AS table_owner,
-           pg_has_role(r.oid, c.relowner, 'MEMBER') AS owns_table,
-           pg_has_role(r.oid, p.proowner, 'MEMBER') AS owns_function,
-           has_table_privilege(r.oid, c.oid, 'UPDATE') AS can_update,
-           has_table_privilege(r.oid, c.oid, 'DELETE') AS can_delete,
-           has_table_privilege(r.oid, c.oid, 'TRUNCATE') AS can_truncate,
-           has_table_privilege(r.oid, c.oid, 'TRIGGER') AS can_trigger
-      FROM pg_roles r
-      LEFT JOIN pg_class c ON c.oid = to_regclass(?)
-      LEFT JOIN pg_proc p ON p.oid = to_regprocedure(?)
-     WHERE r.rolname = current_user`, [AUDIT_TABLE, AUDIT_TRIGGER_FUNCTION]);
-  const row = result.rows[0];
-  if (!row) throw new Error('the connected role is not in pg_roles');
+  const [roleResult, tableResult, functionResult] = await Promise.all([
+    db.raw<{ rows: RoleRow[] }>('SELECT rolname AS role, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user'),
+    // MEMBER rather than USAGE: a member without INHERIT still reaches the owner's powers by SET ROLE.
+    db.raw<{ rows: TableRow[] }>(`
+      SELECT t.name AS table_name, pg_get_userbyid(c.relowner) AS table_owner,
+             pg_has_role(current_user, c.relowner, 'MEMBER') AS owns_table,
+             has_table_privilege(current_user, c.oid, 'UPDATE') AS can_update,
+             has_table_privilege(current_user, c.oid, 'DELETE') AS can_delete,
+             has_table_privilege(current_user, c.oid, 'TRUNCATE') AS can_truncate,
+             has_table_privilege(current_user, c.oid, 'TRIGGER') AS can_trigger
+        FROM unnest(?::text[]) WITH ORDINALITY AS t(name, ord)
+        JOIN pg_class c ON c.oid = to_regclass(t.name)
+       ORDER BY t.ord`, [AUDIT_TABLES]),
+    db.raw<{ rows: { signature: string }[] }>(`
+      SELECT f.signature FROM unnest(?::text[]) WITH ORDINALITY AS f(signature, ord)
+        JOIN pg_proc p ON p.oid = to_regprocedure(f.signature)
+       WHERE pg_has_role(current_user, p.proowner, 'MEMBER') ORDER BY f.ord`, [AUDIT_TRIGGER_FUNCTIONS]),
+  ]);
+  const role = roleResult.rows[0];
+  if (!role) throw new Error('the connected role is not in pg_roles');
   const problems: string[] = [];
-  if (row.superuser) problems.push('is a superuser');
-  if (row.owns_table) problems.push(`owns ${AUDIT_TABLE} (or is a member of its owner, ${row.table_owner ?? '?'}), so it can ALTER the table and DISABLE its triggers`);
-  if (row.owns_function) problems.push(`owns the trigger function ${AUDIT_TRIGGER_FUNCTION}, so it can replace it`);
-  for (const [allowed, verb] of [[row.can_update, 'UPDATE'], [row.can_delete, 'DELETE'], [row.can_truncate, 'TRUNCATE'], [row.can_trigger, 'create triggers on']] as const) {
-    if (allowed) problems.push(`may ${verb} ${AUDIT_TABLE}`);
+  if (role.superuser) problems.push('is a superuser');
+  for (const t of tableResult.rows) {
+    if (t.owns_table) problems.push(`owns ${t.table_name} (or is a member of its owner, ${t.table_owner ?? '?'}), so it can ALTER the table and DISABLE its triggers`);
   }
-  return { role: row.role, problems };
+  for (const f of functionResult.rows) problems.push(`owns the trigger function ${f.signature}, so it can replace it`);
+  for (const t of tableResult.rows) {
+    for (const [allowed, verb] of [[t.can_update, 'UPDATE'], [t.can_delete, 'DELETE'], [t.can_truncate, 'TRUNCATE'], [t.can_trigger, 'create triggers on']] as const) {
+      if (allowed) problems.push(`may ${verb} ${t.table_name}`);
+    }
+  }
+  return { role: role.role, problems };
 }
 
 export const PRIVILEGE_FIX = 'run `callvault migrate` with DATABASE_ADMIN_URL set to a separate owner role, and give DATABASE_URL a role with only SELECT and INSERT on audit_events (docs/operations.md, "Database roles")';

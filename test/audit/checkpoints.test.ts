@@ -14,6 +14,7 @@ import { consistencyProof } from '../../src/audit/merkle.js';
 import { MemorySubtreeStore } from '../../src/audit/merkle-memory.js';
 import { LOG_EVENT_COLUMNS, rowToLogEvent, type LogEventRow } from '../../src/audit/rows.js';
 import { PgSubtreeStore } from '../../src/audit/subtrees.js';
+import { createDb } from '../../src/db/knex.js';
 import { APP_ROLE } from '../helpers/cluster.js';
 import { auditFixture, event, NAMESPACE, sql, type AuditFixture } from './support.js';
 
@@ -74,6 +75,22 @@ describe('signed checkpoints of the per-tenant logs', () => {
     assert.deepEqual(next.rootHash, state.rootHash);
     const proof = await consistencyProof(new PgSubtreeStore(f.db, acme.logId), before.size, next.size);
     verifyCheckpointConsistency(before.checkpoint, next.checkpoint, proof, key.publicKey);
+  });
+
+  test('signers of one log never need a second connection: a pool of two serves two signers at once', async () => {
+    const small = createDb({ url: f.tdb.url, poolMax: 2, connectTimeoutMs: 5_000 });
+    try {
+      // Two signers (as two replicas would be) each queue their own calls; both pass the database lock.
+      const signer = (): AuditCheckpoints => new AuditCheckpoints({ db: small, store: f.store, logs: new AuditLogRegistry(small, NAMESPACE), anchorKeyFile: f.keyFile });
+      const [a, b] = [signer(), signer()];
+      await writer.record(event(60, { tenant: 'acme' }));
+      const results = await Promise.all([
+        a.checkpoint(acme, undefined, 'incremental'), b.checkpoint(acme), a.checkpoint(acme, undefined, 'incremental'), b.checkpoint(acme),
+      ]);
+      assert.equal(new Set(results.map((r) => r?.checkpoint)).size, 1, 'one size, signed once');
+    } finally {
+      await small.destroy();
+    }
   });
 
   test('a checkpoint at an earlier size is signed on demand and consistent with the newest', async () => {

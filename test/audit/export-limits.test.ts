@@ -92,8 +92,8 @@ describe('audit exports cannot starve the vault', () => {
     const other = await request(vault, { path: '/v1/audit-events?action=recording.listed', token: await vault.token('compliance', { sub: 'comp-c' }) });
     assert.equal(other.status, 200, 'other principals are not affected');
     const lines = other.body.toString().trimEnd().split('\n');
-    assert.equal(lines.length, 6 + 1, 'six events and the checkpoint they are proven against');
-    assert.match(lines.at(-1) ?? '', /^\{"checkpoint":/);
+    assert.equal(lines.filter((l) => !l.startsWith('{"checkpoint":')).length, 6);
+    assert.match(lines.at(-1) ?? '', /^\{"checkpoint":/, 'the export ends with its checkpoint');
   });
 
   test('an export whose client reads nothing for AUDIT_EXPORT_IDLE_TIMEOUT is cut off and its connection returned', async () => {

@@ -94,6 +94,14 @@ describe('loadConfig', () => {
     assert.deepEqual(generated, [], 'no secret is generated');
   });
 
+  test('AUDIT_NAMESPACE: a stable schema-less URL, defaulted only in embedded mode', () => {
+    assert.equal(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR }).audit.namespace, 'callvault.localhost/embedded');
+    assert.equal(loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR, AUDIT_NAMESPACE: 'callvault.example.com/prod-eu' }).audit.namespace, 'callvault.example.com/prod-eu');
+    for (const bad of ['https://callvault.example.com', 'callvault.example.com/prod/', 'localhost', 'call vault.example.com', 'a+b.example.com']) {
+      rejects({ AUDIT_NAMESPACE: bad }, 'AUDIT_NAMESPACE');
+    }
+  });
+
   test('the embedded defaults need no variable at all, and every part falls back on its own', () => {
     const config = loadConfig({ CALLVAULT_DATA_DIR: DATA_DIR });
     assert.equal(config.http.port, 8443);

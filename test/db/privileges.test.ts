@@ -114,6 +114,12 @@ describe('the service role and the audit table', () => {
       assert.deepEqual(problems, ['may UPDATE audit_events', 'may DELETE audit_events']);
       await assert.rejects(checkServicePrivileges(twoRoleDb, 'production', warnings().logger), ConfigError);
       await su.raw(`REVOKE UPDATE, DELETE ON audit_events FROM ${APP_ROLE}`);
+      // The per-tenant logs' tables count the same: their subtrees and signed heads are evidence too.
+      await su.raw(`GRANT DELETE ON audit_log_heads TO ${APP_ROLE}`);
+      await su.raw(`GRANT UPDATE ON audit_subtrees TO ${APP_ROLE}`);
+      assert.deepEqual((await auditExposure(twoRoleDb)).problems, ['may UPDATE audit_subtrees', 'may DELETE audit_log_heads']);
+      await su.raw(`REVOKE DELETE ON audit_log_heads FROM ${APP_ROLE}`);
+      await su.raw(`REVOKE UPDATE ON audit_subtrees FROM ${APP_ROLE}`);
     } finally {
       await su.destroy();
     }
