@@ -54,6 +54,33 @@ describe('the review console', () => {
   });
   after(async () => { await h?.close(); });
 
+  test('search pages through the API cursor, forward and back', async () => {
+    const pbx = await h.vault.token('pbx');
+    for (let i = 0; i < 26; i++) {
+      await upload(h.vault, pbx, `cr-bulk-${i}`, tinyWav(100 + i), { agentId: 'agent-9', tags: 'bulk', startedAt: new Date(Date.UTC(2026, 10, 1, 8, i)).toISOString() });
+    }
+    const s = await h.openConsole({ role: 'supervisor', sub: 'sup-4' }, '/console/recordings?tags=bulk&limit=25');
+    const { page } = s;
+    const callIds = () => page.locator('table.recordings tbody tr td:nth-child(2)').allTextContents();
+    try {
+      await ready(page);
+      const first = await callIds();
+      assert.equal(first.length, 25);
+      assert.equal(first[0], 'cr-bulk-25');
+      assert.equal(await page.locator('button:text("Previous page")').count(), 0);
+      await page.click('button:text("Next page")');
+      await page.waitForSelector('text=Page 2: 1 recordings.');
+      assert.deepEqual(await callIds(), ['cr-bulk-0']);
+      assert.equal(await page.locator('button:text("Next page")').count(), 0);
+      await page.click('button:text("Previous page")');
+      await page.waitForSelector('text=Page 1: 25 recordings.');
+      assert.deepEqual(await callIds(), first);
+      await assertClean(s);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('supervisor: search, open, listen with a reason, seek to 50 %, change speed; the audit has the reason and the ranges', async (t) => {
     const s = await h.openConsole({ role: 'supervisor', sub: 'sup-1' });
     const { page } = s;
@@ -150,10 +177,13 @@ describe('the review console', () => {
       assert.deepEqual(stored, { session: { [`callvault.reason.${stereoId}`]: REASON }, local: 0, caches: [], workers: 0 });
 
       // The reason is remembered for this recording, and #t= starts the player there.
+      await page.goto('about:blank');
       await page.goto(`${h.vault.url}/console/recordings/${stereoId}#t=90`);
       await ready(page);
+      assert.equal(await page.locator('audio').count(), 0);
       assert.equal(await page.inputValue('#listen-reason'), REASON);
       await page.click('button:text("Listen")');
+      await page.waitForSelector('.player audio', { state: 'attached' });
       await page.waitForFunction(() => Math.abs(((globalThis as unknown as InPage).document.querySelector('audio')?.currentTime ?? 0) - 90) < 1);
       const second = await auditEvents(h.vault, { action: 'link.issued', recordingId: stereoId });
       assert.equal(second.length, 2);
