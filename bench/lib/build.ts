@@ -7,7 +7,7 @@
  * resolve from the checkout's node_modules and nothing lands in the working tree.
  */
 import { createHash } from 'node:crypto';
-import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
 import { ROOT } from './children.js';
@@ -56,6 +56,8 @@ export async function buildVault(): Promise<string> {
   await mkdir(path.join(tmp, 'bin'), { recursive: true });
   await copyFile(path.join(ROOT, 'package.json'), path.join(tmp, 'package.json'));
   await copyFile(path.join(ROOT, 'openapi.yaml'), path.join(tmp, 'dist', 'openapi.yaml')).catch(() => undefined);
+  // The console's browser modules ship as written, next to the compiled routes (as `npm run build` copies them).
+  await cp(path.join(ROOT, 'src', 'console', 'assets'), path.join(tmp, 'dist', 'src', 'console', 'assets'), { recursive: true }).catch(() => undefined);
   await copyFile(path.join(ROOT, 'bin', 'callvault.js'), path.join(tmp, 'bin', 'callvault.js'));
   await rename(tmp, out).catch(async (err: unknown) => {
     await rm(tmp, { recursive: true, force: true });

@@ -108,6 +108,13 @@ test(`fresh clone in a 0700 directory: npm ci, npm start, upload and play back (
   assert.equal(firstKb.status, 206);
   assert.deepEqual(firstKb.body, sample.subarray(0, 1024));
 
+  // The console's browser modules are part of the build `npm ci` made.
+  const consoleModule = await request(base, { path: '/console/assets/lib/api.js' });
+  assert.equal(consoleModule.status, 200);
+  assert.match(String(consoleModule.headers['content-type']), /^text\/javascript/);
+  assert.deepEqual(consoleModule.body, await readFile(path.join(REPO, 'src', 'console', 'assets', 'lib', 'api.js')));
+  assert.equal((await request(base, { path: '/console/sign-in' })).status, 200, 'the development sign-in of an embedded first run');
+
   await server.stop();
   assert.equal(await stat(path.join(dataDir, 'postgres', 'postmaster.pid')).catch(() => null), null, `Ctrl-C shuts the database down:\n${server.output()}`);
 

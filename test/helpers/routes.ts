@@ -16,10 +16,15 @@ function routeNames(stack: readonly RouteLayer[]): string[] {
   });
 }
 
-/** `secured`: the routes behind the SecureRouter (bearer token and permission); `open`: the others. */
+/**
+ * `secured`: the routes behind the SecureRouter (bearer token or console session, and permission);
+ * `open`: the others at the top level. The console's own router (pages, sign-in, under /console)
+ * is mounted too and serves no /v1 route.
+ */
 export function registeredRoutes(app: Express): { secured: string[]; open: string[] } {
   const top = (app as unknown as { router: { stack: RouteLayer[] } }).router.stack;
   const mounted = top.filter((layer) => !layer.route && Array.isArray(layer.handle.stack));
-  assert.equal(mounted.length, 1, 'one mounted router: the SecureRouter');
-  return { secured: routeNames(mounted[0]?.handle.stack ?? []).sort(), open: routeNames(top).sort() };
+  const api = mounted.filter((layer) => routeNames(layer.handle.stack ?? []).some((r) => r.includes(' /v1/')));
+  assert.equal(api.length, 1, 'one mounted router serves /v1: the SecureRouter');
+  return { secured: routeNames(api[0]?.handle.stack ?? []).sort(), open: routeNames(top).sort() };
 }
