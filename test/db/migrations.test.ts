@@ -7,7 +7,7 @@ import { DirectoryMigrationSource, migrate, roleOf } from '../../src/db/migrate.
 import { auditExposure } from '../../src/db/privileges.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/cluster.js';
 
-const TABLES = ['audit_events', 'console_sessions', 'console_sign_ins', 'key_versions', 'links', 'rate_limits', 'recordings', 'retention_policies', 'tenants', 'uploads_in_progress'];
+const TABLES = ['audit_events', 'console_sessions', 'console_sign_ins', 'download_grants', 'key_versions', 'links', 'rate_limits', 'recordings', 'retention_policies', 'saved_searches', 'tenants', 'uploads_in_progress'];
 const ZERO_HASH = '0'.repeat(64);
 
 async function migrationFiles(): Promise<string[]> {

@@ -90,7 +90,9 @@ function renderAccess(r, mayDownload) {
     }
     rememberReason(r.id, text);
     try {
-      const link = /** @type {IssuedLink} */ (await api('POST', `/v1/recordings/${encodeURIComponent(r.id)}/${kind}`, { reason: text }));
+      // A download is fetched once, at once: its link is single-use and short-lived.
+      const body = kind === 'downloads' ? { reason: text, singleUse: true, ttlSeconds: 60 } : { reason: text };
+      const link = /** @type {IssuedLink} */ (await api('POST', `/v1/recordings/${encodeURIComponent(r.id)}/${kind}`, body));
       // Same origin as this page, whatever host name the vault put in the link.
       return new URL(link.url).pathname;
     } catch (err) {
