@@ -272,3 +272,52 @@ describe('the review console', () => {
     }
   });
 });
+
+describe('the player outlives its link', () => {
+  let h: ConsoleHarness;
+  let id: string;
+  let seconds: number;
+
+  before(async () => {
+    h = await startConsole({ env: { LINK_DEFAULT_TTL_SECONDS: '2' } });
+    const call1 = await longStereoCall(20);
+    seconds = call1.seconds;
+    id = (await upload(h.vault, await h.vault.token('pbx'), 'cr-renew-1', call1.body)).id;
+  });
+  after(async () => { await h?.close(); });
+
+  test('a seek after the link expired gets a new link with the same reason, and playback goes on there', async () => {
+    const s = await h.openConsole({ role: 'supervisor', sub: 'sup-5' }, `/console/recordings/${id}`);
+    const { page } = s;
+    try {
+      await ready(page);
+      await page.fill('#listen-reason', REASON);
+      await page.click('button:text("Listen")');
+      await page.waitForSelector('.player audio', { state: 'attached' });
+      await page.click('.player-play');
+      await waitForTime(page, 0.3);
+      const [first] = await auditEvents(h.vault, { action: 'link.issued', recordingId: id });
+      // Past the link's two seconds, on the database clock the link is checked against.
+      await page.waitForTimeout(2500);
+      const lane = page.locator('canvas.wave-lane').first();
+      const box = await lane.boundingBox();
+      assert.ok(box);
+      await lane.click({ position: { x: box.width * 0.8, y: box.height / 2 } });
+      await waitForTime(page, seconds * 0.8 + 0.3);
+      assert.ok((await audioState(page)).currentTime < seconds * 0.8 + 5);
+      await page.waitForSelector('text=a new one was issued with the same reason');
+
+      const issued = await auditEvents(h.vault, { action: 'link.issued', recordingId: id });
+      assert.equal(issued.length, 2);
+      assert.deepEqual(issued.map((e) => e.details.reason), [REASON, REASON]);
+      const refused = await auditEvents(h.vault, { action: 'auth.denied' });
+      assert.ok(refused.some((e) => e.linkId === first?.linkId && e.details.reason === 'link_expired'));
+      const reads = await auditEvents(h.vault, { action: 'media.read', recordingId: id });
+      assert.ok(reads.some((r) => r.linkId === issued[1]?.linkId && Number(r.details.start) > seconds * 0.7 * STEREO_BYTES_PER_SECOND));
+      // The refused Range request of the expired link is the browser's only complaint.
+      assert.deepEqual(s.problems.all(), ['console: Failed to load resource: the server responded with a status of 403 (Forbidden)']);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -108,6 +108,11 @@ function renderAccess(r, mayDownload) {
     player = createPlayer({
       recordingId: r.id, src, durationSeconds: r.durationSeconds,
       onError: (message) => { status.textContent = `${message} Choose Listen to get a new link (the same reason is used).`; },
+      renewSource: async () => {
+        const renewed = await issue('links');
+        if (renewed) status.textContent = 'The link expired; a new one was issued with the same reason, and playback goes on.';
+        return renewed;
+      },
     });
     mount(playerBox, player.root);
     status.textContent = 'Ready. The link and every range played are audited.';
