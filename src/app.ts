@@ -57,7 +57,7 @@ export function buildApp(deps: Deps): Express {
   app.get('/media/:token', mediaHandler(deps));
 
   // The browser console: pages, assets and sign-in under /console, with its own CSP (src/console).
-  app.use('/console', consoleRouter({ sessions: deps.consoleSessions, oidc: deps.consoleOidc, audit: deps.audit, config: deps.config }));
+  app.use(consoleRouter({ sessions: deps.consoleSessions, oidc: deps.consoleOidc, audit: deps.audit, config: deps.config }));
 
   const router = new SecureRouter({
     ...deps.guards, tokens: rateLimitedVerifier(deps.tokens, deps.guards.principalRateLimit), audit: deps.audit,

@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { TENANT_PATTERN } from '../auth/claims.js';
 import { ROLES, isRole } from '../auth/permissions.js';
-import { esc, messagePage } from './html.js';
+import { continuePage, esc, messagePage } from './html.js';
 import { requestActor } from './request.js';
 import { sessionCookie } from './session-token.js';
 import type { ConsoleSessions } from './sessions.js';
@@ -53,10 +53,10 @@ function sameOrigin(req: Request): boolean {
 
 export function devSignInRouter(deps: DevSignInDeps): Router {
   const router = express.Router();
-  router.get('/sign-in', (_req: Request, res: Response) => {
+  router.get('/console/sign-in', (_req: Request, res: Response) => {
     res.type('html').send(signInPage(deps.oidc));
   });
-  router.post('/sign-in', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }), async (req: Request, res: Response) => {
+  router.post('/console/sign-in', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }), async (req: Request, res: Response) => {
     if (!sameOrigin(req)) {
       res.status(403).type('html').send(signInPage(deps.oidc, 'Sign-in is accepted only from this vault\'s own sign-in page.'));
       return;
@@ -70,7 +70,7 @@ export function devSignInRouter(deps: DevSignInDeps): Router {
     const principal = { sub, tenant, roles: isRole(role) ? [role] : [] };
     const token = await deps.sessions.create({ principal, method: 'development' }, requestActor(req, res));
     res.setHeader('Set-Cookie', sessionCookie(req, token, deps.maxAgeSeconds));
-    res.redirect(303, '/console/');
+    res.type('html').send(continuePage({ title: 'Signed in', text: `Signed in as ${sub}.`, embedded: true, to: '/console/', linkText: 'Continue to the console' }));
   });
   return router;
 }

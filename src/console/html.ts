@@ -50,3 +50,17 @@ ${opts.extra ?? ''}
 </main>`,
   });
 }
+
+/**
+ * A page that moves on to `to` at once by a meta refresh, with a link for the rare browser that
+ * does not: used where a redirect would not do, e.g. after a cross-site hop (the Strict session
+ * cookie is sent only on the same-site navigation that follows) or towards another origin after
+ * a form post (form-action 'self' would stop a redirect).
+ */
+export function continuePage(opts: { title: string; text: string; embedded: boolean; to: string; linkText: string }): string {
+  return messagePage({
+    title: opts.title, text: opts.text, embedded: opts.embedded,
+    head: `<meta http-equiv="refresh" content="0;url=${esc(opts.to)}">\n`,
+    extra: `<p><a href="${esc(opts.to)}">${esc(opts.linkText)}</a></p>`,
+  });
+}

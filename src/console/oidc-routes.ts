@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { DeniedEvent } from '../http/secure-router.js';
 import { readCookie, serializeCookie } from '../lib/cookies.js';
-import { messagePage } from './html.js';
+import { continuePage, messagePage } from './html.js';
 import { OidcSignIn, SIGN_IN_WINDOW_SECONDS, SignInFailed } from './oidc.js';
 import { requestActor } from './request.js';
 import { sessionCookie } from './session-token.js';
@@ -48,19 +48,21 @@ export function oidcRouter(deps: OidcRouteDeps): Router {
   const router = express.Router();
   if (!deps.embedded) {
     // Without the development sign-in, the sign-in page offers the identity provider only.
-    router.get('/sign-in', (_req, res) => {
+    router.get('/console/sign-in', (_req, res) => {
       res.type('html').send(messagePage({
         title: 'Sign in', embedded: false, text: 'Sign in with your organisation\'s account.',
         extra: '<p><a class="button" href="/console/oidc/start">Sign in</a></p>',
       }));
     });
   }
-  router.get('/oidc/start', async (req: Request, res: Response) => {
+  router.get('/console/oidc/start', async (req: Request, res: Response) => {
     const { url, state } = await deps.oidc.start(`${consoleOrigin(req, deps.publicUrl)}${CALLBACK_PATH}`);
     res.setHeader('Set-Cookie', serializeCookie(stateCookieName(req), state, { sameSite: 'Lax', secure: true, maxAgeSeconds: SIGN_IN_WINDOW_SECONDS }));
-    res.redirect(303, url.href);
+    res.type('html').send(continuePage({
+      title: 'Signing in', text: 'Continuing to your identity provider.', embedded: deps.embedded, to: url.href, linkText: 'Continue to the identity provider',
+    }));
   });
-  router.get('/oidc/callback', async (req: Request, res: Response) => {
+  router.get(CALLBACK_PATH, async (req: Request, res: Response) => {
     const callback = new URL(`${consoleOrigin(req, deps.publicUrl)}${CALLBACK_PATH}`);
     callback.search = new URL(req.originalUrl, 'https://callback.invalid').search;
     const cookies = [serializeCookie(stateCookieName(req), '', { sameSite: 'Lax', secure: true, maxAgeSeconds: 0 })];
@@ -81,9 +83,8 @@ export function oidcRouter(deps: OidcRouteDeps): Router {
     const token = await deps.sessions.create({ method: 'oidc', ...result }, requestActor(req, res));
     cookies.push(sessionCookie(req, token, deps.maxAgeSeconds));
     res.setHeader('Set-Cookie', cookies);
-    res.type('html').send(messagePage({
-      title: 'Signed in', embedded: deps.embedded, text: `Signed in as ${result.principal.sub}.`,
-      head: '<meta http-equiv="refresh" content="0;url=/console/">\n', extra: '<p><a href="/console/">Continue to the console</a></p>',
+    res.type('html').send(continuePage({
+      title: 'Signed in', embedded: deps.embedded, text: `Signed in as ${result.principal.sub}.`, to: '/console/', linkText: 'Continue to the console',
     }));
   });
   return router;

@@ -17,6 +17,7 @@ export interface ConsolePage {
 }
 
 /** The console's start page: any signed-in session may open it; it lists what the session may do. */
-export const HOME_PAGE = { path: '/', title: 'Console', script: 'home.js' } as const;
+// Its path is '' (served at /console and /console/): the contract names paths without a trailing slash.
+export const HOME_PAGE = { path: '', title: 'Console', script: 'home.js' } as const;
 
 export const CONSOLE_PAGES: ConsolePage[] = [...REVIEW_PAGES, ...GOVERN_PAGES];

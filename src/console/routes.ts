@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { can } from '../auth/permissions.js';
 import { sessionOf } from './cookie-auth.js';
 import { devSignInRouter } from './dev-sign-in.js';
-import { esc, messagePage } from './html.js';
+import { continuePage, messagePage } from './html.js';
 import type { OidcSignIn } from './oidc.js';
 import { consoleOrigin, oidcRouter, type OidcRouteDeps } from './oidc-routes.js';
 import { CONSOLE_PAGES, HOME_PAGE, type ConsolePage } from './pages.js';
@@ -15,7 +15,8 @@ import { renderShell } from './shell.js';
 /**
  * Everything under /console: the page shells, their assets, sign-in and sign-out. Every response
  * here is `no-store` and carries the console's strict CSP. The pages call the ordinary /v1 API,
- * authenticated by the session cookie (src/console/cookie-auth.ts).
+ * authenticated by the session cookie (src/console/cookie-auth.ts). Routes carry their full
+ * /console paths (the router is not mounted under a prefix), so route listings name them as served.
  */
 export interface ConsoleRouteDeps {
   readonly sessions: ConsoleSessions;
@@ -61,18 +62,18 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   const router = express.Router({ strict: false });
   const cfg = deps.config.console;
   const embedded = cfg.devSignIn;
-  router.use(consoleHeaders);
-  router.use('/assets', assets());
+  router.use('/console', consoleHeaders);
+  router.use('/console/assets', assets());
   if (cfg.devSignIn) router.use(devSignInRouter({ sessions: deps.sessions, maxAgeSeconds: cfg.maxAgeMs / 1000, oidc: deps.oidc !== null }));
   if (deps.oidc) {
     router.use(oidcRouter({
       oidc: deps.oidc, sessions: deps.sessions, audit: deps.audit, maxAgeSeconds: cfg.maxAgeMs / 1000, publicUrl: deps.config.http.publicUrl, embedded,
     }));
   }
-  router.get('/signed-out', (_req, res) => {
+  router.get('/console/signed-out', (_req, res) => {
     res.type('html').send(messagePage({ title: 'Signed out', text: 'You have signed out of the console.', embedded, extra: '<p><a href="/console/sign-in">Sign in again</a></p>' }));
   });
-  router.post('/sign-out', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), async (req, res) => {
+  router.post('/console/sign-out', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), async (req, res) => {
     const session = await sessionOf(deps.sessions, req, requestActor(req, res));
     if (session && !sameSecret(typeof req.body?.csrf === 'string' ? req.body.csrf : undefined, session.csrfToken)) {
       res.status(403).type('html').send(messagePage({ title: 'Not signed out', text: 'The sign-out form was not valid; sign out from a console page.', embedded }));
@@ -87,14 +88,13 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
       return;
     }
     // Not a redirect: form-action 'self' would stop a form's redirect to another origin. A refresh is a plain navigation.
-    res.type('html').send(messagePage({
+    res.type('html').send(continuePage({
       title: 'Signing out', embedded, text: 'You are signed out of the console. Signing out at your identity provider…',
-      head: `<meta http-equiv="refresh" content="0;url=${esc(atProvider.href)}">\n`,
-      extra: `<p><a href="${esc(atProvider.href)}">Continue to the identity provider</a></p>`,
+      to: atProvider.href, linkText: 'Continue to the identity provider',
     }));
   });
   for (const page of [{ ...HOME_PAGE, permission: undefined }, ...CONSOLE_PAGES]) {
-    router.get(page.path, pageHandler(deps, page));
+    router.get(`/console${page.path}`, pageHandler(deps, page));
   }
   return router;
 }

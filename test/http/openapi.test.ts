@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { CONSOLE_PAGES } from '../../src/console/pages.js';
 import { request } from '../helpers/http.js';
 import { contract, METHODS, OPENAPI_FILE, assertContract } from '../helpers/openapi.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
@@ -43,6 +44,8 @@ describe('openapi.yaml', () => {
     for (const [path, item] of Object.entries(contract().doc.paths)) {
       for (const method of METHODS) if (method in item) documented.add(`${method} ${path.replace(/\{[^}]+\}/g, '{}')}`);
     }
+    // Console pages are HTML shells listed in src/console/pages*.ts, described once under the console tag.
+    for (const page of CONSOLE_PAGES) documented.add(`get /console${page.path.replace(/:\w+/g, '{}')}`);
     const missing = appRoutes(vault.app).filter((r) => !documented.has(r));
     assert.deepEqual(missing, [], 'routes missing from openapi.yaml');
   });
