@@ -10,18 +10,30 @@ export function* slices(chunk: Buffer): Generator<Buffer> {
   for (let at = 0; at < chunk.length; at += FEED_BYTES) yield chunk.subarray(at, at + FEED_BYTES);
 }
 
-/** Numbers the frames of decoder output across blocks, keeping the channel count fixed. */
+/**
+ * Numbers the frames of decoder output across blocks, keeping the channel count and rate fixed.
+ * Output at another rate than the first is dropped: in damaged MPEG data, mpg123 may lock onto a
+ * false frame sync whose header names another rate, and those few frames are noise.
+ */
 export class BlockCounter {
   private frame = 0;
   private channelCount: number | null = null;
+  private rate: number | null = null;
+  /** Frames dropped because they came at another rate. */
+  dropped = 0;
 
   constructor(private readonly onChannelChange: (from: number, to: number) => Error) {}
 
-  /** A block of the decoded channels, or null when the decoder produced nothing this time. */
+  /** A block of the decoded channels, or null when the decoder produced nothing usable this time. */
   next(channels: Float32Array[], samples: number, sampleRate: number): PcmBlock | null {
     if (samples === 0 || channels.length === 0) return null;
+    if (this.rate !== null && sampleRate !== this.rate) {
+      this.dropped += samples;
+      return null;
+    }
     if (this.channelCount !== null && channels.length !== this.channelCount) throw this.onChannelChange(this.channelCount, channels.length);
     this.channelCount = channels.length;
+    this.rate = sampleRate;
     const block: PcmBlock = { sampleRate, channels: channels.map((c) => c.subarray(0, samples)), startFrame: this.frame };
     this.frame += samples;
     return block;

@@ -108,7 +108,7 @@ test('a mono MP3 behind a large ID3 tag still decodes to one channel', async () 
   assert.deepEqual(tagged.channels, plain.channels);
 });
 
-describe('what cannot be decoded', () => {
+describe('what cannot be decoded, or only in part', () => {
   test('FLAC, WebM and Ogg Vorbis are refused with 422 before any byte is read', () => {
     for (const type of ['audio/flac', 'audio/webm', 'audio/ogg; codecs=vorbis', 'video/mp4']) {
       assert.equal(canDecode(type), false);
@@ -119,6 +119,19 @@ describe('what cannot be decoded', () => {
   test('bytes that are not MPEG audio fail with 422', async () => {
     const noise = Buffer.alloc(20_000, 0x5a);
     await assert.rejects(collect(decodeAudio(inChunks(noise, 4096), 'audio/mpeg')), AudioDecodeError);
+  });
+
+  test('damaged MP3 and Ogg/Opus decode what they can, at one rate and channel count; cut files decode to where they end', async () => {
+    for (const [name, type] of [['call-8k-mono.mp3', 'audio/mpeg'], ['call-16k-mono.opus', 'audio/ogg; codecs=opus']] as const) {
+      const file = readFileSync(fixturePath(name));
+      const damaged = Buffer.from(file);
+      for (let i = 2000; i < damaged.length; i += 97) damaged[i] = (damaged[i] ?? 0) ^ 0x5a;
+      const out = await collect(decodeAudio(inChunks(damaged, 1000), type));
+      assert.deepEqual([out.channels.length, out.sampleRate], [1, EXPECT[name].sampleRate], name);
+      const whole = (await collect(decodeAudio(inChunks(file, 4096), type))).channels[0]?.length ?? 0;
+      const half = (await collect(decodeAudio(inChunks(file.subarray(0, file.length >> 1), 4096), type))).channels[0]?.length ?? 0;
+      assert.ok(half > whole * 0.2 && half < whole * 0.8, `${name}: ${half} of ${whole} frames`);
+    }
   });
 
   test('an Ogg stream that is not Opus fails with 422', async () => {
