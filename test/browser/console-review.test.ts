@@ -216,6 +216,19 @@ describe('the review console', () => {
     }
   });
 
+  test('compliance: the recording page, without listening, leads to its access history', async () => {
+    const s = await h.openConsole({ role: 'compliance', sub: 'co-1' }, `/console/recordings/${stereoId}`);
+    const { page } = s;
+    try {
+      await ready(page);
+      assert.equal(await page.locator('#listen-reason').count(), 0);
+      assert.equal(await page.getAttribute('a:text("Who accessed this recording")', 'href'), `/console/access-history?recording=${stereoId}`);
+      await assertClean(s);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a saved search round-trips through the vault', async () => {
     const s = await h.openConsole({ role: 'supervisor', sub: 'sup-2' }, '/console/recordings');
     const { page } = s;

@@ -24,6 +24,8 @@ const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const id = decodeURIComponent(location.pathname.split('/').pop() ?? '');
 // The API decides; this only hides a form the role table would refuse (link:issue is the supervisor's).
 const mayListen = principal().roles.includes('supervisor');
+// Likewise audit:export, the compliance officer's: the access history page of the audit pages.
+const mayAudit = principal().roles.includes('compliance');
 
 /** @type {import('./player.js').Player | null} */
 let player = null;
@@ -159,6 +161,7 @@ async function main() {
     mount(app,
       h('p', {}, h('a', { href: '/console/recordings' }, '← Back to search')),
       h('h1', { id: 'page-title' }, `Call ${r.callId}`),
+      mayAudit && h('p', {}, h('a', { href: `/console/access-history?recording=${encodeURIComponent(r.id)}` }, 'Who accessed this recording')),
       ...(mayListen || mayDownload ? [renderAccess(r, mayDownload)] : []),
       h('div', { class: 'facts-grid' }, ...renderFacts(r)));
   } catch (err) {
