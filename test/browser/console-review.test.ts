@@ -84,6 +84,12 @@ describe('the review console', () => {
   test('supervisor: search, open, listen with a reason, seek to 50 %, change speed; the audit has the reason and the ranges', async (t) => {
     const s = await h.openConsole({ role: 'supervisor', sub: 'sup-1' });
     const { page } = s;
+    const sensitive: Array<{ kind: string; cacheControl: string | undefined }> = [];
+    page.on('response', (res) => {
+      const { pathname } = new URL(res.url());
+      const kind = pathname.startsWith('/media/') ? 'media' : pathname.endsWith('/peaks') ? 'peaks' : null;
+      if (kind) sensitive.push({ kind, cacheControl: res.headers()['cache-control'] });
+    });
     try {
       await page.setViewportSize({ width: 1280, height: 900 });
       const started = Date.now();
@@ -160,7 +166,10 @@ describe('the review console', () => {
       assert.ok(reads.some((r) => typeof r.details.range === 'string' && Number(r.details.start) > middle - 2_000_000 && Number(r.details.start) <= middle + 64_000),
         `a range request near the middle: ${reads.map((r) => String(r.details.range)).join(', ')}`);
 
-      // Nothing but the reason is kept by the browser: no audio, no peaks, no link, no service worker.
+      // Audio and peaks came only as no-store answers...
+      assert.deepEqual([...new Set(sensitive.map((r) => r.kind))].sort(), ['media', 'peaks']);
+      assert.deepEqual(sensitive.filter((r) => r.cacheControl !== 'no-store'), []);
+      // ...and nothing but the reason is kept by the browser: no audio, no peaks, no link, no service worker.
       const stored = await page.evaluate(async () => {
         const g = globalThis as unknown as {
           sessionStorage: { length: number; key(i: number): string | null; getItem(k: string): string | null };
