@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { AuditActor } from '../audit/actor.js';
-import { actorFields } from '../audit/actor.js';
+import { actorFields, auditActor, type AuditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
 import { isRole, type Principal } from '../auth/permissions.js';
 import type { Db } from '../db/knex.js';
@@ -55,14 +54,18 @@ interface SessionRow {
 /** The label of the key (derived from the link signing key) that seals provider tokens and PKCE verifiers. */
 export const CONSOLE_SEAL_LABEL = 'callvault console session tokens v1';
 
+const SWEEP_BATCH = 500;
+const RETAIN_ENDED_DAYS = 30;
+
 /** How often at most a session's last use is written: reads within this window cost no write. */
 const TOUCH_EVERY_SECONDS = 5;
 
 export class ConsoleSessions {
-  constructor(private readonly db: Db, private readonly audit: Pick<AuditLog, 'record'>, private readonly opts: SessionOptions) {}
+  constructor(private readonly db: Db, private readonly audit: Pick<AuditLog, 'record' | 'recordMany'>, private readonly opts: SessionOptions) {}
 
   /** Starts a session and audits `console.signed_in`; returns the cookie's parts. */
   async create(input: NewSession, actor: Omit<AuditActor, 'sub' | 'role'>): Promise<SessionSecret> {
+    await this.sweep();
     const token = newSessionSecret();
     const { principal } = input;
     await this.db.transaction(async (trx) => {
@@ -106,6 +109,33 @@ export class ConsoleSessions {
     if (!row) return null;
     await this.end(row, 'signed_out', actor);
     return row.tokens ? JSON.parse(unseal(this.opts.sealKey, row.tokens, row.id).toString('utf8')) as ProviderTokens : null;
+  }
+
+  /**
+   * Ends sessions nobody came back to once they are past a limit (audited, tokens dropped, by
+   * `system:console-sessions`), and deletes rows ended more than RETAIN_ENDED_DAYS ago: the audit
+   * log keeps their history. Runs at each sign-in, a bounded batch at a time.
+   */
+  async sweep(): Promise<number> {
+    const idleSeconds = this.opts.idleTimeoutMs / 1000;
+    return this.db.transaction(async (trx) => {
+      const ended = await trx.raw<{ rows: Array<Pick<SessionRow, 'id' | 'tenant' | 'sub' | 'method'> & { end_reason: EndReason }> }>(`
+        UPDATE console_sessions SET ended_at = now(), tokens = NULL,
+          end_reason = CASE WHEN expires_at <= now() THEN 'absolute' ELSE 'idle' END
+        WHERE id IN (
+          SELECT id FROM console_sessions
+          WHERE ended_at IS NULL AND (expires_at <= now() OR last_seen_at <= now() - make_interval(secs => ?))
+          ORDER BY last_seen_at LIMIT ? FOR UPDATE SKIP LOCKED)
+        RETURNING id, tenant, sub, method, end_reason`, [idleSeconds, SWEEP_BATCH]);
+      if (ended.rows.length > 0) {
+        await this.audit.recordMany(ended.rows.map((row) => ({
+          tenant: row.tenant, ...actorFields(auditActor('system:console-sessions')), action: 'console.session_expired' as const, outcome: 'allowed' as const,
+          details: { sessionId: row.id, sub: row.sub, method: row.method, reason: row.end_reason },
+        })), trx);
+      }
+      await trx('console_sessions').whereRaw('ended_at < now() - make_interval(days => ?)', [RETAIN_ENDED_DAYS]).delete();
+      return ended.rows.length;
+    });
   }
 
   private async find(id: string): Promise<SessionRow | null> {

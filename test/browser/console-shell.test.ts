@@ -88,10 +88,34 @@ describe('console shell', () => {
     try {
       await anonymous.page.goto(`${harness.vault.url}/console/`);
       assert.equal(new URL(anonymous.page.url()).pathname, '/console/sign-in');
+      assert.deepEqual(await axeCheck(anonymous.page), [], 'the sign-in page');
+      await anonymous.page.goto(`${harness.vault.url}/console/signed-out`);
+      assert.deepEqual(await axeCheck(anonymous.page), [], 'the signed-out page');
       const res = await pageFetch(anonymous, 'GET', '/v1/recordings', { csrf: false });
       assert.deepEqual(res, { status: 401, code: 'missing_token' });
     } finally {
       await anonymous.close();
+    }
+  });
+});
+
+describe('console automatic logoff', () => {
+  let harness: ConsoleHarness;
+
+  before(async () => { harness = await startConsole({ env: { CONSOLE_IDLE_TIMEOUT: 'PT2S' } }); });
+  after(async () => { await harness?.close(); });
+
+  test('an idle page leaves for the sign-in by itself, and the session it had is over', async () => {
+    const signedIn = await harness.openConsole({ role: 'compliance', sub: 'idle-1' });
+    try {
+      await signedIn.page.waitForURL(`${harness.vault.url}/console/sign-in`, { timeout: 15_000 });
+      await signedIn.page.goto(`${harness.vault.url}/console/`);
+      assert.equal(new URL(signedIn.page.url()).pathname, '/console/sign-in');
+      const expired = await auditRows(harness.vault, { action: 'console.session_expired' });
+      assert.ok(expired.some((r) => r.actor_sub === 'idle-1' && r.details.reason === 'idle'));
+      assert.deepEqual(signedIn.problems.all(), []);
+    } finally {
+      await signedIn.close();
     }
   });
 });

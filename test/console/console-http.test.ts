@@ -1,9 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CONSOLE_CSP } from '../../src/console/request.js';
+import { auditRows } from '../access/support.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 
@@ -88,6 +89,10 @@ describe('console over HTTP', () => {
     const asBearer = await request(vault, { path: '/v1/audit-events', headers: { cookie }, token: await vault.token('supervisor') });
     assert.equal(asBearer.status, 403, 'the supervisor token decides, not the compliance session');
     assert.equal((await request(vault, { path: '/v1/audit-events', headers: { cookie } })).status, 200);
+    const [id, secret] = cookie.slice(SESSION.length + 1).split('.');
+    const [row] = await vault.deps.db('console_sessions').where({ id });
+    assert.deepEqual(row?.verifier, createHash('sha256').update(secret ?? '').digest(), 'the row holds SHA-256 of the secret');
+    assert.ok(!JSON.stringify(row).includes(secret ?? '-'), 'and never the secret itself');
     const forged = cookie.replace(/\.[\w-]{43}$/, `.${'A'.repeat(43)}`);
     const refused = await request(vault, { path: '/v1/recordings', headers: { cookie: forged } });
     assert.equal(refused.status, 401);
@@ -112,6 +117,23 @@ describe('console over HTTP', () => {
     const page = await request(vault, { path: '/console/', headers: { cookie } });
     assert.equal(page.status, 303);
     assert.equal(page.headers.location, '/console/sign-in');
+  });
+
+  test('a sign-in ends abandoned sessions past their limits (audited) and deletes rows ended long ago', async () => {
+    const db = vault.deps.db;
+    await devSignIn(vault, { tenant: 'acme', role: 'agent', sub: 'left-open' });
+    await devSignIn(vault, { tenant: 'acme', role: 'agent', sub: 'long-gone' });
+    await db('console_sessions').where({ sub: 'left-open' }).update({ last_seen_at: db.raw("now() - interval '16 minutes'") });
+    await db('console_sessions').where({ sub: 'long-gone' }).update({ ended_at: db.raw("now() - interval '31 days'"), end_reason: 'signed_out' });
+    await devSignIn(vault, { tenant: 'acme', role: 'agent', sub: 'next-user' });
+    const [left] = await db('console_sessions').where({ sub: 'left-open' });
+    assert.equal(left?.end_reason, 'idle');
+    assert.equal(left?.tokens, null);
+    assert.equal((await db('console_sessions').where({ sub: 'long-gone' })).length, 0);
+    const expired = (await auditRows(vault, { action: 'console.session_expired' })).filter((r) => r.details.sessionId === left?.id);
+    assert.equal(expired.length, 1);
+    assert.equal(expired[0]?.actor_sub, 'system:console-sessions');
+    assert.deepEqual([expired[0]?.details.sub, expired[0]?.details.reason], ['left-open', 'idle']);
   });
 
   describe('in production mode', () => {

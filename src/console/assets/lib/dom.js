@@ -23,7 +23,8 @@ const URL_ATTRIBUTES = new Set(['href', 'src', 'action']);
 export function isSafeUrl(value) {
   try {
     const url = new URL(value, window.location.href);
-    return (url.protocol === 'https:' || url.protocol === 'http:' || url.protocol === 'blob:') && (url.origin === window.location.origin || url.protocol === 'blob:');
+    // A blob: URL's origin is that of the page that made it, so only this page's own blobs pass.
+    return (url.protocol === 'https:' || url.protocol === 'http:' || url.protocol === 'blob:') && url.origin === window.location.origin;
   } catch {
     return false;
   }
