@@ -41,3 +41,52 @@ export class BlockCounter {
 
   get frames(): number { return this.frame; }
 }
+
+/** What the @wasm-audio-decoders chunk decoders hand back for each call. */
+interface DecodedOutput {
+  channelData: Float32Array[];
+  samplesDecoded: number;
+  sampleRate: number;
+  errors: unknown[];
+}
+
+/** A WASM decoder fed raw container bytes in any split, holding back what it cannot decode yet. */
+export interface ChunkDecoder {
+  readonly ready: Promise<void>;
+  decode(bytes: Uint8Array): Promise<DecodedOutput>;
+  flush(): Promise<DecodedOutput>;
+  free(): void;
+}
+
+/**
+ * Feeds a recording to a chunk decoder slice by slice, yielding one block per slice that decoded
+ * something. `fail` words the errors for the format; a stream with no sample at all fails too.
+ */
+export async function* decodeInSlices(source: AsyncIterable<Buffer>, decoder: ChunkDecoder, fail: (reason: string) => Error): AsyncGenerator<PcmBlock> {
+  const counter = new BlockCounter((from, to) => fail(`it changes from ${from} to ${to} channels`));
+  let errors = 0;
+  const next = async (pending: Promise<DecodedOutput>): Promise<PcmBlock | null> => {
+    let out: DecodedOutput;
+    try {
+      out = await pending;
+    } catch (err) {
+      throw fail(err instanceof Error ? err.message : String(err));
+    }
+    errors += out.errors.length;
+    return counter.next(out.channelData, out.samplesDecoded, out.sampleRate);
+  };
+  try {
+    await decoder.ready;
+    for await (const chunk of source) {
+      for (const slice of slices(chunk)) {
+        const block = await next(decoder.decode(slice));
+        if (block) yield block;
+      }
+    }
+    const tail = await next(decoder.flush());
+    if (tail) yield tail;
+  } finally {
+    decoder.free();
+  }
+  if (counter.frames === 0) throw fail(`no audio could be decoded${errors ? ` (${errors} damaged frames)` : ''}`);
+}

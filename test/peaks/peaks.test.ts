@@ -20,6 +20,9 @@ const FORMATS: Readonly<Record<FixtureName, { type: string; channels: number; sa
   'call-pcm16-8k-stereo.wav': { type: 'audio/wav', channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { type: 'audio/mpeg', channels: 1, sampleRate: 8000 },
   'call-16k-mono.opus': { type: 'audio/ogg; codecs=opus', channels: 1, sampleRate: 16000 },
+  'call-pcm16-8k-stereo.flac': { type: 'audio/flac', channels: 2, sampleRate: 8000 },
+  'call-16k-mono-vorbis.ogg': { type: 'audio/ogg; codecs=vorbis', channels: 1, sampleRate: 16000 },
+  'call-16k-mono.webm': { type: 'audio/webm', channels: 1, sampleRate: 16000 },
 };
 
 async function decodes(vault: TestVault): Promise<number> {
