@@ -160,7 +160,6 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       ttlMs: config.keyCache.ttlSeconds * 1000, maxEntries: config.keyCache.maxEntries, onLookup: (result) => metrics.dataKeyCache.inc({ result }),
     });
     closers.push(async () => keyCache.clear());
-    const peaks = new PeaksService({ store, keys, keyCache, logger, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const auditLogs = new AuditLogRegistry(db, config.audit.namespace);
     const audit = new TenantAuditLog(db, auditLogs, {
       metrics: {
@@ -183,6 +182,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
     const recordings = new RecordingStore(db);
     const policies = new PolicyStore(db, config.recordings.defaultRetention);
     const tenants = new TenantStore(db);
+    const peaks = new PeaksService({ store, keys, keyCache, logger, recordings, onDecode: (outcome) => metrics.peaksDecoded.inc({ outcome }) });
     const guards = createGuards(config, { audit, metrics, logger, limits }, { pbxGate: pbxClientCertificateGate(config.http.tls) });
     const linkStore = new LinkStore(db);
     const linkSigner = new LinkSigner(linkSigningKey);

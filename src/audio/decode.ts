@@ -1,15 +1,19 @@
 import { AudioDecodeError } from './errors.js';
+import { decodeFlac } from './flac.js';
 import { decodeMpeg } from './mpeg.js';
+import { decodeOgg } from './ogg.js';
 import { decodeOggOpus } from './opus.js';
+import { decodeOggVorbis } from './vorbis.js';
 import type { PcmBlock } from './types.js';
 import { decodeWav } from './wav.js';
+import { decodeWebm } from './webm.js';
 
 type Decoder = (source: AsyncIterable<Buffer>) => AsyncGenerator<PcmBlock>;
 
 /**
  * The decoder for a stored recording's media type: the type ingest proved from the bytes
- * (src/ingest/sniff.ts), so a declared type is never trusted here either. Plain audio/ogg is tried
- * as Opus; the Ogg parser refuses any other codec with a clear error.
+ * (src/ingest/sniff.ts), so a declared type is never trusted here either. Plain audio/ogg, as
+ * stored before ingest named the codec, is told apart by its first page.
  */
 function decoderFor(mediaType: string): Decoder | null {
   const [essence = '', ...params] = mediaType.toLowerCase().split(';').map((p) => p.trim());
@@ -18,7 +22,9 @@ function decoderFor(mediaType: string): Decoder | null {
     case 'audio/wav': case 'audio/wave': case 'audio/x-wav': case 'audio/vnd.wave': return decodeWav;
     case 'audio/mpeg': case 'audio/mp3': return decodeMpeg;
     case 'audio/opus': return decodeOggOpus;
-    case 'audio/ogg': return codecs === undefined || codecs === 'opus' ? decodeOggOpus : null;
+    case 'audio/ogg': return codecs === undefined ? decodeOgg : codecs === 'opus' ? decodeOggOpus : codecs === 'vorbis' ? decodeOggVorbis : null;
+    case 'audio/flac': case 'audio/x-flac': return decodeFlac;
+    case 'audio/webm': return codecs === undefined || codecs === 'opus' ? decodeWebm : null;
     default: return null;
   }
 }
@@ -30,7 +36,8 @@ export function canDecode(mediaType: string): boolean {
 
 /**
  * Decodes a recording as a stream of PCM blocks with bounded memory: WAV (PCM, float, G.711
- * mu-law and A-law) parsed directly, MP3 through mpg123 and Ogg/Opus through libopus, both WASM.
+ * mu-law and A-law) parsed directly; MP3 (mpg123), Ogg/Opus and WebM/Opus (libopus), Ogg/Vorbis
+ * (libvorbis) and FLAC (libFLAC), all compiled to WASM.
  * Blocks follow each other without gaps (startFrame counts on) and keep one channel count and
  * rate. Undecodable input fails the iteration with AudioDecodeError (422).
  */

@@ -15,8 +15,12 @@ const INPUT_RATE_AT = OPUS_HEAD_AT + 12;
  */
 function decodeRate(head: Buffer): number {
   if (head.toString('latin1', OPUS_HEAD_AT, OPUS_HEAD_AT + 8) !== 'OpusHead') return 48000;
-  const rate = head.readUInt32LE(INPUT_RATE_AT);
-  return OPUS_RATES.has(rate) ? rate : 48000;
+  return opusOutputRate(head.readUInt32LE(INPUT_RATE_AT));
+}
+
+/** The rate to decode an Opus stream at, from the input rate its OpusHead records. */
+export function opusOutputRate(inputRate: number): number {
+  return OPUS_RATES.has(inputRate) ? inputRate : 48000;
 }
 
 function failure(err: unknown): AudioDecodeError {

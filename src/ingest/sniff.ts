@@ -1,5 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { UnsupportedMediaTypeError } from '../errors.js';
+import { OGG_CODEC_PROBE_BYTES, oggCodec } from '../audio/ogg.js';
+import { WebmDemuxer } from '../audio/webm-demux.js';
 
 /**
  * Recognises the audio containers the vault accepts from their first bytes. The declared
@@ -7,16 +9,55 @@ import { UnsupportedMediaTypeError } from '../errors.js';
  * the type its bytes prove.
  */
 export const SNIFF_BYTES = 36;
+/**
+ * Ogg and WebM are containers: the codec inside is named in the first page (Ogg) or the track
+ * list (WebM), which MediaRecorder and ffmpeg write within the first few KB. The head is read up
+ * to this far to find it, and the upload refused when it is not there.
+ */
+export const MAX_SNIFF_BYTES = 64 * 1024;
+const SUPPORTED = 'WAV, MP3, FLAC, Ogg with Opus or Vorbis, WebM with Opus';
 
-export function sniffAudio(head: Buffer): string | null {
+/** The type of an accepted head, a refusal naming why, or null while more bytes are needed. */
+export type Sniffed = { readonly type: string } | { readonly refused: string } | null;
+
+export function sniffHead(head: Buffer, complete: boolean): Sniffed {
   const ascii = (start: number, end: number): string => head.subarray(start, end).toString('latin1');
-  if ((ascii(0, 4) === 'RIFF' || ascii(0, 4) === 'RF64' || ascii(0, 4) === 'BW64') && ascii(8, 12) === 'WAVE') return 'audio/wav';
-  if (ascii(0, 4) === 'OggS') return ascii(28, 36) === 'OpusHead' ? 'audio/ogg; codecs=opus' : 'audio/ogg';
-  if (ascii(0, 4) === 'fLaC') return 'audio/flac';
-  if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return 'audio/webm';
-  if (ascii(0, 3) === 'ID3') return 'audio/mpeg';
-  if (head.length >= 3 && isMpegAudioFrame(head)) return 'audio/mpeg';
-  return null;
+  if (!complete && head.length < SNIFF_BYTES) return null;
+  if ((ascii(0, 4) === 'RIFF' || ascii(0, 4) === 'RF64' || ascii(0, 4) === 'BW64') && ascii(8, 12) === 'WAVE') return { type: 'audio/wav' };
+  if (ascii(0, 4) === 'OggS') return sniffOgg(head, complete);
+  if (ascii(0, 4) === 'fLaC') return { type: 'audio/flac' };
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return sniffWebm(head, complete);
+  if (ascii(0, 3) === 'ID3') return { type: 'audio/mpeg' };
+  if (head.length >= 3 && isMpegAudioFrame(head)) return { type: 'audio/mpeg' };
+  return { refused: `The body is not a recognised audio container (${SUPPORTED})` };
+}
+
+/** The type of a recording from its head (as much as there is), or null when it is not accepted. */
+export function sniffAudio(head: Buffer): string | null {
+  const sniffed = sniffHead(head, true);
+  return sniffed && 'type' in sniffed ? sniffed.type : null;
+}
+
+function sniffOgg(head: Buffer, complete: boolean): Sniffed {
+  const codec = oggCodec(head);
+  if (codec === null) return complete || head.length >= OGG_CODEC_PROBE_BYTES ? { refused: 'The Ogg stream ends before its codec header' } : null;
+  if (codec === 'opus' || codec === 'vorbis') return { type: `audio/ogg; codecs=${codec}` };
+  return { refused: `The Ogg stream holds ${codec === 'unknown' ? 'an unknown codec' : codec}; Ogg is accepted with Opus or Vorbis (also ${SUPPORTED})` };
+}
+
+function sniffWebm(head: Buffer, complete: boolean): Sniffed {
+  const demuxer = new WebmDemuxer();
+  try {
+    demuxer.push(head);
+  } catch (err) {
+    return { refused: `The WebM file cannot be read: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (!demuxer.tracksRead) {
+    return complete || head.length >= MAX_SNIFF_BYTES ? { refused: `No WebM track list in the first ${Math.min(head.length, MAX_SNIFF_BYTES)} bytes` } : null;
+  }
+  const codec = demuxer.audio?.codecId;
+  if (codec === 'A_OPUS') return { type: 'audio/webm' };
+  return { refused: `The WebM file holds ${codec ? `${codec} audio` : 'no audio track'}; WebM is accepted with Opus (A_OPUS), as browsers record it (also ${SUPPORTED})` };
 }
 
 function isMpegAudioFrame(b: Buffer): boolean {
@@ -40,20 +81,22 @@ export class AudioSniffer extends Transform {
     if (this.contentType) return done(null, chunk);
     this.head.push(chunk);
     this.headLength += chunk.length;
-    if (this.headLength < SNIFF_BYTES) return done();
-    this.decide(done);
+    this.decide(false, done);
   }
 
   override _flush(done: TransformCallback): void {
     if (this.contentType || this.headLength === 0) return done();
-    this.decide(done);
+    this.decide(true, done);
   }
 
-  private decide(done: TransformCallback): void {
-    const all = Buffer.concat(this.head);
+  private decide(complete: boolean, done: TransformCallback): void {
+    const all = this.head.length === 1 ? this.head[0] ?? Buffer.alloc(0) : Buffer.concat(this.head);
+    this.head = [all];
+    const sniffed = sniffHead(all, complete);
+    if (sniffed === null) return done();
+    if ('refused' in sniffed) return done(new UnsupportedMediaTypeError(sniffed.refused));
     this.head = [];
-    this.contentType = sniffAudio(all);
-    if (!this.contentType) return done(new UnsupportedMediaTypeError('The body is not a recognised audio container (WAV, MP3, Ogg/Opus, FLAC, WebM)'));
+    this.contentType = sniffed.type;
     done(null, all);
   }
 }

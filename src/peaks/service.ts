@@ -2,6 +2,7 @@ import { AudioDecodeError, computePeaks, decodeAudio, type Peaks } from '../audi
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import { openPlayback, unwrapDataKey, type PlaybackDeps } from '../media/playback.js';
+import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/types.js';
 import { derivePeaksKey, MAX_PEAKS_OBJECT_BYTES, openPeaks, peaksObjectKey, readBounded, sealPeaks } from './object.js';
@@ -14,11 +15,14 @@ import { derivePeaksKey, MAX_PEAKS_OBJECT_BYTES, openPeaks, peaksObjectKey, read
  * uploads as fast as before and spends the decoding only on calls someone actually opens.
  *
  * Concurrent first views of one recording in this process share one computation. A recording
- * deleted while its peaks were being computed may be left with a peaks object written after the
- * deletion; its key is already destroyed, and the orphan sweep removes it.
+ * deleted while its peaks were being computed would be left with a peaks object written after
+ * the deletion removed its peaks: the write is followed by a check that the recording is still
+ * active, which removes them again at once. Should that fail too (a crash in between), the
+ * peaks are sealed under a key derived from the destroyed one, and the orphan sweep removes them.
  */
 export interface PeaksDeps extends PlaybackDeps {
-  readonly store: Pick<ObjectStore, 'get' | 'put'>;
+  readonly store: Pick<ObjectStore, 'get' | 'put' | 'delete'>;
+  readonly recordings: Pick<RecordingStore, 'findActive'>;
   readonly logger: Pick<Logger, 'warn'>;
   /** Told of every decode: 'ok' when peaks were computed, 'error' when the audio could not be decoded. */
   readonly onDecode?: (outcome: 'ok' | 'error') => void;
@@ -94,8 +98,10 @@ export class PeaksService {
 
   /** A failed write only costs the next view a decode: the peaks are still served. */
   private async writeCache(r: Recording, key: Buffer, peaks: Peaks): Promise<void> {
+    const objectKey = peaksObjectKey(r.tenant, r.id);
     try {
-      await this.deps.store.put(peaksObjectKey(r.tenant, r.id), sealPeaks(Buffer.from(JSON.stringify(peaks), 'utf8'), key, r));
+      await this.deps.store.put(objectKey, sealPeaks(Buffer.from(JSON.stringify(peaks), 'utf8'), key, r));
+      if (!await this.deps.recordings.findActive(r.tenant, r.id)) await this.deps.store.delete(objectKey);
     } catch (err) {
       this.deps.logger.warn({ err, recordingId: r.id }, 'peaks could not be cached; the next view computes them again');
     }

@@ -2,11 +2,11 @@ import type { Db, Trx } from '../db/knex.js';
 import { holdLiveness, type ClaimOwner, type Liveness } from '../db/locks.js';
 import { applyFilter, SORT_KEY, type RecordingFilter } from './filter.js';
 import * as lifecycle from './lifecycle-queries.js';
-import { liveRecordings } from './live-queries.js';
 import type { ClaimedRecording, DueRecording } from './lifecycle-queries.js';
 import { RECORDING_STATUS as S, type RecordingStatus } from './status.js';
 import type { Direction, Recording } from './types.js';
 import { isUuid } from '../lib/uuid.js';
+import { liveRecordings } from './live-queries.js';
 
 /**
  * Data access for recordings. The SQL against the table lives here and in the query modules

@@ -6,10 +6,11 @@ import type { RetentionDeps } from './types.js';
 
 /**
  * The orphan sweep's pass over peaks objects (src/peaks). Deletion removes a recording's peaks
- * with its object, but a first view that was computing them while the recording was deleted
- * writes them afterwards. Such peaks are sealed under a key derived from the destroyed data key,
- * so nobody can read them; the sweep still removes every peaks object older than the grace
- * period whose recording is neither active nor being deleted, audited as orphan.deleted.
+ * with its object, and a first view that writes them while the recording is deleted removes them
+ * again at once; a process that dies between that write and its check leaves them behind. Such
+ * peaks are sealed under a key derived from the destroyed data key, so nobody can read them; the
+ * sweep still removes every peaks object older than the grace period whose recording is neither
+ * active nor being deleted, audited as orphan.deleted.
  * Nothing but a view of a live recording writes peaks, so no registration is needed.
  */
 export const PEAKS_KEY = /^peaks\/([^/]+)\/([0-9a-f-]{36})$/;

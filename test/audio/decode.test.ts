@@ -2,8 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, readFileSync } from 'node:fs';
 import { AudioDecodeError, canDecode, decodeAudio, probeWav } from '../../src/audio/index.js';
-import { sniffAudio, SNIFF_BYTES } from '../../src/ingest/sniff.js';
-import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
+import { MAX_SNIFF_BYTES, sniffAudio } from '../../src/ingest/sniff.js';
+import { FIXTURE_FILES, OTHER_CONTAINER_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { collect, inChunks } from '../helpers/wav.js';
 
 /** MPEG-1/2/2.5 layer III: frame count from the headers, each frame's length from its bitrate. */
@@ -37,7 +37,17 @@ function opusSamples48k(file: Buffer): number {
   return granule - preSkip;
 }
 
+/** FLAC: STREAMINFO's 36-bit total sample count (bytes 18..25 of the file hold rate, channels, bits and it). */
+function flacTotalSamples(file: Buffer): number {
+  return Number(file.readBigUInt64BE(18) & 0xfffffffffn);
+}
+
 function expectedFrames(name: FixtureName, file: Buffer, sampleRate: number): number {
+  if (name.endsWith('.flac')) return flacTotalSamples(file);
+  // Vorbis granule positions count samples at the stream's own rate, with no pre-skip.
+  if (name.endsWith('vorbis.ogg')) return Number(file.readBigInt64LE(file.lastIndexOf('OggS') + 6));
+  // The WebM holds the Ogg/Opus file's packets unchanged (test/fixtures/README.md).
+  if (name.endsWith('.webm')) return (opusSamples48k(readFileSync(fixturePath('call-16k-mono.opus'))) * sampleRate) / 48000;
   if (name.endsWith('.wav')) {
     const info = probeWav(file);
     assert.ok(info?.dataBytes);
@@ -56,13 +66,16 @@ const EXPECT: Readonly<Record<FixtureName, { channels: number; sampleRate: numbe
   'call-pcm16-8k-stereo.wav': { channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { channels: 1, sampleRate: 8000 },
   'call-16k-mono.opus': { channels: 1, sampleRate: 16000 },
+  'call-pcm16-8k-stereo.flac': { channels: 2, sampleRate: 8000 },
+  'call-16k-mono-vorbis.ogg': { channels: 1, sampleRate: 16000 },
+  'call-16k-mono.webm': { channels: 1, sampleRate: 16000 },
 };
 
 describe('decodeAudio on the sample recordings', () => {
-  for (const name of FIXTURE_FILES) {
+  for (const name of [...FIXTURE_FILES, ...OTHER_CONTAINER_FILES]) {
     test(`${name}: decodes as a stream to the file's duration, channels and rate`, async () => {
       const file = readFileSync(fixturePath(name));
-      const mediaType = sniffAudio(file.subarray(0, SNIFF_BYTES));
+      const mediaType = sniffAudio(file.subarray(0, MAX_SNIFF_BYTES));
       assert.ok(mediaType && canDecode(mediaType));
       const out = await collect(decodeAudio(createReadStream(fixturePath(name), { highWaterMark: 4093 }), mediaType));
       assert.deepEqual({ channels: out.channels.length, sampleRate: out.sampleRate }, EXPECT[name]);
@@ -84,12 +97,37 @@ describe('decodeAudio on the sample recordings', () => {
   });
 
   test('chunking does not change what the compressed decoders produce', async () => {
-    for (const name of ['call-8k-mono.mp3', 'call-16k-mono.opus'] as const) {
+    for (const name of ['call-8k-mono.mp3', 'call-16k-mono.opus', ...OTHER_CONTAINER_FILES] as const) {
       const file = readFileSync(fixturePath(name));
       const type = sniffAudio(file)!;
       const small = await collect(decodeAudio(inChunks(file, 333), type));
       const whole = await collect(decodeAudio(inChunks(file, file.length), type));
       assert.deepEqual(small.channels, whole.channels, name);
+    }
+  });
+
+  test('FLAC is lossless: the samples are exactly those of the stereo WAV it was made from', async () => {
+    const flac = await collect(decodeAudio(createReadStream(fixturePath('call-pcm16-8k-stereo.flac'), { highWaterMark: 5000 }), 'audio/flac'));
+    const wav = await collect(decodeAudio(createReadStream(fixturePath('call-pcm16-8k-stereo.wav')), 'audio/wav'));
+    assert.equal(flac.channels.length, 2);
+    assert.deepEqual(flac.channels, wav.channels);
+  });
+
+  test('WebM/Opus decodes to the same samples as the Ogg/Opus file holding the same packets', async () => {
+    const webm = await collect(decodeAudio(createReadStream(fixturePath('call-16k-mono.webm'), { highWaterMark: 3000 }), 'audio/webm'));
+    const ogg = await collect(decodeAudio(createReadStream(fixturePath('call-16k-mono.opus')), 'audio/ogg; codecs=opus'));
+    assert.equal(webm.sampleRate, ogg.sampleRate);
+    assert.equal(webm.channels[0]!.length, ogg.channels[0]!.length);
+    const diff = webm.channels[0]!.reduce((m, v, i) => Math.max(m, Math.abs(v - ogg.channels[0]![i]!)), 0);
+    assert.ok(diff < 1e-3, `largest difference ${diff}`);
+  });
+
+  test('plain audio/ogg, as stored before ingest named the codec, decodes Opus and Vorbis alike', async () => {
+    for (const name of ['call-16k-mono.opus', 'call-16k-mono-vorbis.ogg'] as const) {
+      const file = readFileSync(fixturePath(name));
+      const plain = await collect(decodeAudio(inChunks(file, 10), 'audio/ogg'));
+      const named = await collect(decodeAudio(inChunks(file, 4096), sniffAudio(file)!));
+      assert.deepEqual(plain.channels, named.channels, name);
     }
   });
 });
@@ -108,9 +146,9 @@ test('a mono MP3 behind a large ID3 tag still decodes to one channel', async () 
   assert.deepEqual(tagged.channels, plain.channels);
 });
 
-describe('what cannot be decoded', () => {
-  test('FLAC, WebM and Ogg Vorbis are refused with 422 before any byte is read', () => {
-    for (const type of ['audio/flac', 'audio/webm', 'audio/ogg; codecs=vorbis', 'video/mp4']) {
+describe('what cannot be decoded, or only in part', () => {
+  test('types nothing decodes are refused with 422 before any byte is read', () => {
+    for (const type of ['audio/webm; codecs=vorbis', 'audio/ogg; codecs=speex', 'video/mp4']) {
       assert.equal(canDecode(type), false);
       assert.throws(() => decodeAudio(inChunks(Buffer.alloc(10), 10), type), (err: unknown) => err instanceof AudioDecodeError && err.status === 422);
     }
@@ -121,10 +159,41 @@ describe('what cannot be decoded', () => {
     await assert.rejects(collect(decodeAudio(inChunks(noise, 4096), 'audio/mpeg')), AudioDecodeError);
   });
 
-  test('an Ogg stream that is not Opus fails with 422', async () => {
+  test('damaged MP3 and Ogg/Opus decode what they can, at one rate and channel count; cut files decode to where they end', async () => {
+    for (const [name, type] of [['call-8k-mono.mp3', 'audio/mpeg'], ['call-16k-mono.opus', 'audio/ogg; codecs=opus']] as const) {
+      const file = readFileSync(fixturePath(name));
+      const damaged = Buffer.from(file);
+      for (let i = 2000; i < damaged.length; i += 97) damaged[i] = (damaged[i] ?? 0) ^ 0x5a;
+      const out = await collect(decodeAudio(inChunks(damaged, 1000), type));
+      assert.deepEqual([out.channels.length, out.sampleRate], [1, EXPECT[name].sampleRate], name);
+      const whole = (await collect(decodeAudio(inChunks(file, 4096), type))).channels[0]?.length ?? 0;
+      const half = (await collect(decodeAudio(inChunks(file.subarray(0, file.length >> 1), 4096), type))).channels[0]?.length ?? 0;
+      assert.ok(half > whole * 0.2 && half < whole * 0.8, `${name}: ${half} of ${whole} frames`);
+    }
+  });
+
+  test('an Ogg stream that is neither Opus nor Vorbis fails with 422', async () => {
     const opus = readFileSync(fixturePath('call-16k-mono.opus'));
-    const vorbis = Buffer.from(opus);
-    vorbis.write('vorbis\0\0', 28, 'latin1');
-    await assert.rejects(collect(decodeAudio(inChunks(vorbis, 4096), 'audio/ogg')), AudioDecodeError);
+    const speex = Buffer.from(opus);
+    speex.write('Speex   ', 28, 'latin1');
+    await assert.rejects(collect(decodeAudio(inChunks(speex, 4096), 'audio/ogg')), AudioDecodeError);
+  });
+
+  test('damaged or cut FLAC, Vorbis and WebM: garbage fails with 422, a cut file decodes to where it ends', async () => {
+    for (const name of OTHER_CONTAINER_FILES) {
+      const file = readFileSync(fixturePath(name));
+      const type = sniffAudio(file)!;
+      const garbage = Buffer.concat([file.subarray(0, 4), Buffer.alloc(30_000, 0x5a)]);
+      await assert.rejects(collect(decodeAudio(inChunks(garbage, 4096), type)), (err: unknown) => err instanceof AudioDecodeError && err.status === 422, name);
+      const whole = (await collect(decodeAudio(inChunks(file, 4096), type))).channels[0]!.length;
+      const half = (await collect(decodeAudio(inChunks(file.subarray(0, file.length >> 1), 4096), type))).channels[0]!.length;
+      assert.ok(half > whole * 0.2 && half < whole * 0.8, `${name}: ${half} of ${whole} frames`);
+    }
+  });
+
+  test('WebM whose audio is not Opus fails with 422 naming the codec', async () => {
+    const webm = Buffer.from(readFileSync(fixturePath('call-16k-mono.webm')));
+    webm.write('A_VORB', webm.indexOf('A_OPUS'), 'latin1');
+    await assert.rejects(collect(decodeAudio(inChunks(webm, 4096), 'audio/webm')), /its audio is A_VORB/);
   });
 });

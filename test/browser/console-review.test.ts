@@ -54,9 +54,42 @@ describe('the review console', () => {
   });
   after(async () => { await h?.close(); });
 
+  test('search pages through the API cursor, forward and back', async () => {
+    const pbx = await h.vault.token('pbx');
+    for (let i = 0; i < 26; i++) {
+      await upload(h.vault, pbx, `cr-bulk-${i}`, tinyWav(100 + i), { agentId: 'agent-9', tags: 'bulk', startedAt: new Date(Date.UTC(2026, 10, 1, 8, i)).toISOString() });
+    }
+    const s = await h.openConsole({ role: 'supervisor', sub: 'sup-4' }, '/console/recordings?tags=bulk&limit=25');
+    const { page } = s;
+    const callIds = () => page.locator('table.recordings tbody tr td:nth-child(2)').allTextContents();
+    try {
+      await ready(page);
+      const first = await callIds();
+      assert.equal(first.length, 25);
+      assert.equal(first[0], 'cr-bulk-25');
+      assert.equal(await page.locator('button:text("Previous page")').count(), 0);
+      await page.click('button:text("Next page")');
+      await page.waitForSelector('text=Page 2: 1 recordings.');
+      assert.deepEqual(await callIds(), ['cr-bulk-0']);
+      assert.equal(await page.locator('button:text("Next page")').count(), 0);
+      await page.click('button:text("Previous page")');
+      await page.waitForSelector('text=Page 1: 25 recordings.');
+      assert.deepEqual(await callIds(), first);
+      await assertClean(s);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('supervisor: search, open, listen with a reason, seek to 50 %, change speed; the audit has the reason and the ranges', async (t) => {
     const s = await h.openConsole({ role: 'supervisor', sub: 'sup-1' });
     const { page } = s;
+    const sensitive: Array<{ kind: string; cacheControl: string | undefined }> = [];
+    page.on('response', (res) => {
+      const { pathname } = new URL(res.url());
+      const kind = pathname.startsWith('/media/') ? 'media' : pathname.endsWith('/peaks') ? 'peaks' : null;
+      if (kind) sensitive.push({ kind, cacheControl: res.headers()['cache-control'] });
+    });
     try {
       await page.setViewportSize({ width: 1280, height: 900 });
       const started = Date.now();
@@ -133,7 +166,10 @@ describe('the review console', () => {
       assert.ok(reads.some((r) => typeof r.details.range === 'string' && Number(r.details.start) > middle - 2_000_000 && Number(r.details.start) <= middle + 64_000),
         `a range request near the middle: ${reads.map((r) => String(r.details.range)).join(', ')}`);
 
-      // Nothing but the reason is kept by the browser: no audio, no peaks, no link, no service worker.
+      // Audio and peaks came only as no-store answers...
+      assert.deepEqual([...new Set(sensitive.map((r) => r.kind))].sort(), ['media', 'peaks']);
+      assert.deepEqual(sensitive.filter((r) => r.cacheControl !== 'no-store'), []);
+      // ...and nothing but the reason is kept by the browser: no audio, no peaks, no link, no service worker.
       const stored = await page.evaluate(async () => {
         const g = globalThis as unknown as {
           sessionStorage: { length: number; key(i: number): string | null; getItem(k: string): string | null };
@@ -150,10 +186,13 @@ describe('the review console', () => {
       assert.deepEqual(stored, { session: { [`callvault.reason.${stereoId}`]: REASON }, local: 0, caches: [], workers: 0 });
 
       // The reason is remembered for this recording, and #t= starts the player there.
+      await page.goto('about:blank');
       await page.goto(`${h.vault.url}/console/recordings/${stereoId}#t=90`);
       await ready(page);
+      assert.equal(await page.locator('audio').count(), 0);
       assert.equal(await page.inputValue('#listen-reason'), REASON);
       await page.click('button:text("Listen")');
+      await page.waitForSelector('.player audio', { state: 'attached' });
       await page.waitForFunction(() => Math.abs(((globalThis as unknown as InPage).document.querySelector('audio')?.currentTime ?? 0) - 90) < 1);
       const second = await auditEvents(h.vault, { action: 'link.issued', recordingId: stereoId });
       assert.equal(second.length, 2);
@@ -181,6 +220,19 @@ describe('the review console', () => {
       assert.equal(await page.textContent('[role="alert"]'), 'There is no such recording, or it is not yours to see.');
       // The API's 404 is the browser's only complaint.
       assert.deepEqual(s.problems.all(), ['console: Failed to load resource: the server responded with a status of 404 (Not Found)']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('compliance: the recording page, without listening, leads to its access history', async () => {
+    const s = await h.openConsole({ role: 'compliance', sub: 'co-1' }, `/console/recordings/${stereoId}`);
+    const { page } = s;
+    try {
+      await ready(page);
+      assert.equal(await page.locator('#listen-reason').count(), 0);
+      assert.equal(await page.getAttribute('a:text("Who accessed this recording")', 'href'), `/console/access-history?recording=${stereoId}`);
+      await assertClean(s);
     } finally {
       await s.close();
     }
@@ -237,6 +289,55 @@ describe('the review console', () => {
       assert.ok(!actions.includes('media.read') && !actions.includes('link.issued'), actions.join(', '));
       assert.equal(events.find((e) => e.action === 'download.issued')?.details.reason, 'evidence for case 77');
       assert.deepEqual(s.problems.all(), []);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('the player outlives its link', () => {
+  let h: ConsoleHarness;
+  let id: string;
+  let seconds: number;
+
+  before(async () => {
+    h = await startConsole({ env: { LINK_DEFAULT_TTL_SECONDS: '2' } });
+    const call1 = await longStereoCall(20);
+    seconds = call1.seconds;
+    id = (await upload(h.vault, await h.vault.token('pbx'), 'cr-renew-1', call1.body)).id;
+  });
+  after(async () => { await h?.close(); });
+
+  test('a seek after the link expired gets a new link with the same reason, and playback goes on there', async () => {
+    const s = await h.openConsole({ role: 'supervisor', sub: 'sup-5' }, `/console/recordings/${id}`);
+    const { page } = s;
+    try {
+      await ready(page);
+      await page.fill('#listen-reason', REASON);
+      await page.click('button:text("Listen")');
+      await page.waitForSelector('.player audio', { state: 'attached' });
+      await page.click('.player-play');
+      await waitForTime(page, 0.3);
+      const [first] = await auditEvents(h.vault, { action: 'link.issued', recordingId: id });
+      // Past the link's two seconds, on the database clock the link is checked against.
+      await page.waitForTimeout(2500);
+      const lane = page.locator('canvas.wave-lane').first();
+      const box = await lane.boundingBox();
+      assert.ok(box);
+      await lane.click({ position: { x: box.width * 0.8, y: box.height / 2 } });
+      await waitForTime(page, seconds * 0.8 + 0.3);
+      assert.ok((await audioState(page)).currentTime < seconds * 0.8 + 5);
+      await page.waitForSelector('text=a new one was issued with the same reason');
+
+      const issued = await auditEvents(h.vault, { action: 'link.issued', recordingId: id });
+      assert.equal(issued.length, 2);
+      assert.deepEqual(issued.map((e) => e.details.reason), [REASON, REASON]);
+      const refused = await auditEvents(h.vault, { action: 'auth.denied' });
+      assert.ok(refused.some((e) => e.linkId === first?.linkId && e.details.reason === 'link_expired'));
+      const reads = await auditEvents(h.vault, { action: 'media.read', recordingId: id });
+      assert.ok(reads.some((r) => r.linkId === issued[1]?.linkId && Number(r.details.start) > seconds * 0.7 * STEREO_BYTES_PER_SECOND));
+      // The refused Range request of the expired link is the browser's only complaint.
+      assert.deepEqual(s.problems.all(), ['console: Failed to load resource: the server responded with a status of 403 (Forbidden)']);
     } finally {
       await s.close();
     }

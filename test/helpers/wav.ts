@@ -80,6 +80,8 @@ export async function collect(blocks: AsyncIterable<PcmBlock>): Promise<Decoded>
   for await (const block of blocks) {
     if (block.startFrame !== frames) throw new Error(`block starts at ${block.startFrame}, expected ${frames}`);
     if (block.channels.some((c) => c.length !== block.channels[0]?.length)) throw new Error('channels of unequal length');
+    if (sampleRate !== 0 && block.sampleRate !== sampleRate) throw new Error(`rate changed from ${sampleRate} to ${block.sampleRate}`);
+    if (parts.length > 0 && block.channels.length !== parts[0]?.length) throw new Error('channel count changed');
     sampleRate = block.sampleRate;
     frames += block.channels[0]?.length ?? 0;
     parts.push(block.channels);

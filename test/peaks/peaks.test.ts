@@ -7,17 +7,22 @@ import { auditActor } from '../../src/audit/actor.js';
 import { computePeaks, decodeAudio, type Peaks } from '../../src/audio/index.js';
 import { rewrapDataKeys, rotateMasterKey } from '../../src/keys/rotation.js';
 import { peaksObjectKey } from '../../src/peaks/object.js';
+import { PeaksService } from '../../src/peaks/service.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
+import { runRetentionPass } from '../../src/retention/worker.js';
 import { FIXTURE_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { request } from '../helpers/http.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, json, row, upload } from '../retention/support.js';
+import { auditEvents, json, putPolicy, row, upload } from '../retention/support.js';
 
 const FORMATS: Readonly<Record<FixtureName, { type: string; channels: number; sampleRate: number }>> = {
   'call-ulaw-8k-mono.wav': { type: 'audio/wav', channels: 1, sampleRate: 8000 },
   'call-pcm16-8k-stereo.wav': { type: 'audio/wav', channels: 2, sampleRate: 8000 },
   'call-8k-mono.mp3': { type: 'audio/mpeg', channels: 1, sampleRate: 8000 },
   'call-16k-mono.opus': { type: 'audio/ogg; codecs=opus', channels: 1, sampleRate: 16000 },
+  'call-pcm16-8k-stereo.flac': { type: 'audio/flac', channels: 2, sampleRate: 8000 },
+  'call-16k-mono-vorbis.ogg': { type: 'audio/ogg; codecs=vorbis', channels: 1, sampleRate: 16000 },
+  'call-16k-mono.webm': { type: 'audio/webm', channels: 1, sampleRate: 16000 },
 };
 
 async function decodes(vault: TestVault): Promise<number> {
@@ -203,6 +208,37 @@ for (const storage of ['fs', 's3'] as const) {
       assert.equal(await storedObject(vault, 'acme', r.id), null);
     });
 
+    test('retention deletes the peaks with the recording', async () => {
+      await putPolicy(vault, 'short', 'PT1S');
+      const r = await upload(vault, 'peaks-retention', { fixture: 'call-16k-mono.opus', query: { policy: 'short' } });
+      await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, supervisor);
+      assert.ok(await storedObject(vault, 'acme', r.id));
+      const pass = await runRetentionPass(vault.deps, new Date(Date.now() + 60_000));
+      assert.ok(pass.ids.includes(r.id));
+      assert.equal(await storedObject(vault, 'acme', r.id), null);
+      assert.equal((await row(vault, r.id)).status, 'deleted');
+    });
+
+    test('peaks whose recording was deleted while they were computed are removed right after the write', async () => {
+      const r = await upload(vault, 'peaks-raced', { fixture: 'call-ulaw-8k-mono.wav' });
+      const recording = await vault.deps.recordings.findActive('acme', r.id);
+      assert.ok(recording);
+      const store = vault.deps.store;
+      // The deletion finishes while the peaks are being written.
+      const racing = {
+        get: store.get.bind(store), delete: store.delete.bind(store),
+        put: async (...args: Parameters<typeof store.put>) => {
+          const done = await store.put(...args);
+          await vault.deps.db('recordings').where({ id: r.id }).update({ status: 'deleted' });
+          return done;
+        },
+      };
+      const service = new PeaksService({ ...vault.deps, store: racing });
+      const { cached, peaks } = await service.get(recording);
+      assert.deepEqual([cached, peaks.channels], [false, 1]);
+      assert.equal(await storedObject(vault, 'acme', r.id), null);
+    });
+
     test('the peaks are deleted with the recording; late ones are swept as orphans', async () => {
       const r = await upload(vault, 'peaks-erased', { fixture: 'call-pcm16-8k-stereo.wav' });
       const kept = await upload(vault, 'peaks-kept');
@@ -227,3 +263,22 @@ for (const storage of ['fs', 's3'] as const) {
     });
   });
 }
+
+describe('peaks with data keys from KMS', () => {
+  let vault: TestVault;
+  before(async () => { vault = await startVault({ keys: 'aws-kms', storage: 's3' }); });
+  after(async () => { await vault.close(); });
+
+  test('computed under the KMS-unwrapped data key, then read back from the cache', async () => {
+    const r = await upload(vault, 'peaks-kms', { fixture: 'call-pcm16-8k-stereo.wav' });
+    const token = await vault.token('supervisor');
+    const first = await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, token);
+    assert.equal(first.status, 200, first.body.toString());
+    assert.equal(first.json<Peaks>().channels, 2);
+    vault.deps.keyCache.clear();
+    const second = await json(vault, 'GET', `/v1/recordings/${r.id}/peaks`, token);
+    assert.deepEqual(second.json(), first.json());
+    const events = await auditEvents(vault, { action: 'media.peaks', recordingId: r.id });
+    assert.deepEqual(events.map((e) => e.details.cached), [false, true]);
+  });
+});

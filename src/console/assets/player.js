@@ -8,18 +8,22 @@
  */
 import { api } from './lib/api.js';
 import { h, mount } from './lib/dom.js';
+import { createChannelMixer } from './lib/channel-mixer.js';
 import { formatTime, parseTimeHash } from './lib/format.js';
 import { drawLane, fitCanvas, isPeaks, toColumns } from './lib/waveform.js';
 
 export const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
 const SKIP_SECONDS = 10;
+/** A link that fails again this soon after being renewed is not renewed again: the user decides. */
+const RENEW_BACKOFF_MS = 20_000;
 /** Stereo call recordings put the agent on the left channel and the customer on the right. */
 const LANE_NAMES = ['Agent', 'Customer'];
 
 /**
  * @typedef {import('./lib/waveform.js').Peaks} Peaks
  * @typedef {{ name: string, canvas: HTMLCanvasElement, pairs: number[] | null, columns: import('./lib/waveform.js').Columns | null }} Lane
- * @typedef {{ recordingId: string, src: string, durationSeconds: number | null, onError?: (message: string) => void }} PlayerOptions
+ * @typedef {{ recordingId: string, src: string, durationSeconds: number | null, onError?: (message: string) => void,
+ *   renewSource?: () => Promise<string | null> }} PlayerOptions
  * @typedef {{ root: HTMLElement, audio: HTMLAudioElement, destroy(): void }} Player
  */
 
@@ -34,9 +38,15 @@ export function createPlayer(opts) {
   let lanes = [newLane('Recording', null)];
   /** @type {Peaks | null} */
   let peaks = null;
-  /** @type {{ context: AudioContext, gains: GainNode[] } | null} */
-  let graph = null;
+  /** @type {import('./lib/channel-mixer.js').ChannelMixer | null} */
+  let mixer = null;
   let frame = 0;
+  /** Whether the user wants sound: survives the error of an expired link and its renewal. */
+  let intendsToPlay = false;
+  /** Where to resume once a renewed link's metadata is known. */
+  /** @type {number | null} */
+  let resumeAt = null;
+  let lastRenewal = 0;
 
   const duration = () => {
     if (Number.isFinite(audio.duration) && audio.duration > 0) return audio.duration;
@@ -106,27 +116,9 @@ export function createPlayer(opts) {
       audio.volume = value;
       return;
     }
-    const gain = ensureGraph()?.gains[lane];
-    if (gain) gain.gain.value = value;
-  }
-
-  function ensureGraph() {
-    if (graph || lanes.length !== 2 || typeof AudioContext !== 'function') return graph;
-    const context = new AudioContext();
-    const source = context.createMediaElementSource(audio);
-    const splitter = context.createChannelSplitter(2);
-    const merger = context.createChannelMerger(2);
-    const gains = [context.createGain(), context.createGain()];
-    source.connect(splitter);
-    gains.forEach((gain, i) => {
-      splitter.connect(gain, i);
-      gain.connect(merger, 0, i);
-    });
-    merger.connect(context.destination);
-    // Created from a volume change or a play, both user gestures, so the context may start.
-    void context.resume();
-    graph = { context, gains };
-    return graph;
+    // Created on the first change of a lane's volume: a user gesture, so the context may start.
+    mixer ??= createChannelMixer(audio, 2);
+    mixer?.setGain(lane, value);
   }
 
   function resize() {
@@ -191,11 +183,36 @@ export function createPlayer(opts) {
 
   function toggle() {
     if (!audio.paused) {
+      intendsToPlay = false;
       audio.pause();
       return;
     }
-    void graph?.context.resume();
+    intendsToPlay = true;
+    mixer?.resume();
     audio.play().catch(() => undefined);
+  }
+
+  /**
+   * A link lives minutes; a review may take longer. When the media request fails (the link
+   * expired, most often on a seek), a new link is asked for (the caller issues it with the same
+   * reason, audited again) and playback resumes where it was.
+   */
+  async function recover() {
+    const message = 'The recording could not be played: the link may have expired or been revoked.';
+    if (!opts.renewSource || Date.now() - lastRenewal < RENEW_BACKOFF_MS) {
+      opts.onError?.(message);
+      return;
+    }
+    lastRenewal = Date.now();
+    const position = audio.currentTime;
+    const src = await opts.renewSource();
+    if (!src) {
+      opts.onError?.(message);
+      return;
+    }
+    resumeAt = position;
+    audio.src = src;
+    if (intendsToPlay) audio.play().catch(() => undefined);
   }
 
   function linkToMoment() {
@@ -244,11 +261,15 @@ export function createPlayer(opts) {
     if (!frame) frame = requestAnimationFrame(animate);
   });
   audio.addEventListener('pause', () => { playButton.textContent = 'Play'; draw(); });
-  audio.addEventListener('loadedmetadata', () => { seekToHash(); draw(); });
-  audio.addEventListener('seeked', draw);
-  audio.addEventListener('error', () => {
-    opts.onError?.('The recording could not be played: the link may have expired or been revoked.');
+  audio.addEventListener('loadedmetadata', () => {
+    if (resumeAt === null) seekToHash();
+    else seek(resumeAt);
+    resumeAt = null;
+    draw();
   });
+  audio.addEventListener('ended', () => { intendsToPlay = false; });
+  audio.addEventListener('seeked', draw);
+  audio.addEventListener('error', () => { void recover(); });
   addEventListener('hashchange', seekToHash);
   document.addEventListener('keydown', onKey);
   const observer = new ResizeObserver(() => resize());
@@ -267,7 +288,7 @@ export function createPlayer(opts) {
       observer.disconnect();
       removeEventListener('hashchange', seekToHash);
       document.removeEventListener('keydown', onKey);
-      void graph?.context.close();
+      mixer?.close();
     },
   };
 }

@@ -24,6 +24,8 @@ const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const id = decodeURIComponent(location.pathname.split('/').pop() ?? '');
 // The API decides; this only hides a form the role table would refuse (link:issue is the supervisor's).
 const mayListen = principal().roles.includes('supervisor');
+// Likewise audit:export, the compliance officer's: the access history page of the audit pages.
+const mayAudit = principal().roles.includes('compliance');
 
 /** @type {import('./player.js').Player | null} */
 let player = null;
@@ -90,7 +92,9 @@ function renderAccess(r, mayDownload) {
     }
     rememberReason(r.id, text);
     try {
-      const link = /** @type {IssuedLink} */ (await api('POST', `/v1/recordings/${encodeURIComponent(r.id)}/${kind}`, { reason: text }));
+      // A download is fetched once, at once: its link is single-use and short-lived.
+      const body = kind === 'downloads' ? { reason: text, singleUse: true, ttlSeconds: 60 } : { reason: text };
+      const link = /** @type {IssuedLink} */ (await api('POST', `/v1/recordings/${encodeURIComponent(r.id)}/${kind}`, body));
       // Same origin as this page, whatever host name the vault put in the link.
       return new URL(link.url).pathname;
     } catch (err) {
@@ -106,6 +110,11 @@ function renderAccess(r, mayDownload) {
     player = createPlayer({
       recordingId: r.id, src, durationSeconds: r.durationSeconds,
       onError: (message) => { status.textContent = `${message} Choose Listen to get a new link (the same reason is used).`; },
+      renewSource: async () => {
+        const renewed = await issue('links');
+        if (renewed) status.textContent = 'The link expired; a new one was issued with the same reason, and playback goes on.';
+        return renewed;
+      },
     });
     mount(playerBox, player.root);
     status.textContent = 'Ready. The link and every range played are audited.';
@@ -152,6 +161,7 @@ async function main() {
     mount(app,
       h('p', {}, h('a', { href: '/console/recordings' }, '← Back to search')),
       h('h1', { id: 'page-title' }, `Call ${r.callId}`),
+      mayAudit && h('p', {}, h('a', { href: `/console/access-history?recording=${encodeURIComponent(r.id)}` }, 'Who accessed this recording')),
       ...(mayListen || mayDownload ? [renderAccess(r, mayDownload)] : []),
       h('div', { class: 'facts-grid' }, ...renderFacts(r)));
   } catch (err) {
