@@ -9,6 +9,7 @@ import { mediaHandler } from './media/routes.js';
 import { registerPeaksRoutes } from './peaks/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerAuditLogRoutes } from './audit/log-routes.js';
+import { registerVerifierKeyRoute } from './audit/verifier-key.js';
 import { registerGovernanceRoutes } from './governance/routes.js';
 import { registerIngestRoutes } from './ingest/ingest-routes.js';
 import { registerReadRoutes } from './recordings/read-routes.js';
@@ -19,6 +20,8 @@ import { jsonTextGuard, requestTargetGuard } from './http/input-guard.js';
 import { problemHandler, sendProblem } from './http/problem.js';
 import { requestContext } from './http/request-log.js';
 import { SecureRouter } from './http/secure-router.js';
+import { registerSavedSearchRoutes } from './saved-searches/routes.js';
+import { registerDownloadRoutes } from './downloads/routes.js';
 import { consoleCookieAuth } from './console/cookie-auth.js';
 import { consoleRouter } from './console/routes.js';
 
@@ -70,8 +73,11 @@ export function buildApp(deps: Deps): Express {
   registerLinkRoutes(router, deps);
   registerGovernanceRoutes(router, deps);
   registerAuditRoutes(router, deps);
+  registerSavedSearchRoutes(router, deps);
+  registerDownloadRoutes(router, deps);
   registerAuditLogRoutes(router, deps);
   registerRedactionRoutes(router, deps);
+  registerVerifierKeyRoute(router, deps);
   app.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }), jsonTextGuard, router.build());
 
   app.use((req: Request, res: Response) => {

@@ -38,6 +38,8 @@ import { UploadRegistry } from './recordings/uploads-in-progress.js';
 import { PolicyStore } from './retention/policy-store.js';
 import { createObjectStore, FsObjectStore, type ObjectStore } from './storage/index.js';
 import { TenantStore } from './tenants/store.js';
+import { SavedSearchStore } from './saved-searches/store.js';
+import { DownloadGrantStore } from './downloads/store.js';
 import { CONSOLE_SEAL_LABEL, ConsoleSessions } from './console/sessions.js';
 import { OidcSignIn } from './console/oidc.js';
 import { deriveKey } from './lib/signed-blob.js';
@@ -89,6 +91,10 @@ export interface Deps {
   readonly ingest: IngestService;
   /** The request guards (src/guards): rate limits, lockout, pbx gates, exfiltration budget. */
   readonly guards: RequestGuards;
+  /** Each user's named recording searches (src/saved-searches). */
+  readonly savedSearches: SavedSearchStore;
+  /** Which roles of a tenant may download recordings (off by default; src/downloads). */
+  readonly downloadGrants: DownloadGrantStore;
   /** Console sessions (src/console): sign-in, the session cookie, idle and absolute expiry. */
   readonly consoleSessions: ConsoleSessions;
   /** OIDC sign-in for the console; null when CONSOLE_OIDC_ISSUER is unset. */
@@ -198,6 +204,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
       auditLogs, checkpoints, onAuditAppended: (listener) => audit.onAppended(listener),
       links, redemption, ingest, searchCursors: new CursorCodec(linkSigningKey), guards,
       redactions: new RedactionStore(db),
+      savedSearches: new SavedSearchStore(db), downloadGrants: new DownloadGrantStore(db),
       readiness: readinessProbe(db, store, keys, config.observability.readinessKeyCheckSeconds * 1000),
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));

@@ -66,6 +66,7 @@ export const ERRORS = {
   link_revoked: { status: 403, message: 'This link has been revoked' },
   link_used: { status: 403, message: 'This single-use link has already been used by another client' },
   link_origin_refused: { status: 403, message: 'This page may not play the link' },
+  download_not_permitted: { status: 403, message: "Downloads are not enabled for this principal's roles in this tenant" },
   csrf_failed: { status: 403, message: 'A state-changing request from the console must carry a valid X-CSRF-Token header' },
   mfa_required: { status: 403, message: 'Issuing links from the console needs a session signed in with multi-factor authentication' },
   approver_is_requester: { status: 403, message: 'A redaction request must be decided by another compliance user than the one who made it' },
@@ -86,6 +87,8 @@ export const ERRORS = {
   redaction_request_decided: { status: 409, message: 'This redaction request has already been decided' },
   // 410: a resource that existed and is gone for good
   link_superseded: { status: 410, message: 'This link was issued before the recording was redacted; ask for a new link' },
+  saved_search_exists: { status: 409, message: 'A saved search of this name exists already' },
+  saved_search_limit: { status: 409, message: 'Too many saved searches for this user' },
   // edge and size limits
   request_timeout: { status: 408, message: 'The request did not arrive in time; the connection is closed' },
   payload_too_large: { status: 413, message: 'The request body is too large' },

@@ -18,6 +18,14 @@ export interface AuditExportFilters {
   readonly recordingId?: string;
   readonly actor?: string;
   readonly action?: string;
+  readonly outcome?: string;
+  /** Paging (the console's audit viewer): only events with seq above / below these. */
+  readonly afterSeq?: number;
+  readonly beforeSeq?: number;
+  /** At most this many events; every matching event when absent. */
+  readonly limit?: number;
+  /** Oldest first (the default, and the order a verifier needs) or newest first. */
+  readonly order?: 'asc' | 'desc';
 }
 
 /** Field order of both formats; the CSV header row is exactly these names. */
@@ -30,7 +38,7 @@ const CHUNK_CHARS = 64 * 1024;
 
 /** Events of the single-chain epoch (per-tenant logs export through log-export.ts). */
 export function exportQuery(db: Knex, f: AuditExportFilters): Knex.QueryBuilder {
-  return filterQuery(db('audit_events').select(db.raw(EVENT_COLUMNS)).whereNull('log_id').orderBy('audit_events.seq', 'asc'), f);
+  return filterQuery(db('audit_events').select(db.raw(EVENT_COLUMNS)).whereNull('log_id').orderBy('audit_events.seq', f.order ?? 'asc'), f);
 }
 
 /** The export's filters as conditions on a query of audit_events. */
@@ -41,6 +49,11 @@ export function filterQuery(q: Knex.QueryBuilder, f: AuditExportFilters): Knex.Q
   if (f.recordingId !== undefined) q.where('recording_id', f.recordingId);
   if (f.actor !== undefined) q.where('actor_sub', f.actor);
   if (f.action !== undefined) q.where('action', f.action);
+  if (f.outcome !== undefined) q.where('outcome', f.outcome);
+  if (f.afterSeq !== undefined) q.where('audit_events.seq', '>', f.afterSeq);
+  if (f.beforeSeq !== undefined) q.where('audit_events.seq', '<', f.beforeSeq);
+  // Each part of an export (epoch, log) may stop at the limit; exportLines caps their sum.
+  if (f.limit !== undefined) q.limit(f.limit);
   return q;
 }
 

@@ -49,7 +49,8 @@ export async function planLogExport(deps: Pick<LogExportDeps, 'mainDb' | 'logs' 
 
 /** True when the filters leave out events, so each needs its own proof of inclusion. */
 export function isFiltered(f: AuditExportFilters): boolean {
-  return f.after !== undefined || f.before !== undefined || f.recordingId !== undefined || f.actor !== undefined || f.action !== undefined;
+  return f.after !== undefined || f.before !== undefined || f.recordingId !== undefined || f.actor !== undefined || f.action !== undefined
+    || f.outcome !== undefined || f.afterSeq !== undefined || f.beforeSeq !== undefined || f.limit !== undefined;
 }
 
 const PROOF_BATCH = 256;
@@ -73,7 +74,7 @@ async function* withProofs(events: AsyncIterable<LogEvent>, store: SubtreeStore,
 function logRows(deps: LogExportDeps, filters: AuditExportFilters, plan: LogExportPlan & { log: AuditLogRef }): AsyncGenerator<LogEvent> {
   const origin = plan.log.origin;
   return streamRows(deps.db, (trx) => filterQuery(trx('audit_events').select(trx.raw(LOG_EVENT_COLUMNS)), { ...filters, tenant: undefined })
-    .where('log_id', plan.log.logId).andWhere('log_seq', '<=', plan.size).orderBy('audit_events.log_seq', 'asc'),
+    .where('log_id', plan.log.logId).andWhere('log_seq', '<=', plan.size).orderBy('audit_events.log_seq', filters.order ?? 'asc'),
   (row: LogEventRow) => rowToLogEvent(row, origin));
 }
 
@@ -81,9 +82,27 @@ function logRows(deps: LogExportDeps, filters: AuditExportFilters, plan: LogExpo
 async function* exportLines(deps: LogExportDeps, filters: AuditExportFilters, format: AuditExportFormat, plan: LogExportPlan): AsyncGenerator<string> {
   const filtered = isFiltered(filters);
   if (format === 'csv') yield logCsvHeader(filtered);
+  // Epoch events precede every log event in seq: newest first (order=desc) reads the log first.
+  // A page (limit) ends once that many events, of both parts together, have been sent.
+  let left = filters.limit ?? Infinity;
+  const parts = filters.order === 'desc' ? [logLines, epochLines] : [epochLines, logLines];
+  for (const part of parts) {
+    for await (const line of part(deps, filters, format, plan, filtered)) {
+      if (left <= 0) break;
+      left -= 1;
+      yield line;
+    }
+  }
+  if (format === 'ndjson' && plan.checkpoint) yield checkpointLine(plan.checkpoint);
+}
+
+async function* epochLines(deps: LogExportDeps, filters: AuditExportFilters, format: AuditExportFormat, _plan: LogExportPlan, filtered: boolean): AsyncGenerator<string> {
   const epoch = streamEvents(deps.db, (trx) => filterQuery(trx('audit_events').select(trx.raw(EVENT_COLUMNS)), filters)
-    .whereNull('log_id').orderBy('audit_events.seq', 'asc'));
+    .whereNull('log_id').orderBy('audit_events.seq', filters.order ?? 'asc'));
   for await (const e of epoch) yield format === 'csv' ? epochCsvLine(e, filtered) : ndjsonLine(e);
+}
+
+async function* logLines(deps: LogExportDeps, filters: AuditExportFilters, format: AuditExportFormat, plan: LogExportPlan, filtered: boolean): AsyncGenerator<string> {
   if (!plan.log || plan.size === 0) return;
   const events = logRows(deps, filters, { ...plan, log: plan.log });
   if (filtered) {
@@ -92,7 +111,6 @@ async function* exportLines(deps: LogExportDeps, filters: AuditExportFilters, fo
   } else {
     for await (const e of events) yield format === 'csv' ? logCsvLine(e) : logNdjsonLine(e);
   }
-  if (format === 'ndjson' && plan.checkpoint) yield checkpointLine(plan.checkpoint);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { AuditExportFilters, AuditExportFormat } from './export.js';
 import type { AuditCheckpoints } from './checkpoints.js';
 import { logExportChunks, planLogExport, type LogExportPlan } from './log-export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
-import { AUDIT_ACTIONS, type AuditLog } from './types.js';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, type AuditLog } from './types.js';
 import { handleAuditFollow, isFollowRequest, type FollowDeps } from './follow.js';
 import type { AuditLogRegistry } from './logs.js';
 
@@ -49,6 +49,11 @@ const querySchema = z.strictObject({
   recordingId: text.optional(),
   actor: text.optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES).optional(),
+  afterSeq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  beforeSeq: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
 });
 
 export interface ParsedExportQuery { readonly filters: AuditExportFilters; readonly format: AuditExportFormat }
@@ -100,7 +105,8 @@ async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRo
     action: 'audit.exported', outcome: 'allowed', recordingId: filters.recordingId ?? null,
     details: {
       format, after: filters.after?.toISOString(), before: filters.before?.toISOString(), recordingId: filters.recordingId,
-      actor: filters.actor, action: filters.action,
+      actor: filters.actor, action: filters.action, outcome: filters.outcome,
+      afterSeq: filters.afterSeq, beforeSeq: filters.beforeSeq, limit: filters.limit, order: filters.order,
     },
   });
   let plan: LogExportPlan;

@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'console.signed_in', 'console.signed_out', 'console.session_expired',
   'recording.redacted', 'recording.original_shredded', 'redaction.requested', 'redaction.approved', 'redaction.refused',
   'redaction.original_read', 'redaction.settings_updated',
+  'download.issued', 'media.downloaded', 'download.settings_updated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

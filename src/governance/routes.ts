@@ -4,10 +4,11 @@ import { BadRequestError } from '../errors.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { rotateMasterKey, setTenantKmsKey, type RotationDeps } from '../keys/rotation.js';
 import { registerPolicyRoutes, type PolicyRouteDeps } from '../retention/policy-routes.js';
-import { parseBody } from '../lib/validate.js';
+import { parseBody, parseQuery } from '../lib/validate.js';
 import { eraseBySubject, eraseRecording } from './erasure.js';
 import { filterSchema, rejectFormerFilterNames, toRecordingFilter } from '../recordings/filter.js';
 import { clearLegalHold, holdByFilter, releaseCase, setLegalHold } from './legal-hold.js';
+import { listHeld, listMatters } from './hold-list.js';
 import type { GovernanceDeps } from './types.js';
 
 /**
@@ -25,6 +26,12 @@ const bulkHoldBody = z.strictObject({ reason, caseId, filter: filterSchema });
 const releaseBody = z.strictObject({ caseId: z.string().trim().min(1).max(200), reason: reason.optional() });
 const eraseBody = z.strictObject({ reason: reason.optional() });
 const subjectBody = z.strictObject({ phone: z.string().trim().min(3).max(64), reason });
+const heldQuery = z.strictObject({
+  caseId: z.string().trim().min(1).max(200).optional(),
+  withoutCase: z.literal('true').optional(),
+  after: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 const rotateBody = z.strictObject({ kmsKeyId: z.string().trim().min(1).max(2048).optional() });
 
 export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceRouteDeps): void {
@@ -52,6 +59,24 @@ export function registerGovernanceRoutes(router: SecureRouter, deps: GovernanceR
       const body = parseBody(bulkHoldBody, req.body);
       const filter = toRecordingFilter(body.filter, deps.phones);
       res.json(await holdByFilter(deps, ctx.principal.tenant, filter, { reason: body.reason, caseId: body.caseId ?? null }, auditActor(ctx)));
+    },
+  });
+
+  router.route({
+    method: 'get', path: '/v1/legal-holds', permission: 'legal-hold:manage',
+    handler: async (_req, res, ctx) => {
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await listMatters(deps, ctx.principal.tenant));
+    },
+  });
+
+  router.route({
+    method: 'get', path: '/v1/legal-holds/recordings', permission: 'legal-hold:manage',
+    handler: async (req, res, ctx) => {
+      const q = parseQuery(heldQuery, req.query);
+      if (q.withoutCase && q.caseId) throw new BadRequestError('Give caseId or withoutCase, not both', 'invalid_query');
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await listHeld(deps, ctx.principal.tenant, { caseId: q.withoutCase ? null : q.caseId, afterId: q.after, limit: q.limit }, auditActor(ctx)));
     },
   });
 

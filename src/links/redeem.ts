@@ -111,7 +111,8 @@ export class LinkRedemption {
   async commit(admitted: Admitted, read: ReadRequest): Promise<Redemption> {
     const { link, recording, client } = admitted;
     const event: AuditEventInput = {
-      tenant: link.tenant, actorSub: `link:${link.id}`, actorRole: null, action: 'media.read', outcome: 'allowed',
+      tenant: link.tenant, actorSub: `link:${link.id}`, actorRole: null,
+      action: link.purpose === 'download' ? 'media.downloaded' : 'media.read', outcome: 'allowed',
       recordingId: recording.id, linkId: link.id, ip: client.ip, userAgent: client.userAgent, requestId: client.requestId,
       details: {
         range: read.range?.slice(0, 100) ?? null, start: read.start, end: read.end, sizeBytes: recording.sizeBytes,

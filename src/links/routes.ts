@@ -1,9 +1,9 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { auditActor } from '../audit/actor.js';
 import { consoleMfaGate } from '../auth/mfa-gate.js';
 import type { SecureRouter } from '../http/secure-router.js';
-import type { LinkService } from './service.js';
+import type { LinkService, NewLinkToken } from './service.js';
 
 /** The HTTP face of the link service: validation and the URL; the service does the rest. */
 export interface LinkRouteDeps {
@@ -17,7 +17,7 @@ export interface LinkRouteDeps {
 
 export interface IssuedLink { readonly linkId: string; readonly url: string; readonly expiresAt: string }
 
-function issueSchema(maxTtl: number) {
+export function issueSchema(maxTtl: number) {
   return z.strictObject({
     reason: z.string().trim().min(3, 'reason must be at least 3 characters').max(500, 'reason must be at most 500 characters'),
     ttlSeconds: z.number().int('ttlSeconds must be an integer').min(1).max(maxTtl, `ttlSeconds must be at most ${maxTtl}`).optional(),
@@ -34,6 +34,13 @@ export function publicBase(publicUrl: string | undefined, req: Request): string 
   return publicUrl ?? `https://localhost:${req.socket.localPort ?? 8443}`;
 }
 
+/** 201 with the link's URL: the token appears in this answer and nowhere else. */
+export function sendIssuedLink(req: Request, res: Response, publicUrl: string | undefined, link: NewLinkToken): void {
+  const issued: IssuedLink = { linkId: link.linkId, url: `${publicBase(publicUrl, req)}/media/${link.token}`, expiresAt: link.expiresAt.toISOString() };
+  res.status(201).setHeader('Cache-Control', 'no-store');
+  res.json(issued);
+}
+
 export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): void {
   router.route({
     method: 'post', path: '/v1/recordings/:id/links', permission: 'link:issue',
@@ -41,11 +48,7 @@ export function registerLinkRoutes(router: SecureRouter, deps: LinkRouteDeps): v
     gate: consoleMfaGate(deps.config.console.linkRequiresMfa),
     handler: async (req, res, ctx, { body }) => {
       const link = await deps.links.issue(ctx.principal, auditActor(ctx), String(req.params.id), body);
-      const issued: IssuedLink = {
-        linkId: link.linkId, url: `${publicBase(deps.config.http.publicUrl, req)}/media/${link.token}`, expiresAt: link.expiresAt.toISOString(),
-      };
-      res.status(201).setHeader('Cache-Control', 'no-store');
-      res.json(issued);
+      sendIssuedLink(req, res, deps.config.http.publicUrl, link);
     },
   });
 

@@ -6,7 +6,7 @@ import type { Db } from '../db/knex.js';
 import { NotFoundError } from '../errors.js';
 import type { ExfiltrationGuard } from '../guards/index.js';
 import type { RecordingStore } from '../recordings/store.js';
-import type { LinkStore } from './store.js';
+import type { LinkPurpose, LinkStore } from './store.js';
 import type { LinkSigner } from './token.js';
 
 /**
@@ -24,7 +24,13 @@ export interface LinkServiceDeps {
   readonly exfiltration?: Pick<ExfiltrationGuard, 'checkIssue'>;
 }
 
-export interface LinkRequest { readonly reason: string; readonly ttlSeconds?: number; readonly singleUse?: boolean }
+export interface LinkRequest {
+  readonly reason: string; readonly ttlSeconds?: number; readonly singleUse?: boolean;
+  /** A download link is audited apart from a playback link, at issuance and at every use. */
+  readonly purpose?: LinkPurpose;
+  /** Restricts the recording to this agent's own (src/auth/permissions.ts agentScope). */
+  readonly agentScope?: string | null;
+}
 
 /** A new link: its token goes into the URL the caller builds, and nowhere else. */
 export interface NewLinkToken { readonly linkId: string; readonly token: string; readonly expiresAt: Date }
@@ -41,16 +47,18 @@ export function createLinkService(deps: LinkServiceDeps): LinkService {
       await deps.exfiltration?.checkIssue(principal, actor);
       const ttlSeconds = request.ttlSeconds ?? deps.defaultTtlSeconds;
       const singleUse = request.singleUse ?? false;
+      const purpose = request.purpose ?? 'play';
       const tenant = principal.tenant;
       const link = await deps.db.transaction(async (trx) => {
-        const recording = await deps.recordings.findActive(tenant, recordingId, null, trx);
+        const recording = await deps.recordings.findActive(tenant, recordingId, request.agentScope ?? null, trx);
         if (!recording) throw new NotFoundError('No such recording');
         const inserted = await deps.links.insert({
-          id: randomUUID(), tenant, recordingId: recording.id, issuedBy: principal.sub, reason: request.reason, singleUse, ttlSeconds,
+          id: randomUUID(), tenant, recordingId: recording.id, issuedBy: principal.sub, reason: request.reason, singleUse, ttlSeconds, purpose,
         }, trx);
         await deps.audit.record({
-          tenant, ...actorFields(actor), action: 'link.issued', outcome: 'allowed', recordingId: recording.id, linkId: inserted.id,
-          details: { reason: request.reason, ttlSeconds, singleUse, expiresAt: inserted.expiresAt.toISOString() },
+          tenant, ...actorFields(actor), action: purpose === 'download' ? 'download.issued' : 'link.issued', outcome: 'allowed',
+          recordingId: recording.id, linkId: inserted.id,
+          details: { reason: request.reason, ttlSeconds, singleUse, expiresAt: inserted.expiresAt.toISOString(), purpose },
         }, trx);
         return inserted;
       });

@@ -9,8 +9,11 @@ import { isUuid } from '../lib/uuid.js';
 interface LinkRow {
   id: string; tenant: string; recording_id: string; issued_by: string; reason: string; single_use: boolean;
   expires_at: Date; revoked_at: Date | null; revoked_by: string | null; first_used_at: Date | null;
-  first_used_by: string | null; created_at: Date;
+  first_used_by: string | null; created_at: Date; purpose: LinkPurpose;
 }
+
+/** What a link is for: playing in a player, or downloading the file (a separate permission). */
+export type LinkPurpose = 'play' | 'download';
 
 export interface Link {
   readonly id: string;
@@ -26,6 +29,7 @@ export interface Link {
   /** Client fingerprint (keyed hash of IP and User-Agent) of the first use. */
   readonly firstUsedBy: string | null;
   readonly createdAt: Date;
+  readonly purpose: LinkPurpose;
 }
 
 export interface NewLink {
@@ -33,6 +37,8 @@ export interface NewLink {
   readonly reason: string; readonly singleUse: boolean;
   /** The link lives this long from the moment the database inserts it. */
   readonly ttlSeconds: number;
+  /** 'play' when absent. */
+  readonly purpose?: LinkPurpose;
 }
 
 /** Whether a client may use a link now: `used` means a single-use link bound to another client. */
@@ -54,7 +60,7 @@ function mapLink(row: LinkRow): Link {
   return {
     id: row.id, tenant: row.tenant, recordingId: row.recording_id, issuedBy: row.issued_by, reason: row.reason,
     singleUse: row.single_use, expiresAt: row.expires_at, revokedAt: row.revoked_at, revokedBy: row.revoked_by,
-    firstUsedAt: row.first_used_at, firstUsedBy: row.first_used_by, createdAt: row.created_at,
+    firstUsedAt: row.first_used_at, firstUsedBy: row.first_used_by, createdAt: row.created_at, purpose: row.purpose,
   };
 }
 
@@ -78,7 +84,7 @@ export class LinkStore {
   async insert(link: NewLink, trx?: Trx): Promise<Link> {
     const rows = await this.q(trx).insert({
       id: link.id, tenant: link.tenant, recording_id: link.recordingId, issued_by: link.issuedBy, reason: link.reason,
-      single_use: link.singleUse, expires_at: this.db.raw('clock_timestamp() + make_interval(secs => ?)', [link.ttlSeconds]),
+      single_use: link.singleUse, purpose: link.purpose ?? 'play', expires_at: this.db.raw('clock_timestamp() + make_interval(secs => ?)', [link.ttlSeconds]),
     }).returning('*');
     const row = rows[0];
     if (!row) throw new Error('link insert returned no row');

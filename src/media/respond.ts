@@ -15,14 +15,15 @@ export function etagOf(recording: Recording): string {
   return `"${recording.sha256}"`;
 }
 
-export function setPlaybackHeaders(res: Response, recording: Recording, range: RequestedRange): void {
+/** `attachment` for a download link, so the browser saves the file rather than playing it. */
+export function setPlaybackHeaders(res: Response, recording: Recording, range: RequestedRange, disposition: 'inline' | 'attachment' = 'inline'): void {
   const { start, endInclusive: end } = range;
   res.status(range.partial ? 206 : 200);
   res.setHeader('Content-Type', recording.contentType);
   res.setHeader('Content-Length', String(end - start + 1));
   if (range.partial) res.setHeader('Content-Range', `bytes ${start}-${end}/${recording.sizeBytes}`);
   res.setHeader('ETag', etagOf(recording));
-  res.setHeader('Content-Disposition', `inline; filename="${recording.id}${extensionOf(recording.contentType)}"`);
+  res.setHeader('Content-Disposition', `${disposition}; filename="${recording.id}${extensionOf(recording.contentType)}"`);
   // The media document a browser builds for a direct visit must be allowed to load this very URL.
   res.setHeader('Content-Security-Policy', "default-src 'none'; media-src 'self'; frame-ancestors 'none'");
 }

@@ -51,7 +51,7 @@ export function mediaHandler(deps: MediaRouteDeps): RequestHandler {
       body?.destroy();
       throw err;
     }
-    setPlaybackHeaders(res, recording, range);
+    setPlaybackHeaders(res, recording, range, admission.link.purpose === 'download' ? 'attachment' : 'inline');
     if (!body) {
       res.end();
       return;

@@ -90,3 +90,32 @@ export async function activeBySubject(db: Db | Trx, tenant: string, hash: string
     .where({ tenant, status: S.active }).andWhere((w) => { w.where({ from_hash: hash }).orWhere({ to_hash: hash }); });
   return rows.map((r) => ({ id: r.id, callId: r.call_id, legalHold: r.legal_hold, caseId: r.legal_hold_case_id }));
 }
+
+/** One matter: the holds of the tenant placed under one case id (null: holds without a case). */
+export interface HoldMatter { readonly caseId: string | null; readonly count: number; readonly firstSetAt: Date | null; readonly lastSetAt: Date | null }
+
+/** The tenant's holds grouped by case id, the most recently changed matter first. */
+export async function holdMatters(db: Db | Trx, tenant: string): Promise<HoldMatter[]> {
+  const rows = await db('recordings')
+    .select<Array<{ case_id: string | null; count: string; first_at: Date | null; last_at: Date | null }>>(
+      'legal_hold_case_id as case_id', db.raw('count(*) AS count'), db.raw('min(legal_hold_at) AS first_at'), db.raw('max(legal_hold_at) AS last_at'))
+    .where({ tenant, legal_hold: true }).whereNot({ status: S.deleted })
+    .groupBy('legal_hold_case_id').orderByRaw('max(legal_hold_at) DESC NULLS LAST, legal_hold_case_id');
+  return rows.map((r) => ({ caseId: r.case_id, count: Number(r.count), firstSetAt: r.first_at, lastSetAt: r.last_at }));
+}
+
+export interface HeldRecording extends HoldRecord { readonly callId: string; readonly startedAt: Date | null }
+
+/**
+ * A page of the tenant's held recordings, in id order after `afterId`: of one case when `caseId`
+ * is a string, of no case when it is null, all when it is undefined.
+ */
+export async function heldRecordings(db: Db | Trx, tenant: string, opts: { caseId?: string | null; afterId?: string; limit: number }): Promise<HeldRecording[]> {
+  const q = db('recordings').select<Array<HoldRow & { call_id: string; started_at: Date | null }>>([...HOLD_COLUMNS, 'call_id', 'started_at'])
+    .where({ tenant, legal_hold: true }).whereNot({ status: S.deleted });
+  if (opts.caseId === null) q.whereNull('legal_hold_case_id');
+  else if (opts.caseId !== undefined) q.andWhere({ legal_hold_case_id: opts.caseId });
+  if (opts.afterId !== undefined) q.andWhere('id', '>', opts.afterId);
+  const rows = await q.orderBy('id').limit(opts.limit);
+  return rows.map((r) => ({ ...mapHold(r), callId: r.call_id, startedAt: r.started_at }));
+}

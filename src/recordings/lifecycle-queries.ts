@@ -148,6 +148,23 @@ export async function countHeldDue(db: Db | Trx, now: Date): Promise<number> {
   return Number(row?.count ?? 0);
 }
 
+export interface DueGroup { readonly policy: string | null; readonly day: string; readonly held: boolean; readonly count: number }
+
+/**
+ * The dry run of one tenant at a future instant: active recordings of `tenant` (of `policy` when
+ * given) whose retainUntil is at or before `until`, counted by policy, UTC day of retainUntil and
+ * hold. Unheld groups are what a pass at `until` would delete (the DUE rows); held ones it keeps.
+ */
+export async function dueGroups(db: Db | Trx, tenant: string, until: Date, policy?: string): Promise<DueGroup[]> {
+  const q = db('recordings')
+    .select<Array<{ policy: string | null; day: string; legal_hold: boolean; count: string }>>(
+      'policy', db.raw(`to_char(retain_until AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day`), 'legal_hold', db.raw('count(*) AS count'))
+    .where({ tenant, status: S.active }).andWhere('retain_until', '<=', until);
+  if (policy !== undefined) q.andWhere({ policy });
+  const rows = await q.groupBy('policy', 'day', 'legal_hold').orderBy([{ column: 'day' }, { column: 'policy' }]);
+  return rows.map((r) => ({ policy: r.policy, day: r.day, held: r.legal_hold, count: Number(r.count) }));
+}
+
 /** The oldest retainUntil that has passed on a recording not yet deleted (held ones excluded). */
 export async function oldestOverdue(db: Db | Trx, now: Date): Promise<Date | null> {
   const row = await db('recordings').min<{ min: Date | null }[]>('retain_until as min')

@@ -4,11 +4,13 @@ import type { AuditLog } from '../audit/types.js';
 import { parseIsoDuration } from '../config/duration.js';
 import type { Db } from '../db/knex.js';
 import { BadRequestError } from '../errors.js';
-import { parseBody } from '../lib/validate.js';
+import { parseBody, parseQuery } from '../lib/validate.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import { POLICY_NAME } from '../recordings/metadata.js';
 import { DTMF_POLICIES, type TenantSettings, type TenantStore } from '../tenants/store.js';
+import type { KeyProvider } from '../keys/types.js';
 import { SYSTEM_DEFAULT_POLICY, type PolicyStore, type RetentionPolicy } from './policy-store.js';
+import { simulateRetention } from './simulate.js';
 
 /**
  * Admin endpoints for retention: policies (PUT/GET /v1/retention-policies) and the tenant's
@@ -20,6 +22,8 @@ export interface PolicyRouteDeps {
   readonly policies: PolicyStore;
   readonly tenants: Pick<TenantStore, 'get' | 'update'>;
   readonly audit: Pick<AuditLog, 'record'>;
+  /** Which key provider wraps data keys: a tenant KMS key needs aws-kms. */
+  readonly keys: Pick<KeyProvider, 'kind'>;
 }
 
 const policyBody = z.strictObject({
@@ -33,8 +37,14 @@ const settingsBody = z.strictObject({
   dtmf: z.enum(DTMF_POLICIES).optional(),
 }).refine((b) => b.defaultPolicy !== undefined || b.dtmf !== undefined, 'name defaultPolicy, dtmf or both');
 
-function settingsView(s: TenantSettings) {
-  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, dtmf: s.dtmf };
+const dryRunQuery = z.strictObject({
+  until: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v))
+    .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must lie in years 0001-9999'),
+  policy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').optional(),
+});
+
+function settingsView(s: TenantSettings, keys: Pick<KeyProvider, 'kind'>) {
+  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, keyProvider: keys.kind, dtmf: s.dtmf };
 }
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
@@ -81,9 +91,18 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
   });
 
   router.route({
+    method: 'get', path: '/v1/retention-dry-run', permission: 'policy:manage',
+    handler: async (req, res, ctx) => {
+      const q = parseQuery(dryRunQuery, req.query);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await simulateRetention(deps.db, ctx.principal.tenant, q.until, q.policy));
+    },
+  });
+
+  router.route({
     method: 'get', path: '/v1/tenant-settings', permission: 'tenant:manage',
     handler: async (_req, res, ctx) => {
-      res.json(settingsView(await deps.tenants.get(ctx.principal.tenant)));
+      res.json(settingsView(await deps.tenants.get(ctx.principal.tenant), deps.keys));
     },
   });
 
@@ -106,7 +125,7 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
         }, trx);
         return after;
       });
-      res.json(settingsView(s));
+      res.json(settingsView(s, deps.keys));
     },
   });
 }

@@ -87,6 +87,22 @@ describe('role matrix over every route', () => {
       send: async (token) => sendJson('POST', '/v1/legal-holds', token, { reason: 'matrix bulk hold', caseId: `CASE-${seed}`, filter: { callId: (await fresh()).callId } }),
     },
     {
+      name: 'GET /v1/legal-holds', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/legal-holds', token }),
+    },
+    {
+      name: 'GET /v1/legal-holds/recordings', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/legal-holds/recordings?limit=5', token }),
+    },
+    {
+      name: 'GET /v1/retention-dry-run', allowed: ['admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/retention-dry-run?until=2030-01-01', token }),
+    },
+    {
+      name: 'GET /v1/audit-checkpoints/verifier-key', allowed: ['compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/audit-checkpoints/verifier-key', token }),
+    },
+    {
       name: 'POST /v1/legal-holds/release', allowed: ['compliance'], success: 200,
       send: (token) => sendJson('POST', '/v1/legal-holds/release', token, { caseId: 'CASE-M', reason: 'matrix case closed' }),
     },
@@ -125,6 +141,38 @@ describe('role matrix over every route', () => {
     {
       name: 'GET /v1/audit-events', allowed: ['compliance'], success: 200,
       send: (token) => call(vault, { path: '/v1/audit-events?action=recording.uploaded', token }),
+    },
+    {
+      name: 'GET /v1/saved-searches', allowed: ['agent', 'supervisor', 'compliance'], success: 200,
+      send: (token) => call(vault, { path: '/v1/saved-searches', token }),
+    },
+    {
+      name: 'POST /v1/saved-searches', allowed: ['agent', 'supervisor', 'compliance'], success: 201,
+      send: (token) => sendJson('POST', '/v1/saved-searches', token, { name: `matrix-${seed++}`, query: { direction: 'inbound' } }),
+    },
+    {
+      name: 'DELETE /v1/saved-searches/{id}', allowed: ['agent', 'supervisor', 'compliance'], success: 204,
+      send: async (token) => {
+        const made = await sendJson('POST', '/v1/saved-searches', token, { name: `matrix-${seed++}`, query: {} });
+        const id = made.status === 201 ? (JSON.parse(made.body.toString()) as { id: string }).id : randomUUID();
+        return call(vault, { method: 'DELETE', path: `/v1/saved-searches/${id}`, token });
+      },
+    },
+    {
+      name: 'GET /v1/download-settings', allowed: ['agent', 'supervisor', 'compliance', 'admin'], success: 200,
+      send: (token) => call(vault, { path: '/v1/download-settings', token }),
+    },
+    {
+      name: 'PUT /v1/download-settings', allowed: ['admin'], success: 200,
+      send: (token) => sendJson('PUT', '/v1/download-settings', token, { roles: ['agent', 'supervisor', 'compliance'] }),
+    },
+    {
+      // The role table lets every viewer ask; the tenant's download setting (all three, here) decides.
+      name: 'POST /v1/recordings/{id}/downloads', allowed: ['agent', 'supervisor', 'compliance'], success: 201,
+      send: async (token) => {
+        await sendJson('PUT', '/v1/download-settings', tokens.get('admin'), { roles: ['agent', 'supervisor', 'compliance'] });
+        return sendJson('POST', `/v1/recordings/${recording.id}/downloads`, token, { reason: 'matrix download' });
+      },
     },
     {
       name: 'GET /v1/recordings/{id}/access-history', allowed: ['compliance'], success: 200,

@@ -265,6 +265,40 @@ describe('every route leaves its audit event', () => {
     ]);
   });
 
+  test('saved searches write nothing; downloads: download.settings_updated, download.issued, media.downloaded', async () => {
+    const saved = await sendJson('supervisor', 'POST', '/v1/saved-searches', { name: 'events', query: { agentId: 'agent-1' } });
+    await expectEvents('POST /v1/saved-searches', saved, 201, []);
+    await expectEvents('GET /v1/saved-searches', await send({ role: 'supervisor', path: '/v1/saved-searches' }), 200, []);
+    const del = await send({ role: 'supervisor', method: 'DELETE', path: `/v1/saved-searches/${saved.json<{ id: string }>().id}` });
+    await expectEvents('DELETE /v1/saved-searches/{id}', del, 204, []);
+
+    const admin = { actorSub: 'admin-1', actorRole: 'admin' };
+    const grant = await sendJson('admin', 'PUT', '/v1/download-settings', { roles: ['supervisor'] });
+    await expectEvents('PUT /v1/download-settings', grant, 200, [{ action: 'download.settings_updated', ...admin, details: { before: [], after: ['supervisor'] } }]);
+    await expectEvents('GET /v1/download-settings', await send({ role: 'supervisor', path: '/v1/download-settings' }), 200, []);
+    const issue = await sendJson('supervisor', 'POST', `/v1/recordings/${first.id}/downloads`, { reason: 'evidence' });
+    const downloadLink = issue.json<{ linkId: string; url: string }>();
+    await expectEvents('POST /v1/recordings/{id}/downloads', issue, 201, [{
+      action: 'download.issued', actorSub: 'supervisor-1', actorRole: 'supervisor', recordingId: first.id, linkId: downloadLink.linkId,
+      details: { reason: 'evidence', purpose: 'download' },
+    }]);
+    const got = await send({ path: new URL(downloadLink.url).pathname, headers: { range: 'bytes=0-99' } });
+    await expectEvents('GET /media/{token}', got, 206, [{
+      action: 'media.downloaded', actorSub: `link:${downloadLink.linkId}`, actorRole: null, recordingId: first.id, linkId: downloadLink.linkId,
+      details: { range: 'bytes=0-99', start: 0, end: 99, issuedBy: 'supervisor-1' },
+    }]);
+  });
+
+  test('governance reads: held recordings are a recording.listed; matters, the dry run and the verifier key write nothing', async () => {
+    const officer = { actorSub: 'compliance-1', actorRole: 'compliance' };
+    await expectEvents('GET /v1/legal-holds', await send({ role: 'compliance', path: '/v1/legal-holds' }), 200, []);
+    await expectEvents('GET /v1/legal-holds/recordings', await send({ role: 'compliance', path: '/v1/legal-holds/recordings?caseId=CASE-1' }), 200, [
+      { action: 'recording.listed', ...officer, details: { source: 'legal_holds', caseId: 'CASE-1' } },
+    ]);
+    await expectEvents('GET /v1/retention-dry-run', await send({ role: 'admin', path: '/v1/retention-dry-run?until=2030-01-01' }), 200, []);
+    await expectEvents('GET /v1/audit-checkpoints/verifier-key', await send({ role: 'compliance', path: '/v1/audit-checkpoints/verifier-key' }), 200, []);
+  });
+
   test('every route and every action of the contract was exercised above', async () => {
     const { secured } = registeredRoutes(vault.app);
     assert.deepEqual([...secured, 'GET /media/{token}'].filter((r) => !covered.has(r)), [], 'routes without an audit check');

@@ -92,8 +92,29 @@ describe('GET /v1/audit-events', () => {
     assert.match(res.headers.link ?? '', /^<\/v1\/audit-checkpoints\?size=\d+>; rel="checkpoint"$/);
   });
 
+  test('pages by seq in either order, with limit, and filters by outcome; each page proves its events', async () => {
+    const page = async (q: string): Promise<Array<Line & { seq: number }>> => {
+      const res = await request(app).get(`/v1/audit-events?action=recording.viewed&${q}`).expect(200);
+      const { events } = parseExport(res.text);
+      assert.ok(events.every((e) => e.proof), `${q}: every event of a page carries its inclusion proof`);
+      return events as Array<Line & { seq: number }>;
+    };
+    const all = await page('outcome=allowed');
+    assert.deepEqual(all.map((e) => e.logSeq), [1, 2, 3, 4, 5]);
+    const seq = all.map((e) => e.seq);
+    const seqs = async (q: string): Promise<number[]> => (await page(q)).map((e) => e.seq);
+    assert.deepEqual(await seqs('limit=2'), seq.slice(0, 2));
+    assert.deepEqual(await seqs(`limit=2&afterSeq=${seq[1]}`), seq.slice(2, 4));
+    assert.deepEqual(await seqs('limit=2&order=desc'), [seq[4], seq[3]]);
+    assert.deepEqual(await seqs(`limit=2&order=desc&beforeSeq=${seq[3]}`), [seq[2], seq[1]]);
+    assert.deepEqual(await seqs(`afterSeq=${seq[4]}`), []);
+    assert.deepEqual(await seqs('outcome=denied'), []);
+    const exported = await request(app).get('/v1/audit-events?action=audit.exported&order=desc&limit=1').expect(200);
+    assert.equal(parseExport(exported.text).events[0]?.details.limit, 1, 'the paging is on the audit.exported record');
+  });
+
   test('bad query parameters answer 400 and export nothing', async () => {
-    for (const q of ['after=yesterday', 'before=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
+    for (const q of ['limit=0', 'limit=10001', 'afterSeq=-1', 'beforeSeq=x', 'order=up', 'outcome=maybe', 'after=yesterday', 'before=2026-13-01', 'format=xml', 'action=recording.stolen', 'foo=1',
       'after=2026-02-01&before=2026-01-01', 'from=2026-01-01', 'to=2026-01-01', 'action=media.read&action=link.issued', 'actor=']) {
       const res = await request(app).get(`/v1/audit-events?${q}`);
       assert.equal(res.status, 400, q);

@@ -7,7 +7,7 @@ import { DirectoryMigrationSource, migrate, roleOf } from '../../src/db/migrate.
 import { auditExposure } from '../../src/db/privileges.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/cluster.js';
 
-const TABLES = ['audit_events', 'audit_log_heads', 'audit_logs', 'audit_subtrees', 'console_sessions', 'console_sign_ins', 'key_versions', 'links', 'rate_limits', 'recordings', 'redaction_originals', 'redaction_requests', 'redaction_settings', 'redactions', 'retention_policies', 'tenants', 'uploads_in_progress'];
+const TABLES = ['audit_events', 'audit_log_heads', 'audit_logs', 'audit_subtrees', 'console_sessions', 'console_sign_ins', 'download_grants', 'key_versions', 'links', 'rate_limits', 'recordings', 'redaction_originals', 'redaction_requests', 'redaction_settings', 'redactions', 'retention_policies', 'saved_searches', 'tenants', 'uploads_in_progress'];
 const ZERO_HASH = '0'.repeat(64);
 
 async function migrationFiles(): Promise<string[]> {

@@ -35,7 +35,7 @@ export function createFakeLinkStore(clock: FakeClock): FakeLinkStore {
       const link: Link = {
         id: input.id ?? randomUUID(), tenant: input.tenant, recordingId: input.recordingId, issuedBy: input.issuedBy ?? 'sup-1',
         reason: input.reason ?? 'review', singleUse: input.singleUse ?? false, expiresAt: new Date(clock.now + (input.ttlSeconds ?? 300) * 1000),
-        revokedAt: null, revokedBy: null, firstUsedAt: null, firstUsedBy: null, createdAt: now,
+        revokedAt: null, revokedBy: null, firstUsedAt: null, firstUsedBy: null, createdAt: now, purpose: 'play',
       };
       rows.set(link.id, link);
       return link;

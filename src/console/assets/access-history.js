@@ -1,0 +1,71 @@
+// @ts-check
+/**
+ * A recording's access history (compliance): every event about one recording, oldest first,
+ * verified in the browser, with who issued links, for what reason, and which byte ranges were read.
+ */
+import { api, apiText } from './lib/api.js';
+import { appRoot, h } from './lib/dom.js';
+import { eventTable, parseExport, pinnedKeyControl, showVerification } from './lib/audit-view.js';
+import { field, input, problemText, say, section, statusLine } from './lib/forms.js';
+
+const app = appRoot();
+const idInput = input('recording', { required: '' });
+const form = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' }, field('Recording id', idInput), h('button', { type: 'submit' }, 'Show history')));
+const summary = h('p', { class: 'summary' });
+const verification = h('p', { class: 'verification', role: 'status', 'aria-live': 'polite' });
+/** @type {import('./lib/audit-view.js').Shown} */
+let shown = { events: [], checkpoint: null };
+const pinned = pinnedKeyControl(() => void showVerification(verification, { ...shown, pinnedKey: pinned.value() }));
+const status = statusLine();
+const results = h('div', { class: 'results' });
+app.append(section('Recording', form), section('History', verification, pinned.element, status, summary, results));
+
+/**
+ * The recording's history from the tenant log, with inclusion proofs and the checkpoint signed
+ * for it; for a recording known only to the single chain before the log began, its events from
+ * the export.
+ * @param {string} id
+ * @returns {Promise<import('./lib/audit-view.js').Shown>}
+ */
+async function historyOf(id) {
+  try {
+    const r = await api('GET', `/v1/recordings/${encodeURIComponent(id)}/access-history?limit=10000`);
+    return { events: r.events, checkpoint: r.checkpoint.checkpoint, recordingChain: true };
+  } catch (err) {
+    if (/** @type {{ status?: number }} */ (err).status !== 404) throw err;
+    const q = new URLSearchParams({ recordingId: id, order: 'asc' });
+    return parseExport(await apiText('GET', `/v1/audit-events?${q}`));
+  }
+}
+
+/** @param {string} id */
+async function load(id) {
+  say(status, 'Loading…');
+  summary.textContent = '';
+  try {
+    shown = await historyOf(id);
+    const { events } = shown;
+    const count = (/** @type {string} */ action) => events.filter((e) => e.action === action).length;
+    summary.textContent = `${count('link.issued')} link(s) issued, ${count('media.read')} read(s) of the audio, ${count('recording.viewed')} view(s) of the metadata.`;
+    results.replaceChildren(eventTable(events, `Access history of recording ${id}, oldest first`));
+    say(status, events.length === 0 ? 'No events for this recording.' : `${events.length} event(s).`);
+    await showVerification(verification, { ...shown, pinnedKey: pinned.value() });
+  } catch (err) {
+    results.replaceChildren();
+    say(status, problemText(err), 'error');
+  }
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = idInput.value.trim();
+  if (!id) return;
+  history.replaceState(null, '', `?recording=${encodeURIComponent(id)}`);
+  void load(id);
+});
+
+const initial = new URLSearchParams(location.search).get('recording');
+if (initial) {
+  idInput.value = initial;
+  void load(initial);
+}

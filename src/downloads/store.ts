@@ -1,0 +1,23 @@
+import type { Db, Trx } from '../db/knex.js';
+import { isRole, type Role } from '../auth/permissions.js';
+
+/**
+ * Which roles of a tenant may download recordings as files. No row means nobody: downloads are
+ * off until an admin turns them on for named roles.
+ */
+interface GrantRow { tenant: string; role: string; granted_by: string; granted_at: Date }
+
+export class DownloadGrantStore {
+  constructor(private readonly db: Db) {}
+
+  async roles(tenant: string, trx?: Trx): Promise<Role[]> {
+    const rows = await (trx ?? this.db)<GrantRow>('download_grants').where({ tenant }).orderBy('role').select('role');
+    return rows.map((r) => r.role).filter(isRole);
+  }
+
+  /** Replaces the tenant's grants with `roles`. */
+  async replace(tenant: string, roles: readonly Role[], by: string, trx: Trx): Promise<void> {
+    await trx<GrantRow>('download_grants').where({ tenant }).delete();
+    if (roles.length > 0) await trx<GrantRow>('download_grants').insert(roles.map((role) => ({ tenant, role, granted_by: by })));
+  }
+}

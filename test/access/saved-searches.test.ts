@@ -1,0 +1,91 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertContract } from '../helpers/openapi.js';
+import { startVault, type TestVault } from '../helpers/vault.js';
+import { call } from './support.js';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+interface Saved { id: string; name: string; query: Record<string, string>; createdAt: string }
+
+describe('saved searches', () => {
+  let vault: TestVault;
+  let alice: string;
+  let bob: string;
+  let otherTenant: string;
+
+  const save = (token: string, body: unknown) => call(vault, {
+    method: 'POST', path: '/v1/saved-searches', token, headers: JSON_TYPE, body: JSON.stringify(body),
+  });
+  const list = async (token: string): Promise<Saved[]> => {
+    const res = assertContract('get', '/v1/saved-searches', await call(vault, { method: 'GET', path: '/v1/saved-searches', token }));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    return res.json<{ items: Saved[] }>().items;
+  };
+
+  before(async () => {
+    vault = await startVault();
+    alice = await vault.token('supervisor', { sub: 'alice' });
+    bob = await vault.token('supervisor', { sub: 'bob' });
+    otherTenant = await vault.token('supervisor', { sub: 'alice', tenant: 'globex' });
+  });
+  after(async () => { await vault.close(); });
+
+  test('a search is saved, listed for its owner only, runs as GET /v1/recordings, and is deleted', async () => {
+    const query = { direction: 'inbound', tags: 'vip,billing', phone: '+14155550100', startedAfter: '2026-11-01T00:00:00Z', agentId: '' };
+    const res = assertContract('post', '/v1/saved-searches', await save(alice, { name: 'VIP billing calls', query }));
+    assert.equal(res.status, 201, res.body.toString());
+    const saved = res.json<Saved>();
+    // Empty fields of the form are not part of the filter.
+    assert.deepEqual(saved.query, { direction: 'inbound', tags: 'vip,billing', phone: '+14155550100', startedAfter: '2026-11-01T00:00:00Z' });
+    assert.deepEqual((await list(alice)).map((s) => s.id), [saved.id]);
+    assert.deepEqual(await list(bob), []);
+    assert.deepEqual(await list(otherTenant), []);
+
+    const run = await call(vault, { method: 'GET', path: `/v1/recordings?${new URLSearchParams(saved.query).toString()}`, token: alice });
+    assert.equal(run.status, 200, run.body.toString());
+
+    const byBob = await call(vault, { method: 'DELETE', path: `/v1/saved-searches/${saved.id}`, token: bob });
+    assert.equal(byBob.status, 404);
+    const byOtherTenant = await call(vault, { method: 'DELETE', path: `/v1/saved-searches/${saved.id}`, token: otherTenant });
+    assert.equal(byOtherTenant.status, 404);
+    const del = await call(vault, { method: 'DELETE', path: `/v1/saved-searches/${saved.id}`, token: alice });
+    assert.equal(del.status, 204);
+    assert.deepEqual(await list(alice), []);
+  });
+
+  test('a name is unique per user, not across users', async () => {
+    assert.equal((await save(alice, { name: 'outbound', query: { direction: 'outbound' } })).status, 201);
+    const again = assertContract('post', '/v1/saved-searches', await save(alice, { name: 'outbound', query: { direction: 'inbound' } }));
+    assert.equal(again.status, 409);
+    assert.equal(again.json<{ code: string }>().code, 'saved_search_exists');
+    assert.equal((await save(bob, { name: 'outbound', query: { direction: 'outbound' } })).status, 201);
+  });
+
+  test('a query the search would refuse is refused at saving, naming the field', async () => {
+    for (const [query, field] of [
+      [{ direction: 'sideways' }, 'direction'], [{ startedAfter: 'yesterday' }, 'startedAfter'], [{ color: 'red' }, 'color'],
+      [{ cursor: 'abc.def' }, 'cursor'], [{ limit: '5' }, 'limit'], [{ tag: 'vip' }, 'tag'],
+    ] as const) {
+      const res = assertContract('post', '/v1/saved-searches', await save(alice, { name: `bad ${field}`, query }));
+      assert.equal(res.status, 400, `${field}: ${res.body.toString()}`);
+      assert.match(res.json<{ detail: string }>().detail, new RegExp(field));
+    }
+    assert.equal((await save(alice, { name: '', query: {} })).status, 400);
+    assert.equal((await save(alice, { name: 'numbers', query: { limit: 5 } })).status, 400);
+  });
+
+  test('a user has at most 100 saved searches', async () => {
+    const carol = await vault.token('agent', { sub: 'carol' });
+    for (let i = 0; i < 100; i++) assert.equal((await save(carol, { name: `s${i}`, query: { direction: 'inbound' } })).status, 201);
+    const over = await save(carol, { name: 's100', query: {} });
+    assert.equal(over.status, 409);
+    assert.equal(over.json<{ code: string }>().code, 'saved_search_limit');
+  });
+
+  test('a principal that may not list recordings may not save searches', async () => {
+    const res = await call(vault, { method: 'GET', path: '/v1/saved-searches', token: await vault.token('pbx') });
+    assert.equal(res.status, 403);
+  });
+});
