@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { formatAt, parseCanonicalAt } from './canonical.js';
 import { HASH_BYTES, verifyConsistency } from './merkle.js';
+import { isLogNamespace } from '../lib/log-names.js';
 import { NoteError, decodeCanonicalBase64, isKeyName, noteVerifier, openNote, parseNote, signNote, type NoteSignature } from './note.js';
 
 /**
@@ -38,7 +39,7 @@ export type LogName = { readonly tenant: string } | 'system';
 
 /** The origin of one log of a deployment: see the module comment. */
 export function logOrigin(namespace: string, log: LogName): string {
-  if (!isKeyName(namespace) || namespace.endsWith('/') || !namespace.includes('.')) {
+  if (!isLogNamespace(namespace)) {
     throw new CheckpointError(`"${namespace}" is not a schema-less URL fit to name audit logs`);
   }
   const origin = log === 'system' ? `${namespace}/system` : `${namespace}/tenant/${log.tenant}`;

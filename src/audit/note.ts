@@ -1,4 +1,7 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { hasControlCharacters, isKeyName } from '../lib/log-names.js';
+
+export { isKeyName };
 
 /**
  * C2SP signed notes (c2sp.org/signed-note), Ed25519 only: the envelope of checkpoints, in the
@@ -44,18 +47,6 @@ export interface NoteVerifier {
   readonly publicKey: KeyObject;
 }
 
-/** Key names: non-empty, no Unicode spaces, no `+` (it separates the parts of a verifier key). */
-export function isKeyName(name: string): boolean {
-  return name.length > 0 && !/[\s+]/u.test(name) && !hasControlCharacters(name);
-}
-
-function hasControlCharacters(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 && c !== 0x0a) return true;
-  }
-  return false;
-}
 
 /** Lone UTF-16 surrogates cannot be encoded as UTF-8: such a string is no valid note. */
 function isWellFormedText(text: string): boolean {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { logOrigin } from '../audit/checkpoint.js';
+import { isLogNamespace } from '../lib/log-names.js';
 import { approximateSeconds, durationMs, type IsoDuration } from './duration.js';
 import { ConfigError, parseEnv, parseInterval, type Env } from './schema.js';
 
@@ -330,10 +330,7 @@ function auditNamespace(value: string | undefined, production: boolean): string 
     }
     return EMBEDDED_AUDIT_NAMESPACE;
   }
-  try {
-    if (value.includes('://')) throw new Error('has a scheme');
-    logOrigin(value, 'system');
-  } catch {
+  if (!isLogNamespace(value)) {
     throw new ConfigError('AUDIT_NAMESPACE', `"${value}" is not a schema-less URL such as callvault.example.com/prod-eu (no scheme, spaces, "+" or trailing "/")`);
   }
   return value;

@@ -12,6 +12,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://callvault_app@db/callvault', LOCAL_KEY_DIR: '/run/secrets/master-keys',
   JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'callvault', JWT_JWKS_URI: 'https://idp.example/jwks',
   LINK_SIGNING_KEY_FILE: '/run/secrets/link.key', PHONE_HASH_KEY_FILE: '/run/secrets/phone.key', AUDIT_ANCHOR_KEY_FILE: '/run/secrets/anchor.pem',
+  AUDIT_NAMESPACE: 'callvault.example.com/prod-eu',
 };
 const OIDC = { CONSOLE_OIDC_ISSUER: 'https://idp.example/realms/acme', CONSOLE_OIDC_CLIENT_ID: 'callvault-console' };
 

@@ -151,6 +151,7 @@ describe('console over HTTP', () => {
           CALLVAULT_MODE: 'production', TLS_CERT_FILE: c.http.tls.cert.file, TLS_KEY_FILE: c.http.tls.key.file, LOCAL_KEY_DIR: c.keys.kind === 'local' ? c.keys.dir : '',
           JWT_ISSUER: c.jwt.issuer, JWT_AUDIENCE: c.jwt.audience, JWT_PUBLIC_KEY_FILE: publicKey,
           LINK_SIGNING_KEY_FILE: c.links.signingKey.file, PHONE_HASH_KEY_FILE: c.phone.hashKey.file, AUDIT_ANCHOR_KEY_FILE: c.audit.anchorKey.file,
+          AUDIT_NAMESPACE: c.audit.namespace,
         },
       });
     });
