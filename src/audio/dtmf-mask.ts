@@ -9,8 +9,9 @@ import { MAX_WAV_HEAD, probeWav } from './wav.js';
 /**
  * DTMF masking as a stage of the ingest stream, between the received bytes and encryption: the
  * key presses (and card entry, dtmf-plan.ts) are silenced before anything is stored. A WAV keeps
- * its bytes and format, samples rewritten in place; MP3 and Ogg/Opus are decoded and stored as
- * WAV PCM16, since no encoder for them is at hand. Samples are held back only until the planner
+ * its bytes and format, samples rewritten in place; every compressed format ingest accepts (MP3,
+ * Ogg/Opus, Ogg/Vorbis, FLAC, WebM/Opus) is decoded and stored as WAV PCM16, since no encoder for
+ * them is at hand. Samples are held back only until the planner
  * has decided them (its horizon), so memory stays bounded whatever the recording's length.
  */
 
@@ -35,8 +36,9 @@ export function canMask(mediaType: string): boolean {
 
 /**
  * The masking stage for a stream whose media type `mediaType()` tells once its first bytes have
- * passed the sniffer. Refuses (415) a type it cannot decode: with masking on, a recording that
- * cannot be checked for key presses is not stored.
+ * passed the sniffer. Refuses (415) a type no decoder reads (the sniffer lets none through; this
+ * guards a writer that skips it): with masking on, a recording that cannot be checked for key
+ * presses is not stored. Bytes of a known type that do not decode fail with 422.
  */
 export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* mask(source) {
@@ -46,7 +48,7 @@ export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskRe
     if (first.done === true) return;
     const type = mediaType() ?? '';
     if (!canMask(type)) {
-      throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3 or Ogg/Opus`);
+      throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3, FLAC, Ogg with Opus or Vorbis, or WebM with Opus`);
     }
     const all = prepend(first.value, it);
     if (type === 'audio/wav') {

@@ -26,6 +26,9 @@ async function formats(): Promise<Array<{ name: string; bytes: Buffer; type: str
     { name: 'wav-alaw', bytes: wav('alaw'), type: 'audio/wav' },
     { name: 'mp3', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.mp3')), type: 'audio/mpeg' },
     { name: 'opus', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.opus')), type: 'audio/ogg; codecs=opus' },
+    { name: 'flac', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.flac')), type: 'audio/flac' },
+    { name: 'vorbis', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono-vorbis.ogg')), type: 'audio/ogg; codecs=vorbis' },
+    { name: 'webm', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.webm')), type: 'audio/webm' },
   ];
 }
 
@@ -45,7 +48,7 @@ async function checkMasked(vault: TestVault, pbx: string, format: string): Promi
   assert.ok(dtmf, 'the receipt says the recording was masked');
   assert.deepEqual(dtmf.received, { sha256: sha(f.bytes), sizeBytes: f.bytes.length, contentType: f.type });
   assert.equal(dtmf.transcoded, !f.name.startsWith('wav'));
-  assert.equal(receipt.contentType, 'audio/wav', 'MP3 and Opus are stored as WAV PCM16; a WAV stays a WAV');
+  assert.equal(receipt.contentType, 'audio/wav', 'compressed formats are stored as WAV PCM16; a WAV stays a WAV');
   if (f.name.startsWith('wav')) assert.equal(receipt.sizeBytes, f.bytes.length, 'a WAV is masked in place');
 
   // The press at 1 s is within 3 s of the card number: one run of 17 digits, masked whole
@@ -96,7 +99,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
   });
   after(async () => { await vault.close(); });
 
-  for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus']) {
+  for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus', 'flac', 'vorbis', 'webm']) {
     test(`${format}: the stored, decrypted audio has no key tone left; receipt and audit event carry the spans, times only`, () => checkMasked(vault, pbx, format));
   }
 
@@ -109,14 +112,15 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     assert.equal(res.json<Receipt>().dtmf?.spans.length, 3);
   });
 
-  test('a recording the decoders cannot read is refused while masking is on, and nothing is kept', async () => {
+  test('audio that does not decode is refused (422) while masking is on, and nothing is kept', async () => {
     const flac = Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(4000, 1)]);
-    const res = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-flac', body: flac, token: pbx });
-    assert.equal(res.status, 415, res.body.toString());
+    const res = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-fake-flac', body: flac, token: pbx });
+    assert.equal(res.status, 422, res.body.toString());
+    assert.equal(res.json<{ code: string }>().code, 'audio_undecodable');
     const broken = Buffer.concat([(await formats())[0]?.bytes.subarray(0, 36) ?? Buffer.alloc(0), Buffer.from('junk'), Buffer.alloc(100)]);
     const bad = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-broken', body: broken, token: pbx });
     assert.equal(bad.status, 422, bad.body.toString());
-    assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-flac'), null);
+    assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-fake-flac'), null);
     assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-broken'), null);
   });
 

@@ -83,8 +83,9 @@ describe('DTMF masking stage', () => {
     assert.ok(!silent(menu1?.endMs ?? 0, menu2?.startMs ?? 0), 'between two menu digits: the call as it was');
   });
 
-  test('a type the decoders cannot read is refused (415) when masking is on: nothing unchecked is stored', async () => {
-    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
+  test('a type no decoder reads is refused (415) when masking is on, and undecodable bytes of a known type fail (422): nothing unchecked is stored', async () => {
+    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/aac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
+    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'audio_undecodable');
   });
 });
 
