@@ -7,7 +7,9 @@ import { buffer } from 'node:stream/consumers';
 import type { WavCodec } from '../../src/audio/index.js';
 import { openPlayback } from '../../src/media/playback.js';
 import type { Receipt } from '../../src/recordings/types.js';
-import { assertNoKeyTones, callWithPresses, decodeAll, FIXTURE_PRESSES, type Press } from '../helpers/dtmf-audio.js';
+import { FILL_TONE_HZ, FILL_TONE_LEVEL } from '../../src/audio/dtmf-fill.js';
+import { DtmfDetector } from '../../src/audio/dtmf.js';
+import { assertNoKeyTones, callWithPresses, decodeAll, FIXTURE_PRESSES, toneLevel, type Press } from '../helpers/dtmf-audio.js';
 import { multipartUpload, request } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
@@ -91,7 +93,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dtmf: 'mask' }),
     });
     assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
-    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask' }, 'the default policy is left as it was');
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'silence' }, 'the default policy is left as it was');
     const empty = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(empty.status, 400, 'a PUT that names no setting is refused');
     const wrong = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{"dtmf":"drop"}' });
@@ -102,6 +104,37 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
   for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus', 'flac', 'vorbis', 'webm']) {
     test(`${format}: the stored, decrypted audio has no key tone left; receipt and audit event carry the spans, times only`, () => checkMasked(vault, pbx, format));
   }
+
+  test('dtmfFill: tone fills the masked spans with a flat tone instead of silence; the change is audited', async () => {
+    const admin = await vault.token('admin');
+    const put = async (body: object): Promise<Awaited<ReturnType<typeof request>>> => request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await put({ dtmfFill: 'tone' });
+    assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'tone' });
+    assert.equal((await put({ dtmfFill: 'noise' })).status, 400);
+    const [change] = await vault.deps.db('audit_events').where({ action: 'policy.updated' }).orderBy('seq', 'desc').limit(1).select<Array<{ details: Record<string, unknown> }>>('details');
+    assert.deepEqual(change?.details, { dtmfFill: 'tone', previousDtmfFill: 'silence' });
+    try {
+      const f = (await formats()).find((x) => x.name === 'flac');
+      assert.ok(f);
+      const up = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-tone', body: f.bytes, token: pbx });
+      assert.equal(up.status, 201, up.body.toString());
+      const receipt = up.json<Receipt>();
+      assert.equal(receipt.dtmf?.spans.length, 3);
+      const recording = await vault.deps.recordings.findActive('acme', receipt.id);
+      assert.ok(recording);
+      const { rate, channels } = await decodeAll(await buffer(await openPlayback(vault.deps, recording)), 'audio/wav');
+      const samples = channels[0] as Float32Array;
+      const d = new DtmfDetector(rate);
+      assert.deepEqual([...d.push(samples), ...d.flush()], [], 'no key press is left');
+      for (const p of FIXTURE_PRESSES) {
+        const from = Math.round(p.at * rate); const to = Math.round((p.at + p.seconds) * rate);
+        assert.ok(Math.abs(toneLevel(samples, from, to, FILL_TONE_HZ, rate) - FILL_TONE_LEVEL) < 0.01, `the flat tone where ${p.at} s was pressed`);
+      }
+    } finally {
+      assert.equal((await put({ dtmfFill: 'silence' })).status, 200);
+    }
+  });
 
   test('a multipart upload is masked the same way', async () => {
     const f = (await formats())[1];
