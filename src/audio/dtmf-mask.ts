@@ -1,17 +1,20 @@
 import { UnsupportedMediaTypeError } from '../errors.js';
 import { canDecode, decodeAudio } from './decode.js';
+import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
-import { ALAW_TABLE, encodeSample, readSample, ULAW_TABLE } from './samples.js';
+import { ALAW_TABLE, readSample, ULAW_TABLE } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, probeWav } from './wav.js';
 
 /**
  * DTMF masking as a stage of the ingest stream, between the received bytes and encryption: the
- * key presses (and card entry, dtmf-plan.ts) are silenced before anything is stored. A WAV keeps
- * its bytes and format, samples rewritten in place; MP3 and Ogg/Opus are decoded and stored as
- * WAV PCM16, since no encoder for them is at hand. Samples are held back only until the planner
- * has decided them (its horizon), so memory stays bounded whatever the recording's length.
+ * key presses (and card entry, dtmf-plan.ts) are silenced, or replaced by a flat tone
+ * (dtmf-fill.ts), before anything is stored. A WAV keeps its bytes and format, samples
+ * rewritten in place; every compressed format ingest accepts (MP3, Ogg/Opus, Ogg/Vorbis, FLAC,
+ * WebM/Opus) is decoded and stored as WAV PCM16, since no encoder for them is at hand. Samples
+ * are held back only until the planner has decided them (its horizon), so memory stays bounded
+ * whatever the recording's length.
  */
 
 /** A masked stretch, in milliseconds from the start of the recording. */
@@ -35,10 +38,11 @@ export function canMask(mediaType: string): boolean {
 
 /**
  * The masking stage for a stream whose media type `mediaType()` tells once its first bytes have
- * passed the sniffer. Refuses (415) a type it cannot decode: with masking on, a recording that
- * cannot be checked for key presses is not stored.
+ * passed the sniffer. Refuses (415) a type no decoder reads (the sniffer lets none through; this
+ * guards a writer that skips it): with masking on, a recording that cannot be checked for key
+ * presses is not stored. Bytes of a known type that do not decode fail with 422.
  */
-export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport, fill: MaskFill = 'silence'): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* mask(source) {
     // The type is known once the sniffer has passed the first bytes on, not when the stage starts.
     const it = source[Symbol.asyncIterator]();
@@ -46,16 +50,16 @@ export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskRe
     if (first.done === true) return;
     const type = mediaType() ?? '';
     if (!canMask(type)) {
-      throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3 or Ogg/Opus`);
+      throw new UnsupportedMediaTypeError(`This tenant masks DTMF at ingest, and recordings of type ${type || 'unknown'} cannot be decoded to mask them; send WAV, MP3, FLAC, Ogg with Opus or Vorbis, or WebM with Opus`);
     }
     const all = prepend(first.value, it);
     if (type === 'audio/wav') {
       report.contentType = type;
-      yield* maskWav(all, report);
+      yield* maskWav(all, report, fill);
     } else {
       report.contentType = TRANSCODED_TYPE;
       report.transcoded = true;
-      yield* maskDecoded(all, type, report);
+      yield* maskDecoded(all, type, report, fill);
     }
   };
 }
@@ -65,7 +69,7 @@ async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
 
-async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport): AsyncGenerator<Buffer> {
+async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport, fill: MaskFill): AsyncGenerator<Buffer> {
   let head = Buffer.alloc(0);
   let wav: WavMasker | null = null;
   for await (const chunk of source) {
@@ -77,7 +81,7 @@ async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport): 
       continue;
     }
     yield head.subarray(0, info.dataOffset);
-    wav = new WavMasker(info);
+    wav = new WavMasker(info, fill);
     yield* wav.push(head.subarray(info.dataOffset));
   }
   if (!wav) throw new AudioDecodeError('The WAV ended before its data chunk');
@@ -88,7 +92,6 @@ async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport): 
 /** The samples of a WAV's data chunk, masked in place as the planner decides them. */
 class WavMasker {
   private readonly planner: DtmfMaskPlanner;
-  private readonly silence: Buffer;
   private left: number;
   private carry = Buffer.alloc(0);
   /** Whole frames not yet passed on; the first is frame `queued`. */
@@ -96,9 +99,8 @@ class WavMasker {
   private queued = 0;
   private scratch: Float32Array[];
 
-  constructor(private readonly info: WavInfo) {
+  constructor(private readonly info: WavInfo, private readonly fill: MaskFill) {
     this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
-    this.silence = encodeSample(info.codec, 0);
     this.left = info.dataBytes ?? Infinity;
     this.scratch = Array.from({ length: info.channels }, () => new Float32Array(0));
   }
@@ -156,15 +158,15 @@ class WavMasker {
     }
   }
 
-  /** `part` (frames from `first` on) with the masked frames silenced, in a copy when any are. */
+  /** `part` (frames from `first` on) with the masked frames filled, in a copy when any are. */
   private silenced(part: Buffer, first: number, masks: readonly FrameSpan[]): Buffer {
-    const align = this.info.blockAlign;
-    const last = first + part.length / align;
+    const { blockAlign, codec, channels, sampleRate } = this.info;
+    const last = first + part.length / blockAlign;
     let out: Buffer | null = null;
     for (const m of masks) {
       if (m.end <= first || m.start >= last) continue;
       out ??= Buffer.from(part);
-      out.fill(this.silence, (Math.max(m.start, first) - first) * align, (Math.min(m.end, last) - first) * align);
+      writeFill(this.fill, out, codec, channels, sampleRate, first, Math.max(m.start, first), Math.min(m.end, last));
     }
     return out ?? part;
   }
@@ -195,7 +197,7 @@ class WavMasker {
  * count. Its length is unknown until the end, so the header says so as a streamed WAV does
  * (RIFF and data sizes 0xFFFFFFFF: the samples run to the end of the file).
  */
-async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, report: DtmfMaskReport): AsyncGenerator<Buffer> {
+async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, report: DtmfMaskReport, fill: MaskFill): AsyncGenerator<Buffer> {
   let planner: DtmfMaskPlanner | null = null;
   const pending: Float32Array[][] = [];
   let released = 0;
@@ -209,7 +211,7 @@ async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, re
       const take = Math.min(frames, upTo - released);
       if (take < frames) pending[0] = block.map((c) => c.subarray(take));
       else pending.shift();
-      yield pcm16Frames(block, take, released, masks);
+      yield pcm16Frames(block, take, released, masks, fill, planner.sampleRate);
       released += take;
     }
   };
@@ -230,8 +232,8 @@ async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, re
   report.spans = toMs(planner.masks(), heard, planner.sampleRate);
 }
 
-/** The first `frames` frames of `channels` (frame `first` on), interleaved PCM16, masks silenced. */
-function pcm16Frames(channels: readonly Float32Array[], frames: number, first: number, masks: readonly FrameSpan[]): Buffer {
+/** The first `frames` frames of `channels` (frame `first` on), interleaved PCM16, masks filled. */
+function pcm16Frames(channels: readonly Float32Array[], frames: number, first: number, masks: readonly FrameSpan[], fill: MaskFill, sampleRate: number): Buffer {
   const count = channels.length;
   const out = Buffer.alloc(frames * count * 2);
   channels.forEach((samples, c) => {
@@ -241,9 +243,9 @@ function pcm16Frames(channels: readonly Float32Array[], frames: number, first: n
     }
   });
   for (const m of masks) {
-    const from = Math.max(m.start, first) - first;
-    const to = Math.min(m.end, first + frames) - first;
-    if (to > from) out.fill(0, from * count * 2, to * count * 2);
+    const from = Math.max(m.start, first);
+    const to = Math.min(m.end, first + frames);
+    if (to > from) writeFill(fill, out, 'pcm16', count, sampleRate, first, from, to);
   }
   return out;
 }

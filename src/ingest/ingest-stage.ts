@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { MaskFill } from '../audio/dtmf-fill.js';
 import { dtmfMaskStage, type DtmfMaskReport, type MaskedSpan } from '../audio/dtmf-mask.js';
 import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
@@ -68,6 +69,8 @@ export async function writeEncrypted(
     readonly objectKey?: string;
     /** mask: key presses are silenced before encryption (src/audio/dtmf-mask.ts); keep when absent. */
     readonly dtmf?: DtmfPolicy;
+    /** What masked spans are filled with; silence when absent. */
+    readonly dtmfFill?: MaskFill;
   },
 ): Promise<StagedBody> {
   const { tenant, id } = target;
@@ -76,7 +79,7 @@ export async function writeEncrypted(
   const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
   const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);
   const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
-  const masking = target.dtmf === 'mask' ? new MaskingStages(() => sniffer.contentType) : null;
+  const masking = target.dtmf === 'mask' ? new MaskingStages(() => sniffer.contentType, target.dtmfFill) : null;
   try {
     slot.objectKey = target.objectKey ?? objectKeyFor(tenant, id);
     slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
@@ -111,8 +114,8 @@ class MaskingStages {
   readonly mask: (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer>;
   readonly stored = new MeteredBody(Number.MAX_SAFE_INTEGER, undefined, STAGE_BUFFER_BYTES);
 
-  constructor(contentType: () => string | null) {
-    this.mask = dtmfMaskStage(contentType, this.report);
+  constructor(contentType: () => string | null, fill: MaskFill = 'silence') {
+    this.mask = dtmfMaskStage(contentType, this.report, fill);
   }
 }
 

@@ -18,6 +18,7 @@ import type { RecordingStore } from '../recordings/store.js';
 import type { UploadRegistry } from '../recordings/uploads-in-progress.js';
 import { dtmfReceipt, type Recording } from '../recordings/types.js';
 import type { DtmfPolicy } from '../tenants/store.js';
+import type { MaskFill } from '../audio/dtmf-fill.js';
 
 export { objectKeyFor } from './ingest-stage.js';
 
@@ -88,6 +89,7 @@ export interface UploadRetention {
   readonly tenantKmsKeyId: string | null;
   /** The tenant's DTMF setting, read with the policy. */
   readonly dtmf: DtmfPolicy;
+  readonly dtmfFill: MaskFill;
 }
 
 interface StagedRecording extends StagedBody {
@@ -122,7 +124,7 @@ export class IngestService {
     const policy = await this.deps.policies.resolve(tenant, meta.policy, trx);
     const retainUntil = addDuration(meta.startedAt ?? now, policy.retain);
     checkRetentionOpen(retainUntil, policy.name, now);
-    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId, dtmf: policy.dtmf };
+    return { policy: policy.name, retainUntil, basis: { policy: meta.policy, startedAt: meta.startedAt }, tenantKmsKeyId: policy.tenantKmsKeyId, dtmf: policy.dtmf, dtmfFill: policy.dtmfFill };
   }
 
   private async uploadRaw(request: UploadRequest, source: RawUpload): Promise<UploadResult> {
@@ -167,7 +169,7 @@ export class IngestService {
     const id = randomUUID();
     const written = await writeEncrypted(this.deps, this.settings, slot, {
       tenant: request.tenant, id, body, retainUntil: this.deps.store.objectLock ? retention.retainUntil : undefined, tenantKmsKeyId: retention.tenantKmsKeyId,
-      dtmf: retention.dtmf,
+      dtmf: retention.dtmf, dtmfFill: retention.dtmfFill,
     });
     checkBody(written.received, request.expectedSha256);
     return { ...written, id, tenant: request.tenant, objectKey: objectKeyFor(request.tenant, id), retention };

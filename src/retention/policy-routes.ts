@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MASK_FILLS } from '../audio/dtmf-fill.js';
 import { actorFields, auditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
 import { parseIsoDuration } from '../config/duration.js';
@@ -35,7 +36,8 @@ const settingsBody = z.strictObject({
   defaultPolicy: z.string().regex(POLICY_NAME, 'policy names are lowercase letters, digits, _ and -').nullable().optional(),
   /** Optional, like defaultPolicy: a setting left out of a PUT stays as it is. */
   dtmf: z.enum(DTMF_POLICIES).optional(),
-}).refine((b) => b.defaultPolicy !== undefined || b.dtmf !== undefined, 'name defaultPolicy, dtmf or both');
+  dtmfFill: z.enum(MASK_FILLS).optional(),
+}).refine((b) => b.defaultPolicy !== undefined || b.dtmf !== undefined || b.dtmfFill !== undefined, 'name at least one of defaultPolicy, dtmf, dtmfFill');
 
 const dryRunQuery = z.strictObject({
   until: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v))
@@ -44,7 +46,7 @@ const dryRunQuery = z.strictObject({
 });
 
 function settingsView(s: TenantSettings, keys: Pick<KeyProvider, 'kind'>) {
-  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, keyProvider: keys.kind, dtmf: s.dtmf };
+  return { tenant: s.id, defaultPolicy: s.defaultPolicy ?? SYSTEM_DEFAULT_POLICY, kmsKeyId: s.kmsKeyId, keyProvider: keys.kind, dtmf: s.dtmf, dtmfFill: s.dtmfFill };
 }
 
 function view(p: RetentionPolicy, defaultPolicy: string | null) {
@@ -115,12 +117,13 @@ export function registerPolicyRoutes(router: SecureRouter, deps: PolicyRouteDeps
           throw new BadRequestError(`Retention policy "${body.defaultPolicy}" does not exist for this tenant; create it first`, 'unknown_policy');
         }
         const before = await deps.tenants.get(tenant, trx);
-        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy, dtmf: body.dtmf }, trx);
+        const after = await deps.tenants.update(tenant, { defaultPolicy: body.defaultPolicy, dtmf: body.dtmf, dtmfFill: body.dtmfFill }, trx);
         await deps.audit.record({
           tenant, ...actorFields(auditActor(ctx)), action: 'policy.updated', outcome: 'allowed',
           details: {
             ...(body.defaultPolicy !== undefined ? { defaultPolicy: body.defaultPolicy, previousDefaultPolicy: before.defaultPolicy } : {}),
             ...(body.dtmf !== undefined ? { dtmf: body.dtmf, previousDtmf: before.dtmf } : {}),
+            ...(body.dtmfFill !== undefined ? { dtmfFill: body.dtmfFill, previousDtmfFill: before.dtmfFill } : {}),
           },
         }, trx);
         return after;

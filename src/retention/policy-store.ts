@@ -2,6 +2,7 @@ import type { Db, Trx } from '../db/knex.js';
 import { parseIsoDuration, type IsoDuration } from '../config/duration.js';
 import { BadRequestError } from '../errors.js';
 import type { DtmfPolicy } from '../tenants/store.js';
+import type { MaskFill } from '../audio/dtmf-fill.js';
 
 export interface RetentionPolicy {
   readonly tenant: string;
@@ -28,6 +29,8 @@ export interface ResolvedPolicy {
   readonly tenantKmsKeyId: string | null;
   /** The tenant's DTMF setting (tenants.dtmf), read by the same query for the same reason. */
   readonly dtmf: DtmfPolicy;
+  /** What masking fills a span with (tenants.dtmf_fill). */
+  readonly dtmfFill: MaskFill;
 }
 
 /** An IsoDuration written back as ISO-8601 text (`P6Y`, `PT2S`). */
@@ -79,9 +82,9 @@ export class PolicyStore {
    */
   async resolve(tenant: string, name: string | null, trx?: Trx): Promise<ResolvedPolicy> {
     // One round trip: it runs on every upload.
-    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null; kms_key_id: string | null; dtmf: DtmfPolicy | null }> }>(
-      `SELECT w.wanted, p.name, p.retain, w.kms_key_id, w.dtmf
-         FROM (SELECT coalesce(?::text, t.default_policy, ?) AS wanted, t.kms_key_id, t.dtmf
+    const result = await (trx ?? this.db).raw<{ rows: Array<{ wanted: string; name: string | null; retain: string | null; kms_key_id: string | null; dtmf: DtmfPolicy | null; dtmf_fill: MaskFill | null }> }>(
+      `SELECT w.wanted, p.name, p.retain, w.kms_key_id, w.dtmf, w.dtmf_fill
+         FROM (SELECT coalesce(?::text, t.default_policy, ?) AS wanted, t.kms_key_id, t.dtmf, t.dtmf_fill
                  FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = ?) w
          LEFT JOIN retention_policies p ON p.tenant = ? AND p.name = w.wanted`,
       [name, SYSTEM_DEFAULT_POLICY, tenant, tenant],
@@ -89,13 +92,14 @@ export class PolicyStore {
     const row = result.rows[0];
     const tenantKmsKeyId = row?.kms_key_id ?? null;
     const dtmf = row?.dtmf ?? 'keep';
+    const dtmfFill = row?.dtmf_fill ?? 'silence';
     if (!row?.name || !row.retain) {
-      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault, tenantKmsKeyId, dtmf };
+      if (row?.wanted === SYSTEM_DEFAULT_POLICY) return { name: SYSTEM_DEFAULT_POLICY, retain: this.systemDefault, tenantKmsKeyId, dtmf, dtmfFill };
       throw new BadRequestError(`Retention policy "${row?.wanted ?? name ?? ''}" does not exist for this tenant`, 'unknown_policy');
     }
     const retain = parseIsoDuration(row.retain);
     if (!retain) throw new Error(`stored retention policy ${tenant}/${row.name} has an invalid duration`);
-    return { name: row.name, retain, tenantKmsKeyId, dtmf };
+    return { name: row.name, retain, tenantKmsKeyId, dtmf, dtmfFill };
   }
 
   /** True when `name` can be resolved for the tenant: one of its policies, or the system default. */

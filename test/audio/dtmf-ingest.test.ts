@@ -7,7 +7,9 @@ import { buffer } from 'node:stream/consumers';
 import type { WavCodec } from '../../src/audio/index.js';
 import { openPlayback } from '../../src/media/playback.js';
 import type { Receipt } from '../../src/recordings/types.js';
-import { assertNoKeyTones, callWithPresses, decodeAll, FIXTURE_PRESSES, type Press } from '../helpers/dtmf-audio.js';
+import { FILL_TONE_HZ, FILL_TONE_LEVEL } from '../../src/audio/dtmf-fill.js';
+import { DtmfDetector } from '../../src/audio/dtmf.js';
+import { assertNoKeyTones, callWithPresses, decodeAll, FIXTURE_PRESSES, toneLevel, type Press } from '../helpers/dtmf-audio.js';
 import { multipartUpload, request } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
@@ -26,6 +28,9 @@ async function formats(): Promise<Array<{ name: string; bytes: Buffer; type: str
     { name: 'wav-alaw', bytes: wav('alaw'), type: 'audio/wav' },
     { name: 'mp3', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.mp3')), type: 'audio/mpeg' },
     { name: 'opus', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.opus')), type: 'audio/ogg; codecs=opus' },
+    { name: 'flac', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.flac')), type: 'audio/flac' },
+    { name: 'vorbis', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono-vorbis.ogg')), type: 'audio/ogg; codecs=vorbis' },
+    { name: 'webm', bytes: await readFile(path.join(DTMF_FIXTURES, 'call-dtmf-8k-mono.webm')), type: 'audio/webm' },
   ];
 }
 
@@ -45,7 +50,7 @@ async function checkMasked(vault: TestVault, pbx: string, format: string): Promi
   assert.ok(dtmf, 'the receipt says the recording was masked');
   assert.deepEqual(dtmf.received, { sha256: sha(f.bytes), sizeBytes: f.bytes.length, contentType: f.type });
   assert.equal(dtmf.transcoded, !f.name.startsWith('wav'));
-  assert.equal(receipt.contentType, 'audio/wav', 'MP3 and Opus are stored as WAV PCM16; a WAV stays a WAV');
+  assert.equal(receipt.contentType, 'audio/wav', 'compressed formats are stored as WAV PCM16; a WAV stays a WAV');
   if (f.name.startsWith('wav')) assert.equal(receipt.sizeBytes, f.bytes.length, 'a WAV is masked in place');
 
   // The press at 1 s is within 3 s of the card number: one run of 17 digits, masked whole
@@ -88,7 +93,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dtmf: 'mask' }),
     });
     assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
-    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask' }, 'the default policy is left as it was');
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'silence' }, 'the default policy is left as it was');
     const empty = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(empty.status, 400, 'a PUT that names no setting is refused');
     const wrong = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{"dtmf":"drop"}' });
@@ -96,9 +101,40 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
   });
   after(async () => { await vault.close(); });
 
-  for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus']) {
+  for (const format of ['wav-pcm16', 'wav-mulaw', 'wav-alaw', 'mp3', 'opus', 'flac', 'vorbis', 'webm']) {
     test(`${format}: the stored, decrypted audio has no key tone left; receipt and audit event carry the spans, times only`, () => checkMasked(vault, pbx, format));
   }
+
+  test('dtmfFill: tone fills the masked spans with a flat tone instead of silence; the change is audited', async () => {
+    const admin = await vault.token('admin');
+    const put = async (body: object): Promise<Awaited<ReturnType<typeof request>>> => request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await put({ dtmfFill: 'tone' });
+    assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'tone' });
+    assert.equal((await put({ dtmfFill: 'noise' })).status, 400);
+    const [change] = await vault.deps.db('audit_events').where({ action: 'policy.updated' }).orderBy('seq', 'desc').limit(1).select<Array<{ details: Record<string, unknown> }>>('details');
+    assert.deepEqual(change?.details, { dtmfFill: 'tone', previousDtmfFill: 'silence' });
+    try {
+      const f = (await formats()).find((x) => x.name === 'flac');
+      assert.ok(f);
+      const up = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-tone', body: f.bytes, token: pbx });
+      assert.equal(up.status, 201, up.body.toString());
+      const receipt = up.json<Receipt>();
+      assert.equal(receipt.dtmf?.spans.length, 3);
+      const recording = await vault.deps.recordings.findActive('acme', receipt.id);
+      assert.ok(recording);
+      const { rate, channels } = await decodeAll(await buffer(await openPlayback(vault.deps, recording)), 'audio/wav');
+      const samples = channels[0] as Float32Array;
+      const d = new DtmfDetector(rate);
+      assert.deepEqual([...d.push(samples), ...d.flush()], [], 'no key press is left');
+      for (const p of FIXTURE_PRESSES) {
+        const from = Math.round(p.at * rate); const to = Math.round((p.at + p.seconds) * rate);
+        assert.ok(Math.abs(toneLevel(samples, from, to, FILL_TONE_HZ, rate) - FILL_TONE_LEVEL) < 0.01, `the flat tone where ${p.at} s was pressed`);
+      }
+    } finally {
+      assert.equal((await put({ dtmfFill: 'silence' })).status, 200);
+    }
+  });
 
   test('a multipart upload is masked the same way', async () => {
     const f = (await formats())[1];
@@ -109,14 +145,15 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     assert.equal(res.json<Receipt>().dtmf?.spans.length, 3);
   });
 
-  test('a recording the decoders cannot read is refused while masking is on, and nothing is kept', async () => {
+  test('audio that does not decode is refused (422) while masking is on, and nothing is kept', async () => {
     const flac = Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(4000, 1)]);
-    const res = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-flac', body: flac, token: pbx });
-    assert.equal(res.status, 415, res.body.toString());
+    const res = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-fake-flac', body: flac, token: pbx });
+    assert.equal(res.status, 422, res.body.toString());
+    assert.equal(res.json<{ code: string }>().code, 'audio_undecodable');
     const broken = Buffer.concat([(await formats())[0]?.bytes.subarray(0, 36) ?? Buffer.alloc(0), Buffer.from('junk'), Buffer.alloc(100)]);
     const bad = await request(vault, { method: 'PUT', path: '/v1/recordings/dtmf-broken', body: broken, token: pbx });
     assert.equal(bad.status, 422, bad.body.toString());
-    assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-flac'), null);
+    assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-fake-flac'), null);
     assert.equal(await vault.deps.recordings.findByCallId('acme', 'dtmf-broken'), null);
   });
 

@@ -2,17 +2,21 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeWav, type WavCodec } from '../../src/audio/index.js';
 import { dtmfMaskStage, type DtmfMaskReport } from '../../src/audio/dtmf-mask.js';
-import { addPresses, assertNoKeyTones, decodeAll, seeded, talkOffSecond, type Press } from '../helpers/dtmf-audio.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FILL_TONE_HZ, FILL_TONE_LEVEL, type MaskFill } from '../../src/audio/dtmf-fill.js';
+import { DtmfDetector } from '../../src/audio/dtmf.js';
+import { addPresses, assertNoKeyTones, decodeAll, FIXTURE_PRESSES, frequenciesOf, seeded, talkOffSecond, toneLevel, type Press } from '../helpers/dtmf-audio.js';
 import { encodeWav } from '../helpers/wav.js';
 
 /** Runs the masking stage over `bytes` handed in chunks of uneven sizes. */
-async function mask(bytes: Buffer, type: string): Promise<{ out: Buffer; report: DtmfMaskReport }> {
+async function mask(bytes: Buffer, type: string, fill: MaskFill = 'silence'): Promise<{ out: Buffer; report: DtmfMaskReport }> {
   const report: DtmfMaskReport = { contentType: null, transcoded: false, spans: [] };
   async function* chunks(): AsyncGenerator<Buffer> {
     for (let at = 0, n = 7; at < bytes.length; at += n, n = (n * 13 + 5) % 9000 + 1) yield bytes.subarray(at, at + n);
   }
   const parts: Buffer[] = [];
-  for await (const part of dtmfMaskStage(() => type, report)(chunks())) parts.push(part);
+  for await (const part of dtmfMaskStage(() => type, report, fill)(chunks())) parts.push(part);
   return { out: Buffer.concat(parts), report };
 }
 
@@ -83,8 +87,51 @@ describe('DTMF masking stage', () => {
     assert.ok(!silent(menu1?.endMs ?? 0, menu2?.startMs ?? 0), 'between two menu digits: the call as it was');
   });
 
-  test('a type the decoders cannot read is refused (415) when masking is on: nothing unchecked is stored', async () => {
-    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
+  test('a type no decoder reads is refused (415) when masking is on, and undecodable bytes of a known type fail (422): nothing unchecked is stored', async () => {
+    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/aac'), (err: Error & { code?: string }) => err.code === 'unsupported_media_type');
+    await assert.rejects(mask(Buffer.from('fLaC0000000000000000000000000000000000000000'), 'audio/flac'), (err: Error & { code?: string }) => err.code === 'audio_undecodable');
+  });
+});
+
+/** Each press's span holds the fill tone, and neither of the press's own tones is left. */
+function assertToneFilled(x: Float32Array, rate: number, ps: readonly Press[], label: string): void {
+  const d = new DtmfDetector(rate);
+  assert.deepEqual([...d.push(x), ...d.flush()], [], `${label}: the fill tone is not heard as a key press`);
+  for (const p of ps) {
+    const from = Math.round(p.at * rate); const to = Math.round((p.at + p.seconds) * rate);
+    const fill = toneLevel(x, from, to, FILL_TONE_HZ, rate);
+    assert.ok(Math.abs(fill - FILL_TONE_LEVEL) < 0.01, `${label}: the flat tone where ${p.digit} was pressed (${fill})`);
+    const { row, col } = frequenciesOf(p.digit);
+    for (const f of [row, col]) {
+      const left = toneLevel(x, from, to, f, rate);
+      assert.ok(left < FILL_TONE_LEVEL / 10, `${label}: ${f} Hz at most the fill's leakage where ${p.digit} was pressed (${left})`);
+    }
+  }
+}
+
+describe('DTMF masking with fill: tone', () => {
+  for (const [codec, rate, channels] of [['mulaw', 8000, 1], ['pcm16', 16000, 2]] as const) {
+    test(`WAV ${codec} ${rate} Hz ${channels} ch: each masked span holds a flat ${FILL_TONE_HZ} Hz tone in every channel, not the key`, async () => {
+      const source = Array.from({ length: channels }, (_, c) => call(rate, 6, c === 0 ? presses : []));
+      const wav = encodeWav(codec as WavCodec, rate, source);
+      const { out, report } = await mask(wav, 'audio/wav', 'tone');
+      assert.equal(out.length, wav.length, 'a WAV keeps its size');
+      assert.equal(report.spans.length, presses.length);
+      const masked = await decodeAll(out, 'audio/wav');
+      masked.channels.forEach((ch, c) => assertToneFilled(ch, rate, presses, `channel ${c}`));
+    });
+  }
+
+  test('a decoded recording (FLAC) stored as WAV PCM16 gets the same tone; silence stays the default', async () => {
+    const rate = 8000;
+    const { out, report } = await mask(encodeWav('pcm16', rate, [call(rate, 6, presses)]), 'audio/wav');
+    assert.equal(report.spans.length, presses.length, 'silence by default');
+    assertNoKeyTones((await decodeAll(out, 'audio/wav')).channels[0] as Float32Array, rate, presses, 'silence');
+    const flac = await readFile(path.resolve(import.meta.dirname, '../fixtures/dtmf/call-dtmf-8k-mono.flac'));
+    const toned = await mask(flac, 'audio/flac', 'tone');
+    assert.equal(toned.report.transcoded, true);
+    const { rate: storedRate, channels } = await decodeAll(toned.out, 'audio/wav');
+    assertToneFilled(channels[0] as Float32Array, storedRate, FIXTURE_PRESSES, 'FLAC');
   });
 });
 

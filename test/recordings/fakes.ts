@@ -95,9 +95,9 @@ export class FakePolicyStore {
   resolved = 0;
   constructor(private readonly retain: IsoDuration) {}
 
-  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration; tenantKmsKeyId: null; dtmf: 'keep' }> {
+  async resolve(_tenant: string, name: string | null): Promise<{ name: string; retain: IsoDuration; tenantKmsKeyId: null; dtmf: 'keep'; dtmfFill: 'silence' }> {
     this.resolved++;
-    return { name: name ?? 'default', retain: this.retain, tenantKmsKeyId: null, dtmf: 'keep' };
+    return { name: name ?? 'default', retain: this.retain, tenantKmsKeyId: null, dtmf: 'keep', dtmfFill: 'silence' };
   }
 }
 
