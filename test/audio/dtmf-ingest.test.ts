@@ -93,7 +93,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dtmf: 'mask' }),
     });
     assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
-    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'silence' }, 'the default policy is left as it was');
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, keyProvider: 'local', dtmf: 'mask', dtmfFill: 'silence' }, 'the default policy is left as it was');
     const empty = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(empty.status, 400, 'a PUT that names no setting is refused');
     const wrong = await request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: '{"dtmf":"drop"}' });
@@ -110,7 +110,7 @@ describe('DTMF masking at ingest (tenant setting dtmf: mask)', () => {
     const put = async (body: object): Promise<Awaited<ReturnType<typeof request>>> => request(vault, { method: 'PUT', path: '/v1/tenant-settings', token: admin, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const res = await put({ dtmfFill: 'tone' });
     assert.equal(assertContract('put', '/v1/tenant-settings', res).status, 200, res.body.toString());
-    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, dtmf: 'mask', dtmfFill: 'tone' });
+    assert.deepEqual(res.json(), { tenant: 'acme', defaultPolicy: 'default', kmsKeyId: null, keyProvider: 'local', dtmf: 'mask', dtmfFill: 'tone' });
     assert.equal((await put({ dtmfFill: 'noise' })).status, 400);
     const [change] = await vault.deps.db('audit_events').where({ action: 'policy.updated' }).orderBy('seq', 'desc').limit(1).select<Array<{ details: Record<string, unknown> }>>('details');
     assert.deepEqual(change?.details, { dtmfFill: 'tone', previousDtmfFill: 'silence' });

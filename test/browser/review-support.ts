@@ -34,5 +34,7 @@ export async function auditEvents(vault: TestVault, query: Record<string, string
   const token = await vault.token('compliance', { sub: 'auditor-1' });
   const res = await call(vault, { method: 'GET', path: `/v1/audit-events?${new URLSearchParams(query).toString()}`, token });
   if (res.status !== 200) throw new Error(`audit export answered ${res.status}: ${res.body.toString()}`);
-  return res.body.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ApiAuditEvent);
+  // The export ends with the signed checkpoint that covers it: a line that is no event.
+  const lines = res.body.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ApiAuditEvent | { checkpoint: string });
+  return lines.filter((line): line is ApiAuditEvent => !('checkpoint' in line));
 }

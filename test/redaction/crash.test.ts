@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { AUDIT_CHAIN_LOCK_KEY } from '../../src/audit/chain.js';
+import { auditLogLock } from '../retention/support.js';
 import { advisoryLockKey } from '../../src/db/locks.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
@@ -13,7 +13,7 @@ import { auditEvents, childEnv, current, pci, plaintextOf, postRedaction, readAl
 /**
  * A redaction killed at any point leaves the old version whole or the new one whole. The serve
  * child process below writes the redacted object, then blocks in its commit (the test holds the
- * audit chain lock the commit's recording.redacted event needs) and is SIGKILLed there. The state
+ * tenant's audit log lock the commit's recording.redacted event needs) and is SIGKILLed there. The state
  * a kill right after the commit leaves (new version current, old object not yet deleted) is then
  * set up by putting the old ciphertext back after a redaction, and swept the same way.
  */
@@ -43,7 +43,8 @@ describe('a redaction killed mid-way', () => {
     const before = await objectKeys(vault);
     const server = await spawnVault(childEnv(vault));
     let written: string | undefined;
-    await su.query(`SELECT pg_advisory_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const auditLock = await auditLogLock(vault);
+    await su.query(auditLock.take);
     try {
       const pending = request(server, {
         method: 'POST', path: `/v1/recordings/${r.id}/redactions`, token: await vault.token('compliance'),
@@ -57,7 +58,7 @@ describe('a redaction killed mid-way', () => {
       await server.stop('SIGKILL');
       await pending;
     } finally {
-      await su.query(`SELECT pg_advisory_unlock(${AUDIT_CHAIN_LOCK_KEY})`);
+      await su.query(auditLock.release);
     }
     assert.ok(written);
     await waitFor('the killed redaction\'s transaction to roll back', async () => {

@@ -68,7 +68,7 @@ describe('retention policies', () => {
     assert.equal((await json(vault, 'PUT', '/v1/tenant-settings', admin, { defaultPolicy: 'nope' })).status, 400);
     const settings = await json(vault, 'PUT', '/v1/tenant-settings', admin, { defaultPolicy: 'month' });
     assert.equal(settings.status, 200, settings.body.toString());
-    assert.deepEqual(settings.json<object>(), { tenant: 'acme', defaultPolicy: 'month', kmsKeyId: null, keyProvider: 'local' });
+    assert.deepEqual(settings.json<object>(), { tenant: 'acme', defaultPolicy: 'month', kmsKeyId: null, keyProvider: 'local', dtmf: 'keep', dtmfFill: 'silence' });
     assert.equal((await json(vault, 'GET', '/v1/tenant-settings', admin)).json<{ defaultPolicy: string }>().defaultPolicy, 'month');
     const byDefault = await upload(vault, 'pol-tenant', { query: { startedAt } });
     assert.equal(byDefault.policy, 'month');

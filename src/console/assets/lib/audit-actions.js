@@ -10,4 +10,6 @@ export const AUDIT_ACTIONS = [
   'download.issued', 'media.downloaded', 'download.settings_updated',
   'console.signed_in', 'console.signed_out', 'console.session_expired',
   'media.peaks',
+  'recording.redacted', 'recording.original_shredded', 'redaction.requested', 'redaction.approved', 'redaction.refused',
+  'redaction.original_read', 'redaction.settings_updated',
 ];
