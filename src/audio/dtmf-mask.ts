@@ -5,7 +5,7 @@ import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
 import { ALAW_TABLE, readSample, ULAW_TABLE } from './samples.js';
 import type { WavInfo } from './types.js';
-import { MAX_WAV_HEAD, probeWav } from './wav.js';
+import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
 
 /**
  * DTMF masking as a stage of the ingest stream, between the received bytes and encryption: the
@@ -218,7 +218,7 @@ async function* maskDecoded(source: AsyncIterable<Buffer>, mediaType: string, re
   for await (const block of decodeAudio(source, mediaType)) {
     if (!planner) {
       planner = new DtmfMaskPlanner(block.sampleRate, block.channels.length);
-      yield streamedWavHead(block.sampleRate, block.channels.length);
+      yield pcm16WavHeader(block.sampleRate, block.channels.length, null);
     }
     planner.push(block.channels);
     // The decoder may reuse its output arrays: what is held back is a copy.
@@ -250,22 +250,6 @@ function pcm16Frames(channels: readonly Float32Array[], frames: number, first: n
   return out;
 }
 
-function streamedWavHead(sampleRate: number, channels: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(0xffffffff, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(0xffffffff, 40);
-  return h;
-}
 
 /** Frame spans as milliseconds, within the recording's `frames`. */
 function toMs(spans: readonly FrameSpan[], frames: number, sampleRate: number): MaskedSpan[] {

@@ -123,3 +123,24 @@ export async function* decodeWav(source: AsyncIterable<Buffer>): AsyncGenerator<
   }
   if (!info) throw new AudioDecodeError('The WAV ended before its data chunk');
 }
+
+/**
+ * The 44-byte header of a PCM16 WAV holding `dataBytes` of samples, or, for null, of a WAV
+ * streamed before its length is known (both sizes 0xFFFFFFFF, which readers take as "to the end").
+ */
+export function pcm16WavHeader(sampleRate: number, channels: number, dataBytes: number | null): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(dataBytes === null ? 0xffffffff : dataBytes + 36, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * channels * 2, 28);
+  h.writeUInt16LE(channels * 2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(dataBytes ?? 0xffffffff, 40);
+  return h;
+}

@@ -4,7 +4,7 @@ import { openPlayback, type PlaybackDeps } from '../media/playback.js';
 import type { Recording } from '../recordings/types.js';
 import { fillValue, planFrames, type FramePlan } from './plan.js';
 import type { RedactionOrder } from './types.js';
-import { pcm16WavHeader } from './wav.js';
+import { pcm16WavHeaderForFrames } from './wav.js';
 
 /**
  * MP3 and Ogg/Opus cannot be rewritten in place: they are decoded (src/audio) and the redacted
@@ -24,7 +24,7 @@ export async function openRedactedDecoded(deps: PlaybackDeps, r: Recording, orde
   }
   if (frames === 0) throw new AudioDecodeError('The recording decoded to no samples');
   const plan = planFrames(order.ranges, order.fill, sampleRate, channels, frames);
-  const header = pcm16WavHeader(sampleRate, channels, frames);
+  const header = pcm16WavHeaderForFrames(sampleRate, channels, frames);
   const blocks = decodeAudio(await openPlayback(deps, r), r.contentType);
   return Readable.from(pcm16Redacted(blocks, plan, header, frames, channels), { objectMode: false });
 }

@@ -1,3 +1,4 @@
+import type { Recording } from '../recordings/types.js';
 /**
  * Redaction of time ranges in a stored recording (docs/redaction.md). A redaction makes a new
  * version of the recording under a new data key; the category decides the original's fate:
@@ -59,20 +60,11 @@ export interface RedactionRequest extends RedactionOrder {
 }
 
 /** A `pii` original kept sealed: enough to decrypt it, nothing else. */
-export interface SealedOriginal {
+export interface SealedOriginal extends Pick<Recording, 'tenant' | 'objectKey' | 'sha256' | 'sizeBytes' | 'contentType' | 'segmentSize' | 'cryptoHeader' | 'wrappedKey' | 'keyRef'> {
   readonly redactionId: string;
-  readonly tenant: string;
   readonly recordingId: string;
   /** The version it was before the redaction. */
   readonly version: number;
-  readonly objectKey: string | null;
-  readonly sha256: string;
-  readonly sizeBytes: number;
-  readonly contentType: string;
-  readonly segmentSize: number | null;
-  readonly cryptoHeader: Buffer | null;
-  readonly wrappedKey: Buffer | null;
-  readonly keyRef: string | null;
 }
 
 export function rangesView(ranges: readonly RedactionRange[]): RedactionRange[] {

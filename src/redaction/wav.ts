@@ -1,4 +1,4 @@
-import { AudioDecodeError, MAX_WAV_HEAD, probeWav, type WavInfo } from '../audio/index.js';
+import { AudioDecodeError, MAX_WAV_HEAD, pcm16WavHeader, probeWav, type WavInfo } from '../audio/index.js';
 
 /**
  * Where a stored WAV's samples are and how many whole frames it holds, from its head (read
@@ -21,21 +21,8 @@ export function wavLayout(head: Buffer, fileSize: number): WavLayout {
 }
 
 /** A 44-byte header of a PCM16 WAV holding `frames` frames. */
-export function pcm16WavHeader(sampleRate: number, channels: number, frames: number): Buffer {
+export function pcm16WavHeaderForFrames(sampleRate: number, channels: number, frames: number): Buffer {
   const dataBytes = frames * channels * 2;
   if (dataBytes + 36 > 0xffffffff) throw new AudioDecodeError('The decoded recording is too long to be stored as one WAV file');
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(dataBytes + 36, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
+  return pcm16WavHeader(sampleRate, channels, dataBytes);
 }
