@@ -1,4 +1,4 @@
-import { formatAt, jcs, parseCanonicalAt } from './canonical.js';
+import { CanonicalAtReader, formatAt, jcs } from './canonical.js';
 import { parseNdjsonLine, toEvent, type Fields } from './parse.js';
 import type { AuditEvent, LogEvent } from './types.js';
 
@@ -143,11 +143,19 @@ const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'rec
   : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
 const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
 const DETAILS_KEY = ',"details":';
-const HEX_TAIL = /^,"prevHash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"$/;
+const PREV_KEY = ',"prevHash":"';
+const HASH_KEY = '","hash":"';
+/** `,"prevHash":"<64 hex>","hash":"<64 hex>"` */
+const TAIL_LENGTH = PREV_KEY.length + 64 + HASH_KEY.length + 64 + 1;
+const atReader = new CanonicalAtReader();
 const PROOF_KEY = ',"proof":{"treeSize":';
 
-/** The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the fast form. */
-function valueEnd(line: string, pos: number, kind: number): number {
+/**
+ * The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the
+ * fast form. `escapedFrom`: the line's first backslash (its length when none), looked up once
+ * per line; it cannot lie before `pos`, as every earlier string was checked to close before it.
+ */
+function valueEnd(line: string, pos: number, kind: number, escapedFrom: number): number {
   if ((kind === 1 || kind === 3) && line.startsWith('null', pos)) return pos + 4;
   if (kind >= 2) {
     let end = pos;
@@ -161,37 +169,49 @@ function valueEnd(line: string, pos: number, kind: number): number {
   if (line.charCodeAt(pos) !== 0x22) return -1;
   const close = line.indexOf('"', pos + 1);
   if (close < 0) return -1;
-  const backslash = line.indexOf('\\', pos + 1);
-  return backslash >= 0 && backslash < close ? -1 : close + 1;
+  return close < escapedFrom ? close + 1 : -1;
 }
 
 /** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
+// eslint-disable-next-line no-control-regex -- control characters are what sends a line to the strict reading
+const CONTROL = /[\u0000-\u001f]/;
+/** Sticky, no captures: tested in place at the end of a line without slicing it. */
+const HASH_TAIL = /,"prevHash":"[0-9a-f]{64}","hash":"[0-9a-f]{64}"/y;
+
+/** The start of `,"prevHash":"<hex>","hash":"<hex>"` ending at `end`, or -1 when it is not there in that form. */
+function hashTailAt(line: string, end: number): number {
+  const from = end - TAIL_LENGTH;
+  if (from < 0) return -1;
+  HASH_TAIL.lastIndex = from;
+  return HASH_TAIL.test(line) && HASH_TAIL.lastIndex === end ? from : -1;
 }
 
 const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
 
 export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
   const t: string[] = [];
+  const backslash = line.indexOf('\\');
+  const escapedFrom = backslash < 0 ? line.length : backslash;
   let pos = 0;
   for (let i = 0; i < KEYS.length; i += 1) {
     const key = KEYS[i]!;
     if (!line.startsWith(key, pos)) return null;
     pos += key.length;
-    const end = valueEnd(line, pos, KINDS[i]!);
+    const end = valueEnd(line, pos, KINDS[i]!, escapedFrom);
     if (end < 0) return null;
     t.push(line.slice(pos, end));
     pos = end;
   }
-  if (!line.startsWith(DETAILS_KEY, pos) || hasControlCharacter(line)) return null;
+  if (!line.startsWith(DETAILS_KEY, pos) || CONTROL.test(line)) return null;
   pos += DETAILS_KEY.length;
-  const proofAt = line.lastIndexOf(PROOF_KEY);
+  // A line without a proof ends with its hash; searching it for the proof member would cost more than the rest.
+  const proofAt = line.endsWith('"}') ? -1 : line.lastIndexOf(PROOF_KEY);
   const end = proofAt < 0 ? line.length - 1 : proofAt;
-  const tail = HEX_TAIL.exec(line.slice(end - 152, end));
-  if (!tail || line.charCodeAt(line.length - 1) !== 0x7d || end - 152 < pos) return null;
-  const detailsText = line.slice(pos, end - 152);
+  const tailAt = hashTailAt(line, end);
+  if (tailAt < pos || line.charCodeAt(line.length - 1) !== 0x7d) return null;
+  const prevHash = line.slice(tailAt + PREV_KEY.length, tailAt + PREV_KEY.length + 64);
+  const hash = line.slice(end - 65, end - 1);
+  const detailsText = line.slice(pos, tailAt);
   let details: unknown;
   let proof: unknown = null;
   try {
@@ -207,17 +227,17 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   const logSeq = Number(logSeqText);
   const seq = Number(seqText);
   const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
-  const at = parseCanonicalAt(atText.slice(1, -1));
+  const at = atReader.read(atText.slice(1, -1));
   if (!at || log === '""' || !Number.isSafeInteger(logSeq) || !Number.isSafeInteger(seq) || (recordingPrev !== null && recordingPrev >= logSeq)) return null;
   const parts: Parts = {
     log, logSeq: logSeqText, seq: seqText, at: atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrev: recordingPrevText,
-    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${tail[1]}"`, hash: `"${tail[2]}"`,
+    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${prevHash}"`, hash: `"${hash}"`,
   };
   const event: LogEvent = {
     log: unquote(log)!, logSeq, seq, at, tenant: unquote(tenant), actorSub: unquote(actorSub)!, actorRole: unquote(actorRole),
     action: unquote(action)!, outcome: unquote(outcome)!, recordingId: unquote(recordingId), recordingPrev, linkId: unquote(linkId),
     ip: unquote(ip), userAgent: unquote(userAgent), requestId: unquote(requestId), details: details as Record<string, unknown>,
-    prevHash: tail[1]!, hash: tail[2]!,
+    prevHash, hash,
   };
   return { kind: 'log', event, proof: proof as ProofJson | null, canonical: canonicalOf(parts) };
 }
