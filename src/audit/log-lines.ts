@@ -65,7 +65,7 @@ function lineOf(p: Parts, proof: ProofJson | null | undefined): string {
 }
 
 /** canonicalLogEvent (src/audit/canonical.ts) from the member texts: the same bytes, members in JCS order. */
-function canonicalOf(p: Parts): string {
+function canonicalOf(p: Omit<Parts, 'hash'>): string {
   return `{"action":${p.action},"actorRole":${p.actorRole},"actorSub":${p.actorSub},"at":${p.at},"details":${p.details},`
     + `"ip":${p.ip},"linkId":${p.linkId},"log":${p.log},"logSeq":${p.logSeq},"outcome":${p.outcome},"prevHash":${p.prevHash},`
     + `"recordingId":${p.recordingId},"recordingPrev":${p.recordingPrev},"requestId":${p.requestId},"tenant":${p.tenant},`
@@ -220,7 +220,8 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   const end = proofAt < 0 ? line.length - 1 : proofAt;
   const tailAt = hashTailAt(line, end);
   if (tailAt < pos || line.charCodeAt(line.length - 1) !== 0x7d) return null;
-  const prevHash = line.slice(tailAt + PREV_KEY.length, tailAt + PREV_KEY.length + 64);
+  const prevHashAt = tailAt + PREV_KEY.length;
+  const prevHash = line.slice(prevHashAt, prevHashAt + 64);
   const hash = line.slice(end - 65, end - 1);
   const detailsText = line.slice(pos, tailAt);
   let details: unknown;
@@ -240,9 +241,10 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
   const at = atReader.read(atText.slice(1, -1));
   if (!at || log === '""' || !Number.isSafeInteger(logSeq) || !Number.isSafeInteger(seq) || (recordingPrev !== null && recordingPrev >= logSeq)) return null;
-  const parts: Parts = {
+  // The hash is no member of the canonical encoding; the quoted prevHash is sliced from the line as it stands.
+  const parts: Omit<Parts, 'hash'> = {
     log, logSeq: logSeqText, seq: seqText, at: atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrev: recordingPrevText,
-    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${prevHash}"`, hash: `"${hash}"`,
+    linkId, ip, userAgent, requestId, details: detailsText, prevHash: line.slice(prevHashAt - 1, prevHashAt + 65),
   };
   const event: LogEvent = {
     log: unquote(log)!, logSeq, seq, at, tenant: unquote(tenant), actorSub: unquote(actorSub)!, actorRole: unquote(actorRole),
