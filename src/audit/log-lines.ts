@@ -200,7 +200,7 @@ function hashTailAt(line: string, end: number): number {
 const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
 
 export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
-  const t: string[] = [];
+  const t = new Array<string>(KEYS.length);
   const backslash = line.indexOf('\\');
   const escapedFrom = backslash < 0 ? line.length : backslash;
   let pos = 0;
@@ -210,7 +210,7 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
     pos += key.length;
     const end = valueEnd(line, pos, KINDS[i]!, escapedFrom);
     if (end < 0) return null;
-    t.push(line.slice(pos, end));
+    t[i] = end - pos === 4 && line.charCodeAt(pos) === 0x6e ? 'null' : line.slice(pos, end);
     pos = end;
   }
   if (!line.startsWith(DETAILS_KEY, pos) || CONTROL.test(line)) return null;

@@ -148,11 +148,11 @@ class EventHasher {
   #buffer = Buffer.alloc(64 * 1024);
 
   of(prevHash: string, canonical: string): { hash: string; leaf: string } {
-    const length = 32 + Buffer.byteLength(canonical, 'utf8');
-    if (length > this.#buffer.length) this.#buffer = Buffer.alloc(length * 2);
+    // Room for the longest UTF-8 form of the text (3 bytes per UTF-16 unit), so one write encodes it whole.
+    if (32 + canonical.length * 3 > this.#buffer.length) this.#buffer = Buffer.alloc(32 + canonical.length * 6);
     const b = this.#buffer;
     b.write(prevHash, 0, 32, 'hex');
-    b.write(canonical, 32, 'utf8');
+    const length = 32 + b.write(canonical, 32, 'utf8');
     const hash = cryptoHash('sha256', b.subarray(0, length), 'hex');
     b[31] = 0x00;
     return { hash, leaf: cryptoHash('sha256', b.subarray(31, length), 'binary') };
