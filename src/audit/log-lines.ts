@@ -141,8 +141,16 @@ function parseJsonLine(line: string, lineNo: number, hint: number | undefined): 
 const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
 const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
   : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
-const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
-const DETAILS_KEY = ',"details":';
+/**
+ * The members before `details`, matched in one pass of a regular expression compiled to native
+ * code rather than key by key: strings without a backslash, a quote or a control character,
+ * numbers without a leading zero and of at most 16 digits. Control characters later on the line
+ * need no search: `details` and `proof` must equal their canonical forms, the hashes are hex.
+ */
+const STRING = '"[^"\\\\\\u0000-\\u001f]*"';
+const NUMBER = '[1-9][0-9]{0,15}';
+const VALUES = [STRING, `null|${STRING}`, NUMBER, `null|${NUMBER}`];
+const MEMBERS = new RegExp(`^${SCANNED.map((n, i) => `${i === 0 ? '\\{' : ','}"${n}":(${VALUES[KINDS[i]!]!})`).join('')},"details":`);
 const PREV_KEY = ',"prevHash":"';
 const HASH_KEY = '","hash":"';
 /** `,"prevHash":"<64 hex>","hash":"<64 hex>"` */
@@ -150,31 +158,6 @@ const TAIL_LENGTH = PREV_KEY.length + 64 + HASH_KEY.length + 64 + 1;
 const atReader = new CanonicalAtReader();
 const PROOF_KEY = ',"proof":{"treeSize":';
 
-/**
- * The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the
- * fast form. `escapedFrom`: the line's first backslash (its length when none), looked up once
- * per line; it cannot lie before `pos`, as every earlier string was checked to close before it.
- */
-function valueEnd(line: string, pos: number, kind: number, escapedFrom: number): number {
-  if ((kind === 1 || kind === 3) && line.startsWith('null', pos)) return pos + 4;
-  if (kind >= 2) {
-    let end = pos;
-    while (end < line.length && end - pos < 16) {
-      const c = line.charCodeAt(end);
-      if (c < 0x30 || c > 0x39 || (end === pos && c === 0x30)) break;
-      end += 1;
-    }
-    return end === pos ? -1 : end;
-  }
-  if (line.charCodeAt(pos) !== 0x22) return -1;
-  const close = line.indexOf('"', pos + 1);
-  if (close < 0) return -1;
-  return close < escapedFrom ? close + 1 : -1;
-}
-
-/** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
-// eslint-disable-next-line no-control-regex -- control characters are what sends a line to the strict reading
-const CONTROL = /[\u0000-\u001f]/;
 /** 1 at the char codes of lowercase hex digits: a table lookup per character beats a regular expression here. */
 const LOWER_HEX = new Uint8Array(128);
 for (const c of '0123456789abcdef') LOWER_HEX[c.charCodeAt(0)] = 1;
@@ -200,21 +183,9 @@ function hashTailAt(line: string, end: number): number {
 const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
 
 export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
-  const t = new Array<string>(KEYS.length);
-  const backslash = line.indexOf('\\');
-  const escapedFrom = backslash < 0 ? line.length : backslash;
-  let pos = 0;
-  for (let i = 0; i < KEYS.length; i += 1) {
-    const key = KEYS[i]!;
-    if (!line.startsWith(key, pos)) return null;
-    pos += key.length;
-    const end = valueEnd(line, pos, KINDS[i]!, escapedFrom);
-    if (end < 0) return null;
-    t[i] = end - pos === 4 && line.charCodeAt(pos) === 0x6e ? 'null' : line.slice(pos, end);
-    pos = end;
-  }
-  if (!line.startsWith(DETAILS_KEY, pos) || CONTROL.test(line)) return null;
-  pos += DETAILS_KEY.length;
+  const t = MEMBERS.exec(line);
+  if (!t) return null;
+  const pos = t[0].length;
   // A line without a proof ends with its hash; searching it for the proof member would cost more than the rest.
   const proofAt = line.endsWith('"}') ? -1 : line.lastIndexOf(PROOF_KEY);
   const end = proofAt < 0 ? line.length - 1 : proofAt;
@@ -234,8 +205,8 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   }
   if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && jcs(details) !== detailsText)) return null;
   if (proof !== null && (!isProof(proof) || `,"proof":${proofText(proof)}}` !== line.slice(proofAt))) return null;
-  const [log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as [
-    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const [, log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as unknown as [
+    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
   const logSeq = Number(logSeqText);
   const seq = Number(seqText);
   const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
