@@ -124,3 +124,47 @@ export function hashLogEvent(e: Omit<LogEvent, 'hash' | 'seq'>): string {
 export function logEventLeaf(e: Omit<LogEvent, 'hash' | 'seq'>): Buffer {
   return leafHash(Buffer.from(canonicalLogEvent(e), 'utf8'));
 }
+
+const digitsAt = (text: string, from: number, count: number): number => {
+  let value = 0;
+  for (let i = from; i < from + count; i += 1) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+};
+
+/** Milliseconds into the day of a canonical timestamp's `HH:MM:SS.mmmZ`, or -1 when that part is not canonical. */
+function timeOfDay(text: string): number {
+  if (text.length !== 24 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return -1;
+  const h = digitsAt(text, 11, 2);
+  const m = digitsAt(text, 14, 2);
+  const s = digitsAt(text, 17, 2);
+  const ms = digitsAt(text, 20, 3);
+  if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59 || ms < 0) return -1;
+  return ((h * 60 + m) * 60 + s) * 1000 + ms;
+}
+
+/**
+ * parseCanonicalAt for a stream of timestamps that mostly share their day, as an export's do:
+ * the date part is checked in full once per day, the time of day by its digits and ranges,
+ * which accepts exactly the texts parseCanonicalAt accepts.
+ */
+export class CanonicalAtReader {
+  #day = '';
+  #dayMs = 0;
+
+  read(text: string): Date | null {
+    if (this.#day !== '' && text.startsWith(this.#day)) {
+      const t = timeOfDay(text);
+      return t < 0 ? null : new Date(this.#dayMs + t);
+    }
+    const at = parseCanonicalAt(text);
+    if (at) {
+      this.#day = text.slice(0, 11);
+      this.#dayMs = at.getTime() - timeOfDay(text);
+    }
+    return at;
+  }
+}

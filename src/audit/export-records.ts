@@ -71,15 +71,20 @@ export async function tailCheckpoint(file: string): Promise<string | null> {
 }
 
 /**
- * Records come in batches, one per chunk read: a million lines would otherwise cost a million
- * round trips through the async iteration machinery, more than parsing them. A record that
- * fails to parse ends its batch early with the records before it, then throws on the next pull.
+ * Records come in batches of up to BATCH_RECORDS lines: a million lines would otherwise cost a
+ * million round trips through the async iteration machinery, more than parsing them, while a
+ * whole chunk's worth of parsed events and canonical texts alive at once is what the garbage
+ * collector spends its time copying. A record that fails to parse ends its batch early with the
+ * records before it, then throws on the next pull.
  */
+const BATCH_RECORDS = 64;
+
 async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord[]> {
   let pending = '';
   let lineNo = 0;
   let failure: unknown = null;
-  const parse = (line: string, batch: ExportRecord[]): void => {
+  let batch: ExportRecord[] = [];
+  const parse = (line: string): void => {
     lineNo += 1;
     if (line.length === 0 || failure !== null) return;
     try {
@@ -88,22 +93,24 @@ async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord[]> {
       failure = err;
     }
   };
+  const full = (): boolean => batch.length >= BATCH_RECORDS || failure !== null;
   for await (const chunk of chunks(file)) {
     const text = pending + chunk;
-    const batch: ExportRecord[] = [];
     let start = 0;
     let nl: number;
     while ((nl = text.indexOf('\n', start)) >= 0) {
-      parse(text.slice(start, nl), batch);
+      parse(text.slice(start, nl));
       start = nl + 1;
+      if (full()) {
+        yield batch;
+        batch = [];
+        if (failure !== null) throw failure;
+      }
     }
     pending = text.slice(start);
-    yield batch;
-    if (failure !== null) throw failure;
   }
-  const last: ExportRecord[] = [];
-  if (pending.trim().length > 0) parse(pending, last);
-  yield last;
+  if (pending.trim().length > 0) parse(pending);
+  yield batch;
   if (failure !== null) throw failure;
 }
 

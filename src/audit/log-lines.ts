@@ -1,4 +1,4 @@
-import { formatAt, jcs, parseCanonicalAt } from './canonical.js';
+import { CanonicalAtReader, formatAt, jcs } from './canonical.js';
 import { parseNdjsonLine, toEvent, type Fields } from './parse.js';
 import type { AuditEvent, LogEvent } from './types.js';
 
@@ -65,7 +65,7 @@ function lineOf(p: Parts, proof: ProofJson | null | undefined): string {
 }
 
 /** canonicalLogEvent (src/audit/canonical.ts) from the member texts: the same bytes, members in JCS order. */
-function canonicalOf(p: Parts): string {
+function canonicalOf(p: Omit<Parts, 'hash'>): string {
   return `{"action":${p.action},"actorRole":${p.actorRole},"actorSub":${p.actorSub},"at":${p.at},"details":${p.details},`
     + `"ip":${p.ip},"linkId":${p.linkId},"log":${p.log},"logSeq":${p.logSeq},"outcome":${p.outcome},"prevHash":${p.prevHash},`
     + `"recordingId":${p.recordingId},"recordingPrev":${p.recordingPrev},"requestId":${p.requestId},"tenant":${p.tenant},`
@@ -141,57 +141,60 @@ function parseJsonLine(line: string, lineNo: number, hint: number | undefined): 
 const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
 const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
   : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
-const KEYS = SCANNED.map((n, i) => `${i === 0 ? '{' : ','}"${n}":`);
-const DETAILS_KEY = ',"details":';
-const HEX_TAIL = /^,"prevHash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"$/;
+/**
+ * The members before `details`, matched in one pass of a regular expression compiled to native
+ * code rather than key by key: strings without a backslash, a quote or a control character,
+ * numbers without a leading zero and of at most 16 digits. Control characters later on the line
+ * need no search: `details` and `proof` must equal their canonical forms, the hashes are hex.
+ */
+const STRING = '"[^"\\\\\\u0000-\\u001f]*"';
+const NUMBER = '[1-9][0-9]{0,15}';
+const VALUES = [STRING, `null|${STRING}`, NUMBER, `null|${NUMBER}`];
+const MEMBERS = new RegExp(`^${SCANNED.map((n, i) => `${i === 0 ? '\\{' : ','}"${n}":(${VALUES[KINDS[i]!]!})`).join('')},"details":`);
+const PREV_KEY = ',"prevHash":"';
+const HASH_KEY = '","hash":"';
+/** `,"prevHash":"<64 hex>","hash":"<64 hex>"` */
+const TAIL_LENGTH = PREV_KEY.length + 64 + HASH_KEY.length + 64 + 1;
+const atReader = new CanonicalAtReader();
 const PROOF_KEY = ',"proof":{"treeSize":';
 
-/** The end (exclusive) of the member value at `pos` of kind `kind`, or -1 when it is not in the fast form. */
-function valueEnd(line: string, pos: number, kind: number): number {
-  if ((kind === 1 || kind === 3) && line.startsWith('null', pos)) return pos + 4;
-  if (kind >= 2) {
-    let end = pos;
-    while (end < line.length && end - pos < 16) {
-      const c = line.charCodeAt(end);
-      if (c < 0x30 || c > 0x39 || (end === pos && c === 0x30)) break;
-      end += 1;
-    }
-    return end === pos ? -1 : end;
+/** 1 at the char codes of lowercase hex digits: a table lookup per character beats a regular expression here. */
+const LOWER_HEX = new Uint8Array(128);
+for (const c of '0123456789abcdef') LOWER_HEX[c.charCodeAt(0)] = 1;
+
+function isLowerHex(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c > 127 || LOWER_HEX[c] === 0) return false;
   }
-  if (line.charCodeAt(pos) !== 0x22) return -1;
-  const close = line.indexOf('"', pos + 1);
-  if (close < 0) return -1;
-  const backslash = line.indexOf('\\', pos + 1);
-  return backslash >= 0 && backslash < close ? -1 : close + 1;
+  return true;
 }
 
-/** A raw character below U+0020: never in a JSON string unescaped, so such a line is left to the strict reading. */
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
+/** The start of `,"prevHash":"<hex>","hash":"<hex>"` ending at `end`, or -1 when it is not there in that form. */
+function hashTailAt(line: string, end: number): number {
+  const from = end - TAIL_LENGTH;
+  const prevAt = from + PREV_KEY.length;
+  const hashAt = prevAt + 64 + HASH_KEY.length;
+  const ok = from >= 0 && line.startsWith(PREV_KEY, from) && line.startsWith(HASH_KEY, prevAt + 64) && line.charCodeAt(end - 1) === 0x22
+    && isLowerHex(line, prevAt, prevAt + 64) && isLowerHex(line, hashAt, hashAt + 64);
+  return ok ? from : -1;
 }
 
 const unquote = (text: string): string | null => (text === 'null' ? null : text.slice(1, -1));
 
 export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }> | null {
-  const t: string[] = [];
-  let pos = 0;
-  for (let i = 0; i < KEYS.length; i += 1) {
-    const key = KEYS[i]!;
-    if (!line.startsWith(key, pos)) return null;
-    pos += key.length;
-    const end = valueEnd(line, pos, KINDS[i]!);
-    if (end < 0) return null;
-    t.push(line.slice(pos, end));
-    pos = end;
-  }
-  if (!line.startsWith(DETAILS_KEY, pos) || hasControlCharacter(line)) return null;
-  pos += DETAILS_KEY.length;
-  const proofAt = line.lastIndexOf(PROOF_KEY);
+  const t = MEMBERS.exec(line);
+  if (!t) return null;
+  const pos = t[0].length;
+  // A line without a proof ends with its hash; searching it for the proof member would cost more than the rest.
+  const proofAt = line.endsWith('"}') ? -1 : line.lastIndexOf(PROOF_KEY);
   const end = proofAt < 0 ? line.length - 1 : proofAt;
-  const tail = HEX_TAIL.exec(line.slice(end - 152, end));
-  if (!tail || line.charCodeAt(line.length - 1) !== 0x7d || end - 152 < pos) return null;
-  const detailsText = line.slice(pos, end - 152);
+  const tailAt = hashTailAt(line, end);
+  if (tailAt < pos || line.charCodeAt(line.length - 1) !== 0x7d) return null;
+  const prevHashAt = tailAt + PREV_KEY.length;
+  const prevHash = line.slice(prevHashAt, prevHashAt + 64);
+  const hash = line.slice(end - 65, end - 1);
+  const detailsText = line.slice(pos, tailAt);
   let details: unknown;
   let proof: unknown = null;
   try {
@@ -202,22 +205,23 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   }
   if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && jcs(details) !== detailsText)) return null;
   if (proof !== null && (!isProof(proof) || `,"proof":${proofText(proof)}}` !== line.slice(proofAt))) return null;
-  const [log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as [
-    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const [, log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as unknown as [
+    string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
   const logSeq = Number(logSeqText);
   const seq = Number(seqText);
   const recordingPrev = recordingPrevText === 'null' ? null : Number(recordingPrevText);
-  const at = parseCanonicalAt(atText.slice(1, -1));
+  const at = atReader.read(atText.slice(1, -1));
   if (!at || log === '""' || !Number.isSafeInteger(logSeq) || !Number.isSafeInteger(seq) || (recordingPrev !== null && recordingPrev >= logSeq)) return null;
-  const parts: Parts = {
+  // The hash is no member of the canonical encoding; the quoted prevHash is sliced from the line as it stands.
+  const parts: Omit<Parts, 'hash'> = {
     log, logSeq: logSeqText, seq: seqText, at: atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrev: recordingPrevText,
-    linkId, ip, userAgent, requestId, details: detailsText, prevHash: `"${tail[1]}"`, hash: `"${tail[2]}"`,
+    linkId, ip, userAgent, requestId, details: detailsText, prevHash: line.slice(prevHashAt - 1, prevHashAt + 65),
   };
   const event: LogEvent = {
     log: unquote(log)!, logSeq, seq, at, tenant: unquote(tenant), actorSub: unquote(actorSub)!, actorRole: unquote(actorRole),
     action: unquote(action)!, outcome: unquote(outcome)!, recordingId: unquote(recordingId), recordingPrev, linkId: unquote(linkId),
     ip: unquote(ip), userAgent: unquote(userAgent), requestId: unquote(requestId), details: details as Record<string, unknown>,
-    prevHash: tail[1]!, hash: tail[2]!,
+    prevHash, hash,
   };
   return { kind: 'log', event, proof: proof as ProofJson | null, canonical: canonicalOf(parts) };
 }

@@ -4,7 +4,7 @@ import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from './checkpoint
 import { exportFormat, exportRecords, isRecordError, tailCheckpoint } from './export-records.js';
 import { LogRecordError, type ExportRecord, type ProofJson } from './log-lines.js';
 import { verifyInclusion } from './merkle.js';
-import { CompactMerkle } from './merkle-compact.js';
+import { MerkleFold } from './merkle-fold.js';
 import { GENESIS_HASH, type Anchor, type AuditEvent, type LogEvent } from './types.js';
 import { verifyEvents, type FileVerifyResult } from './verify.js';
 
@@ -64,7 +64,7 @@ class LogChecker {
   lastLogSeq = 0;
   filtered: boolean | null = null;
   #lastHash = GENESIS_HASH;
-  readonly #root = new CompactMerkle();
+  readonly #root = new MerkleFold();
   readonly #hashes = new EventHasher();
   #olderMatched = false;
 
@@ -95,17 +95,17 @@ class LogChecker {
     this.#lastHash = e.hash;
   }
 
-  #checkProof(n: number, leaf: Buffer, proof: ProofJson): void {
+  #checkProof(n: number, leaf: string, proof: ProofJson): void {
     const cp = this.checkpoint;
     if (!cp) return;
     if (proof.treeSize !== cp.size) throw new Failure(at(n), `event ${n} is proven in a tree of ${proof.treeSize} events, not in the checkpoint's of ${cp.size}`);
     const hashes = proof.hashes.map((h) => Buffer.from(h, 'hex'));
-    if (!verifyInclusion(n - 1, cp.size, leaf, hashes, cp.rootHash)) {
+    if (!verifyInclusion(n - 1, cp.size, Buffer.from(leaf, 'latin1'), hashes, cp.rootHash)) {
       throw new Failure(at(n), `event ${n} is not in the signed tree: its inclusion proof does not lead to the checkpoint's root`);
     }
   }
 
-  #append(leaf: Buffer): void {
+  #append(leaf: string): void {
     this.#root.append(leaf);
     const older = this.older;
     if (older && this.#root.size === older.size) {
@@ -141,20 +141,21 @@ class LogChecker {
 /**
  * The chain hash, SHA-256(prevHash bytes || canonical), and the leaf, SHA-256(0x00 || canonical),
  * from one buffer reused for every event: the prefix byte before the canonical text is the last
- * byte of prevHash for the first hash and 0x00 for the second.
+ * byte of prevHash for the first hash and 0x00 for the second. The leaf comes as a latin1 string,
+ * which node's one-shot hash returns far more cheaply than a Buffer (see MerkleFold).
  */
 class EventHasher {
   #buffer = Buffer.alloc(64 * 1024);
 
-  of(prevHash: string, canonical: string): { hash: string; leaf: Buffer } {
-    const length = 32 + Buffer.byteLength(canonical, 'utf8');
-    if (length > this.#buffer.length) this.#buffer = Buffer.alloc(length * 2);
+  of(prevHash: string, canonical: string): { hash: string; leaf: string } {
+    // Room for the longest UTF-8 form of the text (3 bytes per UTF-16 unit), so one write encodes it whole.
+    if (32 + canonical.length * 3 > this.#buffer.length) this.#buffer = Buffer.alloc(32 + canonical.length * 6);
     const b = this.#buffer;
     b.write(prevHash, 0, 32, 'hex');
-    b.write(canonical, 32, 'utf8');
+    const length = 32 + b.write(canonical, 32, 'utf8');
     const hash = cryptoHash('sha256', b.subarray(0, length), 'hex');
     b[31] = 0x00;
-    return { hash, leaf: cryptoHash('sha256', b.subarray(31, length), 'buffer') };
+    return { hash, leaf: cryptoHash('sha256', b.subarray(31, length), 'binary') };
   }
 }
 
