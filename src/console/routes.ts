@@ -93,6 +93,16 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
       to: atProvider.href, linkText: 'Continue to the identity provider',
     }));
   });
+  // Listening is activity too: media requests carry no session, so the player reports it here
+  // while audio plays, and automatic logoff counts only time nobody used the console.
+  router.post('/console/activity', async (req, res) => {
+    const session = await sessionOf(deps.sessions, req, requestActor(req, res));
+    if (!session) {
+      res.status(401).end();
+      return;
+    }
+    res.status(sameSecret(req.get('x-csrf-token'), session.csrfToken) ? 204 : 403).end();
+  });
   for (const page of [{ ...HOME_PAGE, permission: undefined }, ...CONSOLE_PAGES]) {
     router.get(`/console${page.path}`, pageHandler(deps, page));
   }

@@ -119,6 +119,18 @@ describe('console over HTTP', () => {
     assert.equal(page.headers.location, '/console/sign-in');
   });
 
+  test('reported activity (a player that is playing) keeps the session in use; it needs the CSRF token and a live session', async () => {
+    const db = vault.deps.db;
+    const cookie = cookieOf(await devSignIn(vault, { tenant: 'acme', role: 'supervisor', sub: 'listener' }));
+    const csrf = await csrfOf(vault, cookie);
+    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { cookie } })).status, 403);
+    await db('console_sessions').where({ sub: 'listener' }).update({ last_seen_at: db.raw("now() - interval '14 minutes'") });
+    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { cookie, 'x-csrf-token': csrf } })).status, 204);
+    const [row] = await db('console_sessions').where({ sub: 'listener' }).select(db.raw("last_seen_at > now() - interval '1 minute' AS fresh"));
+    assert.equal(row?.fresh, true, 'the session counts as used now');
+    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { 'x-csrf-token': csrf } })).status, 401);
+  });
+
   test('a sign-in ends abandoned sessions past their limits (audited) and deletes rows ended long ago', async () => {
     const db = vault.deps.db;
     await devSignIn(vault, { tenant: 'acme', role: 'agent', sub: 'left-open' });

@@ -6,11 +6,14 @@
  * splitter, speed 0.5-2x, +-10 s, click-to-seek, keyboard shortcuts and the #t= deep link.
  * Without peaks (not computed yet, or not served) it plays with a flat line.
  */
-import { api } from './lib/api.js';
+import { api, reportActivity } from './lib/api.js';
 import { h, mount } from './lib/dom.js';
 import { createChannelMixer } from './lib/channel-mixer.js';
 import { formatTime, parseTimeHash } from './lib/format.js';
 import { drawLane, fitCanvas, isPeaks, toColumns } from './lib/waveform.js';
+
+/** How often a playing player tells the vault that the user is still listening. */
+const LISTENING_REPORT_MS = 60_000;
 
 export const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
 const SKIP_SECONDS = 10;
@@ -260,6 +263,10 @@ export function createPlayer(opts) {
     playButton.textContent = 'Pause';
     if (!frame) frame = requestAnimationFrame(animate);
   });
+  // A review can be a long listen with no click: while the audio plays, the session stays in use.
+  setInterval(() => {
+    if (!audio.paused) reportActivity().catch(() => undefined);
+  }, LISTENING_REPORT_MS);
   audio.addEventListener('pause', () => { playButton.textContent = 'Play'; draw(); });
   audio.addEventListener('loadedmetadata', () => {
     if (resumeAt === null) seekToHash();

@@ -67,6 +67,15 @@ function restartIdleTimer() {
 restartIdleTimer();
 
 /**
+ * Tells the vault the user is still at work without an API call (listening, for instance), so
+ * the session and the page's own logoff timer both count from now.
+ * @returns {Promise<void>}
+ */
+export async function reportActivity() {
+  await send('POST', '/console/activity');
+}
+
+/**
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
