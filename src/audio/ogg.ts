@@ -1,7 +1,17 @@
 import { AudioDecodeError } from './errors.js';
-import { decodeOggOpus } from './opus.js';
 import type { PcmBlock } from './types.js';
-import { decodeOggVorbis } from './vorbis.js';
+
+export type Decoder = (source: AsyncIterable<Buffer>) => AsyncGenerator<PcmBlock>;
+
+/** A decoder whose module is imported when it first decodes, not when the vault starts. */
+export function lazyDecoder(load: () => Promise<Decoder>): Decoder {
+  return async function* decode(source) {
+    yield* (await load())(source);
+  };
+}
+
+export const decodeOggOpus = lazyDecoder(async () => (await import('./opus.js')).decodeOggOpus);
+export const decodeOggVorbis = lazyDecoder(async () => (await import('./vorbis.js')).decodeOggVorbis);
 
 /** The codecs an Ogg stream may hold for the vault, named as in a media type's codecs parameter. */
 export type OggCodec = 'opus' | 'vorbis';
