@@ -140,7 +140,7 @@ export async function apiText(method, path, body) {
 /**
  * An NDJSON answer, one parsed object per line as it streams in.
  * @param {string} path
- * @param {(item: any) => void} onItem
+ * @param {(item: unknown) => void} onItem
  * @returns {Promise<number>} how many items arrived
  */
 export async function apiStream(path, onItem) {

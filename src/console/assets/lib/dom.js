@@ -33,7 +33,7 @@ export function isSafeUrl(value) {
 /**
  * @typedef {string | number | Node | null | undefined | false} Leaf
  * @typedef {Leaf | ReadonlyArray<Leaf | ReadonlyArray<Leaf>>} Child
- * @typedef {Record<string, string | number | boolean | null | undefined | ((event: any) => void)>} Attributes
+ * @typedef {Record<string, string | number | boolean | null | undefined | ((event: Event) => void)>} Attributes
  */
 
 /**
