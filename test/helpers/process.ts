@@ -36,7 +36,24 @@ export function serveUntilExit(env: Record<string, string>): Promise<ServeExit> 
   }));
 }
 
+/**
+ * A free port is only free until someone binds it: between our probe and the child's listen, an
+ * embedded PostgreSQL of a vault started beside it may take it. Such a start is retried on
+ * another port; any other failure is the test's.
+ */
 export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<VaultProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnVaultOnce(env, opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function spawnVaultOnce(env: Record<string, string>, opts: { timeoutMs?: number }): Promise<VaultProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], {
     env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
@@ -48,7 +65,10 @@ export async function spawnVault(env: Record<string, string>, opts: { timeoutMs?
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (!out.includes('callvault is listening')) {
-    if (child.exitCode !== null) throw new Error(`vault exited during start:\n${out}`);
+    if (child.exitCode !== null) {
+      const taken = !env.PORT && out.includes('EADDRINUSE');
+      throw new (taken ? PortTakenError : Error)(`vault exited during start:\n${out}`);
+    }
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`vault did not start:\n${out}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
