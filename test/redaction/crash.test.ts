@@ -9,6 +9,7 @@ import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, childEnv, current, pci, plaintextOf, postRedaction, readAll, superuser, upload, waitFor, type RedactionReceipt } from './support.js';
+import { objectKeys } from '../faults/support.js';
 
 /**
  * A redaction killed at any point leaves the old version whole or the new one whole. The serve
@@ -17,12 +18,6 @@ import { auditEvents, childEnv, current, pci, plaintextOf, postRedaction, readAl
  * a kill right after the commit leaves (new version current, old object not yet deleted) is then
  * set up by putting the old ciphertext back after a redaction, and swept the same way.
  */
-async function objectKeys(vault: TestVault): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of vault.deps.store.list('recordings/')) keys.push(o.key);
-  return keys.sort();
-}
-
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('a redaction killed mid-way', () => {
@@ -40,7 +35,7 @@ describe('a redaction killed mid-way', () => {
   test('SIGKILL before the commit: the old version is whole and served, the sweep removes the new object', async () => {
     const r = await upload(vault, 'crash-before-commit');
     const old = await current(vault, r.id);
-    const before = await objectKeys(vault);
+    const before = await objectKeys(vault.deps.store);
     const server = await spawnVault(childEnv(vault));
     let written: string | undefined;
     const auditLock = await auditLogLock(vault);
@@ -51,7 +46,7 @@ describe('a redaction killed mid-way', () => {
         headers: { 'content-type': 'application/json' }, body: JSON.stringify(pci(2000, 4000)),
       }).catch((err: unknown) => err);
       await waitFor('the redaction to write its object and block in its commit', async () => {
-        written = (await objectKeys(vault)).find((k) => !before.includes(k));
+        written = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
         const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
         return written !== undefined && (waiting.rowCount ?? 0) > 0;
       });

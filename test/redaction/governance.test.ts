@@ -9,12 +9,7 @@ import { request } from '../helpers/http.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditEvents, current, json, pci, plaintextOf, postRedaction, upload, type RedactionReceipt } from './support.js';
-
-async function objectKeys(vault: TestVault): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of vault.deps.store.list('recordings/')) keys.push(o.key);
-  return keys.sort();
-}
+import { objectKeys } from '../faults/support.js';
 
 /** Strict input, legal hold interplay and the sealed original of a pii redaction. */
 describe('redaction input, legal hold and sealed originals', () => {
@@ -24,7 +19,7 @@ describe('redaction input, legal hold and sealed originals', () => {
 
   test('bad orders answer 400 or 422 naming the problem, and change nothing', async () => {
     const r = await upload(vault, 'strict-1');
-    const stored = await objectKeys(vault);
+    const stored = await objectKeys(vault.deps.store);
     const bad: Array<[unknown, number, string, RegExp]> = [
       [{ ...pci(0, 100), reason: '' }, 400, 'invalid_body', /reason/],
       [pci(500, 500), 400, 'invalid_body', /endMs must be greater than startMs/],
@@ -51,7 +46,7 @@ describe('redaction input, legal hold and sealed originals', () => {
     assert.equal(other.status, 404, 'another tenant\'s recording is not found');
     const sup = await postRedaction(vault, r.id, pci(0, 100), await vault.token('supervisor'));
     assert.equal(sup.status, 403, 'without four-eyes only compliance redacts');
-    assert.deepEqual(await objectKeys(vault), stored, 'no object was written or left behind');
+    assert.deepEqual(await objectKeys(vault.deps.store), stored, 'no object was written or left behind');
   });
 
   test('audio that cannot be read answers with its own error, not as a bad upload, and nothing changes', async () => {
@@ -61,7 +56,7 @@ describe('redaction input, legal hold and sealed originals', () => {
     assert.equal(undecodable.json().code, 'audio_undecodable');
 
     const big = await upload(vault, 'tampered', { body: tinyWav(9, 2_000_000) });
-    const stored = await objectKeys(vault);
+    const stored = await objectKeys(vault.deps.store);
     const file = path.join(vault.config.storage.driver === 'fs' ? vault.config.storage.root : '', (await current(vault, big.id)).objectKey ?? '');
     const bytes = await readFile(file);
     bytes[1_600_000] = (bytes[1_600_000] ?? 0) ^ 0xff;
@@ -69,7 +64,7 @@ describe('redaction input, legal hold and sealed originals', () => {
     const tampered = await postRedaction(vault, big.id, pci(0, 100));
     assert.equal(tampered.status, 500, tampered.body.toString());
     assert.equal(tampered.json().code, 'integrity_failed', 'a stored recording that fails authentication is not redacted into a new version');
-    assert.deepEqual([(await current(vault, big.id)).version, await objectKeys(vault)], [1, stored], 'nothing changed, nothing was left behind');
+    assert.deepEqual([(await current(vault, big.id)).version, await objectKeys(vault.deps.store)], [1, stored], 'nothing changed, nothing was left behind');
   });
 
   test('a held recording refuses pci, and pii unless the tenant keeps originals', async () => {
