@@ -58,6 +58,14 @@ describe('the byte reading of export lines', () => {
     }), { numRuns: 4000 });
   });
 
+  test('reads a line longer than its buffer, which grows to hold it', () => {
+    const reader = new LogLineReader();
+    const e = sealed({ ...base[1]!, details: { note: 'x'.repeat(200_000) } });
+    const line = Buffer.from(logNdjsonLine(e).slice(0, -1));
+    assert.equal(reader.read(line, 0, line.length)?.leaf, logEventLeaf(e).toString('latin1'));
+    assert.equal(reader.read(line, 0, line.length)?.hash, e.hash);
+  });
+
   test('leaves lines with a proof to the text reading', () => {
     const line = Buffer.from(logNdjsonLine(base[2]!, proofJson(6, [Buffer.alloc(32, 7)])).slice(0, -1));
     assert.equal(new LogLineReader().read(line, 0, line.length), null);
