@@ -144,13 +144,14 @@ function parseJsonLine(line: string, lineNo: number, hint: number | undefined): 
 }
 
 /**
- * The reading of a per-log line that the verifier takes for nearly every line: the members are
- * sliced out of the line in the exporter's fixed order, and those slices are the member texts of
- * the canonical encoding. It accepts only what it can prove the strict reading below would accept
- * with the same event and encoding: strings without any backslash (so already in JSON.stringify
- * form: a quote would end them, control characters and lone surrogates cannot occur in decoded
- * UTF-8 without escapes), numbers in their shortest decimal form, `details` equal to its JCS form.
- * Anything else, valid or not, returns null and is read by the strict path, which names the fault.
+ * The fast text reading of a per-log line, for lines with a proof and any line the byte reading
+ * (src/audit/log-bytes.ts) leaves to text: the members are sliced out of the line in the
+ * exporter's fixed order, and those slices are the member texts of the canonical encoding. It
+ * accepts only what it can prove the strict reading below would accept with the same event and
+ * encoding: strings without any backslash (so already in JSON.stringify form: a quote would end
+ * them, control characters and lone surrogates cannot occur in decoded UTF-8 without escapes),
+ * numbers in their shortest decimal form, `details` equal to its JCS form. Anything else, valid
+ * or not, returns null and is read by the strict path, which names the fault.
  */
 /** The members before `details`, and how each is read: 0 a string, 1 a string or null, 2 a number, 3 a number or null. */
 export const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
