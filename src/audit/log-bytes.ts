@@ -1,5 +1,6 @@
 import { hash as cryptoHash } from 'node:crypto';
-import { CanonicalAtReader, jcs } from './canonical.js';
+import { CanonicalAtReader } from './canonical.js';
+import { canonicalDetails } from './details-bytes.js';
 import { KINDS, LOG_EXPORT_FIELDS, SCANNED, type SealedLine } from './log-lines.js';
 
 /**
@@ -25,7 +26,6 @@ const PREV_KEY = ascii(',"prevHash":"');
 const HASH_KEY = ascii('","hash":"');
 /** `,"prevHash":"<64 hex>","hash":"<64 hex>"}`, the end of every line without a proof. */
 const TAIL_LENGTH = PREV_KEY.length + 64 + HASH_KEY.length + 64 + 2;
-const EMPTY_DETAILS = 0x7b7d;
 
 /** Where each member's value is kept in the spans: the members before `details` by position, then these two. */
 const DETAILS = SCANNED.length;
@@ -224,17 +224,4 @@ export class LogLineReader {
 function isHex(line: Buffer, from: number): boolean {
   for (let i = from; i < from + 64; i += 1) if (HEX[line[i]!]! < 0) return false;
   return true;
-}
-
-/** `details` as scanLogLine takes it: `{}`, or a JSON object whose text is its own JCS form. */
-function canonicalDetails(line: Buffer, from: number, to: number): boolean {
-  if (to - from === 2 && line.readUInt16BE(from) === EMPTY_DETAILS) return true;
-  const text = line.toString('utf8', from, to);
-  let details: unknown;
-  try {
-    details = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  return !!details && typeof details === 'object' && !Array.isArray(details) && jcs(details) === text;
 }

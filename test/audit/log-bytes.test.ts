@@ -5,7 +5,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import { canonicalLogEvent, hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
+import { canonicalLogEvent, hashLogEvent, jcs, logEventLeaf } from '../../src/audit/canonical.js';
+import { canonicalDetails } from '../../src/audit/details-bytes.js';
 import { LogLineReader } from '../../src/audit/log-bytes.js';
 import { logNdjsonLine, parseExportLine, proofJson, scanLogLine } from '../../src/audit/log-lines.js';
 import { verifyLogExport } from '../../src/audit/log-verify.js';
@@ -64,6 +65,47 @@ describe('the byte reading of export lines', () => {
     const line = Buffer.from(logNdjsonLine(e).slice(0, -1));
     assert.equal(reader.read(line, 0, line.length)?.leaf, logEventLeaf(e).toString('latin1'));
     assert.equal(reader.read(line, 0, line.length)?.hash, e.hash);
+  });
+
+  test('takes details as canonical exactly when parsing and encoding them again gives back their text', () => {
+    // A number out of range parses to Infinity, which jcs refuses by throwing, in the text reading too.
+    const outcome = (read: () => boolean): string => {
+      try {
+        return String(read());
+      } catch (err) {
+        return String(err);
+      }
+    };
+    const reference = (t: string): boolean => {
+      let v: unknown;
+      try {
+        v = JSON.parse(t);
+      } catch {
+        return false;
+      }
+      return !!v && typeof v === 'object' && !Array.isArray(v) && jcs(v) === t;
+    };
+    const flat = fc.dictionary(fc.string(), fc.oneof(fc.string({ unit: 'grapheme' }), fc.integer({ min: -1e15, max: 1e15 }), fc.boolean(), fc.constant(null), fc.double({ noNaN: true, noDefaultInfinity: true })));
+    const texts = fc.oneof(flat.map(jcs), fc.dictionary(fc.string(), fc.jsonValue()).map(jcs), fc.json(), flat.map((d) => JSON.stringify(d)));
+    const alphabet = ['"', '\\', ',', ':', '{', '}', '0', '-', '1', '.', 'e', 'a', 'true', 'null', ' ', '\u0001', 'é'];
+    const edges = [
+      '{}', '{ }', '{"a":1,"a":1}', '{"a":1,"b":2}', '{"b":1,"a":2}', '{"a":-0}', '{"a":0}', '{"a":01}', '{"a":-1}', '{"a":1.0}', '{"a":1e2}',
+      '{"a":123456789012345}', '{"a":1234567890123456}', '{"a":12345678901234567}', '{"a":-99999999999999999}', '{"a":1e400}',
+      '{"\uE000":1,"😀":2}', '{"😀":1,"\uE000":2}', '{"é":1,"f":2}', '{"a":"x\\"y"}', '{"a":"\u00e9"}', '{"a":{}}', '{"a":[1]}',
+      '{"a":true,"b":false,"c":null}', '{"a":tru}', '{"a":nul}', '{"a":"b"', '{"a":1,}', '{"":1,"a":2}', '{"a":1,"":2}', '{"ab":1,"a":2}', '{"a":1,"ab":2}', '{"a":1,"a ":2}', '{"a ":1,"a":2}', '{"a!":1,"a":2}',
+    ];
+    for (const t of edges) {
+      const bytes = Buffer.from(t);
+      assert.equal(outcome(() => canonicalDetails(bytes, 0, bytes.length)), outcome(() => reference(t)), t);
+    }
+    fc.assert(fc.property(texts, fc.nat(), fc.integer({ min: 0, max: 2 }), fc.option(fc.constantFrom(...alphabet)), (t, at, cut, insert) => {
+      const i = at % (t.length + 1);
+      const changed = insert === null ? t : t.slice(0, i) + insert + t.slice(i + cut);
+      // The text reading sees the bytes decoded: a surrogate pair cut in two is U+FFFD in both.
+      const bytes = Buffer.from(`xx${changed}yy`);
+      const text = bytes.toString('utf8', 2, bytes.length - 2);
+      assert.equal(outcome(() => canonicalDetails(bytes, 2, bytes.length - 2)), outcome(() => reference(text)), changed);
+    }), { numRuns: 5000 });
   });
 
   test('leaves lines with a proof to the text reading', () => {
