@@ -10,7 +10,7 @@ import { KINDS, LOG_EXPORT_FIELDS, SCANNED, type SealedLine } from './log-lines.
  * buffer behind the raw prevHash, so the chain hash and the leaf come from the line's own bytes,
  * with no decoding of the line to text and no encoding of the canonical text back to UTF-8.
  *
- * It accepts exactly the lines scanLogLine accepts without a proof (test/audit/log-verify.test.ts),
+ * It accepts exactly the lines scanLogLine accepts without a proof (test/audit/log-bytes.test.ts),
  * provided the bytes are valid UTF-8, which the caller checks for a whole block of lines at once:
  * then the bytes are the UTF-8 of the text the strict reading sees, and hashing them is hashing
  * its canonical encoding. Anything else, valid or not, is left to the text reading, which names
@@ -45,6 +45,7 @@ const CANONICAL_SPANS = CANONICAL.map((n) => (n === 'details' ? DETAILS : n === 
 const HEX = new Int8Array(256).fill(-1);
 for (const [i, c] of [...'0123456789abcdef'].entries()) HEX[c.charCodeAt(0)] = i;
 
+/** The position after `key` when the line has it at `pos`, else -1. */
 function keyAt(line: Buffer, pos: number, end: number, key: Buffer): number {
   if (pos + key.length > end) return -1;
   for (let i = 0; i < key.length; i += 1) if (line[pos + i] !== key[i]) return -1;
@@ -93,6 +94,7 @@ export class LogLineReader {
     const hash = cryptoHash('sha256', out.subarray(0, length), 'hex');
     const hashAt = end - 66;
     for (let i = 0; i < 64; i += 1) if (line[hashAt + i] !== hash.charCodeAt(i)) return null;
+    // SHA-256(0x00 || canonical): the byte before the encoding becomes the leaf prefix once the chain hash is done.
     out[31] = 0x00;
     const leaf = cryptoHash('sha256', out.subarray(31, length), 'binary');
     const prevHash = line.toString('latin1', this.#prevAt, this.#prevAt + 64);
