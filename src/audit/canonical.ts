@@ -125,23 +125,26 @@ export function logEventLeaf(e: Omit<LogEvent, 'hash' | 'seq'>): Buffer {
   return leafHash(Buffer.from(canonicalLogEvent(e), 'utf8'));
 }
 
-const digitsAt = (text: string, from: number, count: number): number => {
+/** The character codes of a text, or of bytes, by index; reading both through one function keeps one set of rules. */
+type Codes = (i: number) => number;
+
+const digitsAt = (code: Codes, from: number, count: number): number => {
   let value = 0;
   for (let i = from; i < from + count; i += 1) {
-    const d = text.charCodeAt(i) - 0x30;
+    const d = code(i) - 0x30;
     if (d < 0 || d > 9) return -1;
     value = value * 10 + d;
   }
   return value;
 };
 
-/** Milliseconds into the day of a canonical timestamp's `HH:MM:SS.mmmZ`, or -1 when that part is not canonical. */
-function timeOfDay(text: string): number {
-  if (text.length !== 24 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return -1;
-  const h = digitsAt(text, 11, 2);
-  const m = digitsAt(text, 14, 2);
-  const s = digitsAt(text, 17, 2);
-  const ms = digitsAt(text, 20, 3);
+/** Milliseconds into the day of a 24-character canonical timestamp's `HH:MM:SS.mmmZ`, or -1 when that part is not canonical. */
+function timeOfDay(code: Codes): number {
+  if (code(13) !== 0x3a || code(16) !== 0x3a || code(19) !== 0x2e || code(23) !== 0x5a) return -1;
+  const h = digitsAt(code, 11, 2);
+  const m = digitsAt(code, 14, 2);
+  const s = digitsAt(code, 17, 2);
+  const ms = digitsAt(code, 20, 3);
   if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59 || ms < 0) return -1;
   return ((h * 60 + m) * 60 + s) * 1000 + ms;
 }
@@ -157,14 +160,27 @@ export class CanonicalAtReader {
 
   read(text: string): Date | null {
     if (this.#day !== '' && text.startsWith(this.#day)) {
-      const t = timeOfDay(text);
+      const t = text.length === 24 ? timeOfDay((i) => text.charCodeAt(i)) : -1;
       return t < 0 ? null : new Date(this.#dayMs + t);
     }
     const at = parseCanonicalAt(text);
     if (at) {
       this.#day = text.slice(0, 11);
-      this.#dayMs = at.getTime() - timeOfDay(text);
+      this.#dayMs = at.getTime() - timeOfDay((i) => text.charCodeAt(i));
     }
     return at;
+  }
+
+  /** Whether the 24 bytes at `from` are a timestamp read() accepts; no Date is made, as the byte reading of a line needs none. */
+  accepts(bytes: Buffer, from: number): boolean {
+    if (this.#sameDay(bytes, from)) return timeOfDay((i) => bytes[from + i]!) >= 0;
+    return this.read(bytes.toString('latin1', from, from + 24)) !== null;
+  }
+
+  #sameDay(bytes: Buffer, from: number): boolean {
+    const day = this.#day;
+    if (day === '') return false;
+    for (let i = 0; i < day.length; i += 1) if (bytes[from + i] !== day.charCodeAt(i)) return false;
+    return true;
   }
 }

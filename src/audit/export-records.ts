@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CsvParser, type CsvCell } from './csv.js';
 import { EXPORT_FIELDS } from './export.js';
+import { LogLineReader } from './log-bytes.js';
 import { parseLogCsvRecord } from './log-csv.js';
 import { LOG_EXPORT_FIELDS, LogRecordError, parseExportLine, type ExportRecord } from './log-lines.js';
 import { parseCsvRecord } from './parse.js';
@@ -79,27 +81,50 @@ export async function tailCheckpoint(file: string): Promise<string | null> {
  */
 const BATCH_RECORDS = 64;
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+async function* byteChunks(file: string): AsyncGenerator<Buffer> {
+  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  try {
+    let first = true;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      yield first && chunk.subarray(0, 3).equals(BOM) ? chunk.subarray(3) : chunk;
+      first = false;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
+ * NDJSON lines are split on their bytes. A line is read from its bytes (LogLineReader) when it
+ * lies in a block of lines that is valid UTF-8, checked once per chunk; otherwise, and whenever
+ * the byte reading leaves a line, it is decoded and read as text, exactly as before.
+ */
 async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord[]> {
-  let pending = '';
+  const reader = new LogLineReader();
+  let pending: Buffer | null = null;
   let lineNo = 0;
   let failure: unknown = null;
   let batch: ExportRecord[] = [];
-  const parse = (line: string): void => {
+  const parse = (data: Buffer, start: number, end: number, utf8: boolean): void => {
     lineNo += 1;
-    if (line.length === 0 || failure !== null) return;
+    if (start === end || failure !== null) return;
     try {
-      batch.push(parseExportLine(line, lineNo));
+      batch.push((utf8 ? reader.read(data, start, end) : null) ?? parseExportLine(data.toString('utf8', start, end), lineNo));
     } catch (err) {
       failure = err;
     }
   };
   const full = (): boolean => batch.length >= BATCH_RECORDS || failure !== null;
-  for await (const chunk of chunks(file)) {
-    const text = pending + chunk;
+  for await (const chunk of byteChunks(file)) {
+    const data: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    const last = data.lastIndexOf(0x0a);
+    const utf8 = isUtf8(data.subarray(0, last + 1));
     let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) >= 0) {
-      parse(text.slice(start, nl));
+    while (start <= last) {
+      const nl = data.indexOf(0x0a, start);
+      parse(data, start, nl, utf8);
       start = nl + 1;
       if (full()) {
         yield batch;
@@ -107,9 +132,9 @@ async function* ndjsonRecords(file: string): AsyncGenerator<ExportRecord[]> {
         if (failure !== null) throw failure;
       }
     }
-    pending = text.slice(start);
+    pending = start < data.length ? data.subarray(start) : null;
   }
-  if (pending.trim().length > 0) parse(pending);
+  if (pending !== null && pending.toString('utf8').trim().length > 0) parse(pending, 0, pending.length, isUtf8(pending));
   yield batch;
   if (failure !== null) throw failure;
 }

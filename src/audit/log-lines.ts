@@ -21,9 +21,24 @@ export interface ProofJson {
   readonly hashes: readonly string[];
 }
 
+/**
+ * A per-log line without a proof, read and hashed from its bytes (src/audit/log-bytes.ts): only
+ * what the checks need, and only for a line whose content produces its hash.
+ */
+export interface SealedLine {
+  readonly kind: 'sealed';
+  readonly log: string;
+  readonly logSeq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  /** The RFC 9162 leaf hash as a latin1 string (see MerkleFold). */
+  readonly leaf: string;
+}
+
 export type ExportRecord =
   | { readonly kind: 'epoch'; readonly event: AuditEvent }
   | { readonly kind: 'log'; readonly event: LogEvent; readonly proof: ProofJson | null; readonly canonical?: string }
+  | SealedLine
   | { readonly kind: 'checkpoint'; readonly note: string };
 
 /** A per-log line that is not what the exporter writes; verification fails at `logSeq`. */
@@ -129,17 +144,18 @@ function parseJsonLine(line: string, lineNo: number, hint: number | undefined): 
 }
 
 /**
- * The reading of a per-log line that the verifier takes for nearly every line: the members are
- * sliced out of the line in the exporter's fixed order, and those slices are the member texts of
- * the canonical encoding. It accepts only what it can prove the strict reading below would accept
- * with the same event and encoding: strings without any backslash (so already in JSON.stringify
- * form: a quote would end them, control characters and lone surrogates cannot occur in decoded
- * UTF-8 without escapes), numbers in their shortest decimal form, `details` equal to its JCS form.
- * Anything else, valid or not, returns null and is read by the strict path, which names the fault.
+ * The fast text reading of a per-log line, for lines with a proof and any line the byte reading
+ * (src/audit/log-bytes.ts) leaves to text: the members are sliced out of the line in the
+ * exporter's fixed order, and those slices are the member texts of the canonical encoding. It
+ * accepts only what it can prove the strict reading below would accept with the same event and
+ * encoding: strings without any backslash (so already in JSON.stringify form: a quote would end
+ * them, control characters and lone surrogates cannot occur in decoded UTF-8 without escapes),
+ * numbers in their shortest decimal form, `details` equal to its JCS form. Anything else, valid
+ * or not, returns null and is read by the strict path, which names the fault.
  */
-/** How each member before `details` is read: 0 a string, 1 a string or null, 2 a number, 3 a number or null. */
-const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
-const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
+/** The members before `details`, and how each is read: 0 a string, 1 a string or null, 2 a number, 3 a number or null. */
+export const SCANNED = LOG_EXPORT_FIELDS.slice(0, 15);
+export const KINDS = SCANNED.map((n) => (n === 'logSeq' || n === 'seq' ? 2 : n === 'recordingPrev' ? 3
   : ['tenant', 'actorRole', 'recordingId', 'linkId', 'ip', 'userAgent', 'requestId'].includes(n) ? 1 : 0));
 /**
  * The members before `details`, matched in one pass of a regular expression compiled to native

@@ -2,7 +2,7 @@ import { hash as cryptoHash, type KeyObject } from 'node:crypto';
 import { canonicalLogEvent } from './canonical.js';
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { exportFormat, exportRecords, isRecordError, tailCheckpoint } from './export-records.js';
-import { LogRecordError, type ExportRecord, type ProofJson } from './log-lines.js';
+import { LogRecordError, type ExportRecord, type ProofJson, type SealedLine } from './log-lines.js';
 import { verifyInclusion } from './merkle.js';
 import { MerkleFold } from './merkle-fold.js';
 import { GENESIS_HASH, type Anchor, type AuditEvent, type LogEvent } from './types.js';
@@ -74,6 +74,17 @@ class LogChecker {
   }
 
   feed(e: LogEvent, proof: ProofJson | null, canonical: string = encode(e)): void {
+    const { hash, leaf } = this.#hashes.of(e.prevHash, canonical);
+    this.#admit(e, proof, hash === e.hash, leaf);
+  }
+
+  /** A line read from its bytes, whose content was found to produce its hash. */
+  feedSealed(line: SealedLine): void {
+    this.#admit(line, null, true, line.leaf);
+  }
+
+  /** The checks in the order their failures are reported; `intact`: the content produces the event's hash. */
+  #admit(e: Pick<LogEvent, 'log' | 'logSeq' | 'prevHash' | 'hash'>, proof: ProofJson | null, intact: boolean, leaf: string): void {
     const n = e.logSeq;
     const last = this.lastLogSeq;
     if (this.origin === null) this.origin = e.log;
@@ -83,8 +94,7 @@ class LogChecker {
     if (n <= last) throw new Failure(at(n), `logSeq ${n} follows logSeq ${last}: events are out of order or repeated`);
     if (!this.filtered && n !== last + 1) throw new Failure(at(last + 1), `logSeq ${n} follows logSeq ${last}: event${n - last > 2 ? `s ${last + 1}..${n - 1} are` : ` ${last + 1} is`} missing`);
     if (this.checkpoint && n > this.checkpoint.size) throw new Failure(at(n), `event ${n} is not covered by the checkpoint, whose tree has ${this.checkpoint.size} events`);
-    const { hash, leaf } = this.#hashes.of(e.prevHash, canonical);
-    if (hash !== e.hash) throw new Failure(at(n), `event ${n} was altered: its hash does not match its content`);
+    if (!intact) throw new Failure(at(n), `event ${n} was altered: its hash does not match its content`);
     if (n === 1 && e.prevHash !== GENESIS_HASH) throw new Failure(at(n), 'event 1 does not start from the genesis hash');
     if (n === last + 1 && last > 0 && e.prevHash !== this.#lastHash) throw new Failure(at(n), `event ${n} does not link to event ${last}: its prevHash differs`);
     if (proof) this.#checkProof(n, leaf, proof);
@@ -209,7 +219,9 @@ function recordAt(err: Error & { logSeq?: number; seq?: number }): string | null
 async function checkLogRecords(reader: RecordReader, checker: LogChecker, tailNote: string | null): Promise<void> {
   while (await reader.fill()) {
     for (let rec = reader.take(); rec; rec = reader.take()) {
-      if (rec.kind === 'log') {
+      if (rec.kind === 'sealed') {
+        checker.feedSealed(rec);
+      } else if (rec.kind === 'log') {
         checker.feed(rec.event, rec.proof, rec.canonical);
       } else if (rec.kind === 'epoch') {
         throw new Failure(`seq ${rec.event.seq}`, `event seq ${rec.event.seq} of the single chain comes after per-log events`);
