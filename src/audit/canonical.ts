@@ -125,6 +125,13 @@ export function logEventLeaf(e: Omit<LogEvent, 'hash' | 'seq'>): Buffer {
   return leafHash(Buffer.from(canonicalLogEvent(e), 'utf8'));
 }
 
+/** hashLogEvent and logEventLeaf together, encoding the event once: what a writer needs. */
+export function sealLogEvent(e: Omit<LogEvent, 'hash' | 'seq'>): { readonly hash: string; readonly leaf: Buffer } {
+  if (!isHexHash(e.prevHash)) throw new TypeError('prevHash must be 64 lower-case hex digits');
+  const canonical = Buffer.from(canonicalLogEvent(e), 'utf8');
+  return { hash: createHash('sha256').update(Buffer.from(e.prevHash, 'hex')).update(canonical).digest('hex'), leaf: leafHash(canonical) };
+}
+
 const digitsAt = (text: string, from: number, count: number): number => {
   let value = 0;
   for (let i = from; i < from + count; i += 1) {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { canonicalLogEvent, hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
+import { canonicalLogEvent, hashLogEvent, logEventLeaf, sealLogEvent } from '../../src/audit/canonical.js';
 import { GENESIS_HASH, type LogEvent } from '../../src/audit/types.js';
 
 /** The per-log example of docs/audit.md: if this changes, every per-log hash and root would stop verifying. */
@@ -33,6 +33,8 @@ describe('canonical per-log encoding', () => {
     assert.equal(hashLogEvent(EXAMPLE), EXAMPLE_HASH);
     assert.equal(logEventLeaf(EXAMPLE).toString('hex'), createHash('sha256').update(Buffer.of(0)).update(bytes).digest('hex'));
     assert.equal(logEventLeaf(EXAMPLE).toString('hex'), EXAMPLE_LEAF);
+    const sealed = sealLogEvent(EXAMPLE);
+    assert.deepEqual([sealed.hash, sealed.leaf.toString('hex')], [EXAMPLE_HASH, EXAMPLE_LEAF], 'the writer seals as the verifier checks');
   });
 
   test('every field changes the hash; recordingPrev null differs from 0', () => {
@@ -53,5 +55,6 @@ describe('canonical per-log encoding', () => {
 
   test('rejects a prevHash that is not 64 lower-case hex digits', () => {
     assert.throws(() => hashLogEvent({ ...EXAMPLE, prevHash: 'F'.repeat(64) }), TypeError);
+    assert.throws(() => sealLogEvent({ ...EXAMPLE, prevHash: 'F'.repeat(64) }), TypeError);
   });
 });
