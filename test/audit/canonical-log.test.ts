@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { canonicalLogEvent, hashLogEvent, logEventLeaf, sealLogEvent } from '../../src/audit/canonical.js';
+import { canonicalLogEvent, formatAt, hashLogEvent, jcs, logEventLeaf, sealLogEvent } from '../../src/audit/canonical.js';
 import { GENESIS_HASH, type LogEvent } from '../../src/audit/types.js';
 
 /** The per-log example of docs/audit.md: if this changes, every per-log hash and root would stop verifying. */
@@ -50,6 +50,18 @@ describe('canonical per-log encoding', () => {
       const h = hashLogEvent({ ...EXAMPLE, ...v });
       assert.ok(!seen.has(h), JSON.stringify(v));
       seen.add(h);
+    }
+  });
+
+  test('is jcs of the object of the event members, whatever their values', () => {
+    const variants: Partial<Omit<LogEvent, 'hash' | 'seq'>>[] = [
+      {}, { tenant: null, actorRole: null, recordingId: null, linkId: null, ip: null, userAgent: null, requestId: null, recordingPrev: null },
+      { actorSub: 'é"\\\n\u2028😀', details: { z: [1, { b: null, a: 'x' }], a: -0, é: 1.5e-7 } }, { logSeq: 2 ** 40, recordingPrev: 0 },
+    ];
+    for (const v of variants) {
+      const e = { ...EXAMPLE, ...v };
+      const { at, ...members } = e;
+      assert.equal(canonicalLogEvent(e), jcs({ ...members, at: formatAt(at) }), JSON.stringify(v));
     }
   });
 
