@@ -143,10 +143,19 @@ async function anchorLogs(deps: AuditCliDeps, checkpoints: Pick<AuditCheckpoints
   }
 }
 
-export interface ExportRequest { readonly output?: string; readonly tenant?: string; readonly format?: AuditExportFormat }
+export interface ExportRequest {
+  readonly output?: string;
+  readonly tenant?: string;
+  /** The system log (events without a tenant) instead of a tenant's. */
+  readonly system?: boolean;
+  readonly format?: AuditExportFormat;
+}
 
-/** One tenant's export as the API serves it: epoch events, the log 1..size, its checkpoint. */
-async function tenantExport(deps: LogExportDeps, tenant: string, format: AuditExportFormat): Promise<Readable> {
+/**
+ * One log's export as the API serves a tenant's: epoch events, the log 1..size, its checkpoint.
+ * `tenant` null is the system log, whose epoch events are those without a tenant.
+ */
+async function logExport(deps: LogExportDeps, tenant: string | null, format: AuditExportFormat): Promise<Readable> {
   const plan = await planLogExport(deps, tenant);
   return Readable.from(logExportChunks(deps, { tenant }, format, plan), { objectMode: false });
 }
@@ -162,14 +171,19 @@ export async function cliAuditExport(req: ExportRequest, deps: AuditCliDeps): Pr
     err(deps)('audit export needs the database (DATABASE_URL)');
     return EXIT_USAGE;
   }
+  if (req.system && !(deps.auditLogs && deps.checkpoints)) {
+    err(deps)('audit export --system needs the per-tenant logs and their checkpoints');
+    return EXIT_USAGE;
+  }
   const format = req.format ?? 'ndjson';
   try {
     await deps.audit.record({
       tenant: req.tenant ?? null, ...actorFields(auditActor('system:cli')), action: 'audit.exported', outcome: 'allowed',
-      details: { format, tenant: req.tenant, via: 'cli' },
+      details: { format, tenant: req.tenant, ...(req.system ? { system: true } : {}), via: 'cli' },
     });
-    const source = deps.auditLogs && deps.checkpoints && req.tenant !== undefined
-      ? await tenantExport({ db: deps.db, mainDb: deps.db, logs: deps.auditLogs, checkpoints: deps.checkpoints }, req.tenant, format)
+    const log = req.system ? null : req.tenant;
+    const source = deps.auditLogs && deps.checkpoints && log !== undefined
+      ? await logExport({ db: deps.db, mainDb: deps.db, logs: deps.auditLogs, checkpoints: deps.checkpoints }, log, format)
       : streamAuditExport(deps.db, { tenant: req.tenant }, format);
     const target = req.output ? createWriteStream(req.output, { flags: 'wx', mode: 0o600 }) : (deps.stdout ?? process.stdout);
     await pipeline(source, target);

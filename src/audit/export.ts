@@ -9,8 +9,8 @@ import type { AuditEvent } from './types.js';
 export type AuditExportFormat = 'ndjson' | 'csv';
 
 export interface AuditExportFilters {
-  /** Only this tenant's events; undefined exports every event (operators' full-table export). */
-  readonly tenant?: string;
+  /** Only this tenant's events (null: those without a tenant); undefined exports every event (operators' full-table export). */
+  readonly tenant?: string | null;
   /** Inclusive lower bound on `at`. */
   readonly after?: Date;
   /** Exclusive upper bound on `at`. */

@@ -22,7 +22,9 @@ import type { AuditLog } from './types.js';
  * Resources are bounded: the follower counts as one of its principal's concurrent exports, holds
  * no database connection between reads (each read is one short query of at most BATCH rows), is
  * woken early by appends of this process and otherwise polls, and is cut off like an export when
- * its client stops reading. A disconnect ends the loop and releases everything at once.
+ * its client stops reading. A disconnect ends the loop and releases everything at once. While
+ * no event comes, an empty line every 15 s keeps proxies from closing the stream; it
+ * carries nothing, and line-based readers skip it.
  */
 
 export interface FollowDeps {
@@ -36,11 +38,15 @@ export interface FollowDeps {
   readonly idleTimeoutMs?: number;
   /** How often to look for events written by other replicas. */
   readonly pollMs?: number;
+  /** After how long without an event an empty line is sent, so that proxies keep the stream open. */
+  readonly keepAliveMs?: number;
   readonly onStreamError?: (err: unknown) => void;
 }
 
 const BATCH = 500;
 const DEFAULT_POLL_MS = 1_000;
+/** Under the idle timeouts of common load balancers and proxies (60 s for AWS ALB and nginx). */
+const DEFAULT_KEEP_ALIVE_MS = 15_000;
 
 const followQuery = z.strictObject({
   follow: z.literal('true'),
@@ -87,9 +93,13 @@ export async function handleAuditFollow(req: Request, res: Response, ctx: AuditR
 }
 
 /** The log's events after `after`, forever, until `signal` aborts. */
-export async function* followLines(deps: Pick<FollowDeps, 'db' | 'onAppended' | 'pollMs'>, log: AuditLogRef, after: number, signal: AbortSignal): AsyncGenerator<string> {
+export async function* followLines(
+  deps: Pick<FollowDeps, 'db' | 'onAppended' | 'pollMs' | 'keepAliveMs'>, log: AuditLogRef, after: number, signal: AbortSignal,
+): AsyncGenerator<string> {
+  const keepAliveMs = deps.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
   let cursor = after;
   let woken = false;
+  let lastSent = performance.now();
   const unsubscribe = deps.onAppended((logId) => { if (logId === log.logId) woken = true; });
   try {
     while (!signal.aborted) {
@@ -99,10 +109,16 @@ export async function* followLines(deps: Pick<FollowDeps, 'db' | 'onAppended' | 
       if (rows.length > 0) {
         const events = rows.map((r) => rowToLogEvent(r, log.origin));
         cursor = events[events.length - 1]!.logSeq;
+        lastSent = performance.now();
         yield events.map((e) => logNdjsonLine(e)).join('');
         continue;
       }
-      if (!woken) await wakeOrTimeout(deps, log.logId, deps.pollMs ?? DEFAULT_POLL_MS, signal);
+      if (performance.now() - lastSent >= keepAliveMs) {
+        lastSent = performance.now();
+        yield '\n';
+      }
+      const untilKeepAlive = Math.max(1, keepAliveMs - (performance.now() - lastSent));
+      if (!woken) await wakeOrTimeout(deps, log.logId, Math.min(deps.pollMs ?? DEFAULT_POLL_MS, untilKeepAlive), signal);
     }
   } finally {
     unsubscribe();

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { formatAt, hashLogEvent, jcs, logEventLeaf } from './canonical.js';
+import { sealLogEvent } from './canonical.js';
 import type { PreparedEvent } from './chain.js';
-import { EPOCH_EVENT, type AuditLogRef } from './logs.js';
+import { INSERT_SQL, INSERT_SQL_KNEX, insertBindings, insertValues } from './log-insert.js';
+import type { AuditLogRef } from './logs.js';
 import { nodeHash } from './merkle.js';
 import { GENESIS_HASH, type LogEvent } from './types.js';
 
@@ -22,14 +23,15 @@ export type AppendedEvent = Omit<LogEvent, 'seq'>;
 
 export interface SubtreeRow { readonly level: number; readonly index: number; readonly hash: Buffer }
 
-interface Head {
+/** Where a log ends: what the next append chains and folds onto. */
+export interface LogHead {
   size: number;
   hash: string;
   /** Hash of the perfect subtree at each level whose bit is set in size: the tree's right edge. */
   frontier: Map<number, Buffer>;
 }
 
-type Results = { rows: Record<string, string | null>[] }[];
+export type Results = { rows: Record<string, unknown>[] }[];
 
 const { escapeLiteral } = pg;
 
@@ -48,14 +50,14 @@ function readStatements(logId: number, recordingIds: readonly string[]): string 
       ORDER BY e.log_seq DESC LIMIT 1) AS log_seq FROM unnest(ARRAY[${ids}]::text[]) AS r(id);`;
 }
 
-function lockStatement(logId: number): string {
+export function lockStatement(logId: number): string {
   return `SELECT pg_advisory_xact_lock(${AUDIT_LOG_LOCK_CLASS}, ${String(logId)});`;
 }
 
-function parseReads(results: Results, withRecordings: boolean): { head: Head; recordingPrev: Map<string, number> } {
+function parseReads(results: Results, withRecordings: boolean): { head: LogHead; recordingPrev: Map<string, number> } {
   const [headResult, recResult] = withRecordings ? results.slice(-2) : [results[results.length - 1], undefined];
   const rows = headResult?.rows ?? [];
-  const head: Head = { size: 0, hash: GENESIS_HASH, frontier: new Map() };
+  const head: LogHead = { size: 0, hash: GENESIS_HASH, frontier: new Map() };
   for (const row of rows) {
     head.size = Number(row.size);
     head.hash = String(row.hash);
@@ -67,7 +69,7 @@ function parseReads(results: Results, withRecordings: boolean): { head: Head; re
 }
 
 /** Appends one leaf to the frontier; returns the subtree rows it completes (its own included). */
-function appendLeaf(head: Head, leaf: Buffer): SubtreeRow[] {
+function appendLeaf(head: LogHead, leaf: Buffer): SubtreeRow[] {
   const rows: SubtreeRow[] = [{ level: 0, index: head.size, hash: leaf }];
   let hash = leaf;
   let level = 0;
@@ -89,7 +91,7 @@ function appendLeaf(head: Head, leaf: Buffer): SubtreeRow[] {
 
 /** Chains, hashes and builds the subtree rows for `events` after `head` (pure). */
 export function planAppend(
-  log: AuditLogRef, head: Head, recordingPrev: Map<string, number>, events: readonly PreparedEvent[],
+  log: AuditLogRef, head: LogHead, recordingPrev: Map<string, number>, events: readonly PreparedEvent[],
 ): { events: AppendedEvent[]; subtrees: SubtreeRow[] } {
   const out: AppendedEvent[] = [];
   const subtrees: SubtreeRow[] = [];
@@ -97,8 +99,9 @@ export function planAppend(
     const logSeq = head.size + 1;
     const prev = e.recordingId === null ? null : recordingPrev.get(e.recordingId) ?? null;
     const unsealed = { ...e, log: log.origin, logSeq, recordingPrev: prev, prevHash: head.hash };
-    const event: AppendedEvent = { ...unsealed, hash: hashLogEvent(unsealed) };
-    subtrees.push(...appendLeaf(head, logEventLeaf(unsealed)));
+    const sealed = sealLogEvent(unsealed);
+    const event: AppendedEvent = { ...unsealed, hash: sealed.hash };
+    subtrees.push(...appendLeaf(head, sealed.leaf));
     if (e.recordingId !== null) recordingPrev.set(e.recordingId, logSeq);
     head.hash = event.hash;
     out.push(event);
@@ -106,75 +109,32 @@ export function planAppend(
   return { events: out, subtrees };
 }
 
-const COLUMNS = [
-  ['log_seq', 'bigint'], ['recording_prev', 'bigint'], ['at', 'text'], ['tenant', 'text'], ['actor_sub', 'text'],
-  ['actor_role', 'text'], ['action', 'text'], ['outcome', 'text'], ['recording_id', 'text'], ['link_id', 'text'], ['ip', 'text'],
-  ['user_agent', 'text'], ['request_id', 'text'], ['details', 'text'], ['prev_hash', 'text'], ['hash', 'text'],
-] as const;
-
-/**
- * One statement: the events (seq after the epoch event's, in logSeq order) and their subtree
- * rows. Arrays keep the parameter count fixed whatever the batch size.
- */
-const INSERT_SQL = (() => {
-  const n = COLUMNS.length;
-  const unnest = COLUMNS.map(([, type], i) => `$${i + 2}::${type}[]`).join(', ');
-  const names = COLUMNS.map(([name]) => name).join(', ');
-  const select = COLUMNS.map(([name]) => (name === 'at' ? 't.at::timestamptz' : name === 'details' ? 't.details::jsonb' : `t.${name}`)).join(', ');
-  return `WITH ev AS (
-      INSERT INTO audit_events (seq, log_id, ${names})
-      SELECT (SELECT seq FROM audit_events WHERE ${EPOCH_EVENT}) + nextval('audit_events_log_order'), $1::integer, ${select}
-        FROM (SELECT * FROM unnest(${unnest}) WITH ORDINALITY AS u(${names}, ord) ORDER BY ord) AS t
-      RETURNING 1
-    ), st AS (
-      INSERT INTO audit_subtrees (log_id, level, index, hash)
-      SELECT $1::integer, s.level, s.index, decode(s.hash, 'hex')
-        FROM unnest($${n + 2}::smallint[], $${n + 3}::bigint[], $${n + 4}::text[]) AS s(level, index, hash)
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM ev)::int AS events, (SELECT count(*) FROM st)::int AS subtrees`;
-})();
-
-/** The same statement with knex's `?` placeholders, which are positional: $1 is bound twice. */
-const INSERT_PARAM_ORDER = [...INSERT_SQL.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]) - 1);
-const INSERT_SQL_KNEX = INSERT_SQL.replace(/\$\d+/g, '?');
-
-function insertValues(logId: number, events: readonly AppendedEvent[], subtrees: readonly SubtreeRow[]): unknown[] {
-  const column = (pick: (e: AppendedEvent) => string | number | null): (string | number | null)[] => events.map(pick);
-  return [
-    logId,
-    column((e) => e.logSeq), column((e) => e.recordingPrev), column((e) => formatAt(e.at)), column((e) => e.tenant),
-    column((e) => e.actorSub), column((e) => e.actorRole), column((e) => e.action), column((e) => e.outcome),
-    column((e) => e.recordingId), column((e) => e.linkId), column((e) => e.ip), column((e) => e.userAgent),
-    column((e) => e.requestId), column((e) => jcs(e.details)), column((e) => e.prevHash), column((e) => e.hash),
-    subtrees.map((s) => s.level), subtrees.map((s) => s.index), subtrees.map((s) => s.hash.toString('hex')),
-  ];
-}
-
 function distinctRecordings(events: readonly PreparedEvent[]): string[] {
   return [...new Set(events.flatMap((e) => (e.recordingId === null ? [] : [e.recordingId])))];
 }
 
+/** What an append wrote, and the log's head after it (null when it wrote nothing). */
+export interface Appended { readonly events: AppendedEvent[]; readonly head: LogHead | null }
+
 /** The parts of a pg client this module uses; knex's pool hands out pg clients. */
-interface PgConnection {
+export interface PgConnection {
   query(text: string, values?: readonly unknown[]): Promise<Results | Results[number]>;
 }
 
-const asResults = (r: Results | Results[number]): Results => (Array.isArray(r) ? r : [r]);
+export const asResults = (r: Results | Results[number]): Results => (Array.isArray(r) ? r : [r]);
 
 /**
  * Appends to one log inside the caller's transaction (READ COMMITTED). The log's lock is held
  * until that transaction ends, so callers record as the last step before committing.
  */
-export async function appendToLog(trx: Knex.Transaction, log: AuditLogRef, events: readonly PreparedEvent[]): Promise<AppendedEvent[]> {
-  if (events.length === 0) return [];
+export async function appendToLog(trx: Knex.Transaction, log: AuditLogRef, events: readonly PreparedEvent[]): Promise<Appended> {
+  if (events.length === 0) return { events: [], head: null };
   const recordings = distinctRecordings(events);
   const reads = await trx.raw<Results | Results[number]>(lockStatement(log.logId) + readStatements(log.logId, recordings));
   const { head, recordingPrev } = parseReads(asResults(reads), recordings.length > 0);
   const plan = planAppend(log, head, recordingPrev, events);
-  const values = insertValues(log.logId, plan.events, plan.subtrees);
-  await trx.raw(INSERT_SQL_KNEX, INSERT_PARAM_ORDER.map((i) => values[i]) as Knex.RawBinding[]);
-  return plan.events;
+  await trx.raw(INSERT_SQL_KNEX, insertBindings(log.logId, plan.events, plan.subtrees) as Knex.RawBinding[]);
+  return { events: plan.events, head };
 }
 
 /**
@@ -182,7 +142,7 @@ export async function appendToLog(trx: Knex.Transaction, log: AuditLogRef, event
  * reads; insert; commit) on a connection straight from the pool: every round trip is time the
  * log's lock is held. Resolves after COMMIT.
  */
-export async function appendBatchToLog(db: Knex, log: AuditLogRef, events: readonly PreparedEvent[], lockTimeoutMs: number): Promise<AppendedEvent[]> {
+export async function appendBatchToLog(db: Knex, log: AuditLogRef, events: readonly PreparedEvent[], lockTimeoutMs: number): Promise<Appended> {
   const conn = (await db.client.acquireConnection()) as PgConnection;
   let open = false;
   try {
@@ -195,7 +155,7 @@ export async function appendBatchToLog(db: Knex, log: AuditLogRef, events: reado
     await conn.query(INSERT_SQL, insertValues(log.logId, plan.events, plan.subtrees));
     await conn.query('COMMIT');
     open = false;
-    return plan.events;
+    return { events: plan.events, head };
   } finally {
     if (open) await conn.query('ROLLBACK').catch(() => undefined);
     await db.client.releaseConnection(conn);

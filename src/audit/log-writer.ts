@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/knex.js';
 import type { PreparedEvent } from './chain.js';
 import { GroupCommitAuditLog, type GroupCommitOptions } from './group-commit.js';
-import { appendBatchToLog, appendToLog } from './log-append.js';
+import { appendBatchToLog, appendToLog, type Appended } from './log-append.js';
+import { appendAtKnownHead } from './log-append-known.js';
+import { LogHeads } from './log-heads.js';
 import { closeEpoch, findEpoch, type AuditLogRegistry, type AuditLogRef } from './logs.js';
 
 export type TenantAuditLogOptions = GroupCommitOptions;
@@ -16,6 +18,7 @@ const SYSTEM_LANE = '\u0000system';
  */
 export class TenantAuditLog extends GroupCommitAuditLog {
   #epochClosed = false;
+  readonly #heads = new LogHeads();
   readonly #listeners = new Set<(logId: number) => void>();
 
   constructor(private readonly db: Db, readonly logs: AuditLogRegistry, opts: TenantAuditLogOptions = {}) {
@@ -34,8 +37,25 @@ export class TenantAuditLog extends GroupCommitAuditLog {
 
   protected async appendBatch(lane: string, events: readonly PreparedEvent[]): Promise<void> {
     const log = await this.logOf(lane === SYSTEM_LANE ? null : lane);
-    await appendBatchToLog(this.db, log, events, this.lockTimeoutMs).catch(this.recheckEpoch);
+    try {
+      const appended = await this.appendAtKnownEnd(log, events) ?? await appendBatchToLog(this.db, log, events, this.lockTimeoutMs);
+      if (appended.head) this.#heads.advance(log.logId, appended.head, appended.events);
+    } catch (err) {
+      this.#heads.forget(log.logId);
+      this.recheckEpoch(err);
+    }
     this.notify(log.logId);
+  }
+
+  /**
+   * One round trip when this process knows where the log ends (it wrote there last); null when
+   * it does not, or another writer appended since, and the log's end must be read under its lock.
+   */
+  private async appendAtKnownEnd(log: AuditLogRef, events: readonly PreparedEvent[]): Promise<Appended | null> {
+    const head = this.#heads.head(log.logId);
+    if (!head) return null;
+    const recordings = events.flatMap((e) => (e.recordingId === null ? [] : [e.recordingId]));
+    return appendAtKnownHead(this.db, log, head, this.#heads.recordingPrev(log.logId, recordings), events, this.lockTimeoutMs);
   }
 
   /** Locks are taken in log_id order, so two transactions recording for the same tenants cannot deadlock. */
@@ -45,7 +65,13 @@ export class TenantAuditLog extends GroupCommitAuditLog {
     const groups: { log: AuditLogRef; group: PreparedEvent[] }[] = [];
     for (const [tenant, group] of byTenant) groups.push({ log: await this.logOf(tenant, trx), group });
     groups.sort((a, b) => a.log.logId - b.log.logId);
-    for (const { log, group } of groups) await appendToLog(trx, log, group).catch(this.recheckEpoch);
+    for (const { log, group } of groups) {
+      const appended = await appendToLog(trx, log, group).catch(this.recheckEpoch);
+      // Known once the caller's transaction ends. Resolution does not prove a COMMIT (knex also
+      // resolves an explicit rollback), which is why a head is only ever a hint.
+      const { head } = appended;
+      if (head) trx.executionPromise.then(() => { this.#heads.advance(log.logId, head, appended.events); }, () => undefined);
+    }
     for (const { log } of groups) this.notify(log.logId);
   }
 

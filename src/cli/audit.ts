@@ -40,7 +40,7 @@ export function runAuditAnchor(): Promise<number> {
 
 export function runAuditExport(inv: Invocation): Promise<number> {
   const request = {
-    output: inv.positionals[0] ?? optionText(inv, 'output'), tenant: optionText(inv, 'tenant'),
+    output: inv.positionals[0] ?? optionText(inv, 'output'), tenant: optionText(inv, 'tenant'), system: inv.values.system === true,
     format: optionText(inv, 'format') as AuditExportFormat | undefined,
   };
   return withAuditDeps((deps) => cliAuditExport(request, deps));

@@ -143,14 +143,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'audit export', args: '[FILE]', positionals: { min: 0, max: 1 },
-    summary: 'write every audit event (or one tenant\'s) to FILE, or to stdout; audited',
+    summary: 'write every audit event (or one tenant\'s log, or the system log) to FILE, or to stdout; audited',
     options: {
       format: { type: 'string', value: 'ndjson|csv', help: 'default ndjson' },
       tenant: TENANT,
+      system: { type: 'boolean', help: 'the system log: events without a tenant, with its checkpoint' },
       output: { type: 'string', value: 'FILE', help: 'same as the FILE argument' },
     },
     check: ({ values, positionals }) => {
       if (values.format !== undefined && values.format !== 'ndjson' && values.format !== 'csv') return '--format is ndjson or csv';
+      if (values.system === true && values.tenant !== undefined) return 'give --tenant or --system, not both';
       return positionals.length === 1 && values.output !== undefined ? 'give FILE or --output, not both' : null;
     },
     run: async (inv) => (await import('./audit.js')).runAuditExport(inv),

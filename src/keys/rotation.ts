@@ -5,7 +5,7 @@ import { BadRequestError } from '../errors.js';
 import { KeyAccessError } from './errors.js';
 import type { TenantStore } from '../tenants/store.js';
 import { mapLimit } from '../lib/map-limit.js';
-import { keysNotUnder, replaceWrappedKey, tenantsWithKeys } from '../recordings/key-queries.js';
+import { keysNotUnder, replaceSealedWrappedKey, replaceWrappedKey, sealedKeysNotUnder, tenantsWithKeys, type WrappedKeyRow } from '../recordings/key-queries.js';
 import { LocalKeyProvider } from './local.js';
 import type { KeyProvider } from './types.js';
 import type { KeyVersionStore } from './versions.js';
@@ -13,7 +13,8 @@ import type { KeyVersionStore } from './versions.js';
 /**
  * Key rotation without touching a single object. Rotation adds a master key (a new local
  * version, or a tenant's new KMS key); rewrap then re-wraps every data key in the database under
- * the current master (KMS ReEncrypt for aws-kms: the plaintext data key never leaves KMS), and a
+ * the current master (KMS ReEncrypt for aws-kms: the plaintext data key never leaves KMS), the
+ * recordings' and those of sealed originals alike, and a
  * local version that no row uses any more can be retired (retire.ts). Rewrap is resumable: it only picks rows
  * whose key_ref is not the target yet, and each row is updated on its own, compare-and-set on the
  * wrapped key it read, so a key destroyed meanwhile by an erasure is never brought back.
@@ -110,32 +111,48 @@ export async function rewrapDataKeys(deps: RotationDeps, actor: AuditActor, opts
   return { rewrapped: sum(results, 'rewrapped'), failed: sum(results, 'failed'), tenants: results };
 }
 
+/** Where a tenant keeps data keys: the recordings, and the sealed originals of its pii redactions. */
+interface KeySource {
+  page(db: Db, tenant: string, keyRef: string, after: string, limit: number): Promise<Array<WrappedKeyRow & { readonly recordingId?: string }>>;
+  replace(db: Db, tenant: string, id: string, expected: Buffer, next: { wrapped: Buffer; keyRef: string }): Promise<boolean>;
+}
+
+const KEY_SOURCES: readonly KeySource[] = [
+  { page: keysNotUnder, replace: replaceWrappedKey },
+  { page: sealedKeysNotUnder, replace: replaceSealedWrappedKey },
+];
+
 async function rewrapTenant(deps: RotationDeps, tenant: string, opts: RewrapOptions): Promise<TenantRewrap> {
   const settings = await deps.tenants.get(tenant);
   const target = settings.kmsKeyId && deps.keys.kind === 'aws-kms' ? { masterKeyId: settings.kmsKeyId } : undefined;
   // KMS answers with the key's ARN, which may differ from the configured id or alias: learn it.
-  let keyRef = deps.keys.kind === 'local' ? (await deps.keyVersions.active()) ?? deps.keys.currentKeyRef() : deps.keys.currentKeyRef(target);
-  let after = '00000000-0000-0000-0000-000000000000';
-  let rewrapped = 0;
-  let failed = 0;
-  for (;;) {
-    const rows = await keysNotUnder(deps.db, tenant, keyRef, after, opts.batchSize ?? 200);
-    if (rows.length === 0) break;
-    await mapLimit(rows, opts.concurrency ?? 8, async (r) => {
-      try {
-        const next = await deps.keys.rewrap(r.wrappedKey, { tenant, recordingId: r.id }, r.keyRef, target);
-        await replaceWrappedKey(deps.db, tenant, r.id, r.wrappedKey, next);
-        keyRef = next.keyRef;
-        rewrapped++;
-      } catch (err) {
-        failed++;
-        deps.logger?.warn({ err, tenant, recordingId: r.id }, 'a data key could not be rewrapped; rerun rewrap to retry it');
-      }
-    });
-    after = rows[rows.length - 1]?.id ?? after;
-    opts.onProgress?.({ tenant, rewrapped, failed });
+  const state = {
+    keyRef: deps.keys.kind === 'local' ? (await deps.keyVersions.active()) ?? deps.keys.currentKeyRef() : deps.keys.currentKeyRef(target),
+    rewrapped: 0,
+    failed: 0,
+  };
+  for (const source of KEY_SOURCES) {
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const rows = await source.page(deps.db, tenant, state.keyRef, after, opts.batchSize ?? 200);
+      if (rows.length === 0) break;
+      await mapLimit(rows, opts.concurrency ?? 8, async (r) => {
+        const recordingId = r.recordingId ?? r.id;
+        try {
+          const next = await deps.keys.rewrap(r.wrappedKey, { tenant, recordingId }, r.keyRef, target);
+          await source.replace(deps.db, tenant, r.id, r.wrappedKey, next);
+          state.keyRef = next.keyRef;
+          state.rewrapped++;
+        } catch (err) {
+          state.failed++;
+          deps.logger?.warn({ err, tenant, recordingId }, 'a data key could not be rewrapped; rerun rewrap to retry it');
+        }
+      });
+      after = rows[rows.length - 1]?.id ?? after;
+      opts.onProgress?.({ tenant, rewrapped: state.rewrapped, failed: state.failed });
+    }
   }
-  return { tenant, keyRef, rewrapped, failed };
+  return { tenant, ...state };
 }
 
 function sum(rows: readonly TenantRewrap[], field: 'rewrapped' | 'failed'): number {

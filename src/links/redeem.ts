@@ -127,7 +127,17 @@ export class LinkRedemption {
       throw new DependencyError('database', 'The playback could not be recorded', err);
     }
     if (verdict === 'usable') return { allowed: true, link };
+    if (verdict === 'revoked') return this.deny(client, await this.revokedReason(link, client), link);
     return this.deny(client, verdict ?? 'unknown_link', link);
+  }
+
+  /**
+   * Revoked since admission: by a redaction of its recording (gone, 410) or by someone (403).
+   * If the link cannot be read again, the refusal stands as a plain revocation.
+   */
+  private async revokedReason(link: Link, client: LinkClient): Promise<DenyReason> {
+    const now = await this.deps.links.inspect(link.tenant, link.id, this.fingerprint(client)).catch(() => null);
+    return now ? supersededOr('revoked', now.link) : 'revoked';
   }
 
   private fingerprint(client: LinkClient): string {

@@ -24,16 +24,38 @@ export async function replaceWrappedKey(db: Db | Trx, tenant: string, id: string
   return changed > 0;
 }
 
-/** Tenants that have at least one live data key. */
+/**
+ * The next page (by redaction id) of the tenant's sealed originals (pii redactions that keep the
+ * original, src/redaction) whose data key is not wrapped under `keyRef`. Their data key is bound
+ * to the recording, like the recording's own: `id` is the redaction, `recordingId` the context.
+ */
+export async function sealedKeysNotUnder(db: Db | Trx, tenant: string, keyRef: string, after: string, limit: number): Promise<SealedKeyRow[]> {
+  const rows = await db('redaction_originals')
+    .select<Array<{ redaction_id: string; recording_id: string; wrapped_key: Buffer; key_ref: string }>>('redaction_id', 'recording_id', 'wrapped_key', 'key_ref')
+    .where({ tenant }).whereNotNull('wrapped_key').whereNotNull('key_ref')
+    .andWhere('key_ref', '<>', keyRef).andWhere('redaction_id', '>', after).orderBy('redaction_id').limit(limit);
+  return rows.map((r) => ({ id: r.redaction_id, recordingId: r.recording_id, wrappedKey: r.wrapped_key, keyRef: r.key_ref }));
+}
+
+export interface SealedKeyRow extends WrappedKeyRow { readonly recordingId: string }
+
+/** replaceWrappedKey for a sealed original: a key shredded meanwhile (its recording deleted) stays shredded. */
+export async function replaceSealedWrappedKey(db: Db | Trx, tenant: string, redactionId: string, expected: Buffer, next: { wrapped: Buffer; keyRef: string }): Promise<boolean> {
+  const changed = await db('redaction_originals').update({ wrapped_key: next.wrapped, key_ref: next.keyRef })
+    .where({ tenant, redaction_id: redactionId, wrapped_key: expected });
+  return changed > 0;
+}
+
+/** Tenants that have at least one live data key, a recording's or a sealed original's. */
 export async function tenantsWithKeys(db: Db | Trx): Promise<string[]> {
-  const rows = await db('recordings').distinct<{ tenant: string }[]>('tenant').whereNotNull('wrapped_key').whereNot({ status: S.deleted }).orderBy('tenant');
-  return rows.map((r) => r.tenant);
+  const rows = await db.raw<{ rows: { tenant: string }[] }>(`SELECT tenant FROM recordings WHERE wrapped_key IS NOT NULL AND status <> ?
+    UNION SELECT tenant FROM redaction_originals WHERE wrapped_key IS NOT NULL ORDER BY tenant`, [S.deleted]);
+  return rows.rows.map((r) => r.tenant);
 }
 
 /**
  * Rows whose data key is still wrapped under `keyRef`: recordings, and the sealed originals of
- * pii redactions (src/redaction), which rotation does not rewrap, so the master key version
- * stays until they are gone.
+ * pii redactions (src/redaction). Rewrap moves both; until it has, the master key version stays.
  */
 export async function countUsing(db: Db | Trx, keyRef: string): Promise<number> {
   const row = await db('recordings').count<{ count: number }[]>('* as count').where({ key_ref: keyRef }).whereNotNull('wrapped_key').first();

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { canonicalLogEvent, hashLogEvent, logEventLeaf } from '../../src/audit/canonical.js';
+import { canonicalLogEvent, formatAt, hashLogEvent, jcs, logEventLeaf, sealLogEvent } from '../../src/audit/canonical.js';
 import { GENESIS_HASH, type LogEvent } from '../../src/audit/types.js';
 
 /** The per-log example of docs/audit.md: if this changes, every per-log hash and root would stop verifying. */
@@ -33,6 +33,8 @@ describe('canonical per-log encoding', () => {
     assert.equal(hashLogEvent(EXAMPLE), EXAMPLE_HASH);
     assert.equal(logEventLeaf(EXAMPLE).toString('hex'), createHash('sha256').update(Buffer.of(0)).update(bytes).digest('hex'));
     assert.equal(logEventLeaf(EXAMPLE).toString('hex'), EXAMPLE_LEAF);
+    const sealed = sealLogEvent(EXAMPLE);
+    assert.deepEqual([sealed.hash, sealed.leaf.toString('hex')], [EXAMPLE_HASH, EXAMPLE_LEAF], 'the writer seals as the verifier checks');
   });
 
   test('every field changes the hash; recordingPrev null differs from 0', () => {
@@ -51,7 +53,20 @@ describe('canonical per-log encoding', () => {
     }
   });
 
+  test('is jcs of the object of the event members, whatever their values', () => {
+    const variants: Partial<Omit<LogEvent, 'hash' | 'seq'>>[] = [
+      {}, { tenant: null, actorRole: null, recordingId: null, linkId: null, ip: null, userAgent: null, requestId: null, recordingPrev: null },
+      { actorSub: 'é"\\\n\u2028😀', details: { z: [1, { b: null, a: 'x' }], a: -0, é: 1.5e-7 } }, { logSeq: 2 ** 40, recordingPrev: 0 },
+    ];
+    for (const v of variants) {
+      const e = { ...EXAMPLE, ...v };
+      const { at, ...members } = e;
+      assert.equal(canonicalLogEvent(e), jcs({ ...members, at: formatAt(at) }), JSON.stringify(v));
+    }
+  });
+
   test('rejects a prevHash that is not 64 lower-case hex digits', () => {
     assert.throws(() => hashLogEvent({ ...EXAMPLE, prevHash: 'F'.repeat(64) }), TypeError);
+    assert.throws(() => sealLogEvent({ ...EXAMPLE, prevHash: 'F'.repeat(64) }), TypeError);
   });
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { publicKeyPathFor } from '../../src/audit/anchors.js';
@@ -135,5 +135,25 @@ describe('the API export verifies offline as evidence of its own', () => {
     const res = await runCallvault(['audit', 'verify', file, '--public-key', pub]);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /tenant\/acme: checked \d+ events \(logSeq 1\.\.\d+\), complete up to the checkpoint/);
+  });
+
+  test('callvault audit export --system writes the system log with its checkpoint', async () => {
+    // An unauthenticated request is an event of no tenant.
+    assert.equal((await request(vault, { path: '/v1/recordings' })).status, 401);
+    const file = path.join(dir, 'cli-system.ndjson');
+    const d = vault.deps;
+    const stderr = new Capture();
+    const code = await cliAuditExport({ output: file, system: true }, {
+      db: d.db, audit: d.audit, auditLogs: d.auditLogs, checkpoints: d.checkpoints, anchorKeyFile: vault.config.audit.anchorKey.file, stderr,
+    });
+    assert.equal(code, 0, stderr.text);
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    assert.ok(lines.some((l) => l.includes('"action":"auth.denied"')), 'the denial is in the system log');
+    assert.ok(lines.every((l) => !l.includes('"tenant":"acme"')), 'no tenant\'s event is');
+    const res = await runCallvault(['audit', 'verify', file, '--public-key', pub]);
+    // The event that closed the single chain has no tenant either; it is checked against the anchors (not given here).
+    assert.equal(res.code, 3, res.stderr + res.stdout);
+    assert.match(res.stdout, /log \S+\/system: checked \d+ events \(logSeq 1\.\.\d+\), complete up to the checkpoint/);
+    assert.match(res.stdout, /events of the single-chain epoch: anchors NOT checked/);
   });
 });

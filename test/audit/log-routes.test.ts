@@ -140,7 +140,8 @@ async function follow(vault: TestVault, token: string, after: number): Promise<F
     buffer += chunk.toString('utf8');
     const parts = buffer.split('\n');
     buffer = parts.pop() ?? '';
-    for (const p of parts) lines.push(JSON.parse(p) as EventLine);
+    // Empty lines are the stream's keep-alives.
+    for (const p of parts) if (p !== '') lines.push(JSON.parse(p) as EventLine);
   });
   res.on('error', () => undefined);
   return {

@@ -13,7 +13,7 @@ export interface FakeClock { now: number }
 
 export interface FakeLinkStore extends Pick<LinkStore, 'inspect' | 'claim'> {
   add(link: Omit<Partial<Link>, 'expiresAt'> & { recordingId: string; tenant: string; ttlSeconds?: number }): Link;
-  revoke(id: string): void;
+  revoke(id: string, by?: string): void;
   get(id: string): Link | undefined;
 }
 
@@ -40,9 +40,9 @@ export function createFakeLinkStore(clock: FakeClock): FakeLinkStore {
       rows.set(link.id, link);
       return link;
     },
-    revoke(id) {
+    revoke(id, by = 'sup-1') {
       const row = rows.get(id);
-      if (row) rows.set(id, { ...row, revokedAt: new Date(clock.now), revokedBy: 'sup-1' });
+      if (row) rows.set(id, { ...row, revokedAt: new Date(clock.now), revokedBy: by });
     },
     get: (id) => rows.get(id),
     async inspect(tenant, id, fingerprint): Promise<LinkState | null> {

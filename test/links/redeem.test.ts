@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { DependencyError } from '../../src/errors.js';
 import { LinkRedemption, type Admission, type Admitted, type LinkClient, type Redemption } from '../../src/links/redeem.js';
-import type { Link } from '../../src/links/store.js';
+import { SUPERSEDED_REVOKER, type Link } from '../../src/links/store.js';
 import { LinkSigner, type LinkClaims } from '../../src/links/token.js';
 import { createFakeAudit, createFakeLinkStore, createFakeRecordings, fakeRecording, type FakeClock } from './fakes.js';
 
@@ -82,6 +82,16 @@ describe('link redemption', () => {
     h.links.revoke(link.id);
     assert.equal(refusal(await h.redemption.commit(a, READ)).code, 'link_revoked');
     assert.deepEqual(refusal(await h.admit(token)), { reason: 'revoked', code: 'link_revoked', status: 403 });
+  });
+
+  test('a link its recording\'s redaction revoked between admission and use is gone (410), as it is at admission', async () => {
+    const h = setup();
+    const { token, link } = h.issue();
+    const a = admitted(await h.admit(token));
+    h.links.revoke(link.id, SUPERSEDED_REVOKER);
+    assert.deepEqual(refusal(await h.redemption.commit(a, READ)), { reason: 'superseded', code: 'link_superseded', status: 410 });
+    assert.equal(h.audit.denied.at(-1)?.details?.reason, 'link_superseded');
+    assert.deepEqual(refusal(await h.admit(token)), { reason: 'superseded', code: 'link_superseded', status: 410 });
   });
 
   test('an altered token is refused link_invalid, counts towards lockout, and reveals nothing', async () => {
