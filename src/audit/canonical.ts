@@ -32,6 +32,19 @@ export function jcs(value: unknown): string {
   }
 }
 
+/**
+ * Whether `text` is the JCS form of `value` (parsed from it). Values JCS cannot encode, such as a
+ * number beyond the double range, make it false rather than throw: a reader then takes the strict
+ * path, which names the line.
+ */
+export function isOwnJcs(value: unknown, text: string): boolean {
+  try {
+    return jcs(value) === text;
+  } catch {
+    return false;
+  }
+}
+
 const CANONICAL_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** RFC 3339, UTC, exactly three fractional digits: `2026-11-21T09:30:00.000Z`. */

@@ -1,4 +1,4 @@
-import { jcs } from './canonical.js';
+import { isOwnJcs } from './canonical.js';
 
 /**
  * Whether a line's `details` bytes are what the text reading takes (scanLogLine): a JSON object
@@ -18,7 +18,7 @@ function parsedCanonical(text: string): boolean {
   } catch {
     return false;
   }
-  return !!details && typeof details === 'object' && !Array.isArray(details) && jcs(details) === text;
+  return !!details && typeof details === 'object' && !Array.isArray(details) && isOwnJcs(details, text);
 }
 
 const QUOTE = 0x22;

@@ -1,4 +1,4 @@
-import { CanonicalAtReader, formatAt, jcs } from './canonical.js';
+import { CanonicalAtReader, formatAt, isOwnJcs, jcs } from './canonical.js';
 import { parseNdjsonLine, toEvent, type Fields } from './parse.js';
 import type { AuditEvent, LogEvent } from './types.js';
 
@@ -219,7 +219,7 @@ export function scanLogLine(line: string): Extract<ExportRecord, { kind: 'log' }
   } catch {
     return null;
   }
-  if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && jcs(details) !== detailsText)) return null;
+  if (!details || typeof details !== 'object' || Array.isArray(details) || (detailsText !== '{}' && !isOwnJcs(details, detailsText))) return null;
   if (proof !== null && (!isProof(proof) || `,"proof":${proofText(proof)}}` !== line.slice(proofAt))) return null;
   const [, log, logSeqText, seqText, atText, tenant, actorSub, actorRole, action, outcome, recordingId, recordingPrevText, linkId, ip, userAgent, requestId] = t as unknown as [
     string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
@@ -262,7 +262,13 @@ export function parseExportLine(line: string, lineNo: number): ExportRecord {
   if (proof !== null && !isProof(proof)) throw new LogRecordError(Number(hint[1]), `line ${lineNo}: proof is not {treeSize, hashes}`);
   const event = toLogEvent(doc, `line ${lineNo}`);
   // `at` parsed only in its canonical form, so its text is what formatAt would write.
-  const parts = partsOf(event, doc.at as string);
+  let parts: Parts;
+  try {
+    parts = partsOf(event, doc.at as string);
+  } catch (err) {
+    // JSON numbers beyond the double range parse (as Infinity) but no event can hold them.
+    throw new LogRecordError(event.logSeq, `line ${lineNo} (logSeq ${event.logSeq}): ${(err as Error).message}`);
+  }
   if (lineOf(parts, proof) !== `${line}\n`) {
     throw new LogRecordError(event.logSeq, `line ${lineNo} (logSeq ${event.logSeq}): members are not exactly those the export writes, in its order and form`);
   }

@@ -72,7 +72,7 @@ describe('offline verification of per-log exports', () => {
 
   async function expectFailure(text: string, logSeq: number | null, reason: RegExp): Promise<void> {
     const r = await verify({ file: await file(text) });
-    assert.equal(r.code, 1, `tampering went unnoticed:\n${r.out}`);
+    assert.equal(r.code, 1, `tampering went unnoticed:\n${r.out}${r.err}`);
     assert.match(r.err, logSeq === null ? /^FAILED: / : new RegExp(`^FAILED at logSeq ${logSeq}: `), r.err);
     assert.match(r.err, reason);
   }
@@ -147,6 +147,14 @@ describe('offline verification of per-log exports', () => {
     await expectFailure(spaced, 5, /not exactly those the export writes/);
     const doubled = ls.map((l, i) => (i === 4 ? l.replace('"tenant":"acme"', '"tenant":"globex","tenant":"acme"') : l)).join('');
     await expectFailure(doubled, 5, /not exactly those the export writes/);
+  });
+
+  test('details holding a number JSON allows but no event can (1e400) fail at that event, in every reading', async () => {
+    const ls = lines(full);
+    const huge = (l: string): string => l.replace(/"details":\{/, '"details":{"a":1e400,');
+    await expectFailure(ls.map((l, i) => (i === 5 ? huge(l) : l)).join(''), 6, /.+/);
+    const withProof = ls.map((l, i) => (i === 5 ? huge(l).replace(/\}\n$/, ',"proof":{"treeSize":13,"hashes":[]}}\n') : l)).join('');
+    await expectFailure(withProof, 6, /.+/);
   });
 
   test('a history rewritten and re-chained throughout fails against the signed root', async () => {
