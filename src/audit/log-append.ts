@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { sealLogEvent } from './canonical.js';
 import type { PreparedEvent } from './chain.js';
-import { INSERT_SQL, INSERT_SQL_KNEX, insertBindings, insertValues } from './log-insert.js';
+import { INSERT_SQL, INSERT_SQL_KNEX, insertValues } from './log-insert.js';
 import type { AuditLogRef } from './logs.js';
 import { nodeHash } from './merkle.js';
 import { GENESIS_HASH, type LogEvent } from './types.js';
@@ -133,7 +133,7 @@ export async function appendToLog(trx: Knex.Transaction, log: AuditLogRef, event
   const reads = await trx.raw<Results | Results[number]>(lockStatement(log.logId) + readStatements(log.logId, recordings));
   const { head, recordingPrev } = parseReads(asResults(reads), recordings.length > 0);
   const plan = planAppend(log, head, recordingPrev, events);
-  await trx.raw(INSERT_SQL_KNEX, insertBindings(log.logId, plan.events, plan.subtrees) as Knex.RawBinding[]);
+  await trx.raw(INSERT_SQL_KNEX, insertValues([{ logId: log.logId, ...plan }]) as Knex.RawBinding[]);
   return { events: plan.events, head };
 }
 
@@ -152,7 +152,7 @@ export async function appendBatchToLog(db: Knex, log: AuditLogRef, events: reado
       + lockStatement(log.logId) + readStatements(log.logId, recordings));
     const { head, recordingPrev } = parseReads(asResults(reads), recordings.length > 0);
     const plan = planAppend(log, head, recordingPrev, events);
-    await conn.query(INSERT_SQL, insertValues(log.logId, plan.events, plan.subtrees));
+    await conn.query(INSERT_SQL, insertValues([{ logId: log.logId, ...plan }]));
     await conn.query('COMMIT');
     open = false;
     return { events: plan.events, head };

@@ -3,7 +3,7 @@ import type { Db } from '../db/knex.js';
 import type { PreparedEvent } from './chain.js';
 import { GroupCommitAuditLog, type GroupCommitOptions } from './group-commit.js';
 import { appendBatchToLog, appendToLog, type Appended } from './log-append.js';
-import { appendAtKnownHead } from './log-append-known.js';
+import { KnownHeadAppends } from './log-append-known.js';
 import { LogHeads } from './log-heads.js';
 import { closeEpoch, findEpoch, type AuditLogRegistry, type AuditLogRef } from './logs.js';
 
@@ -19,10 +19,12 @@ const SYSTEM_LANE = '\u0000system';
 export class TenantAuditLog extends GroupCommitAuditLog {
   #epochClosed = false;
   readonly #heads = new LogHeads();
+  readonly #known: KnownHeadAppends;
   readonly #listeners = new Set<(logId: number) => void>();
 
   constructor(private readonly db: Db, readonly logs: AuditLogRegistry, opts: TenantAuditLogOptions = {}) {
     super(opts);
+    this.#known = new KnownHeadAppends(db);
   }
 
   /** Calls `listener` with the log_id after events of that log were written; returns the unsubscribe. */
@@ -48,14 +50,15 @@ export class TenantAuditLog extends GroupCommitAuditLog {
   }
 
   /**
-   * One round trip when this process knows where the log ends (it wrote there last); null when
-   * it does not, or another writer appended since, and the log's end must be read under its lock.
+   * One round trip, shared with other logs' batches, when this process knows where the log ends
+   * (it wrote there last); null when it does not, or when the log is locked or moved on since,
+   * and its end must be read under its lock.
    */
   private async appendAtKnownEnd(log: AuditLogRef, events: readonly PreparedEvent[]): Promise<Appended | null> {
     const head = this.#heads.head(log.logId);
     if (!head) return null;
     const recordings = events.flatMap((e) => (e.recordingId === null ? [] : [e.recordingId]));
-    return appendAtKnownHead(this.db, log, head, this.#heads.recordingPrev(log.logId, recordings), events, this.lockTimeoutMs);
+    return this.#known.append({ log, head, recordingPrev: this.#heads.recordingPrev(log.logId, recordings), events });
   }
 
   /** Locks are taken in log_id order, so two transactions recording for the same tenants cannot deadlock. */

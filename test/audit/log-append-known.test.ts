@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { prepareEvent } from '../../src/audit/chain.js';
 import { AUDIT_LOG_LOCK_CLASS, appendBatchToLog, appendToLog, type LogHead } from '../../src/audit/log-append.js';
-import { appendAtKnownHead } from '../../src/audit/log-append-known.js';
+import { appendAtKnownHeads, type KnownBatch } from '../../src/audit/log-append-known.js';
 import { logSize, recomputeLog } from '../../src/audit/log-check.js';
 import { TenantAuditLog } from '../../src/audit/log-writer.js';
 import { AuditLogRegistry, closeEpoch, type AuditLogRef } from '../../src/audit/logs.js';
@@ -12,9 +12,14 @@ import { PgSubtreeStore } from '../../src/audit/subtrees.js';
 import { DependencyError } from '../../src/errors.js';
 import { auditFixture, event, NAMESPACE, sql, type AuditFixture } from './support.js';
 
+/** One batch, in a statement of its own. */
+const appendAtKnownHead = async (db: AuditFixture['db'], log: AuditLogRef, head: LogHead, recordingPrev: Map<string, number>, events: KnownBatch['events']) =>
+  (await appendAtKnownHeads(db, [{ log, head, recordingPrev, events }]))[0] ?? null;
+
 const copy = (head: LogHead): LogHead => ({ size: head.size, hash: head.hash, frontier: new Map(head.frontier) });
 const prepared = (n: number, recordingId: string | null = null): ReturnType<typeof prepareEvent> =>
   prepareEvent(event(n, { tenant: 'known', recordingId }), new Date());
+const preparedFor = (tenant: string, n: number): ReturnType<typeof prepareEvent> => prepareEvent(event(n, { tenant, recordingId: null }), new Date());
 
 /** The log is gapless, chained, its stored tree has the recomputed root, and recordingPrev links hold. */
 async function assertWhole(f: AuditFixture, log: AuditLogRef): Promise<number> {
@@ -47,35 +52,51 @@ describe('appending where the writer knows the log ends', () => {
 
   test('writes at the known head, and writes nothing once the log moved on or a recording was assumed wrongly', async () => {
     const stale = copy(head);
-    const appended = await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-a', 1]]), [prepared(2, 'rec-a'), prepared(3, 'rec-b')], 1000);
+    const appended = await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-a', 1]]), [prepared(2, 'rec-a'), prepared(3, 'rec-b')]);
     assert.ok(appended?.head);
     assert.deepEqual(appended.events.map((e) => [e.logSeq, e.recordingPrev]), [[2, 1], [3, null]]);
     head = appended.head;
 
-    assert.equal(await appendAtKnownHead(f.db, log, stale, new Map(), [prepared(4)], 1000), null, 'a head another writer moved past');
-    assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(5, 'rec-a')], 1000), null, 'rec-a assumed to have no event');
-    assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 2]]), [prepared(6, 'rec-b')], 1000), null, 'rec-b assumed at 2');
+    assert.equal(await appendAtKnownHead(f.db, log, stale, new Map(), [prepared(4)]), null, 'a head another writer moved past');
+    assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(5, 'rec-a')]), null, 'rec-a assumed to have no event');
+    assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 2]]), [prepared(6, 'rec-b')]), null, 'rec-b assumed at 2');
     assert.equal(await assertWhole(f, log), 3, 'the refused appends wrote neither events nor subtrees');
 
-    const single = await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 3]]), [prepared(7, 'rec-b')], 1000);
+    const single = await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 3]]), [prepared(7, 'rec-b')]);
     assert.deepEqual(single?.events.map((e) => [e.logSeq, e.recordingPrev]), [[4, 3]]);
     head = single!.head!;
     assert.equal(await assertWhole(f, log), 4);
   });
 
-  test("waits for the log's lock, and a writer inside a caller's transaction is never refused because of it", async () => {
+  test('a statement writes the logs it may and leaves the others: a log locked by another writer is not waited for', async () => {
+    const registry = new AuditLogRegistry(f.db, NAMESPACE);
+    const other = await registry.resolve('known-other');
+    const otherHead = (await appendBatchToLog(f.db, other, [preparedFor('known-other', 1)], 1000)).head!;
     const trx = await f.db.transaction();
-    const [inTransaction] = (await appendToLog(trx, log, [prepared(8, 'rec-a')])).events;
-    let settled = false;
-    const known = appendAtKnownHead(f.db, log, copy(head), new Map([['rec-a', 2]]), [prepared(9, 'rec-a')], 5000)
-      .finally(() => { settled = true; });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(settled, false, 'the append did not wait for the lock held by the transaction');
-    await trx.commit();
-    // Its snapshot predates the commit it waited for: the unique (log_id, log_seq) index refuses it.
-    assert.equal(await known, null);
-    assert.equal(inTransaction?.logSeq, 5);
+    try {
+      // Holds the log's lock until the transaction ends; a statement that waited for it would never settle here.
+      const [inTransaction] = (await appendToLog(trx, log, [prepared(8, 'rec-a')])).events;
+      const [locked, free] = await appendAtKnownHeads(f.db, [
+        { log, head: copy(head), recordingPrev: new Map([['rec-a', 2]]), events: [prepared(9, 'rec-a')] },
+        { log: other, head: copy(otherHead), recordingPrev: new Map(), events: [preparedFor('known-other', 2), preparedFor('known-other', 3)] },
+      ]);
+      assert.equal(locked, null);
+      assert.deepEqual(free?.events.map((e) => e.logSeq), [2, 3]);
+      await trx.commit();
+      assert.equal(inTransaction?.logSeq, 5);
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+    }
     assert.equal(await assertWhole(f, log), 5);
+    assert.equal(await assertWhole(f, other), 3);
+    // A head another writer moved past, beside one still current: only the current one is written.
+    const [stale, current] = await appendAtKnownHeads(f.db, [
+      { log, head: copy(head), recordingPrev: new Map(), events: [prepared(10)] },
+      { log: other, head: (await appendBatchToLog(f.db, other, [preparedFor('known-other', 4)], 1000)).head!, recordingPrev: new Map(), events: [preparedFor('known-other', 5)] },
+    ]);
+    assert.equal(stale, null);
+    assert.deepEqual(current?.events.map((e) => e.logSeq), [5]);
+    assert.equal(await assertWhole(f, other), 5);
   });
 
   test("holds the log's lock before writing its first row, so a transaction's writer reads past it instead of colliding", async () => {
@@ -86,7 +107,7 @@ describe('appending where the writer knows the log ends', () => {
     try {
       await staller.query('BEGIN');
       await staller.query('INSERT INTO audit_subtrees (log_id, level, index, hash) VALUES ($1, 0, $2, $3)', [log.logId, head.size, Buffer.alloc(32)]);
-      const known = appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(20)], 5000);
+      const known = appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(20)]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       const trx = await f.db.transaction();
       const inTransaction = appendToLog(trx, log, [prepared(21)]);
@@ -101,7 +122,7 @@ describe('appending where the writer knows the log ends', () => {
     }
   });
 
-  test('fails within the lock timeout while another session holds the lock, and the writer recovers after', async () => {
+  test('while another session holds the lock: nothing written at once, the writer fails within its lock timeout, and recovers after', async () => {
     const writer = new TenantAuditLog(f.db, new AuditLogRegistry(f.db, NAMESPACE), { lockTimeoutMs: 200 });
     const holder = new pg.Client({ connectionString: f.tdb.url });
     await holder.connect();
@@ -110,7 +131,7 @@ describe('appending where the writer knows the log ends', () => {
       await writer.record(event(11, { tenant: 'known' }));
       await holder.query('SELECT pg_advisory_lock($1, $2)', [AUDIT_LOG_LOCK_CLASS, log.logId]);
       const before = await logSize(f.db, log.logId);
-      await assert.rejects(appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(12)], 200), { code: '55P03' });
+      assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(12)]), null);
       await assert.rejects(writer.record(event(13, { tenant: 'known' })), (err: unknown) => err instanceof DependencyError && err.status === 503);
       assert.equal(await logSize(f.db, log.logId), before);
       await holder.query('SELECT pg_advisory_unlock($1, $2)', [AUDIT_LOG_LOCK_CLASS, log.logId]);
