@@ -3,7 +3,8 @@ import { canDecode, decodeAudio } from './decode.js';
 import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
-import { ALAW_TABLE, readSample, ULAW_TABLE } from './samples.js';
+import type { SampleReader } from './dtmf.js';
+import { decodeSamples } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
 
@@ -97,12 +98,10 @@ class WavMasker {
   /** Whole frames not yet passed on; the first is frame `queued`. */
   private queue: Buffer[] = [];
   private queued = 0;
-  private scratch: Float32Array[];
 
   constructor(private readonly info: WavInfo, private readonly fill: MaskFill) {
     this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
     this.left = info.dataBytes ?? Infinity;
-    this.scratch = Array.from({ length: info.channels }, () => new Float32Array(0));
   }
 
   *push(chunk: Buffer): Generator<Buffer> {
@@ -116,7 +115,7 @@ class WavMasker {
     this.carry = Buffer.from(bytes.subarray(whole));
     if (whole > 0) {
       const frames = bytes.subarray(0, whole);
-      this.planner.push(this.decode(frames));
+      this.planner.push(this.channels(frames));
       this.queue.push(frames);
     }
     if (this.left === 0) {
@@ -171,24 +170,14 @@ class WavMasker {
     return out ?? part;
   }
 
-  /** Whole frames as floats per channel, in arrays reused from chunk to chunk. */
-  private decode(bytes: Buffer): Float32Array[] {
-    const { blockAlign, bytesPerSample, codec } = this.info;
-    const frames = bytes.length / blockAlign;
-    if ((this.scratch[0]?.length ?? 0) < frames) this.scratch = this.scratch.map(() => new Float32Array(frames));
-    return this.scratch.map((array, c) => {
-      const out = array.subarray(0, frames);
-      let at = c * bytesPerSample;
-      if (codec === 'mulaw' || codec === 'alaw') {
-        const table = codec === 'mulaw' ? ULAW_TABLE : ALAW_TABLE;
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = table[bytes[at] ?? 0] ?? 0;
-      } else if (codec === 'pcm16') {
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = ((((bytes[at + 1] ?? 0) << 24) | ((bytes[at] ?? 0) << 16)) >> 16) / 32768;
-      } else {
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = readSample(codec, bytes, at);
-      }
-      return out;
-    });
+  /** Whole frames as one reader per channel: the detector decodes only the samples it looks at. */
+  private channels(bytes: Buffer): SampleReader[] {
+    const { blockAlign, bytesPerSample, codec, channels } = this.info;
+    const length = bytes.length / blockAlign;
+    return Array.from({ length: channels }, (_, c) => ({
+      length,
+      read: (into: Float32Array, at: number, from: number, count: number) => decodeSamples(codec, bytes, from * blockAlign + c * bytesPerSample, blockAlign, into, at, count),
+    }));
   }
 }
 
