@@ -66,8 +66,9 @@ export function goertzelPower(parts: readonly Float32Array[], w: number): number
  * rates), while white noise comes out with `noiseGain` times its energy (21 at 8 kHz, 68 at
  * 48 kHz) and no frequency with more than 4.3 times that. A stretch passes when its output
  * carries less than half of noiseGain times its own energy. A key pair passes with a tenth of
- * its energy in any other sound at any frequency (the detector asks the pair for nine tenths of
- * a window), and white noise 15 dB below it (Q.24's case) adds only a thirtieth of noiseGain.
+ * its energy in any other sound of the telephone band (up to 3.4 kHz), or a twentieth at any
+ * frequency (the detector asks the pair for nine tenths of a window), and white noise 15 dB
+ * below it (Q.24's case) adds only a thirtieth of noiseGain.
  * White noise at 8 kHz fails in 96 blocks out of 100 over 5 ms; speech, its energy mostly below
  * the key band, mostly passes (and is analysed in full).
  */
