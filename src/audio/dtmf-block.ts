@@ -1,4 +1,4 @@
-import { type Bank, goertzel4 } from './dtmf-filters.js';
+import { type Bank, goertzel4, type KeyBandScreen } from './dtmf-filters.js';
 
 /**
  * Samples of one channel handed to push(), read only where the analysis looks: the detector
@@ -8,6 +8,16 @@ export interface SampleReader {
   readonly length: number;
   /** Writes samples [from, from + count) as floats into `into` from index `at`. */
   read(into: Float32Array, at: number, from: number, count: number): void;
+  /** Set for one-byte codecs (G.711): the screen reads their codes in place, without decoding. */
+  readonly coded?: CodedSamples;
+}
+
+/** Sample k is table[codes[first + k * stride]]. */
+export interface CodedSamples {
+  readonly codes: Uint8Array;
+  readonly first: number;
+  readonly stride: number;
+  readonly table: Float32Array;
 }
 
 export function floatReader(samples: Float32Array): SampleReader {
@@ -56,6 +66,14 @@ export class Block {
     if (upTo <= this.ready || !this.source) return;
     this.source.read(this.samples, this.ready, this.origin + this.ready, upTo - this.ready);
     this.ready = upTo;
+  }
+
+  /** Whether the block's first n samples pass the screen; read in place when the source allows. */
+  screened(screen: KeyBandScreen, n: number): boolean {
+    const coded = this.source?.coded;
+    if (coded && this.ready === 0 && this.origin >= 0) return screen.passesCoded(coded, this.origin, n);
+    this.need(n);
+    return screen.passes(this.samples, n);
   }
 
   analysed(rows: Bank): this {

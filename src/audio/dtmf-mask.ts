@@ -4,7 +4,7 @@ import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
 import type { SampleReader } from './dtmf.js';
-import { decodeSamples } from './samples.js';
+import { ALAW_TABLE, decodeSamples, ULAW_TABLE } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
 
@@ -206,9 +206,11 @@ class WavMasker {
   private channels(bytes: Buffer): SampleReader[] {
     const { blockAlign, bytesPerSample, codec, channels } = this.info;
     const length = bytes.length / blockAlign;
+    const table = codec === 'mulaw' ? ULAW_TABLE : codec === 'alaw' ? ALAW_TABLE : null;
     return Array.from({ length: channels }, (_, c) => ({
       length,
       read: (into: Float32Array, at: number, from: number, count: number) => decodeSamples(codec, bytes, from * blockAlign + c * bytesPerSample, blockAlign, into, at, count),
+      coded: table ? { codes: bytes, first: c * bytesPerSample, stride: blockAlign, table } : undefined,
     }));
   }
 }

@@ -142,8 +142,7 @@ export class DtmfDetector {
    */
   private endBlock(out: DtmfTone[]): void {
     if (this.blocks % 2 === 0) {
-      this.cur.need(this.screenLength);
-      this.hot = this.screen.passes(this.cur.samples, this.screenLength);
+      this.hot = this.cur.screened(this.screen, this.screenLength);
     }
     if (this.blocks > 0) this.step(this.hot || this.run ? this.evaluate() : null, out);
     this.blocks += 1;

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DtmfDetector, type SampleReader } from '../../src/audio/dtmf.js';
 import { KeyBandScreen } from '../../src/audio/dtmf-filters.js';
-import { ULAW_TABLE } from '../../src/audio/samples.js';
+import { ALAW_TABLE, encodeSample, ULAW_TABLE } from '../../src/audio/samples.js';
 import { addPresses, frequenciesOf, KEYPAD, seeded, type Press } from '../helpers/dtmf-audio.js';
 
 const RATES = [8000, 16000, 48000] as const;
@@ -49,6 +49,26 @@ describe('DTMF screen (a five-tap filter before the Goertzel bank)', () => {
     for (let at = 0; at + 40 <= noise.length; at += 40) if (screen.passes(noise.subarray(at, at + 40), 40)) passed += 1;
     assert.ok(passed < noise.length / 40 / 10, `${passed} of ${noise.length / 40} passed`);
     assert.equal(screen.passes(new Float32Array(40), 40), false);
+  });
+
+  test('G.711 codes read in place (every other byte of a stereo frame) get the verdicts their decoded samples get', () => {
+    const rate = 8000;
+    const screen = new KeyBandScreen(rate);
+    const rand = seeded(13);
+    const mixed = loudNoise(rate * 2, rand).map((v, i) => (Math.floor(i / 400) % 2 === 0 ? v * 0.01 : v));
+    addPresses(mixed, rate, [...'1397'].map((digit, i) => ({ digit, at: 0.2 + i * 0.4, seconds: 0.1 })), rand);
+    for (const [codec, table] of [['mulaw', ULAW_TABLE], ['alaw', ALAW_TABLE]] as const) {
+      const codes = new Uint8Array(mixed.length * 2);
+      mixed.forEach((v, i) => { codes[2 * i + 1] = encodeSample(codec, v)[0] ?? 0; });
+      const decoded = Float32Array.from(mixed, (_, i) => table[codes[2 * i + 1] ?? 0] ?? 0);
+      let passed = 0;
+      for (let at = 0; at + 40 <= mixed.length; at += 40) {
+        const coded = screen.passesCoded({ codes, first: 1, stride: 2, table }, at, 40);
+        assert.equal(coded, screen.passes(decoded.subarray(at, at + 40), 40), `${codec} at ${at}`);
+        passed += coded ? 1 : 0;
+      }
+      assert.ok(passed > 0 && passed < mixed.length / 40, `${codec}: some stretches pass, not all`);
+    }
   });
 
   test('on loud noise handed over in 16 KiB pieces the detector reads under a third of the samples, and finds the presses in it all the same', () => {
