@@ -67,12 +67,12 @@ export function goertzelPower(parts: readonly Float32Array[], w: number): number
  * 3.4 % of the energy of any tone the detector accepts (680..1675 Hz at 8 kHz, less at higher
  * rates), while white noise comes out with `noiseGain` times its energy (21 at 8 kHz, 68 at
  * 48 kHz) and no frequency with more than 4.3 times that. A stretch passes when its output
- * carries less than half of noiseGain times its own energy. A key pair passes with a tenth of
+ * carries less than 0.4 noiseGain times its own energy. A key pair passes with a tenth of
  * its energy in any other sound of the telephone band (up to 3.4 kHz), or a twentieth at any
  * frequency (the detector asks the pair for nine tenths of a window), and white noise 15 dB
- * below it (Q.24's case) adds only a thirtieth of noiseGain.
- * White noise at 8 kHz fails in 96 blocks out of 100 over 5 ms; speech, its energy mostly below
- * the key band, mostly passes (and is analysed in full).
+ * below it (Q.24's case) adds only a thirtieth of noiseGain. White noise at 8 kHz fails in 98
+ * or 99 stretches of 5 ms out of 100; speech, its energy mostly below the key band, mostly
+ * passes (and is analysed in full).
  */
 export class KeyBandScreen {
   private readonly k1: number;
@@ -85,7 +85,7 @@ export class KeyBandScreen {
     this.k1 = a + b;
     this.k2 = 2 + a * b;
     const noiseGain = 2 + 2 * this.k1 * this.k1 + this.k2 * this.k2;
-    this.limit = noiseGain / 2;
+    this.limit = 0.4 * noiseGain;
   }
 
   /** Whether x[0, n) may hold a key pair; silence does not. */
