@@ -3,7 +3,8 @@ import { canDecode, decodeAudio } from './decode.js';
 import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
-import { ALAW_TABLE, readSample, ULAW_TABLE } from './samples.js';
+import type { SampleReader } from './dtmf.js';
+import { ALAW_TABLE, decodeSamples, ULAW_TABLE } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
 
@@ -31,6 +32,24 @@ export interface DtmfMaskReport {
 
 export const TRANSCODED_TYPE = 'audio/wav';
 
+/**
+ * Told of every byte that passes the stage, in order: bytes stored as received (`same`), and
+ * where masking or transcoding rewrote them, the received bytes and what is stored instead.
+ * Ingest hashes both sides through it (src/lib/forking-digest.ts).
+ */
+export interface MaskTap {
+  same(bytes: Buffer): void;
+  received(bytes: Buffer): void;
+  stored(bytes: Buffer): void;
+}
+
+const NO_TAP: MaskTap = { same: () => undefined, received: () => undefined, stored: () => undefined };
+
+/** A stretch of the output and the received bytes it stands for (one buffer where nothing changed). */
+interface Piece { readonly received: Buffer; readonly stored: Buffer }
+
+const unchanged = (bytes: Buffer): Piece => ({ received: bytes, stored: bytes });
+
 /** Whether masking can take recordings of this (sniffed) media type. */
 export function canMask(mediaType: string): boolean {
   return mediaType === 'audio/wav' || canDecode(mediaType);
@@ -42,7 +61,7 @@ export function canMask(mediaType: string): boolean {
  * guards a writer that skips it): with masking on, a recording that cannot be checked for key
  * presses is not stored. Bytes of a known type that do not decode fail with 422.
  */
-export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport, fill: MaskFill = 'silence'): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskReport, fill: MaskFill = 'silence', tap: MaskTap = NO_TAP): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* mask(source) {
     // The type is known once the sniffer has passed the first bytes on, not when the stage starts.
     const it = source[Symbol.asyncIterator]();
@@ -55,11 +74,18 @@ export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskRe
     const all = prepend(first.value, it);
     if (type === 'audio/wav') {
       report.contentType = type;
-      yield* maskWav(all, report, fill);
+      for await (const piece of maskWav(all, report, fill)) {
+        if (piece.stored === piece.received) tap.same(piece.stored);
+        else { tap.received(piece.received); tap.stored(piece.stored); }
+        yield piece.stored;
+      }
     } else {
       report.contentType = TRANSCODED_TYPE;
       report.transcoded = true;
-      yield* maskDecoded(all, type, report, fill);
+      for await (const out of maskDecoded(tapped(all, tap), type, report, fill)) {
+        tap.stored(out);
+        yield out;
+      }
     }
   };
 }
@@ -69,7 +95,14 @@ async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
 
-async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport, fill: MaskFill): AsyncGenerator<Buffer> {
+async function* tapped(source: AsyncIterable<Buffer>, tap: MaskTap): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    tap.received(chunk);
+    yield chunk;
+  }
+}
+
+async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport, fill: MaskFill): AsyncGenerator<Piece> {
   let head = Buffer.alloc(0);
   let wav: WavMasker | null = null;
   for await (const chunk of source) {
@@ -80,7 +113,7 @@ async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport, f
       if (head.length > MAX_WAV_HEAD) throw new AudioDecodeError('The WAV has no data chunk in its first megabyte');
       continue;
     }
-    yield head.subarray(0, info.dataOffset);
+    yield unchanged(head.subarray(0, info.dataOffset));
     wav = new WavMasker(info, fill);
     yield* wav.push(head.subarray(info.dataOffset));
   }
@@ -97,17 +130,15 @@ class WavMasker {
   /** Whole frames not yet passed on; the first is frame `queued`. */
   private queue: Buffer[] = [];
   private queued = 0;
-  private scratch: Float32Array[];
 
   constructor(private readonly info: WavInfo, private readonly fill: MaskFill) {
     this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
     this.left = info.dataBytes ?? Infinity;
-    this.scratch = Array.from({ length: info.channels }, () => new Float32Array(0));
   }
 
-  *push(chunk: Buffer): Generator<Buffer> {
+  *push(chunk: Buffer): Generator<Piece> {
     // After the data chunk (trailing metadata chunks) bytes pass as they are.
-    if (this.left === 0) { yield chunk; return; }
+    if (this.left === 0) { yield unchanged(chunk); return; }
     let bytes = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
     const after = chunk.subarray(bytes.length);
     this.left -= bytes.length;
@@ -116,22 +147,22 @@ class WavMasker {
     this.carry = Buffer.from(bytes.subarray(whole));
     if (whole > 0) {
       const frames = bytes.subarray(0, whole);
-      this.planner.push(this.decode(frames));
+      this.planner.push(this.channels(frames));
       this.queue.push(frames);
     }
     if (this.left === 0) {
       yield* this.end();
-      if (after.length > 0) yield after;
+      if (after.length > 0) yield unchanged(after);
       return;
     }
     yield* this.release(this.planner.horizon);
   }
 
-  *end(): Generator<Buffer> {
+  *end(): Generator<Piece> {
     this.planner.finish();
     yield* this.release(Infinity);
     // A partial last frame is not a sample: it passes as it came.
-    if (this.carry.length > 0) yield this.carry;
+    if (this.carry.length > 0) yield unchanged(this.carry);
     this.carry = Buffer.alloc(0);
   }
 
@@ -139,7 +170,7 @@ class WavMasker {
     return toMs(this.planner.masks(), this.queued, this.info.sampleRate);
   }
 
-  private *release(upTo: number): Generator<Buffer> {
+  private *release(upTo: number): Generator<Piece> {
     const align = this.info.blockAlign;
     const masks = this.queue.length > 0 ? this.planner.masks() : [];
     while (this.queue.length > 0 && this.queued < upTo) {
@@ -153,7 +184,7 @@ class WavMasker {
       } else {
         this.queue.shift();
       }
-      yield this.silenced(part, this.queued, masks);
+      yield { received: part, stored: this.silenced(part, this.queued, masks) };
       this.queued += take;
     }
   }
@@ -171,24 +202,16 @@ class WavMasker {
     return out ?? part;
   }
 
-  /** Whole frames as floats per channel, in arrays reused from chunk to chunk. */
-  private decode(bytes: Buffer): Float32Array[] {
-    const { blockAlign, bytesPerSample, codec } = this.info;
-    const frames = bytes.length / blockAlign;
-    if ((this.scratch[0]?.length ?? 0) < frames) this.scratch = this.scratch.map(() => new Float32Array(frames));
-    return this.scratch.map((array, c) => {
-      const out = array.subarray(0, frames);
-      let at = c * bytesPerSample;
-      if (codec === 'mulaw' || codec === 'alaw') {
-        const table = codec === 'mulaw' ? ULAW_TABLE : ALAW_TABLE;
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = table[bytes[at] ?? 0] ?? 0;
-      } else if (codec === 'pcm16') {
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = ((((bytes[at + 1] ?? 0) << 24) | ((bytes[at] ?? 0) << 16)) >> 16) / 32768;
-      } else {
-        for (let i = 0; i < frames; i++, at += blockAlign) out[i] = readSample(codec, bytes, at);
-      }
-      return out;
-    });
+  /** Whole frames as one reader per channel: the detector decodes only the samples it looks at. */
+  private channels(bytes: Buffer): SampleReader[] {
+    const { blockAlign, bytesPerSample, codec, channels } = this.info;
+    const length = bytes.length / blockAlign;
+    const table = codec === 'mulaw' ? ULAW_TABLE : codec === 'alaw' ? ALAW_TABLE : null;
+    return Array.from({ length: channels }, (_, c) => ({
+      length,
+      read: (into: Float32Array, at: number, from: number, count: number) => decodeSamples(codec, bytes, from * blockAlign + c * bytesPerSample, blockAlign, into, at, count),
+      coded: table ? { codes: bytes, first: c * bytesPerSample, stride: blockAlign, table } : undefined,
+    }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { DTMF_COLUMNS, DtmfDetector, type DtmfTone } from './dtmf.js';
+import { DTMF_COLUMNS, DtmfDetector, type DtmfTone, type SampleReader } from './dtmf.js';
 import { AudioDecodeError } from './errors.js';
 
 /**
@@ -60,8 +60,8 @@ export class DtmfMaskPlanner {
     this.maxHold = Math.round(DTMF_MASKING.maxHoldSeconds * sampleRate);
   }
 
-  /** Feeds one block of frames (one array per channel, equal lengths). */
-  push(channels: readonly Float32Array[]): void {
+  /** Feeds one block of frames (one array or reader per channel, equal lengths). */
+  push(channels: readonly (Float32Array | SampleReader)[]): void {
     const tones: DtmfTone[] = [];
     this.detectors.forEach((d, c) => { tones.push(...d.push(channels[c] ?? new Float32Array(0))); });
     this.frames += channels[0]?.length ?? 0;

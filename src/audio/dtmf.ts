@@ -10,8 +10,15 @@
  * a 20 ms window are 50 Hz wide, wider than the Q.24 tolerance). A digit is confirmed by two
  * consecutive windows (30 ms of steady tone, so a 40 ms press always confirms, while a press of
  * 20 ms or less never does), survives up to three failing windows (an interruption of 10 ms) and
- * ends after four (a 40 ms pause separates two presses of the same key).
+ * ends after four (a 40 ms pause separates two presses of the same key). Before any window is
+ * analysed, a cheap screen (dtmf-filters.ts) rules out the blocks that cannot be mostly a key
+ * pair, such as loud noise, reading only the samples it needs (dtmf-block.ts).
  */
+
+import { Block, floatReader, type SampleReader } from './dtmf-block.js';
+import { bank, type Bank, goertzelPower, KeyBandScreen } from './dtmf-filters.js';
+
+export type { SampleReader } from './dtmf-block.js';
 
 export const DTMF_ROWS = [697, 770, 852, 941] as const;
 export const DTMF_COLUMNS = [1209, 1336, 1477, 1633] as const;
@@ -48,60 +55,6 @@ export interface DtmfTone {
   readonly end: number;
 }
 
-interface Bank {
-  readonly freqs: readonly number[];
-  /** 2 cos(w), cos(w), sin(w) per frequency. */
-  readonly coef: Float64Array; readonly cos: Float64Array; readonly sin: Float64Array;
-  /** The nominal phase turn over one block, w * blockLength, per frequency, and its cos and sin. */
-  readonly turn: Float64Array; readonly turnCos: Float64Array; readonly turnSin: Float64Array;
-}
-
-function bank(freqs: readonly number[], sampleRate: number, block: number): Bank {
-  const w = freqs.map((f) => (2 * Math.PI * f) / sampleRate);
-  return {
-    freqs, coef: Float64Array.from(w, (x) => 2 * Math.cos(x)), cos: Float64Array.from(w, Math.cos),
-    sin: Float64Array.from(w, Math.sin), turn: Float64Array.from(w, (x) => x * block),
-    turnCos: Float64Array.from(w, (x) => Math.cos(x * block)), turnSin: Float64Array.from(w, (x) => Math.sin(x * block)),
-  };
-}
-
-/**
- * Four Goertzel filters over x[from, to) at once (independent chains, one pass over the
- * samples). Writes re, im of each into out[0..7], phase-referenced to the block's last sample:
- * both halves of a window share that reference, so magnitudes and phase turns are exact.
- * Returns the samples' energy, summed in the same pass.
- */
-function goertzel4(x: Float32Array, from: number, to: number, b: Bank, out: Float64Array): number {
-  let energy = 0;
-  const c0 = b.coef[0] ?? 0; const c1 = b.coef[1] ?? 0; const c2 = b.coef[2] ?? 0; const c3 = b.coef[3] ?? 0;
-  let a1 = 0; let a2 = 0; let b1 = 0; let b2 = 0; let d1 = 0; let d2 = 0; let e1 = 0; let e2 = 0;
-  for (let n = from; n < to; n++) {
-    const v = x[n] ?? 0;
-    energy += v * v;
-    const a0 = v + c0 * a1 - a2; a2 = a1; a1 = a0;
-    const b0 = v + c1 * b1 - b2; b2 = b1; b1 = b0;
-    const d0 = v + c2 * d1 - d2; d2 = d1; d1 = d0;
-    const e0 = v + c3 * e1 - e2; e2 = e1; e1 = e0;
-  }
-  const s1 = [a1, b1, d1, e1]; const s2 = [a2, b2, d2, e2];
-  for (let k = 0; k < 4; k++) {
-    const p = s1[k] ?? 0; const q = s2[k] ?? 0;
-    out[2 * k] = p - (b.cos[k] ?? 0) * q;
-    out[2 * k + 1] = (b.sin[k] ?? 0) * q;
-  }
-  return energy;
-}
-
-/** One Goertzel power at angular frequency w over the samples of `parts`, one after the other. */
-function goertzelPower(parts: readonly Float32Array[], w: number): number {
-  const c = 2 * Math.cos(w);
-  let s1 = 0; let s2 = 0;
-  for (const x of parts) {
-    for (let n = 0; n < x.length; n++) { const s0 = (x[n] ?? 0) + c * s1 - s2; s2 = s1; s1 = s0; }
-  }
-  return s1 * s1 + s2 * s2 - c * s1 * s2;
-}
-
 const db = (ratio: number): number => 20 * Math.log10(ratio);
 
 /** What a window says about one group (rows or columns): its strongest tone, or why not. */
@@ -116,19 +69,17 @@ export class DtmfDetector {
   readonly blockLength: number;
   private readonly rows: Bank;
   private readonly cols: Bank;
-  private prev: Float32Array;
-  private cur: Float32Array;
+  private prev: Block;
+  private cur: Block;
   private fill = 0;
   /** Blocks completed so far; block b covers samples [b * blockLength, (b + 1) * blockLength). */
   private blocks = 0;
-  private readonly prevRows = new Float64Array(8);
-  private readonly curRows = new Float64Array(8);
-  private prevCols: Float64Array | null = null;
-  private curCols: Float64Array | null = null;
-  private prevEnergy = 0;
+  /** The last even block passed the screen: the windows either side of it are analysed. */
+  private hot = false;
+  private readonly screen: KeyBandScreen;
+  private readonly screenLength: number;
   /** Below this a block cannot hold half of an acceptable tone (a quarter of the least, for margin). */
   private readonly quietEnergy: number;
-  private curEnergy = 0;
   private run: { digit: string; start: number; end: number; hits: number; misses: number } | null = null;
 
   constructor(readonly sampleRate: number) {
@@ -137,8 +88,10 @@ export class DtmfDetector {
     this.rows = bank(DTMF_ROWS, sampleRate, this.blockLength);
     this.cols = bank(DTMF_COLUMNS, sampleRate, this.blockLength);
     this.quietEnergy = (DTMF_LIMITS.minAmplitude ** 2 / 2) * this.blockLength / 4;
-    this.prev = new Float32Array(this.blockLength);
-    this.cur = new Float32Array(this.blockLength);
+    this.screen = new KeyBandScreen(sampleRate);
+    this.screenLength = Math.floor(this.blockLength / 2);
+    this.prev = new Block(this.blockLength);
+    this.cur = new Block(this.blockLength);
   }
 
   /** Samples before this index can no longer become part of a tone not yet reported. */
@@ -153,16 +106,23 @@ export class DtmfDetector {
     return r && r.hits >= CONFIRM_WINDOWS ? { start: r.start, end: r.end } : null;
   }
 
-  push(samples: Float32Array): DtmfTone[] {
+  push(input: Float32Array | SampleReader): DtmfTone[] {
+    const source = input instanceof Float32Array ? floatReader(input) : input;
     const out: DtmfTone[] = [];
+    this.cur.attach(source, -this.fill);
     let i = 0;
-    while (i < samples.length) {
-      const n = Math.min(this.blockLength - this.fill, samples.length - i);
-      this.cur.set(samples.subarray(i, i + n), this.fill);
+    while (i < source.length) {
+      const n = Math.min(this.blockLength - this.fill, source.length - i);
       this.fill += n;
       i += n;
-      if (this.fill === this.blockLength) this.endBlock(out);
+      if (this.fill === this.blockLength) {
+        this.endBlock(out);
+        this.cur.attach(source, i);
+      }
     }
+    // The source is the caller's only until this returns: what later windows may read is read now.
+    this.prev.detach(this.blockLength);
+    this.cur.detach(this.fill);
     return out;
   }
 
@@ -173,15 +133,21 @@ export class DtmfDetector {
     return out;
   }
 
+  /**
+   * Each window (two consecutive blocks) holds exactly one even block, and a press long enough
+   * to confirm (two windows: three blocks of tone) covers an even block whole. So only even
+   * blocks are screened (dtmf-filters.ts), on their first half; the windows either side of one
+   * that fails are not analysed, as no key pair can fill them, unless a press is under way: its
+   * interruptions and its end are judged window by window.
+   */
   private endBlock(out: DtmfTone[]): void {
-    this.curEnergy = goertzel4(this.cur, 0, this.blockLength, this.rows, this.curRows);
-    this.curCols = null;
-    if (this.blocks > 0) this.step(this.evaluate(), out);
+    if (this.blocks % 2 === 0) {
+      this.hot = this.cur.screened(this.screen, this.screenLength);
+    }
+    if (this.blocks > 0) this.step(this.hot || this.run ? this.evaluate() : null, out);
     this.blocks += 1;
     [this.prev, this.cur] = [this.cur, this.prev];
-    this.prevRows.set(this.curRows);
-    this.prevCols = this.curCols;
-    this.prevEnergy = this.curEnergy;
+    this.cur.clear();
     this.fill = 0;
   }
 
@@ -189,16 +155,15 @@ export class DtmfDetector {
   private evaluate(): string | null {
     const L = DTMF_LIMITS;
     const n = 2 * this.blockLength;
-    const energy = this.prevEnergy + this.curEnergy;
+    const p = this.prev.analysed(this.rows); const c = this.cur.analysed(this.rows);
+    const energy = p.energy + c.energy;
     // Rows first: most windows fail here, and the columns are then never computed.
     // Halves within halfBalanceDb of each other, each carrying a tone of minAmplitude: a quiet
     // block rules the window out before any trigonometry.
-    if (Math.min(this.prevEnergy, this.curEnergy) < this.quietEnergy) return null;
-    const row = this.group(this.rows, this.prevRows, this.curRows, energy * L.minEnergyShare / 8);
+    if (Math.min(p.energy, c.energy) < this.quietEnergy) return null;
+    const row = this.group(this.rows, p.rows, c.rows, energy * L.minEnergyShare / 8);
     if (!row) return null;
-    this.prevCols ??= this.blockGoertzel(this.prev);
-    this.curCols ??= this.blockGoertzel(this.cur);
-    const col = this.group(this.cols, this.prevCols, this.curCols, energy * L.minEnergyShare / 8);
+    const col = this.group(this.cols, p.columns(this.cols), c.columns(this.cols), energy * L.minEnergyShare / 8);
     if (!col) return null;
     if (Math.abs(db(row.amplitude / col.amplitude)) > L.maxTwistDb) return null;
     if (row.power + col.power < energy * L.minEnergyShare) return null;
@@ -214,13 +179,7 @@ export class DtmfDetector {
   /** Power of the window at twice `f`, on the scale of GroupTone.power. */
   private harmonic(f: number, n: number): number {
     const w2 = (4 * Math.PI * f) / this.sampleRate;
-    return (goertzelPower([this.prev, this.cur], w2) * 2) / n;
-  }
-
-  private blockGoertzel(x: Float32Array): Float64Array {
-    const out = new Float64Array(8);
-    goertzel4(x, 0, this.blockLength, this.cols, out);
-    return out;
+    return (goertzelPower([this.prev.samples, this.cur.samples], w2) * 2) / n;
   }
 
   /**

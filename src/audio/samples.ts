@@ -110,3 +110,19 @@ export function readSample(codec: WavCodec, source: Buffer, offset: number): num
     case 'alaw': return ALAW_TABLE[source[offset]];
   }
 }
+
+/**
+ * Decodes `count` samples of one channel into `into` from index `at`: the first at byte `offset`
+ * of `source`, the next `stride` bytes on (a frame). G.711 and PCM16 have loops of their own,
+ * without a call per sample.
+ */
+export function decodeSamples(codec: WavCodec, source: Buffer, offset: number, stride: number, into: Float32Array, at: number, count: number): void {
+  if (codec === 'mulaw' || codec === 'alaw') {
+    const table = codec === 'mulaw' ? ULAW_TABLE : ALAW_TABLE;
+    for (let i = at, o = offset; i < at + count; i++, o += stride) into[i] = table[source[o]];
+  } else if (codec === 'pcm16') {
+    for (let i = at, o = offset; i < at + count; i++, o += stride) into[i] = (((source[o + 1] << 24) | (source[o] << 16)) >> 16) / 32768;
+  } else {
+    for (let i = at, o = offset; i < at + count; i++, o += stride) into[i] = readSample(codec, source, o);
+  }
+}

@@ -2,24 +2,29 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 
-/** Counts and hashes the plaintext as it flows, and refuses to pass more than `maxBytes`. */
+/**
+ * Counts and hashes the plaintext as it flows, and refuses to pass more than `maxBytes`. With
+ * `hashed` false it only counts and limits: a later stage hashes (DTMF masking, ingest-stage.ts).
+ */
 export class MeteredBody extends Transform {
   bytes = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | null;
 
-  constructor(private readonly maxBytes: number, private readonly onBytes?: (n: number) => void, highWaterMark?: number) {
+  constructor(private readonly maxBytes: number, private readonly onBytes?: (n: number) => void, highWaterMark?: number, hashed = true) {
     super({ highWaterMark });
+    this.hash = hashed ? createHash('sha256') : null;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) return done(new PayloadTooLargeError(`Recordings are limited to ${this.maxBytes} bytes`));
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.onBytes?.(chunk.length);
     done(null, chunk);
   }
 
   digestHex(): string {
+    if (!this.hash) throw new Error('This body was counted, not hashed');
     return this.hash.digest('hex');
   }
 }

@@ -6,6 +6,7 @@ import { createEncryptStream, DEFAULT_SEGMENT_SIZE } from '../crypto/index.js';
 import { AppError, BadRequestError, DependencyError } from '../errors.js';
 import type { KeyProvider } from '../keys/types.js';
 import { AudioSniffer } from './sniff.js';
+import { ForkingDigest } from '../lib/forking-digest.js';
 import type { ObjectStore } from '../storage/types.js';
 import { MeteredBody } from './body.js';
 import type { AttemptedBody } from './refusals.js';
@@ -77,15 +78,15 @@ export async function writeEncrypted(
   const dataKey = await deps.keys.generateDataKey({ tenant, recordingId: id }, target.tenantKmsKeyId ? { masterKeyId: target.tenantKmsKeyId } : undefined);
   const segmentSize = settings.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   const sniffer = new AudioSniffer({ highWaterMark: STAGE_BUFFER_BYTES });
-  const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES);
-  const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
   const masking = target.dtmf === 'mask' ? new MaskingStages(() => sniffer.contentType, target.dtmfFill) : null;
+  const meter = new MeteredBody(settings.maxBytes, settings.onBytes, STAGE_BUFFER_BYTES, !masking);
+  const encrypt = createEncryptStream({ key: dataKey.plaintext, recordingId: id, segmentSize, highWaterMark: STAGE_BUFFER_BYTES });
   try {
     slot.objectKey = target.objectKey ?? objectKeyFor(tenant, id);
     slot.lease = await deps.uploads.register(slot.objectKey, tenant, id);
     await Promise.all([
       masking
-        ? pipeline(detach(target.body), sniffer, meter, masking.mask, masking.stored, encrypt)
+        ? pipeline(detach(target.body), sniffer, meter, masking.mask, encrypt)
         : pipeline(detach(target.body), sniffer, meter, encrypt),
       deps.store.put(slot.objectKey, encrypt, target.retainUntil ? { retainUntil: target.retainUntil } : undefined),
     ]);
@@ -95,27 +96,33 @@ export async function writeEncrypted(
   } finally {
     dataKey.plaintext.fill(0);
   }
-  const received = { sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType: sniffer.contentType ?? 'application/octet-stream' };
+  const contentType = sniffer.contentType ?? 'application/octet-stream';
   const crypto = { segmentSize, cryptoHeader: encrypt.header, wrappedKey: dataKey.wrapped, keyRef: dataKey.keyRef };
-  if (!masking) return { ...received, ...crypto, received, dtmfSpans: null };
+  if (!masking) {
+    const received = { sha256: meter.digestHex(), sizeBytes: meter.bytes, contentType };
+    return { ...received, ...crypto, received, dtmfSpans: null };
+  }
+  const { digest, report } = masking;
+  const received = { sha256: digest.receivedHex(), sizeBytes: meter.bytes, contentType };
   return {
-    sha256: masking.stored.digestHex(), sizeBytes: masking.stored.bytes, contentType: masking.report.contentType ?? received.contentType,
-    ...crypto, received, dtmfSpans: masking.report.spans,
+    sha256: digest.storedHex(), sizeBytes: digest.storedBytes, contentType: report.contentType ?? contentType,
+    ...crypto, received, dtmfSpans: report.spans,
   };
 }
 
 /**
- * DTMF masking between the received bytes (hashed as the client sent them) and encryption; the
- * masked bytes are hashed again, as what is stored. A transcoded recording may be larger than
+ * DTMF masking between the received bytes and encryption. The stage tells the digest what it
+ * received and what it passes on, so that both are hashed, and bytes that are the same in both
+ * (everything before the first masked key) only once. A transcoded recording may be larger than
  * what was received: the size limit applies to the upload, the stored size follows from it.
  */
 class MaskingStages {
   readonly report: DtmfMaskReport = { contentType: null, transcoded: false, spans: [] };
+  readonly digest = new ForkingDigest();
   readonly mask: (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer>;
-  readonly stored = new MeteredBody(Number.MAX_SAFE_INTEGER, undefined, STAGE_BUFFER_BYTES);
 
   constructor(contentType: () => string | null, fill: MaskFill = 'silence') {
-    this.mask = dtmfMaskStage(contentType, this.report, fill);
+    this.mask = dtmfMaskStage(contentType, this.report, fill, this.digest);
   }
 }
 
