@@ -8,7 +8,8 @@ import type { AuditLogRef } from './logs.js';
  * Appending in one round trip when the writer knows where each log ends (see LogHeads): batches
  * of several logs go in one prepared statement, committed on its own. For each log it tries the
  * log's lock, and writes that log's events and subtree rows only if it got the lock, the log
- * still ends at the known head, and each recording's last event is the one the events chain to.
+ * still ends at the known head, and each recording's last event is the one the events chain to
+ * (no event about it after that one, which is about it).
  * The reply comes after the COMMIT, so a resolved append is durable. A log it did not write
  * (locked by another writer, or moved on since) is appended again the long way, under the lock.
  *
@@ -32,14 +33,25 @@ const STATEMENT = guardedInsert({
          AND NOT EXISTS (
            SELECT 1 FROM unnest($${GUARD_PARAM + 3}::integer[], $${GUARD_PARAM + 4}::text[], $${GUARD_PARAM + 5}::bigint[]) AS r(log_id, id, prev)
             WHERE r.log_id = h.log_id
-              AND (SELECT e.log_seq FROM audit_events e WHERE e.log_id = r.log_id AND e.recording_id = r.id ORDER BY e.log_seq DESC LIMIT 1)
-                  IS DISTINCT FROM r.prev)
+              AND (EXISTS (SELECT 1 FROM audit_events e WHERE e.log_id = r.log_id AND e.recording_id = r.id
+                             AND (e.recording_id, e.log_seq) > (r.id, coalesce(r.prev, 0)))
+                   OR (r.prev IS NOT NULL AND NOT EXISTS (
+                     SELECT 1 FROM audit_events e WHERE e.log_id = r.log_id AND e.log_seq = r.prev AND e.recording_id = r.id))))
     )`,
   logs: 'SELECT log_id FROM ok',
 });
 
-/** Named, so each pooled connection parses and plans it once. */
-const QUERY_NAME = 'callvault_audit_append_known';
+/**
+ * Named, so each pooled connection parses and plans it once per generation. A plan made while
+ * the table was a few pages long may find a recording's last event by walking the whole log; the
+ * planner learns that the table grew only when ANALYZE runs or the statement is prepared again.
+ * So it is prepared again each time the largest log it writes doubles, from 512 events on: a
+ * few dozen plans in a log's life, none once it is large.
+ */
+function queryName(batches: readonly KnownBatch[]): string {
+  const largest = Math.max(...batches.map((b) => b.head.size));
+  return `callvault_audit_append_known_${Math.max(0, Math.floor(Math.log2(largest + 1)) - 8)}`;
+}
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -75,7 +87,7 @@ export async function appendAtKnownHeads(db: Knex, batches: readonly KnownBatch[
   const conn = (await db.client.acquireConnection()) as PgConnection;
   let outcome: { written: number[]; events: number; subtrees: number };
   try {
-    const { rows } = await conn.query({ name: QUERY_NAME, text: STATEMENT, values: [...insertValues(plans), ...guard] });
+    const { rows } = await conn.query({ name: queryName(batches), text: STATEMENT, values: [...insertValues(plans), ...guard] });
     outcome = rows[0] as typeof outcome;
   } catch (err) {
     if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) return batches.map(() => null);

@@ -60,6 +60,7 @@ describe('appending where the writer knows the log ends', () => {
     assert.equal(await appendAtKnownHead(f.db, log, stale, new Map(), [prepared(4)]), null, 'a head another writer moved past');
     assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map(), [prepared(5, 'rec-a')]), null, 'rec-a assumed to have no event');
     assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 2]]), [prepared(6, 'rec-b')]), null, 'rec-b assumed at 2');
+    assert.equal(await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-a', 3]]), [prepared(6, 'rec-a')]), null, 'rec-a assumed at 3, an event about rec-b');
     assert.equal(await assertWhole(f, log), 3, 'the refused appends wrote neither events nor subtrees');
 
     const single = await appendAtKnownHead(f.db, log, copy(head), new Map([['rec-b', 3]]), [prepared(7, 'rec-b')]);
