@@ -45,13 +45,11 @@ const STATEMENT = guardedInsert({
  * Named, so each pooled connection parses and plans it once per generation. A plan made while
  * the table was a few pages long may find a recording's last event by walking the whole log; the
  * planner learns that the table grew only when ANALYZE runs or the statement is prepared again.
- * So it is prepared again each time the largest log it writes doubles, from 512 events on: a
- * few dozen plans in a log's life, none once it is large.
+ * So it is prepared again each time the table doubles (told by the global seq it hands out), from
+ * 512 events on: a few dozen plans in a table's life, and one more per process.
  */
-function queryName(batches: readonly KnownBatch[]): string {
-  const largest = Math.max(...batches.map((b) => b.head.size));
-  return `callvault_audit_append_known_${Math.max(0, Math.floor(Math.log2(largest + 1)) - 8)}`;
-}
+const queryName = (generation: number): string => `callvault_audit_append_known_${generation}`;
+const generationOf = (lastSeq: number): number => Math.max(0, Math.floor(Math.log2(lastSeq + 1)) - 8);
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -77,20 +75,20 @@ function guardValues(batches: readonly KnownBatch[]): unknown[] {
   ];
 }
 
-/**
- * Appends batches of distinct logs in one statement. Each result is what was appended to that
- * log, or null when it was not written.
- */
-export async function appendAtKnownHeads(db: Knex, batches: readonly KnownBatch[]): Promise<(Appended | null)[]> {
+/** Per batch, what was appended to its log, or null when it was not written; and the last global seq handed out. */
+export interface KnownAppendResult { readonly appended: (Appended | null)[]; readonly lastSeq: number | null }
+
+/** Appends batches of distinct logs in one statement, `lastSeq` being the largest global seq seen so far. */
+export async function appendAtKnownHeads(db: Knex, batches: readonly KnownBatch[], lastSeq = 0): Promise<KnownAppendResult> {
   const guard = guardValues(batches);
   const plans = batches.map((b): LogBatch & { head: LogHead } => ({ logId: b.log.logId, head: b.head, ...planAppend(b.log, b.head, b.recordingPrev, b.events) }));
   const conn = (await db.client.acquireConnection()) as PgConnection;
-  let outcome: { written: number[]; events: number; subtrees: number };
+  let outcome: { written: number[]; events: number; subtrees: number; last_seq: string | null };
   try {
-    const { rows } = await conn.query({ name: queryName(batches), text: STATEMENT, values: [...insertValues(plans), ...guard] });
+    const { rows } = await conn.query({ name: queryName(generationOf(lastSeq)), text: STATEMENT, values: [...insertValues(plans), ...guard] });
     outcome = rows[0] as typeof outcome;
   } catch (err) {
-    if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) return batches.map(() => null);
+    if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) return { appended: batches.map(() => null), lastSeq: null };
     throw err;
   } finally {
     await db.client.releaseConnection(conn);
@@ -102,7 +100,10 @@ export async function appendAtKnownHeads(db: Knex, batches: readonly KnownBatch[
   if (outcome.events !== events || outcome.subtrees !== subtrees) {
     throw new Error(`audit append wrote ${outcome.events} events and ${outcome.subtrees} subtrees of ${events} and ${subtrees}`);
   }
-  return plans.map((p) => (written.has(p.logId) ? { events: p.events as Appended['events'], head: p.head } : null));
+  return {
+    appended: plans.map((p) => (written.has(p.logId) ? { events: p.events as Appended['events'], head: p.head } : null)),
+    lastSeq: outcome.last_seq === null ? null : Number(outcome.last_seq),
+  };
 }
 
 interface Pending {
@@ -119,6 +120,7 @@ interface Pending {
 export class KnownHeadAppends {
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
+  #lastSeq = 0;
 
   constructor(private readonly db: Knex, private readonly maxEvents = 500) {}
 
@@ -141,8 +143,9 @@ export class KnownHeadAppends {
     while (this.#queue.length > 0) {
       const taken = this.#take();
       try {
-        const results = await appendAtKnownHeads(this.db, taken.map((p) => p.batch));
-        taken.forEach((p, i) => p.resolve(results[i] ?? null));
+        const { appended, lastSeq } = await appendAtKnownHeads(this.db, taken.map((p) => p.batch), this.#lastSeq);
+        this.#lastSeq = Math.max(this.#lastSeq, lastSeq ?? 0);
+        taken.forEach((p, i) => p.resolve(appended[i] ?? null));
       } catch (err) {
         for (const p of taken) p.reject(err);
       }

@@ -42,7 +42,7 @@ function insertStatement(guard?: InsertGuard): string {
       SELECT (SELECT seq FROM audit_events WHERE ${EPOCH_EVENT}) + nextval('audit_events_log_order'), ${select}
         FROM (SELECT * FROM unnest(${events}) WITH ORDINALITY AS u(${names}, ord) ORDER BY ord) AS t
        ${only('t')}
-      RETURNING 1
+      RETURNING seq
     ), st AS (
       INSERT INTO audit_subtrees (log_id, level, index, hash)
       SELECT s.log_id, s.level, s.index, decode(s.hash, 'hex')
@@ -50,7 +50,8 @@ function insertStatement(guard?: InsertGuard): string {
        ${only('s')}
       RETURNING 1
     )
-    SELECT ${guard ? `ARRAY(${guard.logs})` : 'NULL'} AS written, (SELECT count(*) FROM ev)::int AS events, (SELECT count(*) FROM st)::int AS subtrees`;
+    SELECT ${guard ? `ARRAY(${guard.logs})` : 'NULL'} AS written, (SELECT count(*) FROM ev)::int AS events, (SELECT count(*) FROM st)::int AS subtrees,
+      (SELECT max(seq) FROM ev)::text AS last_seq`;
 }
 
 /** The statement that writes unconditionally. */

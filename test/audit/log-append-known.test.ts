@@ -14,7 +14,7 @@ import { auditFixture, event, NAMESPACE, sql, type AuditFixture } from './suppor
 
 /** One batch, in a statement of its own. */
 const appendAtKnownHead = async (db: AuditFixture['db'], log: AuditLogRef, head: LogHead, recordingPrev: Map<string, number>, events: KnownBatch['events']) =>
-  (await appendAtKnownHeads(db, [{ log, head, recordingPrev, events }]))[0] ?? null;
+  (await appendAtKnownHeads(db, [{ log, head, recordingPrev, events }])).appended[0] ?? null;
 
 const copy = (head: LogHead): LogHead => ({ size: head.size, hash: head.hash, frontier: new Map(head.frontier) });
 const prepared = (n: number, recordingId: string | null = null): ReturnType<typeof prepareEvent> =>
@@ -77,10 +77,10 @@ describe('appending where the writer knows the log ends', () => {
     try {
       // Holds the log's lock until the transaction ends; a statement that waited for it would never settle here.
       const [inTransaction] = (await appendToLog(trx, log, [prepared(8, 'rec-a')])).events;
-      const [locked, free] = await appendAtKnownHeads(f.db, [
+      const [locked, free] = (await appendAtKnownHeads(f.db, [
         { log, head: copy(head), recordingPrev: new Map([['rec-a', 2]]), events: [prepared(9, 'rec-a')] },
         { log: other, head: copy(otherHead), recordingPrev: new Map(), events: [preparedFor('known-other', 2), preparedFor('known-other', 3)] },
-      ]);
+      ])).appended;
       assert.equal(locked, null);
       assert.deepEqual(free?.events.map((e) => e.logSeq), [2, 3]);
       await trx.commit();
@@ -91,10 +91,10 @@ describe('appending where the writer knows the log ends', () => {
     assert.equal(await assertWhole(f, log), 5);
     assert.equal(await assertWhole(f, other), 3);
     // A head another writer moved past, beside one still current: only the current one is written.
-    const [stale, current] = await appendAtKnownHeads(f.db, [
+    const [stale, current] = (await appendAtKnownHeads(f.db, [
       { log, head: copy(head), recordingPrev: new Map(), events: [prepared(10)] },
       { log: other, head: (await appendBatchToLog(f.db, other, [preparedFor('known-other', 4)], 1000)).head!, recordingPrev: new Map(), events: [preparedFor('known-other', 5)] },
-    ]);
+    ])).appended;
     assert.equal(stale, null);
     assert.deepEqual(current?.events.map((e) => e.logSeq), [5]);
     assert.equal(await assertWhole(f, other), 5);
