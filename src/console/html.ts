@@ -38,7 +38,10 @@ ${parts.body}
 export const DEV_BANNER = '<p class="dev-banner" role="note"><strong>Development mode.</strong> '
   + 'This vault runs embedded: sign-in needs no identity provider and is for trials only.</p>';
 
-/** A page without a script: sign-in, signed out, not permitted. */
+/** The head line of the sign-in pages' one script (assets/sign-in.js). */
+export const SIGN_IN_SCRIPT = '<script type="module" src="/console/assets/sign-in.js"></script>\n';
+
+/** A page without a script of its own (signed out, not permitted), or with the sign-in script. */
 export function messagePage(opts: { title: string; text: string; embedded: boolean; extra?: string; head?: string }): string {
   return htmlDocument({
     title: opts.title, head: opts.head,

@@ -1,9 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { DeniedEvent } from '../http/secure-router.js';
 import { readCookie, serializeCookie } from '../lib/cookies.js';
-import { continuePage, messagePage } from './html.js';
+import { continuePage, esc, messagePage, SIGN_IN_SCRIPT } from './html.js';
 import { OidcSignIn, SIGN_IN_WINDOW_SECONDS, SignInFailed } from './oidc.js';
 import { requestActor } from './request.js';
+import { returnTo, withReturn } from './return-to.js';
 import { sessionCookie } from './session-token.js';
 import type { ConsoleSessions } from './sessions.js';
 
@@ -48,15 +49,16 @@ export function oidcRouter(deps: OidcRouteDeps): Router {
   const router = express.Router();
   if (!deps.embedded) {
     // Without the development sign-in, the sign-in page offers the identity provider only.
-    router.get('/console/sign-in', (_req, res) => {
+    router.get('/console/sign-in', (req, res) => {
+      const start = withReturn('/console/oidc/start', returnTo(req.query.return));
       res.type('html').send(messagePage({
-        title: 'Sign in', embedded: false, text: 'Sign in with your organisation\'s account.',
-        extra: '<p><a class="button" href="/console/oidc/start">Sign in</a></p>',
+        title: 'Sign in', embedded: false, head: SIGN_IN_SCRIPT, text: 'Sign in with your organisation\'s account.',
+        extra: `<p><a class="button" data-return href="${esc(start)}">Sign in</a></p>`,
       }));
     });
   }
   router.get('/console/oidc/start', async (req: Request, res: Response) => {
-    const { url, state } = await deps.oidc.start(`${consoleOrigin(req, deps.publicUrl)}${CALLBACK_PATH}`);
+    const { url, state } = await deps.oidc.start(`${consoleOrigin(req, deps.publicUrl)}${CALLBACK_PATH}`, returnTo(req.query.return));
     res.setHeader('Set-Cookie', serializeCookie(stateCookieName(req), state, { sameSite: 'Lax', secure: true, maxAgeSeconds: SIGN_IN_WINDOW_SECONDS }));
     res.type('html').send(continuePage({
       title: 'Signing in', text: 'Continuing to your identity provider.', embedded: deps.embedded, to: url.href, linkText: 'Continue to the identity provider',
@@ -80,11 +82,12 @@ export function oidcRouter(deps: OidcRouteDeps): Router {
       res.status(err.reason === 'invalid_claims' ? 403 : 400).type('html').send(failurePage(deps.embedded, err));
       return;
     }
-    const token = await deps.sessions.create({ method: 'oidc', ...result }, requestActor(req, res));
+    const { returnTo: to, ...signedIn } = result;
+    const token = await deps.sessions.create({ method: 'oidc', ...signedIn }, requestActor(req, res));
     cookies.push(sessionCookie(req, token, deps.maxAgeSeconds));
     res.setHeader('Set-Cookie', cookies);
     res.type('html').send(continuePage({
-      title: 'Signed in', embedded: deps.embedded, text: `Signed in as ${result.principal.sub}.`, to: '/console/', linkText: 'Continue to the console',
+      title: 'Signed in', embedded: deps.embedded, text: `Signed in as ${result.principal.sub}.`, to, linkText: 'Continue to the console',
     }));
   });
   return router;

@@ -8,6 +8,7 @@ import { IdentityProviderUnavailableError } from '../errors.js';
 import { seal, unseal } from '../lib/seal.js';
 import { sameSecret } from './session-token.js';
 import type { ProviderTokens } from './sessions.js';
+import { returnTo } from './return-to.js';
 
 /**
  * OIDC sign-in for the console: authorization code with PKCE (S256), state and nonce, in the
@@ -31,6 +32,8 @@ export interface SignInResult {
   readonly amr: readonly string[];
   readonly acr: string | null;
   readonly tokens: ProviderTokens;
+  /** The console page the sign-in started from (return-to.ts). */
+  readonly returnTo: string;
 }
 
 /** Why a callback was refused; the code is audited and shown to the user. */
@@ -45,7 +48,8 @@ export class SignInFailed extends Error {
 export const SIGN_IN_WINDOW_SECONDS = 600;
 const PROVIDER_TIMEOUT_SECONDS = 10;
 
-interface Pending { verifier: string; nonce: string }
+/** Sealed with the state until the callback: `returnTo` is the console page the sign-in goes on to. */
+interface Pending { verifier: string; nonce: string; returnTo?: string }
 
 function stateHash(state: string): Buffer {
   return createHash('sha256').update(state).digest();
@@ -90,14 +94,14 @@ export class OidcSignIn {
   }
 
   /** The authorization URL to send the browser to, and the state its cookie must hold. */
-  async start(redirectUri: string): Promise<{ url: URL; state: string }> {
+  async start(redirectUri: string, returnTo: string): Promise<{ url: URL; state: string }> {
     const config = await this.config();
     await this.sweep();
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
     const hash = stateHash(state);
-    const pending: Pending = { verifier, nonce };
+    const pending: Pending = { verifier, nonce, returnTo };
     await this.db('console_sign_ins').insert({ state_hash: hash, sealed: seal(this.settings.sealKey, Buffer.from(JSON.stringify(pending)), hash.toString('hex')) });
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri, scope: this.settings.scopes, state, nonce,
@@ -141,6 +145,7 @@ export class OidcSignIn {
       amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string').slice(0, 16) : [],
       acr: typeof claims.acr === 'string' ? claims.acr : null,
       tokens: { idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: tokens.refresh_token },
+      returnTo: returnTo(pending.returnTo),
     };
   }
 

@@ -11,6 +11,7 @@ import { CONSOLE_CSP, requestActor } from './request.js';
 import { clearedSessionCookie, sameSecret } from './session-token.js';
 import type { ConsoleSessions, LiveSession } from './sessions.js';
 import { renderShell } from './shell.js';
+import { returnTo, withReturn } from './return-to.js';
 
 /**
  * Everything under /console: the page shells, their assets, sign-in and sign-out. Every response
@@ -117,7 +118,7 @@ function pageHandler(deps: ConsoleRouteDeps, page: AnyPage) {
     const session: LiveSession | null = await sessionOf(deps.sessions, req, requestActor(req, res));
     if (!session) {
       res.setHeader('Set-Cookie', clearedSessionCookie(req));
-      res.redirect(303, '/console/sign-in');
+      res.redirect(303, withReturn('/console/sign-in', returnTo(req.originalUrl)));
       return;
     }
     if (page.permission !== undefined && !can(session.principal.roles, page.permission)) {

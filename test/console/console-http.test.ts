@@ -72,6 +72,22 @@ describe('console over HTTP', () => {
     assert.match(html, /<main id="app"/);
   });
 
+  test('a page asked for without a session is where the sign-in returns to; other targets go to the console home', async () => {
+    const asked = await request(vault, { path: '/console/recordings?tag=vip' });
+    assert.equal(asked.status, 303);
+    assert.equal(asked.headers.location, '/console/sign-in?return=%2Fconsole%2Frecordings%3Ftag%3Dvip');
+    const signInPage = (await request(vault, { path: String(asked.headers.location) })).body.toString();
+    assert.match(signInPage, /<input type="hidden" name="return" value="\/console\/recordings\?tag=vip" data-return>/);
+    assert.match(signInPage, /<script type="module" src="\/console\/assets\/sign-in.js"><\/script>/);
+    const back = await devSignIn(vault, { tenant: 'acme', role: 'supervisor', sub: 'deep-link', return: '/console/recordings?tag=vip#t=90' });
+    assert.equal(back.status, 200);
+    assert.match(back.body.toString(), /<meta http-equiv="refresh" content="0;url=\/console\/recordings\?tag=vip#t=90">/);
+    for (const elsewhere of ['https://evil.example/', '//evil.example', '/console/../v1/recordings', '/v1/recordings']) {
+      const res = await devSignIn(vault, { tenant: 'acme', role: 'supervisor', sub: 'deep-link', return: elsewhere });
+      assert.match(res.body.toString(), /<meta http-equiv="refresh" content="0;url=\/console\/">/, elsewhere);
+    }
+  });
+
   test('the development sign-in refuses a cross-site form and bad fields, creating no session', async () => {
     const cross = await devSignIn(vault, { tenant: 'acme', role: 'admin', sub: 'forced' }, { 'sec-fetch-site': 'cross-site' });
     assert.equal(cross.status, 403);

@@ -137,6 +137,22 @@ describe('console sign-in with OIDC', () => {
     }
   });
 
+  test('a sign-in started from a console page returns to that page, fragment included', async () => {
+    const signedIn = await fresh();
+    try {
+      const deepLink = url(`/console/recordings/${recordingId}?from=search#t=2`);
+      await signedIn.page.goto(deepLink);
+      await signedIn.page.waitForURL(/\/console\/sign-in\?return=/);
+      await signedIn.page.click('a[data-return]');
+      await signedIn.page.fill('#login', 'alice');
+      await Promise.all([signedIn.page.waitForURL(deepLink), signedIn.page.click('#idp-sign-in')]);
+      assert.equal(new URL(signedIn.page.url()).hash, '#t=2');
+      assert.deepEqual(signedIn.problems.all(), []);
+    } finally {
+      await signedIn.close();
+    }
+  });
+
   test('the provider refuses an authorization request without PKCE', async () => {
     const auth = new URL(`${provider.issuer}/auth`);
     for (const [k, v] of Object.entries({ client_id: provider.clientId, response_type: 'code', scope: 'openid', redirect_uri: url('/console/oidc/callback'), state: 'abcdefghijklmnopqrstuvwxyz', nonce: 'abcdefghijklmnopqrstuvwxyz' })) {
