@@ -181,4 +181,26 @@ describe('console: compliance and admin', () => {
     const [rotated] = (await auditEvents(h.vault, { action: 'keys.rotated' })).filter((e) => e.details.kmsKeyId === key);
     assert.equal(rotated?.actor_sub, 'admin-7');
   });
+
+  test('admin chooses the roles that may download recordings, off for every role at first', async () => {
+    const page = await signIn('admin', '/console/tenant');
+    await page.getByText('Downloads are off for every role.').waitFor();
+    const supervisors = page.getByLabel('Supervisors may download');
+    assert.equal(await supervisors.isChecked(), false);
+    await supervisors.check();
+    await page.getByRole('button', { name: 'Save download roles' }).click();
+    await page.getByText('Download links may be issued to: supervisor.').waitFor();
+    const settings = async (): Promise<string[]> => (await json(h.vault, 'GET', '/v1/download-settings', await h.vault.token('admin'))).json<{ roles: string[] }>().roles;
+    assert.deepEqual(await settings(), ['supervisor']);
+    const [changed] = await auditEvents(h.vault, { action: 'download.settings_updated' });
+    assert.equal(changed?.actor_sub, 'admin-7');
+    await page.reload();
+    // The page says what it loaded once the settings are in; only then are the boxes set.
+    await page.getByText('Download links may be issued to: supervisor.').waitFor();
+    assert.equal(await page.getByLabel('Supervisors may download').isChecked(), true, 'the page shows what is saved');
+    await page.getByLabel('Supervisors may download').uncheck();
+    await page.getByRole('button', { name: 'Save download roles' }).click();
+    await page.getByText('Downloads are off for every role.').waitFor();
+    assert.deepEqual(await settings(), []);
+  });
 });

@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * Tenant settings (admin): the default retention policy (PUT /v1/tenant-settings) and the
- * tenant's own KMS key (POST /v1/keys/rotate with kmsKeyId; needs KEY_PROVIDER=aws-kms).
+ * Tenant settings (admin): the default retention policy (PUT /v1/tenant-settings), the roles that
+ * may download recordings (PUT /v1/download-settings; off for every role until an admin says so)
+ * and the tenant's own KMS key (POST /v1/keys/rotate with kmsKeyId; needs KEY_PROVIDER=aws-kms).
  */
 import { api } from './lib/api.js';
 import { appRoot, h } from './lib/dom.js';
@@ -20,7 +21,23 @@ const keyStatus = statusLine();
 const keyForm = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' },
   field('KMS key id, ARN or alias', keyInput, 'New recordings of the tenant are encrypted under it at once; existing keys move with callvault keys rewrap.'),
   keyButton, keyStatus));
-app.append(section('Current settings', current), section('Default policy', policyForm), section('Tenant KMS key', keyForm));
+/** The roles that see recordings, the only ones that can be allowed to download them. */
+const DOWNLOAD_ROLES = /** @type {const} */ ([['agent', 'Agents may download'], ['supervisor', 'Supervisors may download'], ['compliance', 'Compliance may download']]);
+const downloadBoxes = DOWNLOAD_ROLES.map(([role]) => input('downloadRole', { type: 'checkbox', value: role }));
+const downloadStatus = statusLine();
+const downloadForm = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' },
+  ...DOWNLOAD_ROLES.map(([, label], i) => field(label, /** @type {HTMLInputElement} */ (downloadBoxes[i]))),
+  h('small', { class: 'hint' }, 'A download is a separate, audited link to the whole file; playback links stay as they are.'),
+  h('button', { type: 'submit' }, 'Save download roles'), downloadStatus));
+app.append(section('Current settings', current), section('Default policy', policyForm), section('Downloads', downloadForm), section('Tenant KMS key', keyForm));
+
+/** @param {readonly string[]} roles */
+function showDownloadRoles(roles) {
+  for (const box of downloadBoxes) box.checked = roles.includes(box.value);
+}
+
+/** @param {readonly string[]} roles */
+const downloadRolesText = (roles) => (roles.length > 0 ? `Download links may be issued to: ${roles.join(', ')}.` : 'Downloads are off for every role.');
 
 /** @param {{ tenant: string, defaultPolicy: string, kmsKeyId: string | null, keyProvider: 'local' | 'aws-kms' }} s */
 function showSettings(s) {
@@ -38,10 +55,13 @@ function showSettings(s) {
 
 async function load() {
   try {
-    const [settings, policies] = await Promise.all([api('GET', '/v1/tenant-settings'), api('GET', '/v1/retention-policies')]);
+    const [settings, policies, downloads] = await Promise.all([
+      api('GET', '/v1/tenant-settings'), api('GET', '/v1/retention-policies'), api('GET', '/v1/download-settings')]);
     const names = new Set([policies.systemDefault.name, ...policies.items.map((/** @type {{ name: string }} */ p) => p.name)]);
     policySelect.replaceChildren(...[...names].map((n) => h('option', { value: n }, n)));
     showSettings(settings);
+    showDownloadRoles(downloads.roles);
+    say(downloadStatus, downloadRolesText(downloads.roles));
   } catch (err) {
     say(policyStatus, problemText(err), 'error');
   }
@@ -55,6 +75,17 @@ policyForm.addEventListener('submit', async (event) => {
     say(policyStatus, `Uploads without a policy now get "${s.defaultPolicy}".`, 'ok');
   } catch (err) {
     say(policyStatus, problemText(err), 'error');
+  }
+});
+
+downloadForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  try {
+    const s = await api('PUT', '/v1/download-settings', { roles: downloadBoxes.filter((b) => b.checked).map((b) => b.value) });
+    showDownloadRoles(s.roles);
+    say(downloadStatus, downloadRolesText(s.roles), 'ok');
+  } catch (err) {
+    say(downloadStatus, problemText(err), 'error');
   }
 });
 
