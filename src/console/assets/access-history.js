@@ -29,7 +29,8 @@ app.append(section('Recording', form), section('History', verification, pinned.e
  */
 async function historyOf(id) {
   try {
-    const r = await api('GET', `/v1/recordings/${encodeURIComponent(id)}/access-history?limit=10000`);
+    const r = /** @type {{ events: import('./lib/audit-view.js').Shown['events'], checkpoint: { checkpoint: string } }} */ (
+      await api('GET', `/v1/recordings/${encodeURIComponent(id)}/access-history?limit=10000`));
     return { events: r.events, checkpoint: r.checkpoint.checkpoint, recordingChain: true };
   } catch (err) {
     if (/** @type {{ status?: number }} */ (err).status !== 404) throw err;

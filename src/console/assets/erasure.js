@@ -54,7 +54,7 @@ const byRecording = confirmedForm({
 const byPhone = confirmedForm({
   target: input('phone', { required: '', type: 'tel' }), targetLabel: 'Phone number', reason: input('reason', { required: '' }), button: 'Erase every recording of this number',
   run: async (phone, reason) => {
-    const r = await api('POST', '/v1/erasures', { phone, reason });
+    const r = /** @type {{ erased: number, skippedLegalHold: { callId: string }[], pending: unknown[] }} */ (await api('POST', '/v1/erasures', { phone, reason }));
     const held = r.skippedLegalHold.length ? ` ${r.skippedLegalHold.length} held recording(s) were kept: ${r.skippedLegalHold.map((/** @type {{ callId: string }} */ s) => s.callId).join(', ')}.` : '';
     const pending = r.pending.length ? ` ${r.pending.length} will be finished by the retention worker.` : '';
     return `Erased ${r.erased} recording(s).${held}${pending}`;

@@ -65,7 +65,7 @@ bulkForm.addEventListener('submit', async (event) => {
   }
   say(bulkStatus, 'Holding…');
   try {
-    const r = await api('POST', '/v1/legal-holds', { reason: values.reason, caseId: values.caseId, filter });
+    const r = /** @type {{ held: number, alreadyHeld: number }} */ (await api('POST', '/v1/legal-holds', { reason: values.reason, caseId: values.caseId, filter }));
     say(bulkStatus, `Held ${r.held} recording(s) under ${values.caseId}; ${r.alreadyHeld} matching recording(s) were already held.`, 'ok');
     await loadMatters();
   } catch (err) {
@@ -78,7 +78,8 @@ oneForm.addEventListener('submit', async (event) => {
   const values = formValues(oneForm);
   say(oneStatus, 'Holding…');
   try {
-    const r = await api('PUT', `/v1/recordings/${encodeURIComponent(values.recordingId ?? '')}/legal-hold`, { reason: values.reason, caseId: values.caseId ?? null });
+    const r = /** @type {{ recordingId: string, caseId: string | null }} */ (
+      await api('PUT', `/v1/recordings/${encodeURIComponent(values.recordingId ?? '')}/legal-hold`, { reason: values.reason, caseId: values.caseId ?? null }));
     say(oneStatus, `Recording ${r.recordingId} is on hold${r.caseId ? ` under ${r.caseId}` : ''}.`, 'ok');
     await loadMatters();
   } catch (err) {
@@ -91,7 +92,8 @@ const matterName = (caseId) => caseId ?? '(no case id)';
 
 async function loadMatters() {
   try {
-    const { matters: list } = await api('GET', '/v1/legal-holds');
+    const { matters: list } = /** @type {{ matters: { caseId: string | null, count: number, firstSetAt: string | null, lastSetAt: string | null }[] }} */ (
+      await api('GET', '/v1/legal-holds'));
     say(mattersStatus, list.length === 0 ? 'Nothing is on legal hold.' : `${list.length} matter(s) with recordings on hold.`);
     const rows = list.map((/** @type {{ caseId: string | null, count: number, firstSetAt: string | null, lastSetAt: string | null }} */ m) => h('tr', {},
       h('th', { scope: 'row' }, matterName(m.caseId)),
@@ -120,7 +122,7 @@ function releaseMatterForm(caseId, count) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      const r = await api('POST', '/v1/legal-holds/release', { caseId, reason: reason.value.trim() || undefined });
+      const r = /** @type {{ released: number }} */ (await api('POST', '/v1/legal-holds/release', { caseId, reason: reason.value.trim() || undefined }));
       say(mattersStatus, `Released ${r.released} recording(s) of ${caseId}.`, 'ok');
       detail.replaceChildren();
       await loadMatters();
@@ -141,7 +143,8 @@ async function showMatter(caseId, after) {
   else q.set('caseId', caseId);
   if (after) q.set('after', after);
   try {
-    const page = await api('GET', `/v1/legal-holds/recordings?${q}`);
+    const page = /** @type {{ items: { recordingId: string, callId: string, reason: string | null, setBy: string | null, setAt: string | null }[], nextAfter: string | null }} */ (
+      await api('GET', `/v1/legal-holds/recordings?${q}`));
     const rows = page.items.map((/** @type {{ recordingId: string, callId: string, reason: string | null, setBy: string | null, setAt: string | null }} */ r) => h('tr', {},
       h('td', {}, r.callId),
       h('td', { class: 'mono' }, r.recordingId),
@@ -150,8 +153,9 @@ async function showMatter(caseId, after) {
       h('td', {}, r.setAt ?? ''),
       h('td', {}, h('button', { type: 'button', onClick: () => void release(r.recordingId, caseId) }, `Release ${r.callId}`)),
     ));
-    const more = page.nextAfter
-      ? h('button', { type: 'button', onClick: () => void showMatter(caseId, page.nextAfter) }, 'Next page')
+    const next = page.nextAfter;
+    const more = next
+      ? h('button', { type: 'button', onClick: () => void showMatter(caseId, next) }, 'Next page')
       : '';
     detail.replaceChildren(field('Reason for releasing a recording', releaseReason), h('div', { class: 'table-wrap' }, h('table', {},
       h('caption', {}, `Recordings held under ${matterName(caseId)}`),

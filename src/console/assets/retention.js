@@ -9,6 +9,8 @@ import { field, formValues, input, problemText, say, section, select, statusLine
 
 /** @typedef {{ name: string, retain: string, description: string | null, isDefault: boolean, updatedBy: string, updatedAt: string }} Policy */
 /** @typedef {{ wouldDelete: number, keptOnHold: number }} Counts */
+/** @typedef {{ items: Policy[], defaultPolicy: string, systemDefault: { name: string, retain: string } }} PolicyList */
+/** @typedef {Counts & { policy: string | null, byPolicy: (Counts & { policy: string | null })[], byDay: (Counts & { day: string })[] }} DryRun */
 
 const app = appRoot();
 const listStatus = statusLine();
@@ -40,8 +42,7 @@ app.append(
 
 async function loadPolicies() {
   try {
-    const r = await api('GET', '/v1/retention-policies');
-    /** @type {Policy[]} */
+    const r = /** @type {PolicyList} */ (await api('GET', '/v1/retention-policies'));
     const items = r.items;
     say(listStatus, `Uploads without a policy get "${r.defaultPolicy}". The system default "${r.systemDefault.name}" keeps recordings for ${r.systemDefault.retain}.`);
     list.replaceChildren(h('div', { class: 'table-wrap' }, h('table', {},
@@ -73,7 +74,7 @@ editForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const v = formValues(editForm);
   try {
-    const p = await api('PUT', `/v1/retention-policies/${encodeURIComponent(v.name ?? '')}`, { retain: v.retain, description: v.description ?? null });
+    const p = /** @type {Policy} */ (await api('PUT', `/v1/retention-policies/${encodeURIComponent(v.name ?? '')}`, { retain: v.retain, description: v.description ?? null }));
     say(editStatus, `Saved policy ${p.name}: keep for ${p.retain}.`, 'ok');
     await loadPolicies();
     policySelect.value = p.name;
@@ -101,12 +102,12 @@ async function simulate() {
   if (policySelect.value) q.set('policy', policySelect.value);
   say(simStatus, 'Simulating…');
   try {
-    const r = await api('GET', `/v1/retention-dry-run?${q}`);
+    const r = /** @type {DryRun} */ (await api('GET', `/v1/retention-dry-run?${q}`));
     const scope = r.policy ? `policy ${r.policy}` : 'all policies';
     say(simStatus, `By ${untilInput.value}, retention would delete ${r.wouldDelete} recording(s) under ${scope}; ${r.keptOnHold} due recording(s) are kept on legal hold.`, 'ok');
     simResult.replaceChildren(
-      countsTable('By policy', 'Policy', r.byPolicy.map((/** @type {Counts & { policy: string | null }} */ p) => ({ ...p, label: p.policy ?? '(none)' }))),
-      countsTable('By day the retention ends', 'Day (UTC)', r.byDay.map((/** @type {Counts & { day: string }} */ d) => ({ ...d, label: d.day }))),
+      countsTable('By policy', 'Policy', r.byPolicy.map((p) => ({ ...p, label: p.policy ?? '(none)' }))),
+      countsTable('By day the retention ends', 'Day (UTC)', r.byDay.map((d) => ({ ...d, label: d.day }))),
     );
   } catch (err) {
     simResult.replaceChildren();

@@ -39,7 +39,10 @@ function showDownloadRoles(roles) {
 /** @param {readonly string[]} roles */
 const downloadRolesText = (roles) => (roles.length > 0 ? `Download links may be issued to: ${roles.join(', ')}.` : 'Downloads are off for every role.');
 
-/** @param {{ tenant: string, defaultPolicy: string, kmsKeyId: string | null, keyProvider: 'local' | 'aws-kms' }} s */
+/** @typedef {{ tenant: string, defaultPolicy: string, kmsKeyId: string | null, keyProvider: 'local' | 'aws-kms' }} TenantSettings */
+/** @typedef {{ roles: string[], allowed: boolean }} DownloadSettings */
+
+/** @param {TenantSettings} s */
 function showSettings(s) {
   const byok = s.keyProvider === 'aws-kms';
   keyInput.disabled = !byok;
@@ -56,8 +59,10 @@ function showSettings(s) {
 async function load() {
   try {
     const [settings, policies, downloads] = await Promise.all([
-      api('GET', '/v1/tenant-settings'), api('GET', '/v1/retention-policies'), api('GET', '/v1/download-settings')]);
-    const names = new Set([policies.systemDefault.name, ...policies.items.map((/** @type {{ name: string }} */ p) => p.name)]);
+      /** @type {Promise<TenantSettings>} */ (api('GET', '/v1/tenant-settings')),
+      /** @type {Promise<{ systemDefault: { name: string }, items: { name: string }[] }>} */ (api('GET', '/v1/retention-policies')),
+      /** @type {Promise<DownloadSettings>} */ (api('GET', '/v1/download-settings'))]);
+    const names = new Set([policies.systemDefault.name, ...policies.items.map((p) => p.name)]);
     policySelect.replaceChildren(...[...names].map((n) => h('option', { value: n }, n)));
     showSettings(settings);
     showDownloadRoles(downloads.roles);
@@ -70,7 +75,7 @@ async function load() {
 policyForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
-    const s = await api('PUT', '/v1/tenant-settings', { defaultPolicy: policySelect.value });
+    const s = /** @type {TenantSettings} */ (await api('PUT', '/v1/tenant-settings', { defaultPolicy: policySelect.value }));
     showSettings(s);
     say(policyStatus, `Uploads without a policy now get "${s.defaultPolicy}".`, 'ok');
   } catch (err) {
@@ -81,7 +86,7 @@ policyForm.addEventListener('submit', async (event) => {
 downloadForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
-    const s = await api('PUT', '/v1/download-settings', { roles: downloadBoxes.filter((b) => b.checked).map((b) => b.value) });
+    const s = /** @type {DownloadSettings} */ (await api('PUT', '/v1/download-settings', { roles: downloadBoxes.filter((b) => b.checked).map((b) => b.value) }));
     showDownloadRoles(s.roles);
     say(downloadStatus, downloadRolesText(s.roles), 'ok');
   } catch (err) {
@@ -92,7 +97,7 @@ downloadForm.addEventListener('submit', async (event) => {
 keyForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
-    const r = await api('POST', '/v1/keys/rotate', { kmsKeyId: keyInput.value.trim() });
+    const r = /** @type {{ kmsKeyId: string, previous: string | null }} */ (await api('POST', '/v1/keys/rotate', { kmsKeyId: keyInput.value.trim() }));
     say(keyStatus, `The tenant's KMS key is now ${r.kmsKeyId}${r.previous ? ` (was ${r.previous})` : ''}. Run callvault keys rewrap to move existing recordings.`, 'ok');
     await load();
   } catch (err) {

@@ -113,11 +113,12 @@ async function problemOf(res) {
 }
 
 /**
- * A JSON API call: the parsed body, or null for 204.
+ * A JSON API call: the parsed body, or null for 204. The body is unknown here: each caller
+ * states the shape it expects of its endpoint (openapi.yaml).
  * @param {'GET' | 'POST' | 'PUT' | 'DELETE'} method
  * @param {string} path
  * @param {unknown} [body]
- * @returns {Promise<any>}
+ * @returns {Promise<unknown>}
  */
 export async function api(method, path, body) {
   const res = await send(method, path, body, { Accept: 'application/json, application/problem+json' });

@@ -100,7 +100,7 @@ export async function verifyShown(shown) {
     let signed;
     let keyText = shown.pinnedKey ? 'the pinned key' : 'the vault\'s verifier key';
     try {
-      const keyString = shown.pinnedKey || (await api('GET', '/v1/audit-checkpoints/verifier-key')).verifierKey;
+      const keyString = shown.pinnedKey || /** @type {{ verifierKey: string }} */ (await api('GET', '/v1/audit-checkpoints/verifier-key')).verifierKey;
       const key = await parseVerifierKey(keyString);
       keyText += ` ${key.name}+${toHex(new Uint8Array(key.keyId).buffer)}`;
       signed = await verifyCheckpoint(checkpoint, key);
