@@ -9,6 +9,7 @@ import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { ageStoredFiles, auditLogLock, heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
+import { objectKeys } from '../faults/support.js';
 
 /**
  * The orphan sweep against uploads that are still in progress: neither a body that has been idle
@@ -19,11 +20,6 @@ import { ageStoredFiles, auditLogLock, heldUpload, sleep, streamingUploads, supe
 const HOLD_OPEN = { HTTP_IDLE_BODY_TIMEOUT_MS: '300000' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function objectKeys(vault: TestVault): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of vault.deps.store.list('recordings/')) keys.push(o.key);
-  return keys;
-}
 
 async function playsAs(vault: TestVault, res: HttpResponse, expected: Buffer): Promise<void> {
   assert.equal(res.status, 201, res.body.toString());
@@ -69,7 +65,7 @@ describe('orphan sweep and uploads in progress', () => {
   });
 
   test('the object of an upload whose commit has not finished is not swept, however old it looks', async () => {
-    const before = await objectKeys(vault);
+    const before = await objectKeys(vault.deps.store);
     let objectKey: string | undefined;
     let sweep: Promise<OrphanSweepResult> | undefined;
     let pending: Promise<HttpResponse> | undefined;
@@ -81,7 +77,7 @@ describe('orphan sweep and uploads in progress', () => {
         method: 'PUT', path: '/v1/recordings/commit-held', token: await vault.token('pbx'), body: wav, headers: { 'content-type': 'audio/wav' },
       });
       await waitFor('the upload to store its object and block in its commit', async () => {
-        objectKey = (await objectKeys(vault)).find((k) => !before.includes(k));
+        objectKey = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
         const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
         return objectKey !== undefined && (waiting.rowCount ?? 0) > 0;
       });

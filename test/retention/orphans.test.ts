@@ -8,12 +8,8 @@ import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
 import { ageStoredFiles, auditEvents, auditLogLock, childEnv, runCli, superuser, upload, waitFor } from './support.js';
+import { objectKeys } from '../faults/support.js';
 
-async function objectKeys(vault: TestVault): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of vault.deps.store.list('recordings/')) keys.push(o.key);
-  return keys.sort();
-}
 
 /**
  * An upload killed between storing its object and committing its row: a `serve` child process
@@ -34,7 +30,7 @@ describe('orphan sweep', () => {
 
   test('finds the object of an upload killed before its commit and deletes it after the grace period', async () => {
     const committed = await upload(vault, 'committed-1');
-    const before = await objectKeys(vault);
+    const before = await objectKeys(vault.deps.store);
     const server = await spawnVault(childEnv(vault));
     let orphanKey: string | undefined;
     const auditLock = await auditLogLock(vault);
@@ -45,7 +41,7 @@ describe('orphan sweep', () => {
         body: await readFile(fixturePath('call-pcm16-8k-stereo.wav')), headers: { 'content-type': 'audio/wav' },
       }).catch((err: unknown) => err);
       await waitFor('the upload to store its object and block on its commit', async () => {
-        orphanKey = (await objectKeys(vault)).find((k) => !before.includes(k));
+        orphanKey = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
         const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
         return orphanKey !== undefined && (waiting.rowCount ?? 0) > 0;
       });
@@ -81,7 +77,7 @@ describe('orphan sweep', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`deleted orphan\\t${orphanKey}`));
     assert.equal(await vault.deps.store.head(orphanKey), null);
-    assert.deepEqual(await objectKeys(vault), before, 'the committed recording\'s object is kept');
+    assert.deepEqual(await objectKeys(vault.deps.store), before, 'the committed recording\'s object is kept');
     assert.equal((await vault.deps.db('recordings').where({ id: committed.id }).first<{ status: string }>())?.status, 'active');
     const events = await auditEvents(vault, { action: 'orphan.deleted' });
     assert.equal(events.length, 1);
