@@ -2,13 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { auditLogLock } from '../retention/support.js';
-import { advisoryLockKey } from '../../src/db/locks.js';
+import { auditLogLock, killedTransactionsRolledBack, storedAndBlockedInCommit } from '../retention/support.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
-import { auditEvents, childEnv, current, pci, plaintextOf, postRedaction, readAll, superuser, upload, waitFor, type RedactionReceipt } from './support.js';
+import { auditEvents, childEnv, current, pci, plaintextOf, postRedaction, readAll, superuser, upload, type RedactionReceipt } from './support.js';
 import { objectKeys } from '../faults/support.js';
 
 /**
@@ -45,22 +44,14 @@ describe('a redaction killed mid-way', () => {
         method: 'POST', path: `/v1/recordings/${r.id}/redactions`, token: await vault.token('compliance'),
         headers: { 'content-type': 'application/json' }, body: JSON.stringify(pci(2000, 4000)),
       }).catch((err: unknown) => err);
-      await waitFor('the redaction to write its object and block in its commit', async () => {
-        written = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
-        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
-        return written !== undefined && (waiting.rowCount ?? 0) > 0;
-      });
+      written = await storedAndBlockedInCommit(vault, su, before, 'the redaction to write its object and block in its commit');
       await server.stop('SIGKILL');
       await pending;
     } finally {
       await su.query(auditLock.release);
     }
     assert.ok(written);
-    await waitFor('the killed redaction\'s transaction to roll back', async () => {
-      const busy = await su.query(`SELECT 1 FROM pg_stat_activity a WHERE datname = current_database() AND state = 'idle in transaction'
-        AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${advisoryLockKey('uploads.liveness')}::oid)`);
-      return (busy.rowCount ?? 0) === 0;
-    });
+    await killedTransactionsRolledBack(su, 'the killed redaction\'s transaction to roll back');
 
     const now = await current(vault, r.id);
     assert.deepEqual([now.version, now.sha256, now.objectKey], [1, r.sha256, old.objectKey], 'the old version is current');

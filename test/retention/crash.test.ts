@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { verifyTable } from '../../src/audit/verify.js';
 import { advisoryLockKey } from '../../src/db/locks.js';
 import type { TestVault } from '../helpers/vault.js';
-import { auditEvents, auditLogLock, makeDue, openShortPolicyVault, row, runCli, type ShortPolicyVault, spawnCli, upload, waitFor } from './support.js';
+import { auditEvents, auditLogLock, makeDue, openShortPolicyVault, row, runCli, type ShortPolicyVault, someoneAwaitsAdvisoryLock, spawnCli, upload, waitFor } from './support.js';
 
 /**
  * A worker SIGKILLed after it deleted a batch's objects and destroyed their keys, but before the
@@ -35,8 +35,7 @@ describe('a retention worker killed before its tombstone commit', () => {
           if (current.status !== 'deleting' || current.wrapped_key !== null) return false;
           if ((await vault.deps.store.head(objectKeys[i] ?? '')) !== null) return false;
         }
-        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
-        return (waiting.rowCount ?? 0) > 0;
+        return someoneAwaitsAdvisoryLock(su);
       });
       for (const r of batch) assert.equal((await row(vault, r.id)).status, 'deleting', 'no tombstone has committed');
       worker.child.kill('SIGKILL');

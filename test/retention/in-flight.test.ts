@@ -8,7 +8,7 @@ import { runOrphanSweep, type OrphanSweepResult } from '../../src/retention/orph
 import { digestOf } from '../helpers/digest.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { ageStoredFiles, auditLogLock, heldUpload, sleep, streamingUploads, superuser, waitFor } from './support.js';
+import { ageStoredFiles, auditLogLock, heldUpload, sleep, storedAndBlockedInCommit, streamingUploads, superuser, waitFor } from './support.js';
 import { objectKeys } from '../faults/support.js';
 
 /**
@@ -76,12 +76,7 @@ describe('orphan sweep and uploads in progress', () => {
       pending = request(vault, {
         method: 'PUT', path: '/v1/recordings/commit-held', token: await vault.token('pbx'), body: wav, headers: { 'content-type': 'audio/wav' },
       });
-      await waitFor('the upload to store its object and block in its commit', async () => {
-        objectKey = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
-        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
-        return objectKey !== undefined && (waiting.rowCount ?? 0) > 0;
-      });
-      assert.ok(objectKey);
+      objectKey = await storedAndBlockedInCommit(vault, su, before, 'the upload to store its object and block in its commit');
       sweep = runOrphanSweep(vault.deps, new Date(Date.now() + 3_600_000), { graceMs: 1_000 });
       await Promise.race([sweep, sleep(2_000)]);
       assert.ok(await vault.deps.store.head(objectKey), 'the uncommitted object is still there');

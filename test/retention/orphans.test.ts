@@ -2,12 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { advisoryLockKey } from '../../src/db/locks.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
 import { spawnVault } from '../helpers/process.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { ageStoredFiles, auditEvents, auditLogLock, childEnv, runCli, superuser, upload, waitFor } from './support.js';
+import { ageStoredFiles, auditEvents, auditLogLock, childEnv, killedTransactionsRolledBack, runCli, storedAndBlockedInCommit, superuser, upload } from './support.js';
 import { objectKeys } from '../faults/support.js';
 
 
@@ -40,11 +39,7 @@ describe('orphan sweep', () => {
         method: 'PUT', path: '/v1/recordings/dies-mid-upload', token: await vault.token('pbx'),
         body: await readFile(fixturePath('call-pcm16-8k-stereo.wav')), headers: { 'content-type': 'audio/wav' },
       }).catch((err: unknown) => err);
-      await waitFor('the upload to store its object and block on its commit', async () => {
-        orphanKey = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
-        const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
-        return orphanKey !== undefined && (waiting.rowCount ?? 0) > 0;
-      });
+      orphanKey = await storedAndBlockedInCommit(vault, su, before, 'the upload to store its object and block on its commit');
       await server.stop('SIGKILL');
       await pending;
     } finally {
@@ -52,12 +47,7 @@ describe('orphan sweep', () => {
     }
     assert.ok(orphanKey);
     const orphanId = orphanKey.split('/').pop();
-    await waitFor('the killed upload\'s transaction to roll back', async () => {
-      // Sessions that only hold a process's liveness lock (this vault's uploads) stay open by design.
-      const busy = await su.query(`SELECT 1 FROM pg_stat_activity a WHERE datname = current_database() AND state = 'idle in transaction'
-        AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${advisoryLockKey('uploads.liveness')}::oid)`);
-      return (busy.rowCount ?? 0) === 0;
-    });
+    await killedTransactionsRolledBack(su, 'the killed upload\'s transaction to roll back');
     assert.equal(await vault.deps.db('recordings').where({ id: orphanId }).first(), undefined, 'no row was committed');
     assert.equal(await vault.deps.db('recordings').where({ call_id: 'dies-mid-upload' }).first(), undefined);
     assert.ok(await vault.deps.store.head(orphanKey), 'the object was left behind');

@@ -6,16 +6,20 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { AUDIT_LOG_LOCK_CLASS } from '../../src/audit/log-append.js';
+import { advisoryLockKey } from '../../src/db/locks.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/http/logger.js';
 import { openPlayback } from '../../src/media/playback.js';
+import { objectKeys } from '../faults/support.js';
 import { digestOf } from '../helpers/digest.js';
 import { CLI_ARGS } from '../helpers/cli.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
 import { fixturePath, startVault, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
-export { waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
+
+export { waitFor };
 
 export interface Receipt { id: string; callId: string; sha256: string; sizeBytes: number; policy: string; retainUntil: string; legalHold: boolean }
 
@@ -192,4 +196,37 @@ export async function auditLogLock(vault: TestVault, tenant = 'acme'): Promise<{
   const log = await vault.deps.auditLogs.resolve(tenant);
   const key = `${AUDIT_LOG_LOCK_CLASS}, ${log.logId}`;
   return { take: `SELECT pg_advisory_lock(${key})`, release: `SELECT pg_advisory_unlock(${key})` };
+}
+
+/** True while a session of the database waits for an advisory lock (e.g. a commit blocked by auditLogLock). */
+export async function someoneAwaitsAdvisoryLock(su: pg.Client): Promise<boolean> {
+  const waiting = await su.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`);
+  return (waiting.rowCount ?? 0) > 0;
+}
+
+/**
+ * Waits until a request has stored an object not in `before` and blocks in its commit on a held
+ * advisory lock; returns that object's key.
+ */
+export async function storedAndBlockedInCommit(vault: TestVault, su: pg.Client, before: readonly string[], what: string): Promise<string> {
+  let stored: string | undefined;
+  await waitFor(what, async () => {
+    stored = (await objectKeys(vault.deps.store)).find((k) => !before.includes(k));
+    return stored !== undefined && await someoneAwaitsAdvisoryLock(su);
+  });
+  assert.ok(stored);
+  return stored;
+}
+
+/**
+ * Waits until the transactions of a killed process have rolled back: no session is left idle in
+ * a transaction, except those that only hold a live process's uploads.liveness lock, which stay
+ * open by design.
+ */
+export async function killedTransactionsRolledBack(su: pg.Client, what: string): Promise<void> {
+  await waitFor(what, async () => {
+    const busy = await su.query(`SELECT 1 FROM pg_stat_activity a WHERE datname = current_database() AND state = 'idle in transaction'
+      AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${advisoryLockKey('uploads.liveness')}::oid)`);
+    return (busy.rowCount ?? 0) === 0;
+  });
 }
