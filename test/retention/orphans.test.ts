@@ -4,9 +4,8 @@ import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
-import { spawnVault } from '../helpers/process.js';
 import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
-import { ageStoredFiles, auditEvents, auditLogLock, childEnv, killedTransactionsRolledBack, runCli, storedAndBlockedInCommit, superuser, upload } from './support.js';
+import { ageStoredFiles, auditEvents, killedInCommit, killedTransactionsRolledBack, runCli, superuser, upload } from './support.js';
 import { objectKeys } from '../faults/support.js';
 
 
@@ -30,22 +29,11 @@ describe('orphan sweep', () => {
   test('finds the object of an upload killed before its commit and deletes it after the grace period', async () => {
     const committed = await upload(vault, 'committed-1');
     const before = await objectKeys(vault.deps.store);
-    const server = await spawnVault(childEnv(vault));
-    let orphanKey: string | undefined;
-    const auditLock = await auditLogLock(vault);
-    await su.query(auditLock.take);
-    try {
-      const pending = request(server, {
-        method: 'PUT', path: '/v1/recordings/dies-mid-upload', token: await vault.token('pbx'),
-        body: await readFile(fixturePath('call-pcm16-8k-stereo.wav')), headers: { 'content-type': 'audio/wav' },
-      }).catch((err: unknown) => err);
-      orphanKey = await storedAndBlockedInCommit(vault, su, before, 'the upload to store its object and block on its commit');
-      await server.stop('SIGKILL');
-      await pending;
-    } finally {
-      await su.query(auditLock.release);
-    }
-    assert.ok(orphanKey);
+    const pbx = await vault.token('pbx');
+    const body = await readFile(fixturePath('call-pcm16-8k-stereo.wav'));
+    const orphanKey = await killedInCommit(vault, su, (server) => request(server, {
+      method: 'PUT', path: '/v1/recordings/dies-mid-upload', token: pbx, body, headers: { 'content-type': 'audio/wav' },
+    }), 'the upload to store its object and block on its commit');
     const orphanId = orphanKey.split('/').pop();
     await killedTransactionsRolledBack(su, 'the killed upload\'s transaction to roll back');
     assert.equal(await vault.deps.db('recordings').where({ id: orphanId }).first(), undefined, 'no row was committed');

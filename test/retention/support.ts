@@ -15,6 +15,7 @@ import { digestOf } from '../helpers/digest.js';
 import { CLI_ARGS } from '../helpers/cli.js';
 import { request, type HttpResponse } from '../helpers/http.js';
 import { assertContract } from '../helpers/openapi.js';
+import { spawnVault, type VaultProcess } from '../helpers/process.js';
 import { fixturePath, startVault, type FIXTURE_FILES, type TestVault } from '../helpers/vault.js';
 
 import { waitFor } from '../helpers/wait.js';
@@ -229,4 +230,25 @@ export async function killedTransactionsRolledBack(su: pg.Client, what: string):
       AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = ${advisoryLockKey('uploads.liveness')}::oid)`);
     return (busy.rowCount ?? 0) === 0;
   });
+}
+
+/**
+ * Sends a request to a `serve` child process of `vault` while the tenant's audit log lock is held,
+ * waits until the request has stored an object and blocks in its commit, SIGKILLs the child there
+ * and releases the lock; returns the key of the object left behind.
+ */
+export async function killedInCommit(vault: TestVault, su: pg.Client, send: (server: VaultProcess) => Promise<unknown>, what: string): Promise<string> {
+  const before = await objectKeys(vault.deps.store);
+  const server = await spawnVault(childEnv(vault));
+  const auditLock = await auditLogLock(vault);
+  await su.query(auditLock.take);
+  try {
+    const pending = send(server).catch((err: unknown) => err);
+    const stored = await storedAndBlockedInCommit(vault, su, before, what);
+    await server.stop('SIGKILL');
+    await pending;
+    return stored;
+  } finally {
+    await su.query(auditLock.release);
+  }
 }
