@@ -1,3 +1,4 @@
+import { advisoryLockKey } from '../db/locks.js';
 import type { Knex } from 'knex';
 import type { ObjectStore } from '../storage/types.js';
 import { actorFields, auditActor } from './actor.js';
@@ -21,8 +22,8 @@ import { MissingSubtreeError, PgSubtreeStore } from './subtrees.js';
  */
 
 export const CHECKPOINT_PREFIX = 'audit-checkpoints/';
-/** First key of the lock that serialises the signers of one log ('cvCP'); the second is log_id. */
-const CHECKPOINT_LOCK_CLASS = 0x63764350;
+/** First key of the lock that serialises the signers of one log; the second is log_id. */
+const CHECKPOINT_LOCK_CLASS = advisoryLockKey('audit.checkpoint');
 /** How long a signer waits for another signer of the same log before failing. */
 const SIGNER_LOCK_TIMEOUT_MS = 30_000;
 

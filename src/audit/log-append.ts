@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { advisoryLockKey } from '../db/locks.js';
 import { sealLogEvent } from './canonical.js';
 import type { PreparedEvent } from './chain.js';
 import { INSERT_SQL, INSERT_SQL_KNEX, insertValues } from './log-insert.js';
@@ -15,8 +16,8 @@ import { GENESIS_HASH, type LogEvent } from './types.js';
  * events and the subtree rows they complete in one statement of the same transaction.
  */
 
-/** First key of every log's lock ('cvLG'); the second is the log_id. Fixed forever. */
-export const AUDIT_LOG_LOCK_CLASS = 0x63764c47;
+/** First key of every log's lock; the second is the log_id. */
+export const AUDIT_LOG_LOCK_CLASS = advisoryLockKey('audit.log');
 
 /** A log event as appended; its global seq is assigned by the database. */
 export type AppendedEvent = Omit<LogEvent, 'seq'>;

@@ -14,6 +14,10 @@ export const ADVISORY_LOCKS = Object.freeze({
   'uploads.liveness': 0x63765550,
   /** Serialises changes of the active local master key version. */
   'keys.activate': 0x63764b56,
+  /** Namespace of the per-tenant audit logs' append locks (key: the log_id). */
+  'audit.log': 0x63764c47,
+  /** Namespace of the locks that serialise the checkpoint signers of one audit log (key: the log_id). */
+  'audit.checkpoint': 0x63764350,
 } as const);
 
 export type AdvisoryLockName = keyof typeof ADVISORY_LOCKS;

@@ -9,6 +9,8 @@ test('advisory lock keys keep the values running deployments hold', () => {
   assert.equal(advisoryLockKey('retention.liveness'), asInt4('cvRT'));
   assert.equal(advisoryLockKey('uploads.liveness'), asInt4('cvUP'));
   assert.equal(advisoryLockKey('keys.activate'), asInt4('cvKV'));
+  assert.equal(advisoryLockKey('audit.log'), asInt4('cvLG'));
+  assert.equal(advisoryLockKey('audit.checkpoint'), asInt4('cvCP'));
   const values = Object.values(ADVISORY_LOCKS);
   assert.equal(new Set(values).size, values.length, 'no two names share a key');
   assert.ok(Object.isFrozen(ADVISORY_LOCKS));
