@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { hashLogEvent, logEventLeaf } from './canonical.js';
+import { sealLogEvent } from './canonical.js';
 import type { AuditLogRef } from './logs.js';
 import { CompactMerkle } from './merkle-compact.js';
 import { AuditRecordError, LOG_EVENT_COLUMNS, rowToLogEvent, streamRows, streamRowsIn, type LogEventRow } from './rows.js';
@@ -60,8 +60,9 @@ export async function recomputeLog(
     const expected = tree.size + 1;
     if (event.logSeq !== expected) throw new LogIntegrityError(log.origin, expected, `event ${expected} is missing`);
     if (event.prevHash !== prevHash) throw new LogIntegrityError(log.origin, expected, `event ${expected} does not link to event ${expected - 1}`);
-    if (hashLogEvent(event) !== event.hash) throw new LogIntegrityError(log.origin, expected, `event ${expected} was altered: its hash does not match its content`);
-    tree.append(logEventLeaf(event));
+    const sealed = sealLogEvent(event);
+    if (sealed.hash !== event.hash) throw new LogIntegrityError(log.origin, expected, `event ${expected} was altered: its hash does not match its content`);
+    tree.append(sealed.leaf);
     prevHash = event.hash;
     if (wanted.has(tree.size)) states.set(tree.size, { size: tree.size, rootHash: tree.root(), lastHash: prevHash });
   }

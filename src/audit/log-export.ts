@@ -87,6 +87,7 @@ async function* exportLines(deps: LogExportDeps, filters: AuditExportFilters, fo
   let left = filters.limit ?? Infinity;
   const parts = filters.order === 'desc' ? [logLines, epochLines] : [epochLines, logLines];
   for (const part of parts) {
+    if (left <= 0) break;
     for await (const line of part(deps, filters, format, plan, filtered)) {
       if (left <= 0) break;
       left -= 1;

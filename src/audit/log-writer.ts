@@ -61,10 +61,17 @@ export class TenantAuditLog extends GroupCommitAuditLog {
     return this.#known.append({ log, head, recordingPrev: this.#heads.recordingPrev(log.logId, recordings), events });
   }
 
-  /** Locks are taken in log_id order, so two transactions recording for the same tenants cannot deadlock. */
+  /**
+   * Locks are taken in log_id order within one call, so two transactions that record their
+   * events for several tenants through one recordMany() cannot deadlock.
+   */
   protected async appendInTransaction(trx: Knex.Transaction, events: readonly PreparedEvent[]): Promise<void> {
     const byTenant = new Map<string | null, PreparedEvent[]>();
-    for (const e of events) byTenant.set(e.tenant, [...(byTenant.get(e.tenant) ?? []), e]);
+    for (const e of events) {
+      const group = byTenant.get(e.tenant);
+      if (group) group.push(e);
+      else byTenant.set(e.tenant, [e]);
+    }
     const groups: { log: AuditLogRef; group: PreparedEvent[] }[] = [];
     for (const [tenant, group] of byTenant) groups.push({ log: await this.logOf(tenant, trx), group });
     groups.sort((a, b) => a.log.logId - b.log.logId);
