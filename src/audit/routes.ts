@@ -10,7 +10,8 @@ import { parseInput } from '../lib/validate.js';
 import { actorFields, auditActor } from './actor.js';
 import type { Knex } from 'knex';
 import type { AuditExportFilters, AuditExportFormat } from './export.js';
-import type { AuditCheckpoints } from './checkpoints.js';
+import { CheckpointConflictError, type AuditCheckpoints } from './checkpoints.js';
+import { LogIntegrityError } from './log-check.js';
 import { logExportChunks, planLogExport, type LogExportPlan } from './log-export.js';
 import { ExportIdleError, pulledWithin, type AuditExportDeps, type ExportSlots } from './export-limits.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, type AuditLog } from './types.js';
@@ -117,6 +118,8 @@ async function streamExport(res: Response, ctx: AuditRouteContext, deps: AuditRo
     chunks = logExportChunks(deps, filters, format, plan);
     first = await chunks.next();
   } catch (err) {
+    // A log that no longer matches its signed checkpoints is an alarm (500, logged), not an outage to retry.
+    if (err instanceof CheckpointConflictError || err instanceof LogIntegrityError) throw err;
     throw new DependencyError('database', 'The audit log could not be read', err);
   }
   res.status(200);

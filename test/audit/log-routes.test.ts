@@ -10,6 +10,7 @@ import type { LogEvent } from '../../src/audit/types.js';
 import { call, issueLink, play, tinyWav, upload, type Receipt } from '../access/support.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { waitFor } from '../helpers/wait.js';
+import { sql } from './support.js';
 import type { KeyObject } from 'node:crypto';
 
 interface Checkpoint { log: string; size: number; rootHash: string; signedAt: string; checkpoint: string }
@@ -152,3 +153,22 @@ async function follow(vault: TestVault, token: string, after: number): Promise<F
     close: () => { req.destroy(); },
   };
 }
+
+describe('a tenant log edited behind the vault\'s back', () => {
+  let vault: TestVault;
+  before(async () => { vault = await startVault(); });
+  after(async () => { await vault.close(); });
+
+  test('an export that finds an event no longer matching its hash answers 500 (an alarm, logged), not 503 (retry later)', async () => {
+    const compliance = await vault.token('compliance');
+    const recording = await upload(vault, await vault.token('pbx'), 'edited-1', tinyWav(1));
+    assert.equal((await call(vault, { path: '/v1/audit-events', token: compliance })).status, 200, 'signs a checkpoint');
+    assert.equal((await call(vault, { path: `/v1/recordings/${recording.id}`, token: await vault.token('supervisor') })).status, 200);
+    await sql(vault.database.superuserUrl, `SET session_replication_role = replica;
+      UPDATE audit_events SET details = '{"edited": true}' WHERE action = 'recording.viewed' AND recording_id = '${recording.id}'`);
+    const res = await call(vault, { path: '/v1/audit-events', token: compliance });
+    assert.equal(res.status, 500, res.body.toString());
+    assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+    assert.ok(res.json<{ requestId?: string }>().requestId);
+  });
+});
