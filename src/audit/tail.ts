@@ -25,7 +25,15 @@ export interface TailRequest extends VaultClient {
   readonly follow?: boolean;
   /** Ends a --follow run (SIGINT/SIGTERM from the command line). */
   readonly signal?: AbortSignal;
+  /**
+   * Under --follow, how long the stream may bring nothing before it counts as dead and is
+   * reconnected: the vault sends an empty line every 15 s while the log is quiet, so silence means
+   * a connection that a proxy or NAT dropped without closing it.
+   */
+  readonly stalledAfterMs?: number;
 }
+
+const STALLED_AFTER_MS = 45_000;
 
 /** One authenticated GET; resolves with the response once its status is known. */
 export async function vaultGet(client: VaultClient, path: string, signal?: AbortSignal): Promise<IncomingMessage> {
@@ -56,11 +64,11 @@ export async function vaultJson(client: VaultClient, path: string): Promise<unkn
 const LOG_SEQ = /^\{"log":"(?:[^"\\]|\\.)*","logSeq":(\d+),/;
 
 /**
- * Copies the per-log event lines of `res` with a logSeq above `after` to `out`, in order;
- * returns the last logSeq written. Epoch lines and the checkpoint line are not events of the log.
+ * Copies the per-log event lines of `res` with a logSeq above `cursor.after` to `out`, in order,
+ * moving the cursor with each line written, so a stream cut in the middle resumes after the last
+ * line printed. Epoch lines and the checkpoint line are not events of the log.
  */
-async function copyEvents(res: IncomingMessage, out: Writable, after: number): Promise<number> {
-  let last = after;
+async function copyEvents(res: IncomingMessage, out: Writable, cursor: { after: number }): Promise<void> {
   let pending = '';
   res.setEncoding('utf8');
   for await (const chunk of res as AsyncIterable<string>) {
@@ -69,23 +77,22 @@ async function copyEvents(res: IncomingMessage, out: Writable, after: number): P
     pending = text.slice(end);
     for (const line of text.slice(0, end).split('\n')) {
       const m = LOG_SEQ.exec(line);
-      if (!m || Number(m[1]) <= last) continue;
-      last = Number(m[1]);
+      if (!m || Number(m[1]) <= cursor.after) continue;
+      cursor.after = Number(m[1]);
       if (!out.write(`${line}\n`)) await new Promise((resolve) => out.once('drain', resolve));
     }
   }
-  return last;
 }
 
 const MAX_BACKOFF_MS = 30_000;
 
 /** Runs the tail; returns the exit code. Connection problems under --follow are retried, not fatal. */
 export async function runTail(req: TailRequest, out: Writable, err: Writable): Promise<number> {
-  let after = req.after ?? 0;
+  const cursor = { after: req.after ?? 0 };
   let backoff = 1_000;
   for (;;) {
     try {
-      const path = req.follow ? `/v1/audit-events?follow=true&after=${after}` : '/v1/audit-events';
+      const path = req.follow ? `/v1/audit-events?follow=true&after=${cursor.after}` : '/v1/audit-events';
       const res = await vaultGet(req, path, req.signal);
       if (res.statusCode !== 200) {
         const body = await readBody(res);
@@ -93,13 +100,17 @@ export async function runTail(req: TailRequest, out: Writable, err: Writable): P
         // Refusals (bad token, wrong role) will not heal by retrying; overload (429, 503) may.
         if (!req.follow || (res.statusCode !== 429 && res.statusCode !== 503)) return 1;
       } else {
-        after = await copyEvents(res, out, after);
+        if (req.follow) {
+          const ms = req.stalledAfterMs ?? STALLED_AFTER_MS;
+          res.setTimeout(ms, () => res.destroy(new Error(`nothing arrived for ${ms / 1000} s`)));
+        }
+        await copyEvents(res, out, cursor);
         backoff = 1_000;
         if (!req.follow) return 0;
       }
     } catch (e) {
       if (req.signal?.aborted) return 0;
-      err.write(`audit tail: ${(e as Error).message}${req.follow ? `; reconnecting after logSeq ${after}` : ''}\n`);
+      err.write(`audit tail: ${(e as Error).message}${req.follow ? `; reconnecting after logSeq ${cursor.after}` : ''}\n`);
       if (!req.follow) return 1;
     }
     if (req.signal?.aborted) return 0;

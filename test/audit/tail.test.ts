@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -91,5 +93,39 @@ describe('audit tail and consistency from the vault', () => {
     const ok = await runCallvault(['audit', 'verify', '--consistency', older, newer, '--public-key', pub, '--vault', vault.url, '--token-file', client.tokenFile, '--ca', client.caFile]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /size \d+ extends size \d+ \(consistency proof of \d+ hashes\)\nOK\n$/);
+  });
+});
+
+describe('audit tail --follow on a connection that goes silent', () => {
+  test('a stream that brings nothing for longer than the keep-alive interval is reconnected after the last logSeq', async () => {
+    const dir = await scratchDir('callvault-tail-stall-');
+    const tokenFile = path.join(dir, 'token');
+    await writeFile(tokenFile, 'not-checked-here\n', { mode: 0o600 });
+    const asked: string[] = [];
+    const line = (n: number): string => `{"log":"callvault.example.com/test/tenant/acme","logSeq":${n},"seq":${n}}\n`;
+    // A dropped connection as a proxy leaves it: open, and silent for good.
+    const server = http.createServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      if (asked.length === 1) res.write(line(1));
+      else res.write(line(2));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const stop = new AbortController();
+    const out = new Capture();
+    const err = new Capture();
+    const { port } = server.address() as AddressInfo;
+    const running = runTail({ vault: `http://127.0.0.1:${port}`, tokenFile, follow: true, signal: stop.signal, stalledAfterMs: 300 }, out, err);
+    try {
+      await waitFor('the tail to reconnect and print event 2', () => Promise.resolve(out.text.includes('"logSeq":2,')));
+    } finally {
+      stop.abort();
+      server.closeAllConnections();
+      server.close();
+    }
+    assert.equal(await running, 0);
+    assert.deepEqual(logSeqs(out.text), [1, 2]);
+    assert.equal(asked[1], '/v1/audit-events?follow=true&after=1');
+    assert.match(err.text, /nothing arrived for 0\.3 s; reconnecting after logSeq 1/);
   });
 });
