@@ -58,7 +58,10 @@ export class TenantAuditLog extends GroupCommitAuditLog {
     const head = this.#heads.head(log.logId);
     if (!head) return null;
     const recordings = events.flatMap((e) => (e.recordingId === null ? [] : [e.recordingId]));
-    return this.#known.append({ log, head, recordingPrev: this.#heads.recordingPrev(log.logId, recordings), events });
+    const appended = await this.#known.append({ log, head, recordingPrev: this.#heads.recordingPrev(log.logId, recordings), events });
+    // The hint was wrong, possibly ahead of the log (a rolled-back transaction's): the long way's head replaces it.
+    if (!appended) this.#heads.forget(log.logId);
+    return appended;
   }
 
   /**
