@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { auditActor } from '../../src/audit/actor.js';
 import type { AuditEventInput } from '../../src/audit/types.js';
@@ -8,18 +9,19 @@ import { redact, type RedactionDeps } from '../../src/redaction/service.js';
 import type { RedactionOrder } from '../../src/redaction/types.js';
 import type { ByteRange, ObjectStore, PutOptions } from '../../src/storage/types.js';
 import { objectKeys } from '../faults/support.js';
-import { startVault, type TestVault } from '../helpers/vault.js';
-import { current, json, pci, upload } from './support.js';
+import { fixturePath, startVault, type TestVault } from '../helpers/vault.js';
+import { current, json, pci, upload, waitFor } from './support.js';
 
 /**
  * The vault's own store as if it were under S3 Object Lock, which s3rver lacks: it records each
- * object's legal hold and, as S3 does, refuses to delete a held object. It can act between a put
- * and what follows it.
+ * object's legal hold and, as S3 does, refuses to delete a held object. It keeps every read it
+ * opened, to tell whether each was ended, and can act between a put and what follows it.
  */
 class LockedStore implements ObjectStore {
   readonly driver: ObjectStore['driver'];
   readonly objectLock = true;
   readonly holds = new Map<string, boolean>();
+  readonly reads: Readable[] = [];
   afterPut: (() => Promise<void>) | null = null;
 
   constructor(private readonly inner: ObjectStore) { this.driver = inner.driver; }
@@ -30,7 +32,12 @@ class LockedStore implements ObjectStore {
     return stored;
   }
 
-  get(key: string, range?: ByteRange): Promise<Readable> { return this.inner.get(key, range); }
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const read = await this.inner.get(key, range);
+    this.reads.push(read);
+    return read;
+  }
+
   head(key: string): ReturnType<ObjectStore['head']> { return this.inner.head(key); }
   list(prefix: string): ReturnType<ObjectStore['list']> { return this.inner.list(prefix); }
   ping(): Promise<void> { return this.inner.ping(); }
@@ -105,5 +112,14 @@ describe('redaction and the object store', () => {
     };
     await assert.rejects(redact(failing, settings(), 'acme', r.id, pii, by), /audit log unavailable/);
     assert.deepEqual([(await current(vault, r.id)).version, await objectKeys(store)], [1, stored], 'nothing changed, nothing was left behind');
+  });
+
+  test('a staging that fails before it reads leaves no read of the recording open', async () => {
+    const r = await upload(vault, 'leak-flac', { body: await readFile(fixturePath('call-pcm16-8k-stereo.flac')) });
+    store.reads.length = 0;
+    const failing: RedactionDeps = { ...deps, tenants: { get: () => Promise.reject(new Error('tenant lookup failed')) } };
+    await assert.rejects(redact(failing, settings(), 'acme', r.id, pci(1000, 2000), by), /tenant lookup failed/);
+    assert.ok(store.reads.length > 0);
+    await waitFor('every read of the recording to end', async () => store.reads.every((s) => s.destroyed), 3_000);
   });
 });
