@@ -7,11 +7,11 @@ import type { RedactionOrder } from './types.js';
 import { pcm16WavHeaderForFrames } from './wav.js';
 
 /**
- * MP3 and Ogg/Opus cannot be rewritten in place: they are decoded (src/audio) and the redacted
- * version is stored as WAV PCM16 at the decoded rate and channel count. A WAV header states its
- * length up front, so the recording is decoded twice, streaming both times: once to count its
- * frames (and check the ranges against them), once to write them. Times are those of the decoded
- * audio, which is what a player plays.
+ * The compressed formats (MP3, FLAC, Ogg, WebM) cannot be rewritten in place: they are decoded
+ * (src/audio) and the redacted version is stored as WAV PCM16 at the decoded rate and channel
+ * count. A WAV header states its length up front, so the recording is decoded twice, streaming
+ * both times: once to count its frames (and check the ranges against them), once to write them.
+ * Times are those of the decoded audio, which is what a player plays.
  */
 export async function openRedactedDecoded(deps: PlaybackDeps, r: Recording, order: RedactionOrder): Promise<Readable> {
   let frames = 0;
