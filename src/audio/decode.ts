@@ -28,6 +28,9 @@ function decoderFor(mediaType: string): Decoder | null {
   }
 }
 
+/** What decodeAudio reads, for the messages that refuse everything else. */
+export const DECODABLE_FORMATS = 'WAV, MP3, FLAC, Ogg with Opus or Vorbis, and WebM with Opus';
+
 /** Whether decodeAudio reads recordings of this media type. */
 export function canDecode(mediaType: string): boolean {
   return decoderFor(mediaType) !== null;
@@ -42,6 +45,6 @@ export function canDecode(mediaType: string): boolean {
  */
 export function decodeAudio(source: AsyncIterable<Buffer>, mediaType: string): AsyncIterable<PcmBlock> {
   const decoder = decoderFor(mediaType);
-  if (!decoder) throw new AudioDecodeError(`Recordings of type ${mediaType} cannot be decoded; WAV, MP3 and Ogg/Opus can`);
+  if (!decoder) throw new AudioDecodeError(`Recordings of type ${mediaType} cannot be decoded; ${DECODABLE_FORMATS} can`);
   return decoder(source);
 }

@@ -7,11 +7,11 @@ import type { RedactionOrder } from './types.js';
 import { pcm16WavHeaderForFrames } from './wav.js';
 
 /**
- * MP3 and Ogg/Opus cannot be rewritten in place: they are decoded (src/audio) and the redacted
- * version is stored as WAV PCM16 at the decoded rate and channel count. A WAV header states its
- * length up front, so the recording is decoded twice, streaming both times: once to count its
- * frames (and check the ranges against them), once to write them. Times are those of the decoded
- * audio, which is what a player plays.
+ * The compressed formats (MP3, FLAC, Ogg, WebM) cannot be rewritten in place: they are decoded
+ * (src/audio) and the redacted version is stored as WAV PCM16 at the decoded rate and channel
+ * count. A WAV header states its length up front, so the recording is decoded twice, streaming
+ * both times: once to count its frames (and check the ranges against them), once to write them.
+ * Times are those of the decoded audio, which is what a player plays.
  */
 export async function openRedactedDecoded(deps: PlaybackDeps, r: Recording, order: RedactionOrder): Promise<Readable> {
   let frames = 0;
@@ -25,14 +25,16 @@ export async function openRedactedDecoded(deps: PlaybackDeps, r: Recording, orde
   if (frames === 0) throw new AudioDecodeError('The recording decoded to no samples');
   const plan = planFrames(order.ranges, order.fill, sampleRate, channels, frames);
   const header = pcm16WavHeaderForFrames(sampleRate, channels, frames);
-  const blocks = decodeAudio(await openPlayback(deps, r), r.contentType);
+  // The second read opens only once the body is read: a body destroyed before that (the staging
+  // failed first) ends a generator that never ran, and would leave an object read open for ever.
+  const blocks = async (): Promise<AsyncIterable<PcmBlock>> => decodeAudio(await openPlayback(deps, r), r.contentType);
   return Readable.from(pcm16Redacted(blocks, plan, header, frames, channels), { objectMode: false });
 }
 
-async function* pcm16Redacted(blocks: AsyncIterable<PcmBlock>, plan: FramePlan, header: Buffer, frames: number, channels: number): AsyncGenerator<Buffer> {
+async function* pcm16Redacted(open: () => Promise<AsyncIterable<PcmBlock>>, plan: FramePlan, header: Buffer, frames: number, channels: number): AsyncGenerator<Buffer> {
   yield header;
   let written = 0;
-  for await (const block of blocks) {
+  for await (const block of await open()) {
     const n = Math.min(block.channels[0]?.length ?? 0, frames - written);
     fillSpans(block, plan, n);
     const out = Buffer.alloc(n * channels * 2);

@@ -64,7 +64,7 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
   // The staging reports a failing body as a truncated upload; the body's own error is the true one.
   let bodyFailure: unknown = null;
   body.once('error', (err) => { bodyFailure = err; });
-  const slot: StagedSlot = { objectKey: null, lease: null, kept: false };
+  const slot: HeldSlot = { objectKey: null, lease: null, kept: false, held: false };
   try {
     const tenantKms = (await deps.tenants.get(tenant)).kmsKeyId;
     // Beside the recording's own key, so that an orphan of it is still audited under the recording.
@@ -73,7 +73,6 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
       tenant, id, body, objectKey, tenantKmsKeyId: tenantKms,
       retainUntil: deps.store.objectLock && recording.retainUntil ? recording.retainUntil : undefined,
     }).catch((err: unknown) => { throw bodyFailure ?? err; });
-    if (deps.store.objectLock && recording.legalHold) await deps.store.setLegalHold(objectKey, true);
     const redaction = await commit(deps, slot, recording, staged, order, by, keep);
     await afterCommit(deps, recording, redaction, by.actor);
     return redaction;
@@ -81,11 +80,16 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
     body.destroy();
     slot.lease?.stop();
     if (slot.objectKey !== null && !slot.kept) {
+      // A held object cannot be deleted: the hold a failed commit set comes off first.
+      if (slot.held) await deps.store.setLegalHold(slot.objectKey, false).catch(() => undefined);
       await deps.store.delete(slot.objectKey).catch(() => undefined);
       await deps.uploads.release(slot.objectKey).catch(() => undefined);
     }
   }
 }
+
+/** The staged object, and whether the commit put an S3 legal hold on it. */
+interface HeldSlot extends StagedSlot { held: boolean }
 
 /** `pii` keeps a sealed original only when the tenant said so (PUT /v1/redaction-settings). */
 export async function keepsOriginal(deps: Pick<RedactionDeps, 'redactions'>, tenant: string, order: RedactionOrder, trx?: Trx): Promise<boolean> {
@@ -104,7 +108,7 @@ export function checkHold(r: Pick<Recording, 'legalHold'>, order: RedactionOrder
   throw new ConflictError(`This recording is on legal hold: ${why}`, 'legal_hold');
 }
 
-async function commit(deps: RedactionDeps, slot: StagedSlot, before: Recording, staged: StagedBody, order: RedactionOrder, by: RedactionAuthority, keep: boolean): Promise<Redaction> {
+async function commit(deps: RedactionDeps, slot: HeldSlot, before: Recording, staged: StagedBody, order: RedactionOrder, by: RedactionAuthority, keep: boolean): Promise<Redaction> {
   const objectKey = slot.objectKey ?? '';
   try {
     const redaction = await deps.db.transaction(async (trx) => {
@@ -114,6 +118,13 @@ async function commit(deps: RedactionDeps, slot: StagedSlot, before: Recording, 
       if (!current) throw new NotFoundError('No such recording');
       if (current.version !== before.version) throw new ConflictError('The recording was redacted by someone else meanwhile; nothing was changed, retry', 'redaction_conflict');
       checkHold(current, order, keep);
+      // The hold as it is now, under the row lock that setLegalHold and clearLegalHold also take:
+      // one set or cleared while the version was staged reaches the new object. Before the audit
+      // events, whose chain lock must not wait on S3.
+      if (deps.store.objectLock && current.legalHold) {
+        slot.held = true;
+        await deps.store.setLegalHold(objectKey, true);
+      }
       if (by.approval && !(await deps.redactions.decide(trx, before.tenant, by.approval.requestId, { status: 'approved', by: by.actor.sub, note: by.approval.note, redactionId: null }))) {
         throw new ConflictError('This redaction request has already been decided', 'redaction_request_decided');
       }

@@ -1,5 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import { AudioDecodeError, canDecode } from '../audio/index.js';
+import { DECODABLE_FORMATS } from '../audio/decode.js';
 import { openPlayback, type PlaybackDeps } from '../media/playback.js';
 import type { Recording } from '../recordings/types.js';
 import { openRedactedDecoded } from './decoded.js';
@@ -19,7 +20,7 @@ export interface RedactedBody { readonly body: Readable }
 export async function openRedacted(deps: PlaybackDeps, r: Recording, order: RedactionOrder): Promise<RedactedBody> {
   const type = r.contentType.split(';')[0]?.trim();
   if (type === 'audio/wav') return openRedactedWav(deps, r, order);
-  if (!canDecode(r.contentType)) throw new AudioDecodeError(`Recordings stored as ${r.contentType} cannot be decoded, so not redacted; WAV, MP3 and Ogg/Opus can`);
+  if (!canDecode(r.contentType)) throw new AudioDecodeError(`Recordings stored as ${r.contentType} cannot be decoded, so not redacted; ${DECODABLE_FORMATS} can`);
   return { body: await openRedactedDecoded(deps, r, order) };
 }
 

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { decodeAudio } from '../../src/audio/index.js';
 import { tinyWav } from '../access/support.js';
 import { runOrphanSweep } from '../../src/retention/orphans.js';
 import { request } from '../helpers/http.js';
@@ -65,6 +67,19 @@ describe('redaction input, legal hold and sealed originals', () => {
     assert.equal(tampered.status, 500, tampered.body.toString());
     assert.equal(tampered.json().code, 'integrity_failed', 'a stored recording that fails authentication is not redacted into a new version');
     assert.deepEqual([(await current(vault, big.id)).version, await objectKeys(vault.deps.store)], [1, stored], 'nothing changed, nothing was left behind');
+  });
+
+  test('a recording of a type no decoder reads is refused naming every format that is decoded', async () => {
+    const r = await upload(vault, 'undecodable-type');
+    // Ingest stores only types it proved from the bytes; a row of another type is an older vault's.
+    await vault.deps.db('recordings').where({ id: r.id }).update({ content_type: 'audio/aac' });
+    const res = await postRedaction(vault, r.id, pci(0, 100));
+    assert.equal(res.status, 422, res.body.toString());
+    const problem = res.json<{ code: string; detail: string }>();
+    assert.equal(problem.code, 'audio_undecodable');
+    assert.equal(problem.detail, 'Recordings stored as audio/aac cannot be decoded, so not redacted; WAV, MP3, FLAC, Ogg with Opus or Vorbis, and WebM with Opus can');
+    assert.throws(() => decodeAudio(Readable.from([]), 'audio/aac'), { name: 'AudioDecodeError', message: 'Recordings of type audio/aac cannot be decoded; WAV, MP3, FLAC, Ogg with Opus or Vorbis, and WebM with Opus can' });
+    assert.equal((await current(vault, r.id)).version, 1, 'nothing changed');
   });
 
   test('a held recording refuses pci, and pii unless the tenant keeps originals', async () => {
