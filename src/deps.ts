@@ -171,6 +171,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { metrics
         deniedDropped: () => metrics.auditDeniedDropped.inc(),
       },
       deniedPerMinute: config.audit.deniedPerMinute,
+      // Half the pool at most waits on audit log locks: the other half keeps serving.
+      maxLongAppends: Math.max(1, Math.floor(config.database.poolMax / 2)),
     });
     closers.push(() => audit.close());
     if (config.jwt.devSigningKey) await ensureDevSigningKey(config.jwt.devSigningKey);

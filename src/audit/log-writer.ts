@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.js';
+import { ConcurrencyLimit } from '../lib/concurrency-limit.js';
 import type { PreparedEvent } from './chain.js';
 import { GroupCommitAuditLog, type GroupCommitOptions } from './group-commit.js';
 import { appendBatchToLog, appendToLog, type Appended } from './log-append.js';
@@ -7,7 +8,13 @@ import { KnownHeadAppends } from './log-append-known.js';
 import { LogHeads } from './log-heads.js';
 import { closeEpoch, findEpoch, type AuditLogRegistry, type AuditLogRef } from './logs.js';
 
-export type TenantAuditLogOptions = GroupCommitOptions;
+export interface TenantAuditLogOptions extends GroupCommitOptions {
+  /**
+   * Most appends taking the long way at once. Each holds a pooled connection while it waits for
+   * its log's lock, so without a bound, busy tenants after a restart could take the whole pool.
+   */
+  readonly maxLongAppends?: number;
+}
 
 const SYSTEM_LANE = '\u0000system';
 
@@ -20,11 +27,13 @@ export class TenantAuditLog extends GroupCommitAuditLog {
   #epochClosed = false;
   readonly #heads = new LogHeads();
   readonly #known: KnownHeadAppends;
+  readonly #longAppends: ConcurrencyLimit;
   readonly #listeners = new Set<(logId: number) => void>();
 
   constructor(private readonly db: Db, readonly logs: AuditLogRegistry, opts: TenantAuditLogOptions = {}) {
     super(opts);
     this.#known = new KnownHeadAppends(db);
+    this.#longAppends = new ConcurrencyLimit(opts.maxLongAppends ?? 4);
   }
 
   /** Calls `listener` with the log_id after events of that log were written; returns the unsubscribe. */
@@ -40,7 +49,8 @@ export class TenantAuditLog extends GroupCommitAuditLog {
   protected async appendBatch(lane: string, events: readonly PreparedEvent[]): Promise<void> {
     const log = await this.logOf(lane === SYSTEM_LANE ? null : lane);
     try {
-      const appended = await this.appendAtKnownEnd(log, events) ?? await appendBatchToLog(this.db, log, events, this.lockTimeoutMs);
+      const appended = await this.appendAtKnownEnd(log, events)
+        ?? await this.#longAppends.run(() => appendBatchToLog(this.db, log, events, this.lockTimeoutMs));
       if (appended.head) this.#heads.advance(log.logId, appended.head, appended.events);
     } catch (err) {
       this.#heads.forget(log.logId);

@@ -9,6 +9,7 @@ import { TenantAuditLog } from '../../src/audit/log-writer.js';
 import { AuditLogRegistry, closeEpoch, type AuditLogRef } from '../../src/audit/logs.js';
 import { rootHash } from '../../src/audit/merkle.js';
 import { PgSubtreeStore } from '../../src/audit/subtrees.js';
+import { createDb } from '../../src/db/knex.js';
 import { DependencyError } from '../../src/errors.js';
 import { auditFixture, event, NAMESPACE, sql, type AuditFixture } from './support.js';
 
@@ -143,6 +144,31 @@ describe('appending where the writer knows the log ends', () => {
     } finally {
       await holder.end();
       await writer.close();
+    }
+  });
+
+  test('appends waiting for their logs\' locks the long way take at most their share of the pool', async () => {
+    const small = createDb({ url: f.tdb.url, poolMax: 3, connectTimeoutMs: 1_000 });
+    const registry = new AuditLogRegistry(small, NAMESPACE);
+    const writer = new TenantAuditLog(small, registry, { lockTimeoutMs: 3_000, maxLongAppends: 1 });
+    const holder = new pg.Client({ connectionString: f.tdb.url });
+    await holder.connect();
+    const tenants = ['held-1', 'held-2', 'held-3'];
+    try {
+      for (const t of tenants) await holder.query('SELECT pg_advisory_lock($1, $2)', [AUDIT_LOG_LOCK_CLASS, (await registry.resolve(t)).logId]);
+      const waiting = tenants.map((t) => writer.record(event(30, { tenant: t })));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Three tenants wait for their logs; the pool of three still serves a query at once.
+      const started = performance.now();
+      await small.raw('SELECT 1');
+      assert.ok(performance.now() - started < 900, 'a query waited for a connection the audit writers held');
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      await Promise.all(waiting);
+      for (const t of tenants) assert.equal(await logSize(f.db, (await registry.resolve(t)).logId), 1);
+    } finally {
+      await holder.end();
+      await writer.close();
+      await small.destroy();
     }
   });
 });
