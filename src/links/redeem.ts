@@ -3,7 +3,7 @@ import { AppError, DependencyError, ForbiddenError, GoneError, type CodeWithStat
 import type { ExfiltrationGuard } from '../guards/index.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
-import { SUPERSEDED_REVOKER, type Link, type LinkStore } from './store.js';
+import type { Link, LinkStore } from './store.js';
 import type { LinkSigner } from './token.js';
 
 /**
@@ -71,10 +71,6 @@ const DENIALS: Record<DenyReason, readonly [CodeWithStatus<403> | CodeWithStatus
     'This page may not play the link: embed it with <audio crossorigin> from an origin listed in MEDIA_EMBED_ORIGINS, or open the link directly'],
 };
 
-/** A link revoked by a redaction of its recording is gone for good, not merely revoked. */
-function supersededOr(verdict: Exclude<DenyReason, 'superseded'>, link: Link): DenyReason {
-  return verdict === 'revoked' && link.revokedBy === SUPERSEDED_REVOKER ? 'superseded' : verdict;
-}
 
 type ClaimedLink = Pick<Link, 'id' | 'tenant' | 'recordingId'>;
 
@@ -92,7 +88,7 @@ export class LinkRedemption {
     if (!state || state.link.recordingId !== c.recordingId || this.deps.signer.issuerTag(state.link.issuedBy) !== c.issuer) {
       return this.deny(client, 'unknown_link', claimed);
     }
-    if (state.verdict !== 'usable') return this.deny(client, supersededOr(state.verdict, state.link), claimed);
+    if (state.verdict !== 'usable') return this.deny(client, state.verdict, claimed);
     const recording = await this.deps.recordings.findActive(c.tenant, c.recordingId);
     if (!recording) return this.deny(client, 'recording_unavailable', claimed);
     const { link } = state;
@@ -127,17 +123,7 @@ export class LinkRedemption {
       throw new DependencyError('database', 'The playback could not be recorded', err);
     }
     if (verdict === 'usable') return { allowed: true, link };
-    if (verdict === 'revoked') return this.deny(client, await this.revokedReason(link, client), link);
     return this.deny(client, verdict ?? 'unknown_link', link);
-  }
-
-  /**
-   * Revoked since admission: by a redaction of its recording (gone, 410) or by someone (403).
-   * If the link cannot be read again, the refusal stands as a plain revocation.
-   */
-  private async revokedReason(link: Link, client: LinkClient): Promise<DenyReason> {
-    const now = await this.deps.links.inspect(link.tenant, link.id, this.fingerprint(client)).catch(() => null);
-    return now ? supersededOr('revoked', now.link) : 'revoked';
   }
 
   private fingerprint(client: LinkClient): string {

@@ -42,16 +42,21 @@ export interface NewLink {
 }
 
 /** Whether a client may use a link now: `used` means a single-use link bound to another client. */
-export type LinkVerdict = 'usable' | 'revoked' | 'expired' | 'used';
+/** `superseded`: revoked by a redaction of its recording, so gone for good (410), not merely revoked. */
+export type LinkVerdict = 'usable' | 'superseded' | 'revoked' | 'expired' | 'used';
 
 export interface LinkState { readonly link: Link; readonly verdict: LinkVerdict }
+
+/** The revoker of links whose recording was redacted after they were issued: they answer 410. */
+export const SUPERSEDED_REVOKER = 'redaction:superseded';
 
 /**
  * The single definition of a link's validity, read on the database clock. A single-use link is
  * bound to the client of its first use for the rest of its lifetime, so a player that pauses and
  * seeks later is still served, and every other client is refused.
  */
-const VERDICT = `case when revoked_at is not null then 'revoked'
+const VERDICT = `case when revoked_at is not null and revoked_by = '${SUPERSEDED_REVOKER}' then 'superseded'
+  when revoked_at is not null then 'revoked'
   when expires_at <= clock_timestamp() then 'expired'
   when single_use and first_used_by is not null and first_used_by <> ? then 'used'
   else 'usable' end as verdict`;
@@ -64,8 +69,6 @@ function mapLink(row: LinkRow): Link {
   };
 }
 
-/** The revoker of links whose recording was redacted after they were issued: they answer 410. */
-export const SUPERSEDED_REVOKER = 'redaction:superseded';
 
 /** Ends every link of a recording still standing, in the redaction's transaction (src/redaction). */
 export async function supersedeLinks(trx: Trx, tenant: string, recordingId: string): Promise<number> {

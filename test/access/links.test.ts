@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { supersedeLinks } from '../../src/links/store.js';
 import { LinkSigner } from '../../src/links/token.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { auditRows, auditText, call, issueLink, mediaPath, play, tinyWav, upload, type IssuedLink, type Receipt } from './support.js';
@@ -115,6 +116,18 @@ describe('issuing and revoking links', () => {
     assert.equal(refusal?.link_id, link.linkId);
     assert.equal(refusal?.details.reason, 'link_revoked');
     assert.equal((await call(vault, { method: 'DELETE', path: '/v1/links/not-a-uuid', token: sup })).status, 404);
+  });
+
+  test('a link its recording\'s redaction revokes between admission and use is refused 410 link_superseded at the use', async () => {
+    const link = await issueLink(vault, sup, recording.id);
+    const client = { ip: '203.0.113.9', userAgent: 'player', requestId: 'race-1' };
+    const admitted = await vault.deps.redemption.admit({ token: mediaPath(link).split('/').pop() ?? '', client, refusedFetch: null });
+    assert.ok(admitted.allowed, 'admitted before the redaction');
+    await vault.deps.db.transaction((trx) => supersedeLinks(trx, 'acme', recording.id));
+    const used = await vault.deps.redemption.commit(admitted, { range: null, start: 0, end: 15, head: false });
+    assert.ok(!used.allowed);
+    assert.deepEqual([used.error.status, used.error.code], [410, 'link_superseded']);
+    assert.equal((await play(vault, link)).status, 410, 'and at admission from then on');
   });
 
   test('an expired link answers 403 link_expired', async () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../../src/audit/types.js';
-import type { Link, LinkState, LinkStore, LinkVerdict } from '../../src/links/store.js';
+import { SUPERSEDED_REVOKER, type Link, type LinkState, type LinkStore, type LinkVerdict } from '../../src/links/store.js';
 import type { Recording } from '../../src/recordings/types.js';
 
 /** The database clock of the fake store, in Unix milliseconds; tests move it. */
@@ -24,7 +24,7 @@ export function createFakeLinkStore(clock: FakeClock): FakeLinkStore {
     return row?.tenant === tenant ? row : undefined;
   };
   const verdictOf = (l: Link, fingerprint: string): LinkVerdict => {
-    if (l.revokedAt) return 'revoked';
+    if (l.revokedAt) return l.revokedBy === SUPERSEDED_REVOKER ? 'superseded' : 'revoked';
     if (l.expiresAt.getTime() <= clock.now) return 'expired';
     if (l.singleUse && l.firstUsedBy !== null && l.firstUsedBy !== fingerprint) return 'used';
     return 'usable';
