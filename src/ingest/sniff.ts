@@ -76,11 +76,18 @@ export class AudioSniffer extends Transform {
   contentType: string | null = null;
   private head: Buffer[] = [];
   private headLength = 0;
+  /**
+   * The head is looked at again only once it has doubled (or the body ended): a client sending
+   * tiny pieces would otherwise have the whole head joined and parsed again for each of them.
+   */
+  private nextLook = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.contentType) return done(null, chunk);
     this.head.push(chunk);
     this.headLength += chunk.length;
+    if (this.headLength < this.nextLook) return done();
+    this.nextLook = this.headLength * 2;
     this.decide(false, done);
   }
 

@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, readFileSync } from 'node:fs';
 import { AudioDecodeError, canDecode, decodeAudio, probeWav } from '../../src/audio/index.js';
-import { MAX_SNIFF_BYTES, sniffAudio } from '../../src/ingest/sniff.js';
+import { pipeline } from 'node:stream/promises';
+import { AudioSniffer, MAX_SNIFF_BYTES, sniffAudio } from '../../src/ingest/sniff.js';
 import { FIXTURE_FILES, OTHER_CONTAINER_FILES, fixturePath, type FixtureName } from '../helpers/fixtures.js';
 import { collect, inChunks } from '../helpers/wav.js';
 import { oggOpusPackets, webmCluster, webmHead } from '../helpers/webm.js';
@@ -95,6 +96,18 @@ describe('decodeAudio on the sample recordings', () => {
     const out = await collect(decodeAudio(createReadStream(fixturePath('call-pcm16-8k-stereo.wav')), 'audio/wav'));
     const differing = out.channels[0]!.filter((v, i) => v !== out.channels[1]![i]).length;
     assert.ok(differing > out.channels[0]!.length / 2);
+  });
+
+  test('the ingest sniffer, fed a recording in tiny pieces, names its type and passes every byte on in order', async () => {
+    for (const name of [...FIXTURE_FILES, ...OTHER_CONTAINER_FILES]) {
+      const file = readFileSync(fixturePath(name)).subarray(0, 200_000);
+      const sniffer = new AudioSniffer();
+      const passed: Buffer[] = [];
+      sniffer.on('data', (b: Buffer) => passed.push(b));
+      await pipeline(inChunks(file, 7), sniffer);
+      assert.equal(sniffer.contentType, sniffAudio(file.subarray(0, MAX_SNIFF_BYTES)), name);
+      assert.ok(Buffer.concat(passed).equals(file), `${name}: passed on whole`);
+    }
   });
 
   test('chunking does not change what the compressed decoders produce', async () => {
