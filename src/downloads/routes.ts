@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { actorFields, auditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
+import { consoleMfaGate } from '../auth/mfa-gate.js';
 import { agentScope, can, type Principal, type Role } from '../auth/permissions.js';
 import type { Db } from '../db/knex.js';
 import { ForbiddenError } from '../errors.js';
@@ -24,6 +25,7 @@ export interface DownloadRouteDeps {
   readonly config: {
     readonly http: { readonly publicUrl?: string };
     readonly links: { readonly maxTtlSeconds: number };
+    readonly console: { readonly linkRequiresMfa: boolean };
   };
 }
 
@@ -68,6 +70,8 @@ export function registerDownloadRoutes(router: SecureRouter, deps: DownloadRoute
 
   router.route({
     method: 'post', path: '/v1/recordings/:id/downloads', permission: 'recording:view', body: issueSchema(deps.config.links.maxTtlSeconds),
+    // A download link is a link: a console session needs the same MFA as for a playback link.
+    gate: consoleMfaGate(deps.config.console.linkRequiresMfa),
     handler: async (req, res, ctx, { body }) => {
       const p = ctx.principal;
       const role = downloadingRole(p, await deps.downloadGrants.roles(p.tenant));
