@@ -14,6 +14,8 @@ export const ADVISORY_LOCKS = Object.freeze({
   'uploads.liveness': 0x63765550,
   /** Serialises changes of the active local master key version. */
   'keys.activate': 0x63764b56,
+  /** Namespace of per-tenant locks serialising changes of download grants (key: hashtext(tenant)). */
+  'downloads.grants': 0x63764447,
 } as const);
 
 export type AdvisoryLockName = keyof typeof ADVISORY_LOCKS;
@@ -70,4 +72,12 @@ export function livenessHeldSql(namespace: AdvisoryLockName, key: string): strin
 /** Takes a transaction-scoped advisory lock on a single named key. */
 export async function lockXact(trx: Pick<Db, 'raw'>, name: AdvisoryLockName): Promise<void> {
   await trx.raw('SELECT pg_advisory_xact_lock(?::int4)', [advisoryLockKey(name)]);
+}
+
+/**
+ * Takes a transaction-scoped advisory lock on (namespace, hashtext(key)). Two keys that hash alike
+ * only share a lock, which costs some waiting and never correctness.
+ */
+export async function lockXactOn(trx: Pick<Db, 'raw'>, namespace: AdvisoryLockName, key: string): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(?::int4, hashtext(?))', [advisoryLockKey(namespace), key]);
 }

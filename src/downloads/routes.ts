@@ -19,7 +19,7 @@ import type { DownloadGrantStore } from './store.js';
  */
 export interface DownloadRouteDeps {
   readonly db: Db;
-  readonly downloadGrants: Pick<DownloadGrantStore, 'roles' | 'replace'>;
+  readonly downloadGrants: Pick<DownloadGrantStore, 'roles' | 'lock' | 'replace'>;
   readonly links: Pick<LinkService, 'issue'>;
   readonly audit: Pick<AuditLog, 'record'>;
   readonly config: {
@@ -57,6 +57,7 @@ export function registerDownloadRoutes(router: SecureRouter, deps: DownloadRoute
     handler: async (_req, res, ctx, { body }) => {
       const tenant = ctx.principal.tenant;
       await deps.db.transaction(async (trx) => {
+        await deps.downloadGrants.lock(tenant, trx);
         const before = await deps.downloadGrants.roles(tenant, trx);
         await deps.downloadGrants.replace(tenant, body.roles, ctx.principal.sub, trx);
         await deps.audit.record({
