@@ -16,6 +16,8 @@ export const ADVISORY_LOCKS = Object.freeze({
   'keys.activate': 0x63764b56,
   /** Namespace of per-tenant locks serialising changes of download grants (key: hashtext(tenant)). */
   'downloads.grants': 0x63764447,
+  /** Namespace of per-owner locks serialising creation of saved searches (key: hashtext of [tenant, sub] as JSON). */
+  'saved-searches.owner': 0x63765353,
 } as const);
 
 export type AdvisoryLockName = keyof typeof ADVISORY_LOCKS;
