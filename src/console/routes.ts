@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { can } from '../auth/permissions.js';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { sessionOf } from './cookie-auth.js';
 import { devSignInRouter } from './dev-sign-in.js';
 import { continuePage, messagePage } from './html.js';
@@ -98,11 +99,9 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   // while audio plays, and automatic logoff counts only time nobody used the console.
   router.post('/console/activity', async (req, res) => {
     const session = await sessionOf(deps.sessions, req, requestActor(req, res));
-    if (!session) {
-      res.status(401).end();
-      return;
-    }
-    res.status(sameSecret(req.get('x-csrf-token'), session.csrfToken) ? 204 : 403).end();
+    if (!session) throw new UnauthorizedError(undefined, 'session_expired');
+    if (!sameSecret(req.get('x-csrf-token'), session.csrfToken)) throw new ForbiddenError(undefined, 'csrf_failed');
+    res.status(204).end();
   });
   for (const page of [{ ...HOME_PAGE, permission: undefined }, ...CONSOLE_PAGES]) {
     router.get(`/console${page.path}`, pageHandler(deps, page));

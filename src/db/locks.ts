@@ -18,6 +18,10 @@ export const ADVISORY_LOCKS = Object.freeze({
   'audit.log': 0x63764c47,
   /** Namespace of the locks that serialise the checkpoint signers of one audit log (key: the log_id). */
   'audit.checkpoint': 0x63764350,
+  /** Namespace of per-tenant locks serialising changes of download grants (key: hashtext(tenant)). */
+  'downloads.grants': 0x63764447,
+  /** Namespace of per-owner locks serialising creation of saved searches (key: hashtext of [tenant, sub] as JSON). */
+  'saved-searches.owner': 0x63765353,
 } as const);
 
 export type AdvisoryLockName = keyof typeof ADVISORY_LOCKS;
@@ -74,4 +78,12 @@ export function livenessHeldSql(namespace: AdvisoryLockName, key: string): strin
 /** Takes a transaction-scoped advisory lock on a single named key. */
 export async function lockXact(trx: Pick<Db, 'raw'>, name: AdvisoryLockName): Promise<void> {
   await trx.raw('SELECT pg_advisory_xact_lock(?::int4)', [advisoryLockKey(name)]);
+}
+
+/**
+ * Takes a transaction-scoped advisory lock on (namespace, hashtext(key)). Two keys that hash alike
+ * only share a lock, which costs some waiting and never correctness.
+ */
+export async function lockXactOn(trx: Pick<Db, 'raw'>, namespace: AdvisoryLockName, key: string): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(?::int4, hashtext(?))', [advisoryLockKey(namespace), key]);
 }

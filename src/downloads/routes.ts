@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { actorFields, auditActor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/types.js';
+import { consoleMfaGate } from '../auth/mfa-gate.js';
 import { agentScope, can, type Principal, type Role } from '../auth/permissions.js';
 import type { Db } from '../db/knex.js';
 import { ForbiddenError } from '../errors.js';
@@ -18,12 +19,13 @@ import type { DownloadGrantStore } from './store.js';
  */
 export interface DownloadRouteDeps {
   readonly db: Db;
-  readonly downloadGrants: Pick<DownloadGrantStore, 'roles' | 'replace'>;
+  readonly downloadGrants: Pick<DownloadGrantStore, 'roles' | 'lock' | 'replace'>;
   readonly links: Pick<LinkService, 'issue'>;
   readonly audit: Pick<AuditLog, 'record'>;
   readonly config: {
     readonly http: { readonly publicUrl?: string };
     readonly links: { readonly maxTtlSeconds: number };
+    readonly console: { readonly linkRequiresMfa: boolean };
   };
 }
 
@@ -55,6 +57,7 @@ export function registerDownloadRoutes(router: SecureRouter, deps: DownloadRoute
     handler: async (_req, res, ctx, { body }) => {
       const tenant = ctx.principal.tenant;
       await deps.db.transaction(async (trx) => {
+        await deps.downloadGrants.lock(tenant, trx);
         const before = await deps.downloadGrants.roles(tenant, trx);
         await deps.downloadGrants.replace(tenant, body.roles, ctx.principal.sub, trx);
         await deps.audit.record({
@@ -68,6 +71,8 @@ export function registerDownloadRoutes(router: SecureRouter, deps: DownloadRoute
 
   router.route({
     method: 'post', path: '/v1/recordings/:id/downloads', permission: 'recording:view', body: issueSchema(deps.config.links.maxTtlSeconds),
+    // A download link is a link: a console session needs the same MFA as for a playback link.
+    gate: consoleMfaGate(deps.config.console.linkRequiresMfa),
     handler: async (req, res, ctx, { body }) => {
       const p = ctx.principal;
       const role = downloadingRole(p, await deps.downloadGrants.roles(p.tenant));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { Db } from '../db/knex.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import type { SecureRouter } from '../http/secure-router.js';
 import type { PhoneHasher } from '../recordings/phone.js';
@@ -12,7 +13,8 @@ import type { SavedSearch, SavedSearchStore, SearchOwner } from './store.js';
  * it, so a saved search always runs; it holds filters only (no cursor, no page size).
  */
 export interface SavedSearchRouteDeps {
-  readonly savedSearches: Pick<SavedSearchStore, 'list' | 'count' | 'insert' | 'delete'>;
+  readonly db: Db;
+  readonly savedSearches: Pick<SavedSearchStore, 'list' | 'lock' | 'count' | 'insert' | 'delete'>;
   readonly phones: Pick<PhoneHasher, 'hash'>;
 }
 
@@ -51,10 +53,13 @@ export function registerSavedSearchRoutes(router: SecureRouter, deps: SavedSearc
       }
       parseSearchQuery(query, deps.phones);
       const owner = ownerOf(ctx.principal);
-      if (await deps.savedSearches.count(owner) >= MAX_SAVED_SEARCHES) {
-        throw new ConflictError(`At most ${MAX_SAVED_SEARCHES} saved searches per user; delete one first`, 'saved_search_limit');
-      }
-      const saved = await deps.savedSearches.insert(owner, { id: randomUUID(), name: body.name, query });
+      const saved = await deps.db.transaction(async (trx) => {
+        await deps.savedSearches.lock(owner, trx);
+        if (await deps.savedSearches.count(owner, trx) >= MAX_SAVED_SEARCHES) {
+          throw new ConflictError(`At most ${MAX_SAVED_SEARCHES} saved searches per user; delete one first`, 'saved_search_limit');
+        }
+        return deps.savedSearches.insert(owner, { id: randomUUID(), name: body.name, query }, trx);
+      });
       if (!saved) throw new ConflictError(`You already have a saved search named "${body.name}"`, 'saved_search_exists');
       res.status(201).setHeader('Cache-Control', 'no-store');
       res.json(view(saved));

@@ -1,4 +1,5 @@
 import type { Db, Trx } from '../db/knex.js';
+import { lockXactOn } from '../db/locks.js';
 import { isUuid } from '../lib/uuid.js';
 
 /**
@@ -33,6 +34,14 @@ export class SavedSearchStore {
   async list(owner: SearchOwner): Promise<SavedSearch[]> {
     const rows = await this.q(owner).orderBy([{ column: 'name' }, { column: 'id' }]);
     return rows.map(mapRow);
+  }
+
+  /**
+   * Serialises the owner's creations until `trx` ends, so that counting against the limit and
+   * inserting are one step: concurrent saves cannot all see room for one more.
+   */
+  async lock(owner: SearchOwner, trx: Trx): Promise<void> {
+    await lockXactOn(trx, 'saved-searches.owner', JSON.stringify([owner.tenant, owner.sub]));
   }
 
   async count(owner: SearchOwner, trx?: Trx): Promise<number> {

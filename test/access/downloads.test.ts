@@ -102,6 +102,19 @@ describe('downloads: a permission apart from playback, off by default', () => {
     assert.equal((await download(globex, mine.id)).status, 404);
   });
 
+  test('concurrent changes of the setting all succeed and leave exactly one of the sets, not a mix', async () => {
+    const sets = [[], ['agent'], ['supervisor'], ['compliance'], ['agent', 'supervisor'], ['agent', 'compliance'], ['compliance', 'supervisor'], ['agent', 'compliance', 'supervisor']];
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([...sets, ...sets].map((roles) => call(vault, {
+        method: 'PUT', path: '/v1/download-settings', token: admin, headers: JSON_TYPE, body: JSON.stringify({ roles }),
+      })));
+      assert.deepEqual(answers.map((r) => r.status), answers.map(() => 200), answers.map((r) => r.body.toString()).join('\n'));
+      const final = (await settings(admin)).roles;
+      assert.ok(sets.some((set) => JSON.stringify(set) === JSON.stringify(final)), `final roles ${JSON.stringify(final)}`);
+    }
+    await setRoles(['supervisor']);
+  });
+
   test('only admins change the setting, and only to roles that view recordings', async () => {
     const bySup = await call(vault, { method: 'PUT', path: '/v1/download-settings', token: sup, headers: JSON_TYPE, body: JSON.stringify({ roles: [] }) });
     assert.equal(bySup.status, 403);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertContract } from '../helpers/openapi.js';
@@ -82,6 +83,16 @@ describe('saved searches', () => {
     const over = await save(carol, { name: 's100', query: {} });
     assert.equal(over.status, 409);
     assert.equal(over.json<{ code: string }>().code, 'saved_search_limit');
+  });
+
+  test('concurrent saves at the limit stop at 100', async () => {
+    const dave = await vault.token('agent', { sub: 'dave' });
+    for (let i = 0; i < 96; i++) assert.ok(await vault.deps.savedSearches.insert({ tenant: 'acme', sub: 'dave' }, { id: randomUUID(), name: `s${i}`, query: {} }));
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => save(dave, { name: `race${i}`, query: {} })));
+    const statuses = answers.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [...Array<number>(4).fill(201), ...Array<number>(12).fill(409)]);
+    assert.ok(answers.filter((r) => r.status === 409).every((r) => r.json<{ code: string }>().code === 'saved_search_limit'));
+    assert.equal((await list(dave)).length, 100);
   });
 
   test('a principal that may not list recordings may not save searches', async () => {

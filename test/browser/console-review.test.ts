@@ -342,4 +342,44 @@ describe('the player outlives its link', () => {
       await s.close();
     }
   });
+
+  test('listening again replaces the player and its activity report: reports do not pile up', async () => {
+    const s = await h.openConsole({ role: 'supervisor', sub: 'sup-6' });
+    const { page } = s;
+    type Reports = { created: number; live: Set<number> };
+    type Timers = {
+      setInterval(fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]): number;
+      clearInterval(id?: number): void;
+      listeningReports?: Reports;
+    };
+    try {
+      // Counts the intervals of the player's activity report (LISTENING_REPORT_MS in player.js) that are still set.
+      await page.addInitScript((reportMs) => {
+        const w = globalThis as unknown as Timers;
+        const reports: Reports = { created: 0, live: new Set() };
+        w.listeningReports = reports;
+        const set = w.setInterval.bind(w);
+        const clear = w.clearInterval.bind(w);
+        w.setInterval = (fn, ms, ...args) => {
+          const handle = set(fn, ms, ...args);
+          if (ms === reportMs) { reports.created++; reports.live.add(handle); }
+          return handle;
+        };
+        w.clearInterval = (handle) => {
+          if (handle !== undefined) reports.live.delete(handle);
+          clear(handle);
+        };
+      }, 60_000);
+      await page.goto(`${h.vault.url}/console/recordings/${id}`);
+      await ready(page);
+      await page.fill('#listen-reason', REASON);
+      for (let players = 1; players <= 3; players++) {
+        await page.click('button:text("Listen")');
+        await page.waitForFunction((n) => ((globalThis as unknown as Timers).listeningReports?.created ?? 0) >= n, players);
+      }
+      assert.equal(await page.evaluate(() => (globalThis as unknown as Timers).listeningReports?.live.size), 1);
+    } finally {
+      await s.close();
+    }
+  });
 });

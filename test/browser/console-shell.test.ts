@@ -9,6 +9,20 @@ import { axeCheck, startConsole, type ConsoleHarness, type SignedInPage } from '
  */
 interface CallResult { status: number; code: string | null }
 
+/** Where the page is, as the console's scripts read it: path, query and fragment. */
+function whereIs(signedIn: SignedInPage): Promise<string> {
+  return signedIn.page.evaluate(() => {
+    const loc = (globalThis as unknown as { location: { pathname: string; search: string; hash: string } }).location;
+    return loc.pathname + loc.search + loc.hash;
+  });
+}
+
+/** The page's return target once it has left for the sign-in page by itself. */
+async function returnAfterSignIn(signedIn: SignedInPage, base: string): Promise<string | null> {
+  await signedIn.page.waitForURL((u) => u.href.startsWith(`${base}/console/sign-in`), { timeout: 15_000 });
+  return new URL(signedIn.page.url()).searchParams.get('return');
+}
+
 /** fetch() from inside the page, as a page script would: same origin, the cookie goes along. */
 function pageFetch(signedIn: SignedInPage, method: string, path: string, opts: { body?: unknown; csrf: boolean }): Promise<CallResult> {
   return signedIn.page.evaluate(async ({ method, path, body, csrf }) => {
@@ -83,6 +97,24 @@ describe('console shell', () => {
     }
   });
 
+  test('a page whose session ended elsewhere leaves for the sign-in at its next API call, to come back to the same place', async () => {
+    const signedIn = await harness.openConsole({ role: 'supervisor', sub: 'ended-1' }, `/console/recordings/${recordingId}?from=test#t=1`);
+    try {
+      const here = await whereIs(signedIn);
+      assert.equal(here, `/console/recordings/${recordingId}?from=test#t=1`);
+      await harness.vault.deps.db('console_sessions').where({ sub: 'ended-1' }).update({ ended_at: harness.vault.deps.db.fn.now(), end_reason: 'signed_out' });
+      // The page's own API module, as its scripts call it; the navigation it starts ends this evaluation.
+      const call = signedIn.page.evaluate(async (moduleUrl) => {
+        const lib = await import(moduleUrl) as { api(method: string, path: string): Promise<unknown> };
+        await lib.api('GET', '/v1/recordings').catch(() => undefined);
+      }, '/console/assets/lib/api.js').catch(() => undefined);
+      assert.equal(await returnAfterSignIn(signedIn, harness.vault.url), here);
+      await call;
+    } finally {
+      await signedIn.close();
+    }
+  });
+
   test('without a session a page redirects to sign-in and the API answers 401', async () => {
     const anonymous = await harness.openAnonymous();
     try {
@@ -106,9 +138,11 @@ describe('console automatic logoff', () => {
   after(async () => { await harness?.close(); });
 
   test('an idle page leaves for the sign-in by itself, and the session it had is over', async () => {
-    const signedIn = await harness.openConsole({ role: 'compliance', sub: 'idle-1' });
+    const signedIn = await harness.openConsole({ role: 'compliance', sub: 'idle-1' }, '/console/audit#idle');
     try {
-      await signedIn.page.waitForURL(`${harness.vault.url}/console/sign-in`, { timeout: 15_000 });
+      const here = await whereIs(signedIn);
+      assert.ok(here.startsWith('/console/audit'), here);
+      assert.equal(await returnAfterSignIn(signedIn, harness.vault.url), here, 'the sign-in returns to the page left');
       await signedIn.page.goto(`${harness.vault.url}/console/`);
       assert.equal(new URL(signedIn.page.url()).pathname, '/console/sign-in');
       const expired = await auditRows(harness.vault, { action: 'console.session_expired' });

@@ -139,12 +139,17 @@ describe('console over HTTP', () => {
     const db = vault.deps.db;
     const cookie = cookieOf(await devSignIn(vault, { tenant: 'acme', role: 'supervisor', sub: 'listener' }));
     const csrf = await csrfOf(vault, cookie);
-    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { cookie } })).status, 403);
+    const activity = async (headers: Record<string, string>): Promise<{ status: number; type: unknown; code: unknown }> => {
+      const res = await request(vault, { method: 'POST', path: '/console/activity', headers });
+      return { status: res.status, type: res.headers['content-type'], code: res.status === 204 ? null : res.json().code };
+    };
+    const problem = (status: number, code: string) => ({ status, type: 'application/problem+json; charset=utf-8', code });
+    assert.deepEqual(await activity({ cookie }), problem(403, 'csrf_failed'));
     await db('console_sessions').where({ sub: 'listener' }).update({ last_seen_at: db.raw("now() - interval '14 minutes'") });
-    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { cookie, 'x-csrf-token': csrf } })).status, 204);
+    assert.equal((await activity({ cookie, 'x-csrf-token': csrf })).status, 204);
     const [row] = await db('console_sessions').where({ sub: 'listener' }).select(db.raw("last_seen_at > now() - interval '1 minute' AS fresh"));
     assert.equal(row?.fresh, true, 'the session counts as used now');
-    assert.equal((await request(vault, { method: 'POST', path: '/console/activity', headers: { 'x-csrf-token': csrf } })).status, 401);
+    assert.deepEqual(await activity({ 'x-csrf-token': csrf }), problem(401, 'session_expired'));
   });
 
   test('a sign-in ends abandoned sessions past their limits (audited) and deletes rows ended long ago', async () => {

@@ -244,6 +244,27 @@ describe('console sign-in with OIDC', () => {
     }
   });
 
+  test('a download link from the console needs a sign-in with a second factor too (403 mfa_required)', async () => {
+    const allow = await request(harness.vault, {
+      method: 'PUT', path: '/v1/download-settings', token: await harness.vault.token('admin'),
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roles: ['supervisor'] }),
+    });
+    assert.equal(allow.status, 200, allow.body.toString());
+    const single = await fresh();
+    const strong = await fresh();
+    try {
+      await signIn(single.page, 'alice');
+      const refused = await pageCall(single.page, 'POST', `/v1/recordings/${recordingId}/downloads`, { reason: 'evidence for case 9' });
+      assert.deepEqual(refused, { status: 403, code: 'mfa_required' });
+      await signIn(strong.page, 'alice', { mfa: true });
+      const issued = await pageCall(strong.page, 'POST', `/v1/recordings/${recordingId}/downloads`, { reason: 'evidence for case 9' });
+      assert.equal(issued.status, 201);
+    } finally {
+      await single.close();
+      await strong.close();
+    }
+  });
+
   test('sign-out ends the session here and at the provider (RP-initiated logout)', async () => {
     const signedIn = await fresh();
     try {

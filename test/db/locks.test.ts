@@ -11,6 +11,8 @@ test('advisory lock keys keep the values running deployments hold', () => {
   assert.equal(advisoryLockKey('keys.activate'), asInt4('cvKV'));
   assert.equal(advisoryLockKey('audit.log'), asInt4('cvLG'));
   assert.equal(advisoryLockKey('audit.checkpoint'), asInt4('cvCP'));
+  assert.equal(advisoryLockKey('downloads.grants'), asInt4('cvDG'));
+  assert.equal(advisoryLockKey('saved-searches.owner'), asInt4('cvSS'));
   const values = Object.values(ADVISORY_LOCKS);
   assert.equal(new Set(values).size, values.length, 'no two names share a key');
   assert.ok(Object.isFrozen(ADVISORY_LOCKS));

@@ -264,7 +264,7 @@ export function createPlayer(opts) {
     if (!frame) frame = requestAnimationFrame(animate);
   });
   // A review can be a long listen with no click: while the audio plays, the session stays in use.
-  setInterval(() => {
+  const listening = setInterval(() => {
     if (!audio.paused) reportActivity().catch(() => undefined);
   }, LISTENING_REPORT_MS);
   audio.addEventListener('pause', () => { playButton.textContent = 'Play'; draw(); });
@@ -292,6 +292,7 @@ export function createPlayer(opts) {
       audio.removeAttribute('src');
       audio.load();
       cancelAnimationFrame(frame);
+      clearInterval(listening);
       observer.disconnect();
       removeEventListener('hashchange', seekToHash);
       document.removeEventListener('keydown', onKey);

@@ -55,6 +55,12 @@ const IDLE_SECONDS = Number(meta('console-idle-timeout')) || 0;
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let idleTimer;
 
+/** To the sign-in page, which brings the user back here afterwards (src/console/return-to.ts checks the path). */
+function signInAgain() {
+  const here = window.location.pathname + window.location.search + window.location.hash;
+  window.location.assign(`/console/sign-in?return=${encodeURIComponent(here)}`);
+}
+
 /**
  * Automatic logoff on screen: the server ends a session idle for CONSOLE_IDLE_TIMEOUT; the page
  * leaves for the sign-in page at the same moment, so nothing stays displayed after it.
@@ -62,7 +68,7 @@ let idleTimer;
 function restartIdleTimer() {
   if (IDLE_SECONDS <= 0) return;
   clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => { window.location.assign('/console/sign-in'); }, IDLE_SECONDS * 1000 + 1000);
+  idleTimer = setTimeout(signInAgain, IDLE_SECONDS * 1000 + 1000);
 }
 restartIdleTimer();
 
@@ -108,7 +114,7 @@ async function problemOf(res) {
     // not problem+json: the status says enough
   }
   const text = (/** @type {string} */ key) => (typeof problem[key] === 'string' ? /** @type {string} */ (problem[key]) : '');
-  if (res.status === 401) window.location.assign('/console/sign-in');
+  if (res.status === 401) signInAgain();
   return new ApiError(res.status, text('code') || 'http_error', text('title') || res.statusText, text('detail'), text('requestId') || null);
 }
 
