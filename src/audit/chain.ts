@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { cleanText, formatAt, hashEvent, jcs, normaliseDetails } from './canonical.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, GENESIS_HASH, type AuditEvent, type AuditEventInput } from './types.js';
+import { inRawTransaction } from './raw-transaction.js';
 
 /**
  * Appending to the chain. Every append takes one transaction-scoped advisory lock, reads the
@@ -94,32 +95,18 @@ export async function appendEvents(trx: Knex.Transaction, events: readonly Prepa
 
 const INSERT_ROWS = 2_000;
 
-/** The parts of a pg client this module uses; knex's pool hands out pg clients. */
-interface PgConnection {
-  query<R = HeadResult | HeadResult[]>(text: string, values?: readonly unknown[]): Promise<R>;
-}
-
 /**
  * Appends a batch in its own transaction in three round trips (begin, lock and head; insert;
  * commit) on a connection taken straight from the pool: this is the hot path of every audited
  * request, and each round trip is time the chain lock is held. Resolves after COMMIT.
  */
 export async function appendBatch(db: Knex, events: readonly PreparedEvent[], lockTimeoutMs: number): Promise<AuditEvent[]> {
-  const conn = (await db.client.acquireConnection()) as PgConnection;
-  let open = false;
-  try {
-    open = true;
-    const head = headOf(await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}; ${LOCK_AND_HEAD}`));
-    const chained = chainAfter(head, events);
+  return inRawTransaction(db, lockTimeoutMs, async (conn, begin) => {
+    const chained = chainAfter(headOf(await conn.query<HeadResult[]>(`${begin}${LOCK_AND_HEAD}`)), events);
     const insert = db('audit_events').insert(chained.map(toRow)).toSQL().toNative();
     await conn.query(insert.sql, insert.bindings);
-    await conn.query('COMMIT');
-    open = false;
     return chained;
-  } finally {
-    if (open) await conn.query('ROLLBACK').catch(() => undefined);
-    await db.client.releaseConnection(conn);
-  }
+  });
 }
 
 function toRow(e: AuditEvent): Record<string, string | number | null> {

@@ -7,6 +7,7 @@ import { INSERT_SQL, INSERT_SQL_KNEX, insertValues } from './log-insert.js';
 import type { AuditLogRef } from './logs.js';
 import { nodeHash } from './merkle.js';
 import { GENESIS_HASH, type LogEvent } from './types.js';
+import { inRawTransaction } from './raw-transaction.js';
 
 /**
  * Appending to one per-tenant log. Each log has its own transaction-scoped advisory lock (the
@@ -117,11 +118,6 @@ function distinctRecordings(events: readonly PreparedEvent[]): string[] {
 /** What an append wrote, and the log's head after it (null when it wrote nothing). */
 export interface Appended { readonly events: AppendedEvent[]; readonly head: LogHead | null }
 
-/** The parts of a pg client this module uses; knex's pool hands out pg clients. */
-export interface PgConnection {
-  query(text: string, values?: readonly unknown[]): Promise<Results | Results[number]>;
-}
-
 export const asResults = (r: Results | Results[number]): Results => (Array.isArray(r) ? r : [r]);
 
 /**
@@ -144,21 +140,12 @@ export async function appendToLog(trx: Knex.Transaction, log: AuditLogRef, event
  * log's lock is held. Resolves after COMMIT.
  */
 export async function appendBatchToLog(db: Knex, log: AuditLogRef, events: readonly PreparedEvent[], lockTimeoutMs: number): Promise<Appended> {
-  const conn = (await db.client.acquireConnection()) as PgConnection;
-  let open = false;
-  try {
-    open = true;
+  return inRawTransaction(db, lockTimeoutMs, async (conn, begin) => {
     const recordings = distinctRecordings(events);
-    const reads = await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}; `
-      + lockStatement(log.logId) + readStatements(log.logId, recordings));
+    const reads = await conn.query<Results | Results[number]>(begin + lockStatement(log.logId) + readStatements(log.logId, recordings));
     const { head, recordingPrev } = parseReads(asResults(reads), recordings.length > 0);
     const plan = planAppend(log, head, recordingPrev, events);
     await conn.query(INSERT_SQL, insertValues([{ logId: log.logId, ...plan }]));
-    await conn.query('COMMIT');
-    open = false;
     return { events: plan.events, head };
-  } finally {
-    if (open) await conn.query('ROLLBACK').catch(() => undefined);
-    await db.client.releaseConnection(conn);
-  }
+  });
 }
