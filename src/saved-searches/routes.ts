@@ -12,6 +12,9 @@ import type { SavedSearch, SavedSearchStore, SearchOwner } from './store.js';
  * filters for `GET /v1/recordings`. A saved query is validated exactly as the search validates
  * it, so a saved search always runs; it holds filters only (no cursor, no page size).
  */
+/** The search filters that hold a phone number (src/recordings/filters.ts). */
+const PHONE_FILTERS = ['phone', 'from', 'to'] as const;
+
 export interface SavedSearchRouteDeps {
   readonly db: Db;
   readonly savedSearches: Pick<SavedSearchStore, 'list' | 'lock' | 'count' | 'insert' | 'delete'>;
@@ -50,6 +53,11 @@ export function registerSavedSearchRoutes(router: SecureRouter, deps: SavedSearc
       const query = Object.fromEntries(Object.entries(body.query).filter(([, v]) => v.trim() !== ''));
       for (const key of ['cursor', 'limit']) {
         if (Object.hasOwn(query, key)) throw new BadRequestError(`query.${key}: a saved search holds filters only`, 'invalid_query');
+      }
+      // The vault keeps phone numbers only as keyed hashes, which erasure by number reaches; a saved
+      // filter would keep one in plain text, out of that reach.
+      for (const key of PHONE_FILTERS) {
+        if (Object.hasOwn(query, key)) throw new BadRequestError(`query.${key}: a saved search does not keep phone numbers; search by number each time`, 'invalid_query');
       }
       parseSearchQuery(query, deps.phones);
       const owner = ownerOf(ctx.principal);
