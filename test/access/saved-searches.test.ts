@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { assertContract } from '../helpers/openapi.js';
 import { startVault, type TestVault } from '../helpers/vault.js';
 import { call } from './support.js';
+import { createDb } from '../../src/db/knex.js';
+import { up as dropSavedPhones } from '../../migrations/20261202000203_saved_searches_without_phones.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -41,6 +43,19 @@ describe('saved searches', () => {
       assert.match(res.json<{ detail: string }>().detail, new RegExp(`^query\\.${key}: a saved search does not keep phone numbers`));
     }
     assert.equal(await vault.deps.db('saved_searches').whereRaw("query::text LIKE '%14155550100%'").first(), undefined, 'nothing of the number was stored');
+  });
+
+  test('searches saved with a phone number before lose it to the migration; one left with no filter goes', async () => {
+    const row = (name: string, query: Record<string, string>) => ({ id: randomUUID(), tenant: 'acme', owner_sub: 'erin', name, query: JSON.stringify(query) });
+    await vault.deps.db('saved_searches').insert([row('by phone', { phone: '+14155550100' }), row('vip from', { tags: 'vip', from: '+14155550101', to: '+14155550102' })]);
+    const owner = createDb({ url: vault.database.adminUrl, poolMax: 1 });
+    try {
+      await dropSavedPhones(owner);
+    } finally {
+      await owner.destroy();
+    }
+    const left = await vault.deps.db('saved_searches').where({ owner_sub: 'erin' }).select<{ name: string; query: unknown }[]>('name', 'query');
+    assert.deepEqual(left, [{ name: 'vip from', query: { tags: 'vip' } }]);
   });
 
   test('a search is saved, listed for its owner only, runs as GET /v1/recordings, and is deleted', async () => {
