@@ -5,6 +5,7 @@ import {
   createEncryptStream, createObjectDecryptStream, HEADER_BYTES, parseHeader, TAG_BYTES,
 } from '../crypto/index.js';
 import { IntegrityError } from '../errors.js';
+import { readAll } from '../lib/read-all.js';
 
 /**
  * The peaks object: a recording's waveform peaks (the JSON the API serves), sealed in the vault's
@@ -67,18 +68,7 @@ export async function openPeaks(object: Buffer, key: Buffer, r: PeaksSubject): P
   return Buffer.concat(parts);
 }
 
-/** Reads a stream whole, refusing more than `limit` bytes. */
-export async function readBounded(source: Readable, limit: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      source.destroy();
-      throw new IntegrityError('The peaks object is larger than any peaks object can be');
-    }
-    parts.push(buf);
-  }
-  return Buffer.concat(parts);
+/** Reads a stored peaks object whole, refusing one larger than any peaks object can be. */
+export function readPeaksObject(source: Readable): Promise<Buffer> {
+  return readAll(source, MAX_PEAKS_OBJECT_BYTES, () => new IntegrityError('The peaks object is larger than any peaks object can be'));
 }

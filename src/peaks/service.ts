@@ -5,7 +5,7 @@ import { openPlayback, unwrapDataKey, type PlaybackDeps } from '../media/playbac
 import type { RecordingStore } from '../recordings/store.js';
 import type { Recording } from '../recordings/types.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/types.js';
-import { derivePeaksKey, MAX_PEAKS_OBJECT_BYTES, openPeaks, peaksObjectKey, readBounded, sealPeaks } from './object.js';
+import { derivePeaksKey, openPeaks, peaksObjectKey, readPeaksObject, sealPeaks } from './object.js';
 
 /**
  * Waveform peaks on first view, then from the cache. A miss decrypts the recording as a stream,
@@ -66,7 +66,7 @@ export class PeaksService {
   private async readCache(r: Recording, key: Buffer): Promise<Peaks | null> {
     let object: Buffer;
     try {
-      object = await readBounded(await this.deps.store.get(peaksObjectKey(r.tenant, r.id)), MAX_PEAKS_OBJECT_BYTES);
+      object = await readPeaksObject(await this.deps.store.get(peaksObjectKey(r.tenant, r.id)));
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return null;
       throw err;

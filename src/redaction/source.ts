@@ -8,6 +8,7 @@ import { planFrames } from './plan.js';
 import type { RedactionOrder } from './types.js';
 import { WavRedactor } from './wav-redact.js';
 import { wavLayout, WAV_PROBE_BYTES } from './wav.js';
+import { readAll } from '../lib/read-all.js';
 
 /**
  * The redacted plaintext of a recording, as a stream read from its decrypted object. Ranges are
@@ -33,8 +34,3 @@ async function openRedactedWav(deps: PlaybackDeps, r: Recording, order: Redactio
   return { body: pipeline(await openPlayback(deps, r), redactor, () => undefined) };
 }
 
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
