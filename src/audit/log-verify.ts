@@ -132,14 +132,23 @@ class LogChecker {
     const last = this.lastLogSeq;
     if (!cp) {
       if (expectCheckpoint && this.checked > 0) throw new Failure(at(last + 1), `the export ends after logSeq ${last} without its checkpoint line: it was cut off`);
+      this.#olderUncheckable('an export without its checkpoint');
       return;
     }
-    if (this.filtered) return;
+    if (this.filtered) {
+      this.#olderUncheckable('a filtered export, whose events do not rebuild the tree');
+      return;
+    }
     if (last < cp.size) throw new Failure(at(last + 1), `the export ends at logSeq ${last} but its checkpoint covers ${cp.size} events: events ${last + 1}..${cp.size} were removed`);
     if (!this.#root.root().equals(cp.rootHash)) {
       throw new Failure(null, `events 1..${cp.size} do not produce the root signed in the checkpoint: the log was rewritten and re-chained`);
     }
     if (this.older && !this.#olderMatched) throw new Failure(null, `the earlier checkpoint of size ${this.older.size} is larger than this log`);
+  }
+
+  /** An earlier checkpoint given to check against a log this export cannot rebuild: say so, never pass. */
+  #olderUncheckable(what: string): void {
+    if (this.older && !this.#olderMatched) throw new Failure(null, `the earlier checkpoint of size ${this.older.size} cannot be checked against ${what}`);
   }
 
   part(signed: boolean): LogPart {

@@ -6,10 +6,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { canonicalLogEvent, hashEvent, logEventLeaf } from '../../src/audit/canonical.js';
-import { signCheckpoint } from '../../src/audit/checkpoint.js';
+import { signCheckpoint, verifyCheckpoint } from '../../src/audit/checkpoint.js';
 import { describe as describeEpoch } from '../../src/audit/cli.js';
 import { ndjsonLine } from '../../src/audit/export.js';
 import { cliVerifyFile, type FileVerifyRequest } from '../../src/audit/log-cli.js';
+import { verifyLogExport } from '../../src/audit/log-verify.js';
 import { epochCsvLine, logCsvHeader, logCsvLine } from '../../src/audit/log-csv.js';
 import { checkpointLine, logCanonical, logNdjsonLine, proofJson, scanLogLine } from '../../src/audit/log-lines.js';
 import { MemorySubtreeStore } from '../../src/audit/merkle-memory.js';
@@ -188,6 +189,11 @@ describe('offline verification of per-log exports', () => {
     await expectFailure(text.replace('"actorSub":"user-4"', '"actorSub":"mallory"'), 11, /event 11 was altered/);
     const swappedProof = proven.map((l, i) => (i === 0 ? l.replace(/"proof":.*\n$/, proven[1]!.slice(proven[1]!.indexOf('"proof":'))) : l));
     await expectFailure(swappedProof.join('') + checkpointLine(log.note), 3, /event 3 is not in the signed tree/);
+    // An earlier checkpoint cannot be checked against events that do not rebuild the tree: said, never passed.
+    const older = verifyCheckpoint(log.note, keys.publicKey);
+    const withOlder = await verifyLogExport(await file(text), { publicKey: keys.publicKey, older });
+    assert.equal(withOlder.ok, false);
+    assert.match(withOlder.reason ?? '', new RegExp(`earlier checkpoint of size ${N} cannot be checked against a filtered export`));
     const mixed = [proven[0]!, logNdjsonLine(picked[1]!)].join('') + checkpointLine(log.note);
     await expectFailure(mixed, picked[1]!.logSeq, /lacks an inclusion proof, unlike the events before it/);
   });
