@@ -101,6 +101,7 @@ export const ERRORS = {
   expectation_failed: { status: 417, message: 'Only "Expect: 100-continue" is supported' },
   retention_already_expired: { status: 422, message: 'By its retention policy the recording should already have been deleted' },
   redaction_range_outside: { status: 422, message: 'A redaction range lies outside the recording' },
+  redaction_too_large: { status: 422, message: 'The redacted recording would be larger than recordings may be' },
   too_many_requests: { status: 429, message: 'Too many requests; slow down' },
   rate_limited: { status: 429, message: 'Too many requests; slow down' },
   locked_out: { status: 429, message: 'Too many failed authentication attempts from this address; try again later' },

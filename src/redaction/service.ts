@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { actorFields, type AuditActor } from '../audit/actor.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Db, Trx } from '../db/knex.js';
-import { AppError, ConflictError, DependencyError, NotFoundError } from '../errors.js';
+import { AppError, ConflictError, DependencyError, NotFoundError, PayloadTooLargeError, UnprocessableContentError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import { objectKeyFor, writeEncrypted, type StageDeps, type StagedBody, type StagedSlot } from '../ingest/ingest-stage.js';
 import { supersedeLinks } from '../links/store.js';
@@ -72,7 +72,7 @@ export async function redact(deps: RedactionDeps, settings: RedactionSettings, t
     const staged = await writeEncrypted(deps, settings, slot, {
       tenant, id, body, objectKey, tenantKmsKeyId: tenantKms,
       retainUntil: deps.store.objectLock && recording.retainUntil ? recording.retainUntil : undefined,
-    }).catch((err: unknown) => { throw bodyFailure ?? err; });
+    }).catch((err: unknown) => { throw asRedactionFailure(bodyFailure ?? err, settings); });
     const redaction = await commit(deps, slot, recording, staged, order, by, keep);
     await afterCommit(deps, recording, redaction, by.actor);
     return redaction;
@@ -209,4 +209,16 @@ async function afterCommit(deps: RedactionDeps, before: Recording, r: Redaction,
     tenant: r.tenant, ...actorFields(actor), action: 'recording.original_shredded', outcome: 'allowed', recordingId: r.recordingId,
     details: { redactionId: r.id, category: r.category, previousSha256: r.previousSha256, sha256: r.sha256, keyDestroyed: true, objectDeleted },
   }).catch((err: unknown) => deps.logger?.warn({ err, recordingId: before.id }, 'the shredding of a redacted original could not be audited'));
+}
+
+/**
+ * The staging meters what it stores against MAX_RECORDING_BYTES and says 413; a compressed
+ * recording stored redacted as WAV PCM16 can pass it though the request was small: 422, saying so.
+ */
+function asRedactionFailure(err: unknown, settings: RedactionSettings): unknown {
+  if (!(err instanceof PayloadTooLargeError)) return err;
+  return new UnprocessableContentError(
+    `The redacted recording, stored as WAV PCM16, would be larger than recordings may be (MAX_RECORDING_BYTES, ${settings.maxBytes} bytes)`,
+    'redaction_too_large',
+  );
 }

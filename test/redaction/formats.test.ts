@@ -94,3 +94,24 @@ describe('redaction of every sample format', () => {
     });
   }
 });
+
+describe('a redaction larger than recordings may be', () => {
+  let vault: TestVault;
+  // The MP3 sample (71 KB) is accepted; redacted, it is stored as WAV PCM16 of about 280 KB.
+  before(async () => { vault = await startVault({ env: { MAX_RECORDING_BYTES: '150000' } }); });
+  after(() => vault.close());
+
+  test('is refused 422 redaction_too_large (not 413: the request was small), and the recording stays as it was', async () => {
+    const r = await upload(vault, 'too-large-redacted', { fixture: 'call-8k-mono.mp3' });
+    const before = await current(vault, r.id);
+    const res = await postRedaction(vault, r.id, { ranges: [{ startMs: 1000, endMs: 2000 }], fill: 'silence', reason: 'card number read out', category: 'pci' });
+    assert.equal(res.status, 422, res.body.toString());
+    assert.equal(res.json<{ code: string }>().code, 'redaction_too_large');
+    assert.match(res.json<{ detail: string }>().detail, /MAX_RECORDING_BYTES, 150000 bytes/);
+    const after = await current(vault, r.id);
+    assert.deepEqual([after.version, after.sha256, after.objectKey], [before.version, before.sha256, before.objectKey]);
+    const objects: string[] = [];
+    for await (const o of vault.deps.store.list('recordings/')) objects.push(o.key);
+    assert.deepEqual(objects, [before.objectKey], 'the partial redacted object was removed');
+  });
+});
