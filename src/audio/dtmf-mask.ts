@@ -4,6 +4,7 @@ import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
 import type { SampleReader } from './dtmf.js';
+import { prepend } from './prepend.js';
 import { ALAW_TABLE, decodeSamples, ULAW_TABLE } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
@@ -88,11 +89,6 @@ export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskRe
       }
     }
   };
-}
-
-async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield first;
-  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
 
 async function* tapped(source: AsyncIterable<Buffer>, tap: MaskTap): AsyncGenerator<Buffer> {
