@@ -5,7 +5,7 @@ import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
 import type { SampleReader } from './dtmf.js';
 import { prepend } from './prepend.js';
-import { ALAW_TABLE, decodeSamples, ULAW_TABLE } from './samples.js';
+import { ALAW_TABLE, decodeSamples, ULAW_TABLE, writeSample } from './samples.js';
 import type { WavInfo } from './types.js';
 import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
 
@@ -256,10 +256,7 @@ function pcm16Frames(channels: readonly Float32Array[], frames: number, first: n
   const count = channels.length;
   const out = Buffer.alloc(frames * count * 2);
   channels.forEach((samples, c) => {
-    for (let i = 0, at = c * 2; i < frames; i++, at += count * 2) {
-      const v = Math.max(-1, Math.min(1, samples[i] ?? 0));
-      out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32768))), at);
-    }
+    for (let i = 0, at = c * 2; i < frames; i++, at += count * 2) writeSample('pcm16', samples[i] ?? 0, out, at);
   });
   for (const m of masks) {
     const from = Math.max(m.start, first);
