@@ -124,7 +124,7 @@ class WavMasker {
   private queued = 0;
 
   constructor(private readonly info: WavInfo, private readonly fill: MaskFill) {
-    this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
+    this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels, info.blockAlign);
   }
 
   /** Whole frames, passed on as far as the planner has decided them. */
