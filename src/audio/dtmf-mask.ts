@@ -4,9 +4,10 @@ import { type MaskFill, writeFill } from './dtmf-fill.js';
 import { DtmfMaskPlanner, type FrameSpan } from './dtmf-plan.js';
 import { AudioDecodeError } from './errors.js';
 import type { SampleReader } from './dtmf.js';
-import { ALAW_TABLE, decodeSamples, ULAW_TABLE } from './samples.js';
+import { prepend } from './prepend.js';
+import { ALAW_TABLE, decodeSamples, ULAW_TABLE, writeSample } from './samples.js';
 import type { WavInfo } from './types.js';
-import { MAX_WAV_HEAD, pcm16WavHeader, probeWav } from './wav.js';
+import { pcm16WavHeader, wavPieces } from './wav.js';
 
 /**
  * DTMF masking as a stage of the ingest stream, between the received bytes and encryption: the
@@ -90,11 +91,6 @@ export function dtmfMaskStage(mediaType: () => string | null, report: DtmfMaskRe
   };
 }
 
-async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield first;
-  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
-}
-
 async function* tapped(source: AsyncIterable<Buffer>, tap: MaskTap): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     tap.received(chunk);
@@ -103,67 +99,46 @@ async function* tapped(source: AsyncIterable<Buffer>, tap: MaskTap): AsyncGenera
 }
 
 async function* maskWav(source: AsyncIterable<Buffer>, report: DtmfMaskReport, fill: MaskFill): AsyncGenerator<Piece> {
-  let head = Buffer.alloc(0);
   let wav: WavMasker | null = null;
-  for await (const chunk of source) {
-    if (wav) { yield* wav.push(chunk); continue; }
-    head = Buffer.concat([head, chunk]);
-    const info = probeWav(head);
-    if (!info) {
-      if (head.length > MAX_WAV_HEAD) throw new AudioDecodeError('The WAV has no data chunk in its first megabyte');
-      continue;
+  for await (const piece of wavPieces(source)) {
+    if (piece.kind === 'head') {
+      yield unchanged(piece.bytes);
+      wav = new WavMasker(piece.info, fill);
+    } else if (piece.kind === 'frames') {
+      if (wav) yield* wav.push(piece.bytes);
+    } else if (piece.kind === 'end') {
+      if (wav) yield* wav.end(piece.partial);
+    } else {
+      // After the data chunk (trailing metadata chunks) bytes pass as they are.
+      yield unchanged(piece.bytes);
     }
-    yield unchanged(head.subarray(0, info.dataOffset));
-    wav = new WavMasker(info, fill);
-    yield* wav.push(head.subarray(info.dataOffset));
   }
-  if (!wav) throw new AudioDecodeError('The WAV ended before its data chunk');
-  yield* wav.end();
-  report.spans = wav.spans();
+  if (wav) report.spans = wav.spans();
 }
 
 /** The samples of a WAV's data chunk, masked in place as the planner decides them. */
 class WavMasker {
   private readonly planner: DtmfMaskPlanner;
-  private left: number;
-  private carry = Buffer.alloc(0);
   /** Whole frames not yet passed on; the first is frame `queued`. */
   private queue: Buffer[] = [];
   private queued = 0;
 
   constructor(private readonly info: WavInfo, private readonly fill: MaskFill) {
-    this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels);
-    this.left = info.dataBytes ?? Infinity;
+    this.planner = new DtmfMaskPlanner(info.sampleRate, info.channels, info.blockAlign);
   }
 
-  *push(chunk: Buffer): Generator<Piece> {
-    // After the data chunk (trailing metadata chunks) bytes pass as they are.
-    if (this.left === 0) { yield unchanged(chunk); return; }
-    let bytes = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
-    const after = chunk.subarray(bytes.length);
-    this.left -= bytes.length;
-    if (this.carry.length > 0) bytes = Buffer.concat([this.carry, bytes]);
-    const whole = bytes.length - (bytes.length % this.info.blockAlign);
-    this.carry = Buffer.from(bytes.subarray(whole));
-    if (whole > 0) {
-      const frames = bytes.subarray(0, whole);
-      this.planner.push(this.channels(frames));
-      this.queue.push(frames);
-    }
-    if (this.left === 0) {
-      yield* this.end();
-      if (after.length > 0) yield unchanged(after);
-      return;
-    }
+  /** Whole frames, passed on as far as the planner has decided them. */
+  *push(frames: Buffer): Generator<Piece> {
+    this.planner.push(this.channels(frames));
+    this.queue.push(frames);
     yield* this.release(this.planner.horizon);
   }
 
-  *end(): Generator<Piece> {
+  *end(partial: Buffer): Generator<Piece> {
     this.planner.finish();
     yield* this.release(Infinity);
     // A partial last frame is not a sample: it passes as it came.
-    if (this.carry.length > 0) yield unchanged(this.carry);
-    this.carry = Buffer.alloc(0);
+    if (partial.length > 0) yield unchanged(partial);
   }
 
   spans(): MaskedSpan[] {
@@ -260,10 +235,7 @@ function pcm16Frames(channels: readonly Float32Array[], frames: number, first: n
   const count = channels.length;
   const out = Buffer.alloc(frames * count * 2);
   channels.forEach((samples, c) => {
-    for (let i = 0, at = c * 2; i < frames; i++, at += count * 2) {
-      const v = Math.max(-1, Math.min(1, samples[i] ?? 0));
-      out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32768))), at);
-    }
+    for (let i = 0, at = c * 2; i < frames; i++, at += count * 2) writeSample('pcm16', samples[i] ?? 0, out, at);
   });
   for (const m of masks) {
     const from = Math.max(m.start, first);

@@ -12,7 +12,9 @@ import { AudioDecodeError } from './errors.js';
  * A tone is known only some 30 ms after it starts, and whether a run is card entry only at its
  * 13th digit or its end: `horizon` is the frame below which nothing will change any more, and a
  * consumer holds back the samples above it. A run still undecided after MAX_HOLD is treated as
- * card entry, so that what is held stays bounded and a doubt masks rather than keeps.
+ * card entry, so that what is held stays bounded and a doubt masks rather than keeps. MAX_HOLD is
+ * also bounded in bytes (maxHoldBytes of the consumer's frames): at high rates and many channels
+ * a card run whose hold passes it is masked up to the newest frame, which decides it that far.
  */
 export const DTMF_MASKING = {
   guardSeconds: 0.02,
@@ -21,6 +23,7 @@ export const DTMF_MASKING = {
   codeWithinSeconds: 10,
   codeDigits: [3, 4],
   maxHoldSeconds: 30,
+  maxHoldBytes: 16 * 1024 * 1024,
 } as const;
 
 /** Frames [start, end) to silence in every channel. */
@@ -32,6 +35,8 @@ interface Run {
   digits: number;
   /** card: a card number (gaps masked); code: a run right after one, undecided until it ends. */
   kind: 'open' | 'card' | 'code';
+  /** A card run masked up to here, past its last digit, because its hold grew too large. */
+  maskedTo: number;
 }
 
 export class DtmfMaskPlanner {
@@ -50,14 +55,16 @@ export class DtmfMaskPlanner {
   /** Where the last digit (of any channel) ended: a tone overlapping it is the same press. */
   private lastDigitEnd = -Infinity;
 
-  constructor(readonly sampleRate: number, channels: number) {
+  /** `bytesPerFrame`: what the consumer holds per frame (by default float samples). */
+  constructor(readonly sampleRate: number, channels: number, bytesPerFrame = channels * 4) {
     // The high group's second harmonics must fit below the Nyquist frequency (6.6 kHz and up).
     if (sampleRate <= 4 * DTMF_COLUMNS[3]) throw new AudioDecodeError(`A recording sampled at ${sampleRate} Hz cannot be checked for DTMF key presses`);
     this.detectors = Array.from({ length: channels }, () => new DtmfDetector(sampleRate));
     this.guard = Math.round(DTMF_MASKING.guardSeconds * sampleRate);
     this.runGap = Math.round(DTMF_MASKING.runGapSeconds * sampleRate);
     this.codeWithin = Math.round(DTMF_MASKING.codeWithinSeconds * sampleRate);
-    this.maxHold = Math.round(DTMF_MASKING.maxHoldSeconds * sampleRate);
+    const byBytes = Math.max(1, Math.floor(DTMF_MASKING.maxHoldBytes / bytesPerFrame));
+    this.maxHold = Math.min(Math.round(DTMF_MASKING.maxHoldSeconds * sampleRate), byBytes);
   }
 
   /** Feeds one block of frames (one array or reader per channel, equal lengths). */
@@ -87,8 +94,12 @@ export class DtmfMaskPlanner {
       h = Math.min(h, sounding ? sounding.end : d.settled - this.guard);
     }
     const r = this.run;
-    if (r) h = Math.min(h, r.kind === 'card' ? r.last + this.guard : r.first - this.guard);
+    if (r) h = Math.min(h, this.runHorizon(r));
     return Math.max(0, h);
+  }
+
+  private runHorizon(r: Run): number {
+    return r.kind === 'card' ? Math.max(r.last + this.guard, r.maskedTo) : r.first - this.guard;
   }
 
   /**
@@ -118,6 +129,10 @@ export class DtmfMaskPlanner {
     if (this.cardEnd !== null && !this.run && quietSince - this.cardEnd > this.codeWithin) this.cardEnd = null;
     const held = this.run;
     if (held && held.kind !== 'card' && this.frames - held.first > this.maxHold) this.becomeCard(held);
+    if (held && held.kind === 'card' && this.frames - this.runHorizon(held) > this.maxHold) {
+      this.mask(held.first - this.guard, this.frames);
+      held.maskedTo = this.frames;
+    }
   }
 
   private digit(t: DtmfTone): void {
@@ -137,7 +152,7 @@ export class DtmfMaskPlanner {
     if (r) this.closeRun();
     const code = this.cardEnd !== null && t.start - this.cardEnd <= this.codeWithin;
     this.cardEnd = null;
-    this.run = { first: t.start, last: t.end, digits: 1, kind: code ? 'code' : 'open' };
+    this.run = { first: t.start, last: t.end, digits: 1, kind: code ? 'code' : 'open', maskedTo: 0 };
   }
 
   private becomeCard(r: Run): void {

@@ -1,4 +1,5 @@
 import { AudioDecodeError } from './errors.js';
+import { prepend } from './prepend.js';
 import type { PcmBlock } from './types.js';
 
 export type Decoder = (source: AsyncIterable<Buffer>) => AsyncGenerator<PcmBlock>;
@@ -34,11 +35,6 @@ export function oggCodec(head: Buffer): string | null {
   if (head.length < packetAt + 8) return null;
   const magic = head.toString('latin1', packetAt, packetAt + 8);
   return MAGIC.find(([prefix]) => magic.startsWith(prefix))?.[1] ?? 'unknown';
-}
-
-async function* prepend(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
 /**

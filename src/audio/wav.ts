@@ -87,16 +87,27 @@ function toBlock(info: WavInfo, bytes: Buffer, startFrame: number): PcmBlock {
 }
 
 /**
- * Decodes a WAV as it arrives: each chunk becomes one block of whole frames, a partial frame is
- * carried to the next chunk, and nothing else is kept. Samples past the data chunk's declared end
- * (trailing metadata chunks) are not read.
+ * What a WAV byte stream holds, in order: the head up to the samples (with what it says), whole
+ * frames of the data chunk as they arrive, the data chunk's end (with a partial last frame, not a
+ * sample), and the bytes after it (trailing metadata chunks). `end` comes exactly once, also
+ * when the stream stops short of the declared size.
  */
-export async function* decodeWav(source: AsyncIterable<Buffer>): AsyncGenerator<PcmBlock> {
+export type WavPiece =
+  | { readonly kind: 'head'; readonly info: WavInfo; readonly bytes: Buffer }
+  | { readonly kind: 'frames'; readonly bytes: Buffer }
+  | { readonly kind: 'end'; readonly partial: Buffer }
+  | { readonly kind: 'after'; readonly bytes: Buffer };
+
+/**
+ * Splits a WAV as it arrives: only the head (up to MAX_WAV_HEAD) and a partial frame carried to
+ * the next chunk are kept.
+ */
+export async function* wavPieces(source: AsyncIterable<Buffer>): AsyncGenerator<WavPiece> {
   let head = Buffer.alloc(0);
   let info: WavInfo | null = null;
   let left = Infinity;
   let carry = Buffer.alloc(0);
-  let frame = 0;
+  let ended = false;
   for await (const chunk of source) {
     let bytes: Buffer = chunk;
     if (!info) {
@@ -106,22 +117,42 @@ export async function* decodeWav(source: AsyncIterable<Buffer>): AsyncGenerator<
         if (head.length > MAX_WAV_HEAD) throw new AudioDecodeError('The WAV has no data chunk in its first megabyte');
         continue;
       }
+      yield { kind: 'head', info, bytes: head.subarray(0, info.dataOffset) };
       bytes = head.subarray(info.dataOffset);
       head = Buffer.alloc(0);
       left = info.dataBytes ?? Infinity;
     }
-    if (bytes.length > left) bytes = bytes.subarray(0, left);
-    left -= bytes.length;
-    if (carry.length > 0) bytes = Buffer.concat([carry, bytes]);
-    const whole = bytes.length - (bytes.length % info.blockAlign);
-    carry = Buffer.from(bytes.subarray(whole));
-    if (whole > 0) {
-      yield toBlock(info, bytes.subarray(0, whole), frame);
-      frame += whole / info.blockAlign;
+    if (!ended) {
+      const data = bytes.length > left ? bytes.subarray(0, left) : bytes;
+      bytes = bytes.subarray(data.length);
+      left -= data.length;
+      const all = carry.length > 0 ? Buffer.concat([carry, data]) : data;
+      const whole = all.length - (all.length % info.blockAlign);
+      carry = Buffer.from(all.subarray(whole));
+      if (whole > 0) yield { kind: 'frames', bytes: all.subarray(0, whole) };
+      if (left === 0) { ended = true; yield { kind: 'end', partial: carry }; }
     }
-    if (left === 0) return;
+    if (ended && bytes.length > 0) yield { kind: 'after', bytes };
   }
   if (!info) throw new AudioDecodeError('The WAV ended before its data chunk');
+  if (!ended) yield { kind: 'end', partial: carry };
+}
+
+/**
+ * Decodes a WAV as it arrives: each chunk becomes one block of whole frames, and nothing else is
+ * kept. Samples past the data chunk's declared end (trailing metadata chunks) are not read.
+ */
+export async function* decodeWav(source: AsyncIterable<Buffer>): AsyncGenerator<PcmBlock> {
+  let info: WavInfo | null = null;
+  let frame = 0;
+  for await (const piece of wavPieces(source)) {
+    if (piece.kind === 'head') info = piece.info;
+    else if (piece.kind === 'end') return;
+    else if (piece.kind === 'frames' && info) {
+      yield toBlock(info, piece.bytes, frame);
+      frame += piece.bytes.length / info.blockAlign;
+    }
+  }
 }
 
 /**
