@@ -1,6 +1,7 @@
 // @ts-check
 /** The audit event table and its in-browser verification, shared by the audit and access-history pages. */
 import { h } from './dom.js';
+import { problemText, say, statusLine } from './forms.js';
 import { api } from './api.js';
 import { toHex, verifyEvents } from './chain.js';
 import { leafHash, parseVerifierKey, verifyCheckpoint, verifyInclusion } from './proofs.js';
@@ -154,4 +155,50 @@ export function pinnedKeyControl(onChange) {
     h('label', { for: id }, 'Verifier key (name+id+key, as published for this log)'), ' ', control, ' ',
     h('button', { type: 'button', onClick: onChange }, 'Verify again'));
   return { element, value: () => control.value.trim() };
+}
+
+/**
+ * The events part of an audit page: the table, its count, its verification in this browser and
+ * the pinned-key control, kept in step. On a failed load nothing of the previous events stays,
+ * not even their verification, so no "Verified" text stands beside an empty table.
+ * @param {{ empty: string, count: (n: number) => string }} text what the status line says
+ */
+export function eventsPanel(text) {
+  const verification = h('p', { class: 'verification', role: 'status', 'aria-live': 'polite' });
+  /** @type {Shown} */
+  let shown = { events: [], checkpoint: null };
+  const verify = () => showVerification(verification, { ...shown, pinnedKey: pinned.value() });
+  const pinned = pinnedKeyControl(() => void verify());
+  const status = statusLine();
+  const results = h('div', { class: 'results' });
+
+  /**
+   * Loads events with `fetch` and shows them under `caption`, calling `onShown` with them before
+   * they are verified; resolves to whether they loaded.
+   * @param {() => Promise<Shown>} fetch
+   * @param {(events: AuditEventLine[]) => string} caption
+   * @param {(events: AuditEventLine[]) => void} [onShown]
+   * @returns {Promise<boolean>}
+   */
+  async function show(fetch, caption, onShown) {
+    say(status, 'Loading…');
+    try {
+      shown = await fetch();
+      const { events } = shown;
+      results.replaceChildren(eventTable(events, caption(events)));
+      say(status, events.length === 0 ? text.empty : text.count(events.length));
+      onShown?.(events);
+      await verify();
+      return true;
+    } catch (err) {
+      shown = { events: [], checkpoint: null };
+      results.replaceChildren();
+      verification.textContent = '';
+      verification.removeAttribute('data-kind');
+      verification.removeAttribute('data-verified');
+      say(status, problemText(err), 'error');
+      return false;
+    }
+  }
+  return { verification, pinned: pinned.element, status, results, show };
 }
