@@ -96,6 +96,21 @@ describe('console: compliance and admin', () => {
     const read = page.getByRole('row', { name: /media\.read/ });
     assert.match((await read.textContent()) ?? '', /link issued by sup-3.*bytes 0–99/);
     assert.match((await page.locator('.summary').textContent()) ?? '', /1 link\(s\) issued, 1 read\(s\) of the audio/);
+
+    // A failed reload leaves no "Verified" text beside an emptied table.
+    await page.route('**/access-history?**', (route) => route.fulfill({
+      status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service unavailable', status: 503 }),
+    }));
+    await page.getByRole('button', { name: 'Show history' }).click();
+    await page.locator('.status[data-kind="error"]').waitFor();
+    assert.equal(await page.locator('table.events').count(), 0);
+    assert.equal((await page.locator('.verification').textContent()) ?? '', '');
+    assert.equal(await page.locator('.verification').getAttribute('data-verified'), null);
+    // The refused request is logged by the browser itself: expected here, and only here.
+    const errors = open[open.length - 1]?.problems.errors ?? [];
+    const expected = errors.findIndex((e) => /status of 503/.test(e));
+    assert.ok(expected >= 0, errors.join('\n'));
+    errors.splice(expected, 1);
   });
 
   test('compliance browses the audit log, verified, and exports it as CSV and NDJSON', async () => {

@@ -7,8 +7,8 @@
 import { apiText } from './lib/api.js';
 import { appRoot, h } from './lib/dom.js';
 import { AUDIT_ACTIONS } from './lib/audit-actions.js';
-import { eventTable, parseExport, pinnedKeyControl, showVerification } from './lib/audit-view.js';
-import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
+import { eventsPanel, parseExport } from './lib/audit-view.js';
+import { field, formValues, input, section, select } from './lib/forms.js';
 
 const PAGE_SIZE = 50;
 const FILTERS = ['after', 'before', 'actor', 'action', 'outcome', 'recordingId'];
@@ -30,21 +30,16 @@ for (const name of FILTERS) {
   if (control && value) control.value = value;
 }
 
-const verification = h('p', { class: 'verification', role: 'status', 'aria-live': 'polite' });
-/** @type {{ events: import('./lib/chain.js').AuditEventLine[], checkpoint: string | null }} */
-let shown = { events: [], checkpoint: null };
-const pinned = pinnedKeyControl(() => void showVerification(verification, { ...shown, pinnedKey: pinned.value() }));
-const status = statusLine();
+const panel = eventsPanel({ empty: 'No events match these filters.', count: (n) => `${n} event(s) on this page.` });
 const ndjsonLink = h('a', { class: 'button', download: 'audit-events.ndjson' }, 'Export NDJSON');
 const csvLink = h('a', { class: 'button', download: 'audit-events.csv' }, 'Export CSV');
-const results = h('div', { class: 'results' });
 const newer = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onClick: () => void go(-1) }, 'Newer'));
 const older = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onClick: () => void go(1) }, 'Older'));
 app.append(
   section('Filters', form),
   section('Export', h('p', {}, 'Every event matching the filters, oldest first, with its hashes, for ', h('code', {}, 'callvault audit verify'), ' or a SIEM.'),
     h('p', { class: 'actions' }, ndjsonLink, ' ', csvLink)),
-  section('Events', verification, pinned.element, status, results, h('nav', { 'aria-label': 'Event pages', class: 'pager' }, newer, ' ', older)),
+  section('Events', panel.verification, panel.pinned, panel.status, panel.results, h('nav', { 'aria-label': 'Event pages', class: 'pager' }, newer, ' ', older)),
 );
 
 /** beforeSeq of each page shown so far: [undefined] is the newest page. */
@@ -80,23 +75,15 @@ async function load() {
   q.set('limit', String(PAGE_SIZE));
   const before = pages[index];
   if (before !== undefined) q.set('beforeSeq', String(before));
-  say(status, 'Loading…');
   newer.disabled = true;
   older.disabled = true;
-  try {
-    shown = parseExport(await apiText('GET', `/v1/audit-events?${q}`));
-    const { events } = shown;
-    results.replaceChildren(eventTable(events, `Audit events ${index * PAGE_SIZE + 1}–${index * PAGE_SIZE + events.length}, newest first`));
-    say(status, events.length === 0 ? 'No events match these filters.' : `${events.length} event(s) on this page.`);
-    const last = events[events.length - 1];
-    lastSeq = last?.seq;
-    newer.disabled = index === 0;
-    older.disabled = events.length < PAGE_SIZE;
-    await showVerification(verification, { ...shown, pinnedKey: pinned.value() });
-  } catch (err) {
-    results.replaceChildren();
-    say(status, problemText(err), 'error');
-  }
+  await panel.show(async () => parseExport(await apiText('GET', `/v1/audit-events?${q}`)),
+    (events) => `Audit events ${index * PAGE_SIZE + 1}–${index * PAGE_SIZE + events.length}, newest first`,
+    (events) => {
+      lastSeq = events[events.length - 1]?.seq;
+      newer.disabled = index === 0;
+      older.disabled = events.length < PAGE_SIZE;
+    });
 }
 
 form.addEventListener('submit', (event) => {

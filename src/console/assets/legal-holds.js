@@ -6,22 +6,24 @@
  */
 import { api } from './lib/api.js';
 import { appRoot, h } from './lib/dom.js';
+import { FILTER_FIELDS, FILTER_NAMES } from './lib/filters.js';
 import { field, formValues, input, problemText, say, section, select, statusLine } from './lib/forms.js';
 
 const app = appRoot();
-const FILTER_FIELDS = ['startedAfter', 'startedBefore', 'phone', 'from', 'to', 'agentId', 'callId', 'direction', 'tags'];
+
+/**
+ * A search filter as a hold takes it: the start bounds are UTC dates, held from their midnight.
+ * @param {import('./lib/filters.js').FilterField} f
+ */
+function filterField(f) {
+  if (f.kind === 'instant') return field(`${f.label} (UTC date)`, input(f.name, { type: 'date' }));
+  if (f.kind === 'direction') return field(f.label, select(f.name, [['', 'Any'], ['inbound', 'inbound'], ['outbound', 'outbound'], ['internal', 'internal']]));
+  return field(f.label, input(f.name, f.kind === 'tel' ? { type: 'tel' } : {}));
+}
 
 const bulkStatus = statusLine();
 const bulkForm = /** @type {HTMLFormElement} */ (h('form', { class: 'filters' },
-  field('Started on or after (UTC date)', input('startedAfter', { type: 'date' })),
-  field('Started before (UTC date)', input('startedBefore', { type: 'date' })),
-  field('Phone number (caller or callee)', input('phone', { type: 'tel' })),
-  field('Caller number', input('from', { type: 'tel' })),
-  field('Callee number', input('to', { type: 'tel' })),
-  field('Agent id', input('agentId')),
-  field('Call id', input('callId')),
-  field('Direction', select('direction', [['', 'Any'], ['inbound', 'inbound'], ['outbound', 'outbound'], ['internal', 'internal']])),
-  field('Tags (all of, comma separated)', input('tags')),
+  ...FILTER_FIELDS.map(filterField),
   field('Case id (matter)', input('caseId', { required: '' })),
   field('Reason', input('reason', { required: '' })),
   h('button', { type: 'submit' }, 'Hold every matching recording'),
@@ -55,7 +57,7 @@ bulkForm.addEventListener('submit', async (event) => {
   const values = formValues(bulkForm);
   /** @type {Record<string, string>} */
   const filter = {};
-  for (const name of FILTER_FIELDS) {
+  for (const name of FILTER_NAMES) {
     const value = values[name];
     if (value !== undefined) filter[name] = name.startsWith('started') ? midnight(value) : value;
   }

@@ -7,6 +7,7 @@
 import { api, ApiError, principal } from './lib/api.js';
 import { h, mount } from './lib/dom.js';
 import { formatBytes, formatDate, formatTime } from './lib/format.js';
+import { problemText, say } from './lib/forms.js';
 import { rememberReason, rememberedReason } from './lib/reasons.js';
 import { useStylesheet } from './lib/styles.js';
 import { createPlayer } from './player.js';
@@ -86,7 +87,7 @@ function renderAccess(r, mayDownload) {
   const issue = async (kind) => {
     const text = reason.value.trim();
     if (text.length < 3) {
-      status.textContent = 'Give a reason of at least 3 characters.';
+      say(status, 'Give a reason of at least 3 characters.', 'error');
       reason.focus();
       return null;
     }
@@ -98,7 +99,7 @@ function renderAccess(r, mayDownload) {
       // Same origin as this page, whatever host name the vault put in the link.
       return new URL(link.url).pathname;
     } catch (err) {
-      status.textContent = err instanceof ApiError ? `Refused: ${err.detail || err.title}` : 'The link could not be issued.';
+      say(status, `The link could not be issued: ${problemText(err)}`, 'error');
       return null;
     }
   };
@@ -109,15 +110,15 @@ function renderAccess(r, mayDownload) {
     player?.destroy();
     player = createPlayer({
       recordingId: r.id, src, durationSeconds: r.durationSeconds,
-      onError: (message) => { status.textContent = `${message} Choose Listen to get a new link (the same reason is used).`; },
+      onError: (message) => { say(status, `${message} Choose Listen to get a new link (the same reason is used).`, 'error'); },
       renewSource: async () => {
         const renewed = await issue('links');
-        if (renewed) status.textContent = 'The link expired; a new one was issued with the same reason, and playback goes on.';
+        if (renewed) say(status, 'The link expired; a new one was issued with the same reason, and playback goes on.');
         return renewed;
       },
     });
     mount(playerBox, player.root);
-    status.textContent = 'Ready. The link and every range played are audited.';
+    say(status, 'Ready. The link and every range played are audited.');
     player.audio.focus();
   };
 
@@ -128,7 +129,7 @@ function renderAccess(r, mayDownload) {
     document.body.append(anchor);
     anchor.click();
     anchor.remove();
-    status.textContent = 'Download started; it is audited as a download.';
+    say(status, 'Download started; it is audited as a download.');
   };
 
   const form = h('form', { class: 'listen', onSubmit: (/** @type {Event} */ e) => { e.preventDefault(); void (mayListen ? listen() : download()); } },

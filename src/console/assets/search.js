@@ -5,10 +5,11 @@
  * that going back from a recording shows the same search; cursors and results live nowhere but
  * in this page's memory.
  */
-import { api, ApiError, principal } from './lib/api.js';
-import { h, mount } from './lib/dom.js';
+import { api, principal } from './lib/api.js';
+import { appRoot, h, mount } from './lib/dom.js';
 import { FILTER_FIELDS, filtersFromUrl, readFilters, writeFilters } from './lib/filters.js';
 import { formatDate, formatTime } from './lib/format.js';
+import { problemText, say, statusLine } from './lib/forms.js';
 import { useStylesheet } from './lib/styles.js';
 
 /**
@@ -20,11 +21,11 @@ import { useStylesheet } from './lib/styles.js';
  */
 
 const PAGE_SIZES = ['25', '50', '100'];
-const app = /** @type {HTMLElement} */ (document.getElementById('app'));
+const app = appRoot();
 const me = principal();
 const agentOnly = me.roles.every((r) => r === 'agent');
 
-const status = h('p', { class: 'status', role: 'status' });
+const status = statusLine();
 const form = /** @type {HTMLFormElement} */ (h('form', { class: 'filters', onSubmit: (/** @type {Event} */ e) => { e.preventDefault(); void runSearch(); } },
   h('fieldset', {}, h('legend', {}, 'Filters'), ...FILTER_FIELDS.map(filterInput),
     h('div', { class: 'field' }, h('label', { for: 'f-limit' }, 'Per page'),
@@ -78,14 +79,14 @@ async function load(cursor) {
   const params = new URLSearchParams(query);
   history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
   if (cursor) params.set('cursor', cursor);
-  status.textContent = 'Searching…';
+  say(status, 'Searching…');
   try {
     const page = /** @type {SearchPage} */ (await api('GET', `/v1/recordings?${params}`));
     current = cursor;
     renderResults(page);
-    status.textContent = page.items.length === 0 ? 'No recordings match.' : `Page ${cursors.length + 1}: ${page.items.length} recordings.`;
+    say(status, page.items.length === 0 ? 'No recordings match.' : `Page ${cursors.length + 1}: ${page.items.length} recordings.`);
   } catch (err) {
-    status.textContent = err instanceof ApiError ? `Search failed: ${err.detail || err.title}` : 'Search failed.';
+    say(status, `Search failed: ${problemText(err)}`, 'error');
   }
 }
 
@@ -132,18 +133,18 @@ async function loadSaved() {
       h('button', { type: 'button', class: 'link', onClick: () => { writeFilters(form, s.query); void runSearch(); } }, s.name),
       h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete saved search ${s.name}`, onClick: () => void deleteSaved(s) }, 'Delete'))));
   } catch (err) {
-    status.textContent = err instanceof ApiError ? `Saved searches could not be loaded: ${err.detail || err.title}` : 'Saved searches could not be loaded.';
+    say(status, `Saved searches could not be loaded: ${problemText(err)}`, 'error');
   }
 }
 
 async function saveSearch() {
   try {
     await api('POST', '/v1/saved-searches', { name: saveName.value, query: readFilters(form) });
-    status.textContent = `Saved as “${saveName.value.trim()}”.`;
+    say(status, `Saved as “${saveName.value.trim()}”.`);
     saveName.value = '';
     await loadSaved();
   } catch (err) {
-    status.textContent = err instanceof ApiError ? `Not saved: ${err.detail || err.title}` : 'Not saved.';
+    say(status, `Not saved: ${problemText(err)}`, 'error');
   }
 }
 
@@ -151,10 +152,10 @@ async function saveSearch() {
 async function deleteSaved(s) {
   try {
     await api('DELETE', `/v1/saved-searches/${encodeURIComponent(s.id)}`);
-    status.textContent = `Deleted “${s.name}”.`;
+    say(status, `Deleted “${s.name}”.`);
     await loadSaved();
   } catch (err) {
-    status.textContent = err instanceof ApiError ? `Not deleted: ${err.detail || err.title}` : 'Not deleted.';
+    say(status, `Not deleted: ${problemText(err)}`, 'error');
   }
 }
 

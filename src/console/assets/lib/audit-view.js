@@ -1,6 +1,7 @@
 // @ts-check
 /** The audit event table and its in-browser verification, shared by the audit and access-history pages. */
 import { h } from './dom.js';
+import { problemText, say, statusLine } from './forms.js';
 import { api } from './api.js';
 import { toHex, verifyEvents } from './chain.js';
 import { leafHash, parseVerifierKey, verifyCheckpoint, verifyInclusion } from './proofs.js';
@@ -78,7 +79,10 @@ export function eventTable(events, caption) {
 }
 
 /**
- * @typedef {{ events: AuditEventLine[], checkpoint: string | null, pinnedKey?: string, recordingChain?: boolean }} Shown
+ * Events and the signed checkpoint they are proven against; a history read in several pages
+ * carries each page's checkpoint in `checkpoints` (each read signs a newer one), and every event
+ * is then proven against the one its proof names.
+ * @typedef {{ events: AuditEventLine[], checkpoint: string | null, checkpoints?: string[], pinnedKey?: string, recordingChain?: boolean }} Shown
  */
 
 /**
@@ -96,24 +100,34 @@ export async function verifyShown(shown) {
   const parts = [`${chain.checked} event hash(es) recomputed from their contents and ${chain.links} link(s) to the event before checked`];
   const logEvents = events.filter((e) => typeof e.logSeq === 'number');
   if (logEvents.length > 0) {
-    if (!checkpoint) return { ok: false, text: 'Verification FAILED: events of the tenant log came without their signed checkpoint.' };
-    let signed;
+    const notes = shown.checkpoints ?? (checkpoint ? [checkpoint] : []);
+    if (notes.length === 0) return { ok: false, text: 'Verification FAILED: events of the tenant log came without their signed checkpoint.' };
+    /** @type {Map<number, Awaited<ReturnType<typeof verifyCheckpoint>>>} */
+    const bySize = new Map();
     let keyText = shown.pinnedKey ? 'the pinned key' : 'the vault\'s verifier key';
     try {
       const keyString = shown.pinnedKey || /** @type {{ verifierKey: string }} */ (await api('GET', '/v1/audit-checkpoints/verifier-key')).verifierKey;
       const key = await parseVerifierKey(keyString);
       keyText += ` ${key.name}+${toHex(new Uint8Array(key.keyId).buffer)}`;
-      signed = await verifyCheckpoint(checkpoint, key);
+      for (const note of notes) {
+        const signed = await verifyCheckpoint(note, key);
+        bySize.set(signed.size, signed);
+      }
     } catch (err) {
       return { ok: false, text: `Verification FAILED: ${err instanceof Error ? err.message : String(err)}.` };
     }
     for (const e of logEvents) {
       const proof = /** @type {{ proof?: { treeSize: number, hashes: string[] } }} */ (e).proof;
-      const included = proof && proof.treeSize === signed.size
+      const signed = proof && bySize.get(proof.treeSize);
+      const included = signed
         && await verifyInclusion((e.logSeq ?? 0) - 1, signed.size, await leafHash(e), proof.hashes, signed.rootHash);
-      if (!included) return { ok: false, text: `Verification FAILED at event ${position(e)}: it is not in the signed tree of size ${signed.size}.` };
+      if (!included) return { ok: false, text: `Verification FAILED at event ${position(e)}: it is not in a signed tree of the size its proof names (${proof?.treeSize ?? 'none'}).` };
     }
-    parts.push(`${logEvents.length} event(s) proven included in the checkpoint of ${signed.origin} at size ${signed.size}, whose Ed25519 signature verifies under ${keyText}`);
+    const signed = [...bySize.values()];
+    const origins = [...new Set(signed.map((c) => c.origin))];
+    if (origins.length !== 1) return { ok: false, text: `Verification FAILED: the checkpoints shown belong to different logs (${origins.join(', ')}).` };
+    const sizes = signed.map((c) => c.size).join(', ');
+    parts.push(`${logEvents.length} event(s) proven included in the checkpoint${signed.length > 1 ? 's' : ''} of ${origins[0]} at size ${sizes}, whose Ed25519 signature${signed.length > 1 ? 's verify' : ' verifies'} under ${keyText}`);
   }
   if (shown.recordingChain) {
     let previous = /** @type {number | null} */ (null);
@@ -154,4 +168,50 @@ export function pinnedKeyControl(onChange) {
     h('label', { for: id }, 'Verifier key (name+id+key, as published for this log)'), ' ', control, ' ',
     h('button', { type: 'button', onClick: onChange }, 'Verify again'));
   return { element, value: () => control.value.trim() };
+}
+
+/**
+ * The events part of an audit page: the table, its count, its verification in this browser and
+ * the pinned-key control, kept in step. On a failed load nothing of the previous events stays,
+ * not even their verification, so no "Verified" text stands beside an empty table.
+ * @param {{ empty: string, count: (n: number) => string }} text what the status line says
+ */
+export function eventsPanel(text) {
+  const verification = h('p', { class: 'verification', role: 'status', 'aria-live': 'polite' });
+  /** @type {Shown} */
+  let shown = { events: [], checkpoint: null };
+  const verify = () => showVerification(verification, { ...shown, pinnedKey: pinned.value() });
+  const pinned = pinnedKeyControl(() => void verify());
+  const status = statusLine();
+  const results = h('div', { class: 'results' });
+
+  /**
+   * Loads events with `fetch` and shows them under `caption`, calling `onShown` with them before
+   * they are verified; resolves to whether they loaded.
+   * @param {() => Promise<Shown>} fetch
+   * @param {(events: AuditEventLine[]) => string} caption
+   * @param {(events: AuditEventLine[]) => void} [onShown]
+   * @returns {Promise<boolean>}
+   */
+  async function show(fetch, caption, onShown) {
+    say(status, 'Loading…');
+    try {
+      shown = await fetch();
+      const { events } = shown;
+      results.replaceChildren(eventTable(events, caption(events)));
+      say(status, events.length === 0 ? text.empty : text.count(events.length));
+      onShown?.(events);
+      await verify();
+      return true;
+    } catch (err) {
+      shown = { events: [], checkpoint: null };
+      results.replaceChildren();
+      verification.textContent = '';
+      verification.removeAttribute('data-kind');
+      verification.removeAttribute('data-verified');
+      say(status, problemText(err), 'error');
+      return false;
+    }
+  }
+  return { verification, pinned: pinned.element, status, results, show };
 }
